@@ -1,0 +1,1 @@
+"""Canonical tables (appointments, claims): schemas, reference data, loaders, synthetic generators."""

@@ -1,0 +1,163 @@
+"""Loaders that validate canonical tables row by row and quarantine bad rows with a reason."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from data.schemas import Appointment, CanonicalRecord, Claim
+from data.tables import read_table
+
+QUARANTINE_REASON = "quarantine_reason"
+QUARANTINE_RULE = "quarantine_rule"
+SOURCE_ROW = "source_row"
+
+
+class SchemaError(ValueError):
+    """A table lacks required columns, so no row of it can be read."""
+
+
+@dataclass
+class LoadResult:
+    """Valid rows as a canonical DataFrame, and the quarantined rows with their reasons."""
+
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame
+    reason_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_read(self) -> int:
+        """Rows in the source, valid and quarantined."""
+        return len(self.valid) + len(self.quarantined)
+
+
+def required_columns(model: type[BaseModel]) -> list[str]:
+    """Columns a table must have for `model`: its fields without defaults."""
+    return [name for name, info in model.model_fields.items() if info.is_required()]
+
+
+def canonical_columns(model: type[BaseModel]) -> list[str]:
+    """All canonical columns of `model`, in schema order."""
+    return list(model.model_fields)
+
+
+def _error_text(error: Any) -> tuple[str, str]:
+    path = ".".join(str(part) for part in error["loc"])
+    rule_path = ".".join("[]" if isinstance(part, int) else str(part) for part in error["loc"])
+    rule_path = rule_path.replace(".[]", "[]")
+    if error.get("input", ...) is None or error["type"] == "missing":
+        return f"{path}: missing value", f"{rule_path}: missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if not path:
+        return message, error["type"] if error["type"] != "value_error" else message
+    return f"{path}: {message}", f"{rule_path}: {error['type']}"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    cleaned = frame.astype(object).where(frame.notna(), None)
+    return cleaned.to_dict("records")
+
+
+def validate_frame(frame: pd.DataFrame, model: type[CanonicalRecord], id_column: str) -> LoadResult:
+    """Validate each row against `model`; rows that fail, or repeat an id, go to quarantine."""
+    missing = [c for c in required_columns(model) if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"missing required columns: {', '.join(missing)}")
+    frame = frame.reset_index(drop=True)
+    good_positions: list[int] = []
+    good_records: list[dict[str, Any]] = []
+    bad_positions: list[int] = []
+    reasons: list[str] = []
+    rules: list[str] = []
+    seen_ids: set[str] = set()
+    for position, row in enumerate(_records(frame)):
+        try:
+            record = model.model_validate(row)
+        except ValidationError as error:
+            texts = [_error_text(e) for e in error.errors(include_url=False)]
+            bad_positions.append(position)
+            reasons.append("; ".join(text for text, _ in texts))
+            rules.append(texts[0][1])
+            continue
+        record_id = getattr(record, id_column)
+        if record_id in seen_ids:
+            bad_positions.append(position)
+            reasons.append(f"{id_column}: duplicate of an earlier row")
+            rules.append(f"{id_column}: duplicate")
+            continue
+        seen_ids.add(record_id)
+        good_positions.append(position)
+        good_records.append(record.model_dump(mode="python"))
+
+    columns = canonical_columns(model)
+    valid = pd.DataFrame.from_records(good_records, columns=columns)
+    extras = [c for c in frame.columns if c not in columns]
+    if extras:
+        extra_frame = frame.loc[good_positions, extras].reset_index(drop=True)
+        valid = pd.concat([valid, extra_frame], axis=1)
+    quarantined = frame.loc[bad_positions].copy()
+    quarantined.insert(0, SOURCE_ROW, np.asarray(bad_positions, dtype=np.int64) + 1)
+    quarantined[QUARANTINE_REASON] = reasons
+    quarantined[QUARANTINE_RULE] = rules
+    return LoadResult(
+        valid=valid,
+        quarantined=quarantined.reset_index(drop=True),
+        reason_counts=dict(Counter(rules).most_common()),
+    )
+
+
+def _typed_appointments(valid: pd.DataFrame) -> pd.DataFrame:
+    for column in ("booked_at", "starts_at"):
+        valid[column] = pd.to_datetime(valid[column])
+    valid["reminder_sent"] = valid["reminder_sent"].astype(bool)
+    valid["no_show"] = valid["no_show"].astype("float64")
+    for column in valid.columns:
+        if column.startswith("true_"):
+            valid[column] = pd.to_numeric(valid[column], errors="raise")
+    return valid
+
+
+def _typed_claims(valid: pd.DataFrame) -> pd.DataFrame:
+    for column in ("service_date", "submitted_at", "eligibility_verified_at"):
+        valid[column] = pd.to_datetime(valid[column])
+    valid["denied"] = valid["denied"].astype("float64")
+    valid["denial_category"] = valid["denial_category"].map(
+        lambda c: None if c is None or pd.isna(c) else str(c)
+    )
+    for column in ("true_denial_probability",):
+        if column in valid.columns:
+            valid[column] = pd.to_numeric(valid[column], errors="raise")
+    return valid
+
+
+def load_appointments(source: str | Path | pd.DataFrame) -> LoadResult:
+    """Load canonical appointments from a file or DataFrame, quarantining invalid rows."""
+    frame = source if isinstance(source, pd.DataFrame) else read_table(source)
+    result = validate_frame(frame, Appointment, "appointment_id")
+    result.valid = _typed_appointments(result.valid)
+    return result
+
+
+def load_claims(source: str | Path | pd.DataFrame) -> LoadResult:
+    """Load canonical claims from a file or DataFrame, quarantining invalid rows."""
+    frame = source if isinstance(source, pd.DataFrame) else read_table(source)
+    result = validate_frame(frame, Claim, "claim_id")
+    result.valid = _typed_claims(result.valid)
+    return result
+
+
+def claims_for_file(frame: pd.DataFrame) -> pd.DataFrame:
+    """Flatten claims for a CSV/Parquet file: diagnoses joined by ';', service lines as JSON."""
+    out = frame.copy()
+    out["diagnosis_codes"] = out["diagnosis_codes"].map(";".join)
+    out["service_lines"] = out["service_lines"].map(
+        lambda lines: json.dumps([{k: v for k, v in line.items() if v is not None} for line in lines])
+    )
+    return out

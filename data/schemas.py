@@ -1,0 +1,186 @@
+"""Canonical Appointment and Claim records: the one definition of a valid row, for loaders and the API."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+CPT_HCPCS_PATTERN = re.compile(r"^(?:[0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})$")
+ICD10_PATTERN = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
+MODIFIER_PATTERN = re.compile(r"^[0-9A-Z]{2}$")
+PLACE_OF_SERVICE_PATTERN = re.compile(r"^[0-9]{2}$")
+
+
+class DenialCategory(StrEnum):
+    """Root-cause categories of a claim denial (domain.md, CARC by category)."""
+
+    ELIGIBILITY = "eligibility"
+    MISSING_INFORMATION = "missing_information"
+    PRIOR_AUTHORIZATION = "prior_authorization"
+    MEDICAL_NECESSITY = "medical_necessity"
+    CODING = "coding"
+    DUPLICATE = "duplicate"
+    TIMELY_FILING = "timely_filing"
+    NON_COVERED = "non_covered"
+    PROVIDER_ENROLLMENT = "provider_enrollment"
+
+
+def _naive(value: datetime) -> datetime:
+    # Canonical times are the clinic's wall-clock time; an offset is dropped, not converted,
+    # so that weekday and hour features mean the same thing for every caller.
+    return value.replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+class CanonicalRecord(BaseModel):
+    """Shared configuration: unknown fields are ignored, numbers are accepted as identifiers."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, frozen=True)
+
+
+class Appointment(CanonicalRecord):
+    """One booked appointment; `no_show` is the label, present only once the outcome is known."""
+
+    appointment_id: Identifier
+    patient_id: Identifier
+    clinic_id: Identifier
+    provider_id: Identifier
+    booked_at: datetime
+    starts_at: datetime
+    duration_minutes: int = Field(gt=0, le=720)
+    appointment_type: Label
+    patient_age: int = Field(ge=0, le=120)
+    patient_sex: Literal["F", "M", "U"]
+    payer_type: Label
+    reminder_sent: bool
+    no_show: bool | None = None
+
+    _naive_times = field_validator("booked_at", "starts_at")(_naive)
+
+    @model_validator(mode="after")
+    def _booked_before_start(self) -> Appointment:
+        if self.starts_at < self.booked_at:
+            raise ValueError("starts_at is before booked_at")
+        return self
+
+
+class ServiceLine(CanonicalRecord):
+    """One service line (837 loop 2400): procedure, modifiers, units and charge."""
+
+    line_id: Identifier | None = None
+    procedure_code: str
+    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    units: float = Field(gt=0, le=9999)
+    charge: float = Field(ge=0, le=10_000_000)
+    denied: bool | None = None
+
+    @field_validator("procedure_code")
+    @classmethod
+    def _procedure_code(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not CPT_HCPCS_PATTERN.match(value):
+            raise ValueError(f"'{value}' is not a CPT/HCPCS code (5 characters, e.g. 99213 or J1100)")
+        return value
+
+    @field_validator("modifiers", mode="before")
+    @classmethod
+    def _split_modifiers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [m for m in re.split(r"[:;, ]+", value.strip()) if m]
+        return value
+
+    @field_validator("modifiers")
+    @classmethod
+    def _modifier_codes(cls, value: list[str]) -> list[str]:
+        value = [m.strip().upper() for m in value]
+        for modifier in value:
+            if not MODIFIER_PATTERN.match(modifier):
+                raise ValueError(f"'{modifier}' is not a 2-character modifier")
+        return value
+
+
+class Claim(CanonicalRecord):
+    """One professional or institutional claim (837 loop 2300) with its service lines."""
+
+    claim_id: Identifier
+    patient_id: Identifier
+    payer_id: Identifier
+    payer_type: Label
+    claim_type: Literal["professional", "institutional"] = "professional"
+    billing_provider_id: Identifier
+    rendering_provider_id: Identifier | None = None
+    service_date: date
+    submitted_at: date
+    place_of_service: str
+    total_charge: float = Field(ge=0, le=100_000_000)
+    diagnosis_codes: list[str] = Field(min_length=1, max_length=12)
+    service_lines: list[ServiceLine] = Field(min_length=1, max_length=50)
+    prior_auth_number: Identifier | None = None
+    eligibility_verified_at: date | None = None
+    denied: bool | None = None
+    denial_category: DenialCategory | None = None
+
+    @field_validator("service_date", "submitted_at", "eligibility_verified_at", mode="before")
+    @classmethod
+    def _date_only(cls, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, str) and len(value) > 10 and value[10] in "T ":
+            return value[:10]
+        return value
+
+    @field_validator("place_of_service", mode="before")
+    @classmethod
+    def _place_of_service(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and float(value).is_integer():
+            value = f"{int(value):02d}"
+        if not isinstance(value, str) or not PLACE_OF_SERVICE_PATTERN.match(value.strip()):
+            raise ValueError("place_of_service must be a 2-digit CMS place-of-service code")
+        return value.strip()
+
+    @field_validator("diagnosis_codes", mode="before")
+    @classmethod
+    def _split_diagnoses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [c for c in re.split(r"[;, ]+", value.strip()) if c]
+        return value
+
+    @field_validator("diagnosis_codes")
+    @classmethod
+    def _icd10_codes(cls, value: list[str]) -> list[str]:
+        value = [c.strip().upper() for c in value]
+        for code in value:
+            if not ICD10_PATTERN.match(code):
+                raise ValueError(f"'{code}' is not an ICD-10-CM code (e.g. E11.9)")
+        return value
+
+    @field_validator("service_lines", mode="before")
+    @classmethod
+    def _parse_lines(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"service_lines is not valid JSON: {error.msg}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Claim:
+        if self.submitted_at < self.service_date:
+            raise ValueError("submitted_at is before service_date")
+        line_total = sum(line.charge for line in self.service_lines)
+        if abs(line_total - self.total_charge) > 0.01 * max(1, len(self.service_lines)):
+            raise ValueError(
+                f"total_charge {self.total_charge:.2f} does not equal the sum of line charges "
+                f"{line_total:.2f}"
+            )
+        if self.denial_category is not None and self.denied is False:
+            raise ValueError("denial_category is set on a claim that was not denied")
+        return self

@@ -1,0 +1,143 @@
+"""Seeded synthetic appointments whose no-show risk follows lead time, calendar, patient and history."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+APPOINTMENT_TYPES = ("follow_up", "new_patient", "annual_physical", "procedure", "telehealth")
+TYPE_SHARES = (0.45, 0.15, 0.15, 0.10, 0.15)
+TYPE_DURATION = {"follow_up": 20, "new_patient": 40, "annual_physical": 30, "procedure": 60, "telehealth": 15}
+TYPE_EFFECT = {
+    "follow_up": 0.0,
+    "new_patient": 0.30,
+    "annual_physical": -0.20,
+    "procedure": -0.55,
+    "telehealth": -0.35,
+}
+PAYER_EFFECT = {"commercial": 0.0, "medicare": -0.15, "medicaid": 0.50, "self_pay": 0.75}
+WEEKDAY_EFFECT = np.array([0.20, 0.0, -0.05, 0.0, 0.30])  # Monday .. Friday
+
+# History: a patient's smoothed no-show rate from outcomes of earlier days moves the risk.
+HISTORY_PRIOR_WEIGHT = 2.0
+HISTORY_PRIOR_RATE = 0.2
+HISTORY_EFFECT = 3.0
+FIRST_VISIT_EFFECT = 0.25
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _business_days(start: date, days: int) -> np.ndarray:
+    calendar = pd.bdate_range(start=start, periods=days)
+    return calendar.to_numpy(dtype="datetime64[s]")
+
+
+def generate_appointments(
+    rows: int, seed: int = 42, start: date = date(2026, 1, 5), business_days: int = 130
+) -> pd.DataFrame:
+    """Generate `rows` labelled appointments, sorted by start, with `true_no_show_probability`."""
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    rng = np.random.default_rng(seed)
+    n_patients = max(1, rows // 4)
+    n_clinics = 8
+
+    age = np.clip(np.round(rng.gamma(shape=2.2, scale=19.0, size=n_patients)), 0, 100).astype(int)
+    sex = rng.choice(np.array(["F", "M"]), size=n_patients, p=[0.58, 0.42])
+    payer = np.where(
+        age >= 65,
+        rng.choice(np.array(["medicare", "commercial"]), size=n_patients, p=[0.85, 0.15]),
+        rng.choice(np.array(["commercial", "medicaid", "self_pay"]), size=n_patients, p=[0.62, 0.30, 0.08]),
+    )
+    home_clinic = rng.integers(0, n_clinics, size=n_patients)
+    visit_rate = rng.gamma(shape=1.5, scale=1.0, size=n_patients)
+    clinic_effect = rng.normal(0.0, 0.25, size=n_clinics)
+
+    patient = rng.choice(n_patients, size=rows, p=visit_rate / visit_rate.sum())
+    days = _business_days(start, business_days)
+    day = days[rng.integers(0, len(days), size=rows)]
+    slot = rng.integers(0, 36, size=rows)  # 15-minute slots from 08:00 to 16:45
+    starts_at = day + (8 * 3600 + slot * 900).astype("timedelta64[s]")
+    clinic = np.where(rng.random(rows) < 0.85, home_clinic[patient], rng.integers(0, n_clinics, size=rows))
+    provider = rng.integers(1, 5, size=rows)
+    appointment_type = rng.choice(np.array(APPOINTMENT_TYPES), size=rows, p=TYPE_SHARES)
+    duration = np.array([TYPE_DURATION[t] for t in appointment_type])
+
+    same_day = rng.random(rows) < 0.22
+    lead_days = np.where(same_day, 0, np.minimum(np.ceil(rng.exponential(14.0, size=rows)), 120))
+    # Same-day bookings happen 30 min to 4 h before the start; others at any hour of the day.
+    offset_seconds = np.where(
+        same_day, rng.integers(1800, 4 * 3600, size=rows), rng.integers(-6 * 3600, 6 * 3600, size=rows)
+    )
+    booked_at = starts_at - (lead_days * 86400 + offset_seconds).astype("timedelta64[s]")
+    lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
+    reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
+
+    weekday = pd.DatetimeIndex(starts_at).weekday.to_numpy()
+    hour = pd.DatetimeIndex(starts_at).hour.to_numpy()
+    patient_age = age[patient]
+    static_logit = (
+        -2.5
+        + 0.55 * np.log1p(lead)
+        - 0.9 * (lead < 1)
+        + WEEKDAY_EFFECT[np.minimum(weekday, 4)]
+        + 0.15 * (hour < 9)
+        + 0.25 * (hour >= 16)
+        + 0.45 * ((patient_age >= 18) & (patient_age < 30))
+        - 0.30 * (patient_age >= 65)
+        - 0.15 * (patient_age < 12)
+        + np.array([PAYER_EFFECT[p] for p in payer[patient]])
+        + np.array([TYPE_EFFECT[t] for t in appointment_type])
+        - 0.35 * reminder
+        + clinic_effect[clinic]
+    )
+
+    order = np.lexsort((slot, starts_at))
+    probability = np.empty(rows)
+    no_show = np.empty(rows, dtype=bool)
+    prior_visits = np.zeros(n_patients)
+    prior_no_shows = np.zeros(n_patients)
+    sorted_days = day[order]
+    boundaries = np.flatnonzero(np.diff(sorted_days.astype(np.int64))) + 1
+    for block in np.split(order, boundaries):
+        who = patient[block]
+        visits = prior_visits[who]
+        rate = (prior_no_shows[who] + HISTORY_PRIOR_WEIGHT * HISTORY_PRIOR_RATE) / (
+            visits + HISTORY_PRIOR_WEIGHT
+        )
+        logit = (
+            static_logit[block]
+            + HISTORY_EFFECT * (rate - HISTORY_PRIOR_RATE)
+            + FIRST_VISIT_EFFECT * (visits == 0)
+        )
+        probability[block] = _sigmoid(logit)
+        no_show[block] = rng.random(len(block)) < probability[block]
+        # Outcomes become known only after the day ends.
+        np.add.at(prior_visits, who, 1)
+        np.add.at(prior_no_shows, who, no_show[block])
+
+    frame = pd.DataFrame(
+        {
+            "appointment_id": [f"A{i:08d}" for i in range(1, rows + 1)],
+            "patient_id": [f"P{p:07d}" for p in patient + 1],
+            "clinic_id": [f"C{c + 1:02d}" for c in clinic],
+            "provider_id": [f"C{c + 1:02d}-D{d}" for c, d in zip(clinic, provider, strict=True)],
+            "booked_at": pd.to_datetime(booked_at),
+            "starts_at": pd.to_datetime(starts_at),
+            "duration_minutes": duration,
+            "appointment_type": appointment_type,
+            "patient_age": patient_age,
+            "patient_sex": sex[patient],
+            "payer_type": payer[patient],
+            "reminder_sent": reminder,
+            "no_show": no_show,
+            "true_no_show_probability": probability,
+        }
+    )
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame["appointment_id"] = [f"A{i:08d}" for i in range(1, rows + 1)]
+    return frame

@@ -1,0 +1,262 @@
+"""Seeded synthetic claims whose denials follow payer rules, each with its true probability and reason."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from data.reference import Payer, Procedure, payers, procedures
+from data.schemas import DenialCategory
+
+# Encounter profiles: the diagnoses seen together and the services they usually lead to.
+PROFILES: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {
+    "back_pain": (0.13, ("M54.50", "M51.26", "M48.061"), ("72148", "97110")),
+    "knee": (0.10, ("M17.11", "M25.561"), ("20610", "J1100", "97110")),
+    "diabetes": (0.16, ("E11.9", "E78.5", "I10"), ("80053", "85025", "36415")),
+    "hypertension": (0.14, ("I10", "E78.5"), ("93000", "80053", "36415")),
+    "wellness": (0.12, ("Z00.00", "Z00.01"), ("85025", "80053")),
+    "headache": (0.06, ("R51.9", "G43.909"), ("70553",)),
+    "skin": (0.10, ("L82.1", "L57.0"), ("11102", "17000")),
+    "gastro": (0.08, ("K63.5", "R19.7", "K57.30"), ("45378",)),
+    "eyelid": (0.015, ("H02.831",), ("15823",)),
+    "fatigue": (0.08, ("R53.83", "D64.9"), ("85025", "80053", "36415")),
+}
+PAYER_TYPE_SHARES_UNDER_65 = {
+    "commercial": 0.58,
+    "medicaid": 0.12,
+    "managed_medicaid": 0.14,
+    "marketplace": 0.16,
+}
+PAYER_TYPE_SHARES_65_PLUS = {"medicare": 0.55, "medicare_advantage": 0.45}
+# Unexplained denials by payer type, spread over root causes by their published shares.
+BASE_HAZARD = {
+    "medicare": 0.012,
+    "commercial": 0.045,
+    "managed_medicaid": 0.05,
+    "medicare_advantage": 0.06,
+    "medicaid": 0.06,
+    "marketplace": 0.07,
+}
+HIGH_CHURN_PAYER_TYPES = {"medicaid", "managed_medicaid", "marketplace"}
+ROOT_CAUSE_SHARES = {
+    DenialCategory.ELIGIBILITY: 0.266,
+    DenialCategory.MISSING_INFORMATION: 0.172,
+    DenialCategory.PRIOR_AUTHORIZATION: 0.116,
+    DenialCategory.NON_COVERED: 0.106,
+    DenialCategory.MEDICAL_NECESSITY: 0.158,
+    DenialCategory.TIMELY_FILING: 0.054,
+    DenialCategory.CODING: 0.128,
+}
+CATEGORIES = tuple(DenialCategory)
+
+
+def _units(code: str, rng: np.random.Generator) -> int:
+    if code == "97110":
+        return int(rng.integers(1, 5))
+    if code == "J1100":
+        return int(rng.integers(4, 11))
+    return 1
+
+
+def _claim_lines(
+    profile: str, age: int, rng: np.random.Generator, catalog: dict[str, Procedure]
+) -> tuple[list[str], list[list[str]], list[int]]:
+    _, _, services = PROFILES[profile]
+    codes: list[str] = []
+    if profile == "wellness":
+        codes.append("G0439" if age >= 65 else "99395")
+    elif rng.random() < 0.85:
+        codes.append(str(rng.choice(["99213", "99214", "99203"], p=[0.55, 0.3, 0.15])))
+    extra = rng.choice(services, size=min(len(services), int(rng.integers(1, 3))), replace=False)
+    codes.extend(str(c) for c in extra)
+    has_procedure = any(catalog[c].kind == "procedure" for c in codes)
+    modifiers: list[list[str]] = []
+    for code in codes:
+        mods: list[str] = []
+        if catalog[code].kind == "em" and has_procedure and rng.random() < 0.88:
+            mods.append("25")
+        modifiers.append(mods)
+    units = [_units(c, rng) for c in codes]
+    return codes, modifiers, units
+
+
+def _hazards(
+    payer: Payer,
+    codes: list[str],
+    modifiers: list[list[str]],
+    diagnoses: list[str],
+    service_date: date,
+    submitted_at: date,
+    eligibility_verified_at: date | None,
+    prior_auth: str | None,
+    rendering_missing: bool,
+    catalog: dict[str, Procedure],
+) -> dict[DenialCategory, float]:
+    hazard = dict.fromkeys(CATEGORIES, 0.0)
+    churn = 1.5 if payer.payer_type in HIGH_CHURN_PAYER_TYPES else 1.0
+    if eligibility_verified_at is None:
+        hazard[DenialCategory.ELIGIBILITY] = 0.22 * churn
+    elif (service_date - eligibility_verified_at).days > 30:
+        hazard[DenialCategory.ELIGIBILITY] = 0.12 * churn
+    if rendering_missing:
+        hazard[DenialCategory.MISSING_INFORMATION] = 0.6
+    if prior_auth is None and any(c in payer.auth_required_codes for c in codes):
+        hazard[DenialCategory.PRIOR_AUTHORIZATION] = 0.7
+    if any(not catalog[c].supported_by(diagnoses) for c in codes):
+        hazard[DenialCategory.MEDICAL_NECESSITY] = 0.5
+    kinds = [catalog[c].kind for c in codes]
+    if "procedure" in kinds and any(
+        k == "em" and "25" not in m for k, m in zip(kinds, modifiers, strict=True)
+    ):
+        hazard[DenialCategory.CODING] = 0.5
+    if (submitted_at - service_date).days > payer.timely_filing_days:
+        hazard[DenialCategory.TIMELY_FILING] = 0.92
+    if any(c in payer.noncovered_codes for c in codes):
+        hazard[DenialCategory.NON_COVERED] = 0.85
+    return hazard
+
+
+def _outcome(
+    hazard: dict[DenialCategory, float],
+    base: float,
+    base_category: DenialCategory,
+    rng: np.random.Generator,
+) -> tuple[float, DenialCategory, bool, DenialCategory | None]:
+    hazard[base_category] = 1 - (1 - hazard[base_category]) * (1 - base)
+    ranked = sorted(CATEGORIES, key=lambda c: -hazard[c])
+    survive = 1.0
+    realised_share: dict[DenialCategory, float] = {}
+    for category in ranked:
+        realised_share[category] = hazard[category] * survive
+        survive *= 1 - hazard[category]
+    probability = 1 - survive
+    most_likely = max(ranked, key=lambda c: realised_share[c])
+    # Each mechanism fires on its own; the payer reports the strongest one that fired.
+    fired = [c for c in ranked if rng.random() < hazard[c]]
+    return probability, most_likely, bool(fired), (fired[0] if fired else None)
+
+
+def generate_claims(
+    rows: int, seed: int = 42, start: date = date(2026, 1, 5), days: int = 180
+) -> pd.DataFrame:
+    """Generate `rows` labelled claims, sorted by submission, with true probability and reason."""
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    rng = np.random.default_rng(seed)
+    catalog = procedures()
+    payer_table = list(payers().values())
+    by_type: dict[str, list[Payer]] = {}
+    for payer in payer_table:
+        by_type.setdefault(payer.payer_type, []).append(payer)
+    profile_names = list(PROFILES)
+    profile_weights = np.array([PROFILES[p][0] for p in profile_names])
+    profile_weights /= profile_weights.sum()
+    base_categories = list(ROOT_CAUSE_SHARES)
+    base_weights = np.array(list(ROOT_CAUSE_SHARES.values()))
+    base_weights /= base_weights.sum()
+    n_patients = max(1, rows // 3)
+    patient_age = np.clip(np.round(rng.normal(52, 20, size=n_patients)), 0, 99).astype(int)
+    patient_payer: list[Payer] = []
+    for age in patient_age:
+        shares = PAYER_TYPE_SHARES_65_PLUS if age >= 65 else PAYER_TYPE_SHARES_UNDER_65
+        payer_type = str(rng.choice(list(shares), p=list(shares.values())))
+        choices = by_type[payer_type]
+        patient_payer.append(choices[int(rng.integers(0, len(choices)))])
+
+    records = []
+    for i in range(rows):
+        patient = int(rng.integers(0, n_patients))
+        payer = patient_payer[patient]
+        age = int(patient_age[patient])
+        profile = str(rng.choice(profile_names, p=profile_weights))
+        codes, modifiers, units = _claim_lines(profile, age, rng, catalog)
+        diagnosis_pool = PROFILES[profile][1]
+        if rng.random() < 0.03:  # documentation points at another problem: necessity fails
+            other = str(rng.choice([p for p in profile_names if p != profile]))
+            diagnosis_pool = PROFILES[other][1]
+        secondary = rng.choice(
+            diagnosis_pool[1:], size=int(rng.integers(0, len(diagnosis_pool))), replace=False
+        )
+        diagnoses = [diagnosis_pool[0], *(str(d) for d in secondary)]
+        # Submissions arrive at a steady pace; the service they bill happened `delay` days earlier.
+        submitted_at = start + timedelta(days=int(rng.integers(0, days)))
+        delay_kind = rng.random()
+        if delay_kind < 0.93:
+            delay = int(rng.geometric(0.15))
+        elif delay_kind < 0.985:
+            delay = int(rng.integers(20, 90))
+        else:
+            delay = int(rng.integers(90, 400))
+        service_date = submitted_at - timedelta(days=delay)
+        verification = rng.random()
+        if verification < 0.06:
+            eligibility_verified_at = None
+        elif verification < 0.10:
+            eligibility_verified_at = service_date - timedelta(days=int(rng.integers(31, 120)))
+        else:
+            eligibility_verified_at = service_date - timedelta(days=int(rng.integers(0, 11)))
+        needs_auth = any(c in payer.auth_required_codes for c in codes)
+        has_auth = rng.random() < (0.85 if needs_auth else 0.05)
+        prior_auth = f"PA{rng.integers(10**7, 10**8)}" if has_auth else None
+        rendering_missing = rng.random() < 0.03
+        institutional = any(catalog[c].kind == "imaging" for c in codes) or "45378" in codes
+        institutional = institutional and rng.random() < 0.5
+        claim_id = f"CLM{i + 1:09d}"
+        lines = [
+            {
+                "line_id": f"{claim_id}-{k + 1}",
+                "procedure_code": code,
+                "modifiers": mods,
+                "units": float(n),
+                "charge": round(catalog[code].base_charge * n * float(rng.lognormal(0, 0.1)), 2),
+            }
+            for k, (code, mods, n) in enumerate(zip(codes, modifiers, units, strict=True))
+        ]
+        hazard = _hazards(
+            payer,
+            codes,
+            modifiers,
+            diagnoses,
+            service_date,
+            submitted_at,
+            eligibility_verified_at,
+            prior_auth,
+            rendering_missing,
+            catalog,
+        )
+        base_category = base_categories[int(rng.choice(len(base_categories), p=base_weights))]
+        probability, most_likely, denied, category = _outcome(
+            hazard, BASE_HAZARD[payer.payer_type], base_category, rng
+        )
+        records.append(
+            {
+                "claim_id": claim_id,
+                "patient_id": f"P{patient + 1:07d}",
+                "payer_id": payer.payer_id,
+                "payer_type": payer.payer_type,
+                "claim_type": "institutional" if institutional else "professional",
+                "billing_provider_id": "1234567893" if not institutional else "1841293725",
+                "rendering_provider_id": None
+                if rendering_missing
+                else f"{1003000000 + int(rng.integers(0, 40)) * 7}",
+                "service_date": pd.Timestamp(service_date),
+                "submitted_at": pd.Timestamp(submitted_at),
+                "place_of_service": "22" if institutional else "11",
+                "total_charge": round(sum(line["charge"] for line in lines), 2),
+                "diagnosis_codes": diagnoses,
+                "service_lines": lines,
+                "prior_auth_number": prior_auth,
+                "eligibility_verified_at": None
+                if eligibility_verified_at is None
+                else pd.Timestamp(eligibility_verified_at),
+                "denied": denied,
+                "denial_category": None if category is None else category.value,
+                "true_denial_probability": probability,
+                "true_denial_category": most_likely.value,
+            }
+        )
+    frame = pd.DataFrame.from_records(records)
+    frame = frame.sort_values(["submitted_at", "claim_id"], kind="stable").reset_index(drop=True)
+    return frame

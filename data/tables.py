@@ -1,0 +1,55 @@
+"""Reading and writing tables as CSV (optionally gzipped) or Parquet, chosen by file extension."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+CSV_SUFFIXES = (".csv", ".csv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class UnsupportedFormatError(ValueError):
+    """The file extension names no table format we read or write."""
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    raise UnsupportedFormatError(
+        f"{path}: unsupported extension; use one of {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)}"
+    )
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table; CSV cells are read as text so that identifiers keep their exact form."""
+    path = Path(path)
+    if _kind(path) == "csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=True)
+    return pd.read_parquet(path)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table, creating the parent folder; returns the path written."""
+    path = Path(path)
+    kind = _kind(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, for recording exactly which data a run used."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Feature transformers that turn canonical tables (or API records) into model inputs."""

@@ -1,0 +1,113 @@
+"""Claim features for denial risk: payer rules, coverage policy, coding, filing and eligibility."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from data.reference import Payer, Procedure, payers, procedures
+from features.columns import SECONDS_PER_DAY, Columns, as_float, as_seconds, is_missing
+from features.transformer import CanonicalFeatures
+
+
+def _field(line: Any, name: str) -> Any:
+    return line[name] if isinstance(line, Mapping) else getattr(line, name)
+
+
+class ClaimFeatures(CanonicalFeatures):
+    """Canonical claims to features, using the payer table and the procedure coverage policy."""
+
+    input_columns: ClassVar[tuple[str, ...]] = (
+        "payer_id",
+        "payer_type",
+        "claim_type",
+        "place_of_service",
+        "rendering_provider_id",
+        "service_date",
+        "submitted_at",
+        "total_charge",
+        "diagnosis_codes",
+        "service_lines",
+        "prior_auth_number",
+        "eligibility_verified_at",
+    )
+    categorical: ClassVar[tuple[str, ...]] = (
+        "payer_id",
+        "payer_type",
+        "claim_type",
+        "place_of_service",
+    )
+    numeric: ClassVar[tuple[str, ...]] = (
+        "total_charge",
+        "line_count",
+        "diagnosis_count",
+        "days_to_submit",
+        "filing_window_days",
+        "days_past_filing_window",
+        "eligibility_not_verified",
+        "eligibility_age_days",
+        "prior_auth_present",
+        "lines_needing_missing_auth",
+        "noncovered_lines",
+        "lines_unsupported_by_diagnosis",
+        "em_with_procedure_without_modifier_25",
+        "rendering_provider_missing",
+        "unknown_procedure_lines",
+    )
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> ClaimFeatures:
+        """Learn category vocabularies and take a snapshot of the reference tables."""
+        super().fit(X, y)
+        self.payers_: dict[str, Payer] = dict(payers())
+        self.procedures_: dict[str, Procedure] = dict(procedures())
+        return self
+
+    def _rule_features(self, columns: Columns) -> np.ndarray:
+        rows = len(columns["payer_id"])
+        out = np.full((rows, 7), np.nan)
+        catalog = self.procedures_
+        for i in range(rows):
+            payer = self.payers_.get(columns["payer_id"][i])
+            lines = columns["service_lines"][i]
+            codes = [_field(line, "procedure_code") for line in lines]
+            modifiers = [_field(line, "modifiers") for line in lines]
+            diagnoses = list(columns["diagnosis_codes"][i])
+            known = [catalog.get(code) for code in codes]
+            kinds = [p.kind if p is not None else None for p in known]
+            has_auth = not is_missing(columns["prior_auth_number"][i])
+            out[i, 0] = payer.timely_filing_days if payer else np.nan
+            out[i, 1] = (
+                sum(c in payer.auth_required_codes for c in codes) * (not has_auth) if payer else np.nan
+            )
+            out[i, 2] = sum(c in payer.noncovered_codes for c in codes) if payer else np.nan
+            out[i, 3] = sum(p is not None and not p.supported_by(diagnoses) for p in known)
+            out[i, 4] = float(
+                "procedure" in kinds
+                and any(k == "em" and "25" not in m for k, m in zip(kinds, modifiers, strict=True))
+            )
+            out[i, 5] = float(is_missing(columns["rendering_provider_id"][i]))
+            out[i, 6] = sum(p is None for p in known)
+        return out
+
+    def numeric_features(self, columns: Columns) -> list[np.ndarray]:
+        """Charges, counts, filing and eligibility timing, and the payer/policy rule checks."""
+        service = as_seconds(columns["service_date"])
+        submitted = as_seconds(columns["submitted_at"])
+        verified = as_seconds(columns["eligibility_verified_at"])
+        rules = self._rule_features(columns)
+        days_to_submit = (submitted - service) / SECONDS_PER_DAY
+        return [
+            as_float(columns["total_charge"]),
+            np.array([len(lines) for lines in columns["service_lines"]], dtype=float),
+            np.array([len(codes) for codes in columns["diagnosis_codes"]], dtype=float),
+            days_to_submit,
+            rules[:, 0],
+            days_to_submit - rules[:, 0],
+            np.isnan(verified).astype(float),
+            (service - verified) / SECONDS_PER_DAY,
+            np.array([not is_missing(v) for v in columns["prior_auth_number"]], dtype=float),
+            *(rules[:, k] for k in range(1, 7)),
+        ]

@@ -1,0 +1,92 @@
+"""Column batches: the one representation features are computed from, offline and online."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Columns = Mapping[str, np.ndarray]
+
+SECONDS_PER_DAY = 86400.0
+
+
+def columns_from_frame(frame: pd.DataFrame, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Take the named columns of a canonical DataFrame as numpy arrays."""
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise KeyError(f"missing columns: {', '.join(missing)}")
+    return {name: frame[name].to_numpy() for name in names}
+
+
+def columns_from_records(records: Sequence[Any], names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Take the named attributes of canonical records (pydantic models) as object arrays."""
+    columns: dict[str, np.ndarray] = {}
+    for name in names:
+        values = np.empty(len(records), dtype=object)
+        values[:] = [getattr(record, name) for record in records]
+        columns[name] = values
+    return columns
+
+
+def as_seconds(values: np.ndarray) -> np.ndarray:
+    """Datetimes (numpy or Python objects; None for missing) as float seconds since the epoch."""
+    stamps = np.asarray(values)
+    if stamps.dtype.kind != "M":
+        stamps = np.array([None if is_missing(v) else v for v in stamps], dtype="datetime64[s]")
+    stamps = stamps.astype("datetime64[s]")
+    seconds = stamps.astype(np.int64).astype(np.float64)
+    seconds[np.isnat(stamps)] = np.nan
+    return seconds
+
+
+def weekday(seconds: np.ndarray) -> np.ndarray:
+    """Monday=0 .. Sunday=6 from epoch seconds (1970-01-01 was a Thursday)."""
+    return (np.floor(seconds / SECONDS_PER_DAY) + 3) % 7
+
+
+def hour_of_day(seconds: np.ndarray) -> np.ndarray:
+    """Fractional hour of the day from epoch seconds."""
+    return np.mod(seconds, SECONDS_PER_DAY) / 3600.0
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN or NaT: a value that is not there (pandas turns None into NaN in text columns)."""
+    return value is None or value != value
+
+
+def as_float(values: np.ndarray) -> np.ndarray:
+    """Numbers or booleans (None for missing) as float64 with NaN for missing."""
+    array = np.asarray(values)
+    if array.dtype.kind in "biuf":
+        return array.astype(np.float64)
+    return np.array([np.nan if is_missing(v) else v for v in array], dtype=np.float64)
+
+
+class Vocabulary:
+    """Maps the categories seen in training to integer codes; unseen ones map to NaN."""
+
+    def __init__(self, values: Iterable[Any], min_count: int = 1) -> None:
+        counts = pd.Series(list(values), dtype=object).dropna().astype(str).value_counts()
+        kept = sorted(counts[counts >= min_count].index)
+        self.codes: dict[str, int] = {value: code for code, value in enumerate(kept)}
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Integer codes as float64, NaN for missing or unseen values."""
+        codes = self.codes
+        return np.fromiter(
+            (np.nan if is_missing(v) else codes.get(str(v), np.nan) for v in values),
+            dtype=np.float64,
+            count=len(values),
+        )
+
+    def unseen(self, values: np.ndarray) -> np.ndarray:
+        """True where a present value was not seen in training."""
+        codes = self.codes
+        return np.fromiter(
+            (not is_missing(v) and str(v) not in codes for v in values),
+            dtype=bool,
+            count=len(values),
+        )

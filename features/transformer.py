@@ -1,0 +1,57 @@
+"""The base of our feature transformers: category coding, naming and the columnar contract."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from features.columns import Columns, Vocabulary, columns_from_frame
+
+
+class CanonicalFeatures(TransformerMixin, BaseEstimator):
+    """A transformer from canonical records to a float matrix: numeric features, then categories.
+
+    Subclasses name their inputs and features and implement `numeric_features`; offline
+    (`transform` on a DataFrame) and online (`transform_columns` on records) share that code.
+    """
+
+    input_columns: ClassVar[tuple[str, ...]] = ()
+    categorical: ClassVar[tuple[str, ...]] = ()
+    numeric: ClassVar[tuple[str, ...]] = ()
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> CanonicalFeatures:
+        """Learn the category vocabularies from training rows."""
+        self.vocabularies_ = {name: Vocabulary(X[name]) for name in self.categorical}
+        self.n_features_in_ = len(self.input_columns)
+        return self
+
+    def numeric_features(self, columns: Columns) -> list[np.ndarray]:
+        """One float array per name in `numeric`, in that order."""
+        raise NotImplementedError
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Features for a canonical DataFrame."""
+        return self.transform_columns(columns_from_frame(X, self.input_columns))
+
+    def transform_columns(self, columns: Columns) -> np.ndarray:
+        """Features from a column batch: the one definition used offline and online."""
+        numeric = self.numeric_features(columns)
+        categories = [self.vocabularies_[name].encode(columns[name]) for name in self.categorical]
+        return np.column_stack([*numeric, *categories]).astype(np.float64, copy=False)
+
+    def unseen_categories(self, columns: Columns) -> list[list[str]]:
+        """For each row, the categorical inputs whose value was never seen in training."""
+        flags = {name: self.vocabularies_[name].unseen(columns[name]) for name in self.categorical}
+        rows = len(columns[self.input_columns[0]])
+        return [[name for name in self.categorical if flags[name][i]] for i in range(rows)]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Readable feature names, in matrix column order."""
+        return np.asarray([*self.numeric, *self.categorical], dtype=object)
+
+    def categorical_indices(self) -> list[int]:
+        """Matrix columns that hold category codes."""
+        return list(range(len(self.numeric), len(self.numeric) + len(self.categorical)))

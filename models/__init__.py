@@ -1,0 +1,1 @@
+"""What a trained model is: task specs, estimators, the compiled scorer and the MLflow pyfunc."""

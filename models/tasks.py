@@ -1,0 +1,76 @@
+"""The two prediction tasks, each described once: records, label, time axis, features and outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from data.loaders import LoadResult, claims_for_file, load_appointments, load_claims
+from data.schemas import Appointment, CanonicalRecord, Claim
+from features.appointment import AppointmentFeatures
+from features.claim import ClaimFeatures
+from features.transformer import CanonicalFeatures
+
+
+@dataclass(frozen=True)
+class Task:
+    """One prediction task and the names it uses everywhere (registry, API, files)."""
+
+    name: str
+    record: type[CanonicalRecord]
+    id_column: str
+    label_column: str
+    time_column: str
+    probability_field: str
+    oracle_column: str
+    features: Callable[[], CanonicalFeatures]
+    load: Callable[[str | Path | pd.DataFrame], LoadResult]
+    to_file_form: Callable[[pd.DataFrame], pd.DataFrame]
+    label_columns: tuple[str, ...]
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Canonical columns a caller sends for scoring (labels excluded)."""
+        return [c for c in self.record.model_fields if c not in self.label_columns]
+
+
+NOSHOW = Task(
+    name="noshow",
+    record=Appointment,
+    id_column="appointment_id",
+    label_column="no_show",
+    time_column="starts_at",
+    probability_field="no_show_probability",
+    oracle_column="true_no_show_probability",
+    features=AppointmentFeatures,
+    load=load_appointments,
+    to_file_form=lambda frame: frame,
+    label_columns=("no_show",),
+)
+
+DENIAL = Task(
+    name="denial",
+    record=Claim,
+    id_column="claim_id",
+    label_column="denied",
+    time_column="submitted_at",
+    probability_field="denial_probability",
+    oracle_column="true_denial_probability",
+    features=ClaimFeatures,
+    load=load_claims,
+    to_file_form=claims_for_file,
+    label_columns=("denied", "denial_category"),
+)
+
+TASKS: dict[str, Task] = {task.name: task for task in (NOSHOW, DENIAL)}
+
+
+def get_task(name: str) -> Task:
+    """The task called `name`, or a ValueError listing the known ones."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task '{name}'; expected one of: {', '.join(TASKS)}") from None

@@ -1,0 +1,1 @@
+"""The FastAPI scoring service: app, schemas, auth, model loading and routes."""

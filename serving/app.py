@@ -1,0 +1,45 @@
+"""The FastAPI application factory: settings, models loaded at start-up, routes and handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from serving.errors import install_error_handlers
+from serving.model_loader import ModelSet
+from serving.routes import denial, health, noshow
+from training.settings import Settings, api_key_roles
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; models load when it starts, so creating it touches no store."""
+    settings = settings or Settings()
+    keys = api_key_roles(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not keys:
+            log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
+        await run_in_threadpool(app.state.models.load_all, settings)
+        yield
+
+    app = FastAPI(
+        title="careops",
+        summary="No-show risk for schedulers and denial risk for billers.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = keys
+    app.state.models = ModelSet()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(noshow.router)
+    app.include_router(denial.router)
+    return app

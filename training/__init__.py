@@ -1,0 +1,1 @@
+"""Fitting, evaluation, MLflow logging and registration, and the careops command line."""

@@ -1,0 +1,60 @@
+"""The one configuration class, read from CAREOPS_* environment variables and an optional .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROLES = ("scheduler", "biller", "admin")
+
+
+class Settings(BaseSettings):
+    """careops configuration; every field is a CAREOPS_<NAME> variable unless noted."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREOPS_", env_file=".env", extra="ignore")
+
+    tracking_uri: str = Field(
+        default="sqlite:///mlflow.db",
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "CAREOPS_TRACKING_URI"),
+        description="MLflow tracking and registry store (MLFLOW_TRACKING_URI wins).",
+    )
+    champion_alias: str = "champion"
+    seed: int = 42
+    train_threads: int = Field(default=2, ge=1, description="LightGBM threads for training.")
+    score_threads: int = Field(default=1, ge=1, description="LightGBM threads per scoring call.")
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    validation_fraction: float = Field(default=0.15, gt=0, lt=1)
+    api_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated key:role pairs, e.g. k1:scheduler,k2:biller."
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="A file holding key:role pairs, used when api_keys is unset."
+    )
+    max_batch: int = Field(default=1000, ge=1, description="Most records one scoring request may hold.")
+
+
+def parse_api_keys(text: str) -> dict[str, str]:
+    """Parse `key:role` pairs separated by commas or new lines into {key: role}."""
+    keys: dict[str, str] = {}
+    for number, item in enumerate(text.replace("\n", ",").split(","), start=1):
+        item = item.strip()
+        if not item or item.startswith("#"):
+            continue
+        key, sep, role = item.rpartition(":")
+        if not sep or not key.strip():
+            raise ValueError(f"API key entry {number} is not of the form key:role")
+        if role.strip() not in ROLES:
+            raise ValueError(f"API key entry {number} has unknown role '{role.strip()}'; use {ROLES}")
+        keys[key.strip()] = role.strip()
+    return keys
+
+
+def api_key_roles(settings: Settings) -> dict[str, str]:
+    """The configured API keys and their roles (empty when none are configured)."""
+    if settings.api_keys is not None:
+        return parse_api_keys(settings.api_keys.get_secret_value())
+    if settings.api_keys_file is not None:
+        return parse_api_keys(settings.api_keys_file.read_text(encoding="utf-8"))
+    return {}
