@@ -60,7 +60,8 @@ def _error_text(error: Any) -> tuple[str, str]:
     return f"{path}: {message}", f"{rule_path}: {error['type']}"
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, with None wherever pandas holds NaN or NaT."""
     cleaned = frame.astype(object).where(frame.notna(), None)
     return cleaned.to_dict("records")
 
@@ -77,7 +78,7 @@ def validate_frame(frame: pd.DataFrame, model: type[CanonicalRecord], id_column:
     reasons: list[str] = []
     rules: list[str] = []
     seen_ids: set[str] = set()
-    for position, row in enumerate(_records(frame)):
+    for position, row in enumerate(frame_records(frame)):
         try:
             record = model.model_validate(row)
         except ValidationError as error:

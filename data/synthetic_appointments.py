@@ -77,7 +77,7 @@ def generate_appointments(
     lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
     reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
 
-    weekday = pd.DatetimeIndex(starts_at).weekday.to_numpy()
+    weekday = pd.DatetimeIndex(starts_at).day_of_week.to_numpy()
     hour = pd.DatetimeIndex(starts_at).hour.to_numpy()
     patient_age = age[patient]
     static_logit = (

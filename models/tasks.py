@@ -74,3 +74,14 @@ def get_task(name: str) -> Task:
         return TASKS[name]
     except KeyError:
         raise ValueError(f"unknown task '{name}'; expected one of: {', '.join(TASKS)}") from None
+
+
+def caller_form(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical rows as a caller sends them: file-form lists, ISO dates and times, None for missing."""
+    rows = task.to_file_form(frame[task.input_columns].copy())
+    fields = task.record.model_fields
+    for column in rows.columns:
+        if pd.api.types.is_datetime64_any_dtype(rows[column]):
+            is_date = "datetime" not in str(fields[column].annotation)
+            rows[column] = rows[column].dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
+    return rows.astype(object).where(rows.notna(), None)

@@ -59,15 +59,14 @@ def examples(
     rows: Annotated[int, typer.Option(min=1, max=100)] = 3,
 ) -> None:
     """Write example request bodies from canonical files and print a curl for each route."""
-    from models.tasks import get_task
-    from training.train import input_example
+    from models.tasks import caller_form, get_task
 
     out.mkdir(parents=True, exist_ok=True)
     bodies = {"noshow": ("appointments", appointments), "denial": ("claims", claims)}
     for task_name, (field, path) in bodies.items():
         task = get_task(task_name)
         loaded = task.load(path).valid.tail(rows)
-        records = json.loads(input_example(task, loaded).head(rows).to_json(orient="records"))
+        records = json.loads(caller_form(task, loaded).to_json(orient="records"))
         for record in records:
             for key in ("diagnosis_codes",):
                 if isinstance(record.get(key), str):

@@ -13,12 +13,18 @@ ROLES = ("scheduler", "biller", "admin")
 class Settings(BaseSettings):
     """careops configuration; every field is a CAREOPS_<NAME> variable unless noted."""
 
-    model_config = SettingsConfigDict(env_prefix="CAREOPS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CAREOPS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     tracking_uri: str = Field(
         default="sqlite:///mlflow.db",
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "CAREOPS_TRACKING_URI"),
         description="MLflow tracking and registry store (MLFLOW_TRACKING_URI wins).",
+    )
+    artifact_location: str | None = Field(
+        default=None,
+        description="Where new experiments keep artifacts (default: MLflow's, ./mlruns beside sqlite).",
     )
     champion_alias: str = "champion"
     seed: int = 42

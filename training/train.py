@@ -17,7 +17,7 @@ from mlflow.models import ModelSignature
 from data.tables import file_sha256
 from models.estimator import BoosterParams, build_pipeline, fit_pipeline
 from models.pyfunc import PIPELINE_ARTIFACT, CareopsModel, input_schema, output_schema
-from models.tasks import Task, get_task
+from models.tasks import Task, caller_form, get_task
 from training.evaluation import binary_metrics, oracle_comparison
 from training.registry import set_alias_if_absent
 from training.settings import Settings
@@ -50,14 +50,16 @@ def _labels(frame: pd.DataFrame, task: Task) -> np.ndarray:
 
 
 def input_example(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
-    """A few canonical records in file form, as a caller would send them."""
-    example = task.to_file_form(frame.head(INPUT_EXAMPLE_ROWS)[task.input_columns].copy())
-    fields = task.record.model_fields
-    for column in example.columns:
-        if pd.api.types.is_datetime64_any_dtype(example[column]):
-            is_date = "datetime" not in str(fields[column].annotation)
-            example[column] = example[column].dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
-    return example.astype(object).where(example.notna(), None)
+    """A few canonical records in the form a caller sends them."""
+    return caller_form(task, frame.head(INPUT_EXAMPLE_ROWS))
+
+
+def experiment_for(client: MlflowClient, name: str, settings: Settings) -> str:
+    """The id of experiment `name`, created with the configured artifact location if new."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=settings.artifact_location)
 
 
 def train(
@@ -99,9 +101,12 @@ def train(
     metrics["best_iteration"] = float(pipeline.named_steps["classifier"].best_iteration_)
 
     mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment(f"careops-{task.name}")
     client = MlflowClient()
-    with mlflow.start_run(run_name=f"train-{task.name}") as run, tempfile.TemporaryDirectory() as tmp:
+    experiment_id = experiment_for(client, f"careops-{task.name}", settings)
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{task.name}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         mlflow.set_tags({"careops.task": task.name, "data_sha256": file_sha256(data_path)})
         mlflow.log_params(
             {

@@ -1,4 +1,4 @@
-"""Reference tables shipped as data: the payer table and the procedure table with its coverage policy."""
+"""Reference tables shipped as CSV beside this file: the payer table and the procedure coverage policy."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class Procedure:
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("data").joinpath("reference", name).read_text(encoding="utf-8")
+    text = resources.files("data.reference").joinpath(name).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

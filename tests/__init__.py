@@ -1,0 +1,1 @@
+"""careops test suite, mirroring the packages."""

@@ -1,0 +1,80 @@
+"""Shared fixtures: synthetic files, a real temporary MLflow store with both models, the app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from data.loaders import claims_for_file
+from data.synthetic_appointments import generate_appointments
+from data.synthetic_claims import generate_claims
+from data.tables import write_table
+from serving.app import create_app
+from training.settings import Settings
+from training.train import TrainResult, train
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+API_KEYS = "sched-key:scheduler,bill-key:biller,admin-key:admin"
+SCHEDULER = {"X-API-Key": "sched-key"}
+BILLER = {"X-API-Key": "bill-key"}
+ADMIN = {"X-API-Key": "admin-key"}
+
+
+def make_settings(root: Path, **overrides: object) -> Settings:
+    """Settings for a store under `root`, ignoring any .env file and ambient variables."""
+    values: dict[str, object] = {
+        "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
+        "artifact_location": str(root / "artifacts"),
+        "api_keys": API_KEYS,
+        "train_threads": 1,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass(frozen=True)
+class TrainedStore:
+    """A temporary MLflow store in which both tasks have a champion."""
+
+    root: Path
+    settings: Settings
+    appointments: Path
+    claims: Path
+    results: dict[str, TrainResult]
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
+    """Train both models once per session on seeded synthetic data."""
+    root = tmp_path_factory.mktemp("store")
+    appointments = write_table(generate_appointments(20_000, seed=7), root / "appointments.csv")
+    claims = write_table(claims_for_file(generate_claims(10_000, seed=7)), root / "claims.csv")
+    settings = make_settings(root)
+    results = {
+        "noshow": train("noshow", appointments, settings),
+        "denial": train("denial", claims, settings),
+    }
+    return TrainedStore(root, settings, appointments, claims, results)
+
+
+@pytest.fixture(scope="session")
+def client(trained_store: TrainedStore) -> Iterator[TestClient]:
+    """The app, started (models loaded) against the trained store."""
+    with TestClient(create_app(trained_store.settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data; skipped when absent on a user's clone, a failure in CI."""
+    if SHARED_DATA.is_dir():
+        return SHARED_DATA
+    reason = f"real data not found at {SHARED_DATA} (a fresh clone has no ../shared)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI must provide it")
+    pytest.skip(reason)

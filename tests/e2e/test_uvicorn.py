@@ -1,0 +1,110 @@
+"""The whole system: `careops serve` as a real uvicorn process, called over HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import API_KEYS, TrainedStore
+from tests.serving.test_api import bodies
+
+pytestmark = pytest.mark.e2e
+START_TIMEOUT_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(
+    trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("serve")
+    log_path = workdir / "server.log"
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": trained_store.settings.tracking_uri,
+        "CAREOPS_API_KEYS": API_KEYS,
+    }
+    careops = Path(sys.executable).parent / "careops"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(careops), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"careops serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"not ready after {START_TIMEOUT_SECONDS}s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    assert not (workdir / "mlflow.db").exists(), (
+        "the server must use MLFLOW_TRACKING_URI, not a default store"
+    )
+
+
+def test_scores_both_tasks_and_enforces_auth_and_validation(
+    server: tuple[str, Path], trained_store: TrainedStore
+) -> None:
+    base, log_path = server
+    body = bodies(trained_store, rows=3)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        noshow = http.post("/v1/noshow/score", json=body["noshow"], headers={"X-API-Key": "sched-key"})
+        denial = http.post("/v1/denial/score", json=body["denial"], headers={"X-API-Key": "bill-key"})
+        assert noshow.status_code == 200 and denial.status_code == 200
+        assert [p["appointment_id"] for p in noshow.json()["predictions"]] == [
+            a["appointment_id"] for a in body["noshow"]["appointments"]
+        ]
+        for prediction in noshow.json()["predictions"]:
+            assert 0 < prediction["no_show_probability"] < 1 and prediction["model_version"] == "1"
+        for prediction in denial.json()["predictions"]:
+            assert 0 < prediction["denial_probability"] < 1 and prediction["model_version"] == "1"
+
+        assert http.post("/v1/noshow/score", json=body["noshow"]).status_code == 401
+        assert (
+            http.post("/v1/denial/score", json=body["denial"], headers={"X-API-Key": "sched-key"}).status_code
+            == 403
+        )
+        body["noshow"]["appointments"][0]["duration_minutes"] = -5
+        invalid = http.post("/v1/noshow/score", json=body["noshow"], headers={"X-API-Key": "sched-key"})
+        assert invalid.status_code == 422
+        assert invalid.json()["detail"][0]["field"] == "appointments[0].duration_minutes"
+        assert http.get("/docs").status_code == 200
+
+    server_log = log_path.read_text()
+    assert "loaded model noshow version 1" in server_log
+    patient_ids = [a["patient_id"] for a in body["noshow"]["appointments"]]
+    patient_ids += [c["patient_id"] for c in body["denial"]["claims"]]
+    assert not [pid for pid in patient_ids if pid in server_log]

@@ -1,0 +1,68 @@
+"""Appointment features: hand-checked values, and one definition offline and online."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.loaders import frame_records, load_appointments
+from data.schemas import Appointment
+from data.synthetic_appointments import generate_appointments
+from features.appointment import AppointmentFeatures
+from tests.data.test_schemas import APPOINTMENT
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[AppointmentFeatures, pd.DataFrame]:
+    frame = load_appointments(generate_appointments(2_000, seed=3)).valid
+    return AppointmentFeatures().fit(frame), frame
+
+
+def named(features: AppointmentFeatures, matrix: np.ndarray) -> dict[str, float]:
+    return dict(zip(features.get_feature_names_out(), matrix[0], strict=True))
+
+
+def test_values_for_one_appointment(fitted: tuple[AppointmentFeatures, pd.DataFrame]) -> None:
+    features, _ = fitted
+    record = Appointment.model_validate({**APPOINTMENT, "booked_at": "2026-03-04T08:00:00"})
+    values = named(features, features.transform_columns(_columns([record])))
+    assert values["lead_time_days"] == pytest.approx(6 + 6.5 / 24)  # 2026-03-04 08:00 -> 03-10 14:30
+    assert values["start_weekday"] == 1  # 2026-03-10 is a Tuesday
+    assert values["start_hour"] == 14.5
+    assert values["patient_age"] == 34
+    assert values["reminder_sent"] == 1
+    assert values["appointment_type"] == features.vocabularies_["appointment_type"].codes["follow_up"]
+
+
+def test_offline_and_online_features_are_identical(fitted: tuple[AppointmentFeatures, pd.DataFrame]) -> None:
+    features, frame = fitted
+    records = [Appointment.model_validate(row) for row in frame_records(frame.head(300))]
+    offline = features.transform(frame.head(300))
+    online = features.transform_columns(_columns(records))
+    np.testing.assert_array_equal(offline, online)
+
+
+def test_unseen_categories_are_scored_as_missing_and_flagged(
+    fitted: tuple[AppointmentFeatures, pd.DataFrame],
+) -> None:
+    features, _ = fitted
+    record = Appointment.model_validate({**APPOINTMENT, "clinic_id": "NEW-CLINIC", "payer_type": "barter"})
+    columns = _columns([record])
+    values = named(features, features.transform_columns(columns))
+    assert np.isnan(values["clinic_id"]) and np.isnan(values["payer_type"])
+    assert features.unseen_categories(columns) == [["clinic_id", "payer_type"]]
+
+
+def test_feature_names_are_readable(fitted: tuple[AppointmentFeatures, pd.DataFrame]) -> None:
+    features, frame = fitted
+    names = list(features.get_feature_names_out())
+    assert names[0] == "lead_time_days"
+    assert len(names) == features.transform(frame.head(2)).shape[1]
+    assert [names[i] for i in features.categorical_indices()] == list(features.categorical)
+
+
+def _columns(records: list[Appointment]) -> dict[str, np.ndarray]:
+    from features.columns import columns_from_records
+
+    return columns_from_records(records, AppointmentFeatures.input_columns)

@@ -1,0 +1,93 @@
+"""Training logs honest figures to a real MLflow store and registers versions safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from data.synthetic_appointments import generate_appointments
+from data.tables import file_sha256, write_table
+from tests.conftest import TrainedStore, make_settings
+from training.registry import alias_version
+from training.train import TrainingDataError, train
+
+
+@pytest.mark.parametrize("task_name", ["noshow", "denial"])
+def test_holdout_auc_is_at_least_95_percent_of_the_oracle(
+    trained_store: TrainedStore, task_name: str
+) -> None:
+    metrics = trained_store.results[task_name].metrics
+    assert metrics["holdout_roc_auc"] >= 0.95 * metrics["oracle_roc_auc"], metrics
+
+
+@pytest.mark.parametrize("task_name", ["noshow", "denial"])
+def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore, task_name: str) -> None:
+    result = trained_store.results[task_name]
+    run = MlflowClient(tracking_uri=trained_store.settings.tracking_uri).get_run(result.run_id)
+    for name in (
+        "holdout_roc_auc",
+        "holdout_pr_auc",
+        "holdout_brier",
+        "oracle_roc_auc",
+        "roc_auc_ratio_to_oracle",
+    ):
+        assert run.data.metrics[name] == pytest.approx(result.metrics[name])
+    path = trained_store.appointments if task_name == "noshow" else trained_store.claims
+    assert run.data.tags["data_sha256"] == file_sha256(path)
+    assert run.data.params["rows_read"] == str(result.rows["rows_read"])
+    assert int(run.data.params["rows_holdout"]) == result.rows["rows_holdout"] > 0
+    assert run.data.params["train_threads"] == "1"
+
+
+def test_holdout_is_the_most_recent_part(trained_store: TrainedStore) -> None:
+    result = trained_store.results["noshow"]
+    run = MlflowClient(tracking_uri=trained_store.settings.tracking_uri).get_run(result.run_id)
+    frame = pd.read_csv(trained_store.appointments, parse_dates=["starts_at"])
+    holdout_start = pd.Timestamp(run.data.params["holdout_starts"])
+    assert (frame["starts_at"] >= holdout_start).sum() == result.rows["rows_holdout"]
+
+
+def test_bad_rows_are_skipped_counted_and_logged(tmp_path: Path) -> None:
+    frame = generate_appointments(3_000, seed=21)
+    frame["patient_age"] = frame["patient_age"].astype(object)
+    frame.loc[[5, 50, 500], "patient_age"] = -4
+    frame.loc[[7, 70], "patient_sex"] = "?"
+    path = write_table(frame, tmp_path / "appointments.csv")
+    settings = make_settings(tmp_path)
+
+    result = train("noshow", path, settings)
+
+    assert result.rows["rows_quarantined"] == 5
+    assert result.rows["rows_valid"] == 2_995
+    assert result.quarantine_reasons == {
+        "patient_age: greater_than_equal": 3,
+        "patient_sex: literal_error": 2,
+    }
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    logged = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/quarantine_reasons.json")
+    assert logged == result.quarantine_reasons
+    run = MlflowClient(tracking_uri=settings.tracking_uri).get_run(result.run_id)
+    assert run.data.params["rows_quarantined"] == "5"
+
+
+def test_champion_is_set_once_and_later_versions_wait(tmp_path: Path) -> None:
+    path = write_table(generate_appointments(2_000, seed=22), tmp_path / "appointments.csv")
+    settings = make_settings(tmp_path)
+    first = train("noshow", path, settings)
+    second = train("noshow", path, settings)
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    assert (first.model_version, first.champion_set) == ("1", True)
+    assert (second.model_version, second.champion_set) == ("2", False)
+    assert alias_version(client, "noshow", "champion") == "1"
+
+
+def test_a_single_class_cannot_train(tmp_path: Path) -> None:
+    frame = generate_appointments(500, seed=23)
+    frame["no_show"] = False
+    path = write_table(frame, tmp_path / "appointments.csv")
+    with pytest.raises(TrainingDataError, match="only one class"):
+        train("noshow", path, make_settings(tmp_path))
