@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from data.kaggle_noshow import read_kaggle_noshow
 from data.schemas import Appointment, CanonicalRecord, Claim
 from data.tables import read_table
 
@@ -118,6 +119,8 @@ def _typed_appointments(valid: pd.DataFrame) -> pd.DataFrame:
     for column in ("booked_at", "starts_at"):
         valid[column] = pd.to_datetime(valid[column])
     valid["reminder_sent"] = valid["reminder_sent"].astype(bool)
+    for column in ("welfare_enrolled", "hypertension", "diabetes", "alcoholism", "handicap_count"):
+        valid[column] = valid[column].astype("float64")
     valid["no_show"] = valid["no_show"].astype("float64")
     for column in valid.columns:
         if column.startswith("true_"):
@@ -138,16 +141,29 @@ def _typed_claims(valid: pd.DataFrame) -> pd.DataFrame:
     return valid
 
 
-def load_appointments(source: str | Path | pd.DataFrame) -> LoadResult:
-    """Load canonical appointments from a file or DataFrame, quarantining invalid rows."""
-    frame = source if isinstance(source, pd.DataFrame) else read_table(source)
+APPOINTMENT_FORMATS = ("careops", "kaggle-noshow")
+
+
+def load_appointments(source: str | Path | pd.DataFrame, file_format: str = "careops") -> LoadResult:
+    """Load appointments (canonical, or the public Kaggle no-show CSV), quarantining invalid rows."""
+    if file_format not in APPOINTMENT_FORMATS:
+        raise ValueError(f"unknown appointment format '{file_format}'; use one of {APPOINTMENT_FORMATS}")
+    if file_format == "kaggle-noshow":
+        frame = source if isinstance(source, pd.DataFrame) else read_kaggle_noshow(source)
+    else:
+        frame = source if isinstance(source, pd.DataFrame) else read_table(source)
     result = validate_frame(frame, Appointment, "appointment_id")
     result.valid = _typed_appointments(result.valid)
     return result
 
 
-def load_claims(source: str | Path | pd.DataFrame) -> LoadResult:
+CLAIM_FORMATS = ("careops",)
+
+
+def load_claims(source: str | Path | pd.DataFrame, file_format: str = "careops") -> LoadResult:
     """Load canonical claims from a file or DataFrame, quarantining invalid rows."""
+    if file_format not in CLAIM_FORMATS:
+        raise ValueError(f"unknown claim format '{file_format}'; use one of {CLAIM_FORMATS}")
     frame = source if isinstance(source, pd.DataFrame) else read_table(source)
     result = validate_frame(frame, Claim, "claim_id")
     result.valid = _typed_claims(result.valid)

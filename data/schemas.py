@@ -60,6 +60,11 @@ class Appointment(CanonicalRecord):
     patient_sex: Literal["F", "M", "U"]
     payer_type: Label
     reminder_sent: bool
+    welfare_enrolled: bool | None = None
+    hypertension: bool | None = None
+    diabetes: bool | None = None
+    alcoholism: bool | None = None
+    handicap_count: int | None = Field(default=None, ge=0, le=4)
     no_show: bool | None = None
 
     _naive_times = field_validator("booked_at", "starts_at")(_naive)

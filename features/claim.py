@@ -34,6 +34,7 @@ class ClaimFeatures(CanonicalFeatures):
         "prior_auth_number",
         "eligibility_verified_at",
     )
+    record_columns: ClassVar[tuple[str, ...]] = input_columns
     categorical: ClassVar[tuple[str, ...]] = (
         "payer_id",
         "payer_type",

@@ -16,15 +16,20 @@ class CanonicalFeatures(TransformerMixin, BaseEstimator):
 
     Subclasses name their inputs and features and implement `numeric_features`; offline
     (`transform` on a DataFrame) and online (`transform_columns` on records) share that code.
+    `record_columns` are read from canonical records; any other input column (point-in-time
+    history) is supplied beside them.
     """
 
     input_columns: ClassVar[tuple[str, ...]] = ()
+    record_columns: ClassVar[tuple[str, ...]] = ()
     categorical: ClassVar[tuple[str, ...]] = ()
+    watched: ClassVar[tuple[str, ...]] = ()
     numeric: ClassVar[tuple[str, ...]] = ()
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> CanonicalFeatures:
         """Learn the category vocabularies from training rows."""
         self.vocabularies_ = {name: Vocabulary(X[name]) for name in self.categorical}
+        self.watched_ = {name: Vocabulary(X[name]) for name in self.watched if name not in self.categorical}
         self.n_features_in_ = len(self.input_columns)
         return self
 
@@ -44,9 +49,12 @@ class CanonicalFeatures(TransformerMixin, BaseEstimator):
 
     def unseen_categories(self, columns: Columns) -> list[list[str]]:
         """For each row, the categorical inputs whose value was never seen in training."""
-        flags = {name: self.vocabularies_[name].unseen(columns[name]) for name in self.categorical}
+        vocabularies = {**self.watched_, **self.vocabularies_}
+        names = [name for name in (*self.watched, *self.categorical) if name in vocabularies]
+        names = list(dict.fromkeys(names))
+        flags = {name: vocabularies[name].unseen(columns[name]) for name in names}
         rows = len(columns[self.input_columns[0]])
-        return [[name for name in self.categorical if flags[name][i]] for i in range(rows)]
+        return [[name for name in names if flags[name][i]] for i in range(rows)]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Readable feature names, in matrix column order."""

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from models.calibration import CalibratedClassifier
 from models.tasks import Task
 
 
@@ -23,7 +24,10 @@ class BoosterParams:
     reg_lambda: float = 5.0
     min_split_gain: float = 0.0
     cat_smooth: float = 20.0
+    subsample: float = 1.0
+    colsample_bytree: float = 1.0
     early_stopping_rounds: int = 50
+    refit_on_calibration_rows: bool = True
 
     def as_params(self) -> dict[str, float | int]:
         """Parameters as logged to MLflow."""
@@ -40,31 +44,44 @@ def build_pipeline(task: Task, params: BoosterParams, n_jobs: int, seed: int) ->
         reg_lambda=params.reg_lambda,
         min_split_gain=params.min_split_gain,
         cat_smooth=params.cat_smooth,
+        subsample=params.subsample,
+        subsample_freq=1 if params.subsample < 1 else 0,
+        colsample_bytree=params.colsample_bytree,
         n_jobs=n_jobs,
         random_state=seed,
         deterministic=True,
         force_row_wise=True,
         verbosity=-1,
     )
-    return Pipeline([("features", task.features()), ("classifier", classifier)])
+    return Pipeline([("features", task.features()), ("classifier", CalibratedClassifier(classifier))])
 
 
 def fit_pipeline(
     pipeline: Pipeline,
     train: pd.DataFrame,
     train_labels: np.ndarray,
-    validation: pd.DataFrame,
-    validation_labels: np.ndarray,
+    calibration: pd.DataFrame,
+    calibration_labels: np.ndarray,
     params: BoosterParams,
-) -> Pipeline:
-    """Fit features on `train`, then the classifier with early stopping on `validation`."""
+) -> dict[str, float]:
+    """Fit features on `train`, the booster with early stopping on `calibration`, then the calibrator.
+
+    `calibration` is the most recent slice of the training window, in time order. With
+    `refit_on_calibration_rows` the booster is then refitted on both slices. Returns the log loss
+    of each calibration method on the later half of `calibration` (the lower one is used).
+    """
     features = pipeline.named_steps["features"].fit(train)
-    pipeline.named_steps["classifier"].fit(
+    model: CalibratedClassifier = pipeline.named_steps["classifier"]
+    calibration_matrix = features.transform(calibration)
+    model.fit(
         features.transform(train),
         train_labels,
-        eval_X=(features.transform(validation),),
-        eval_y=(validation_labels,),
+        calibration_X=calibration_matrix,
+        calibration_y=calibration_labels,
+        refit=params.refit_on_calibration_rows,
+        eval_X=(calibration_matrix,),
+        eval_y=(calibration_labels,),
         categorical_feature=features.categorical_indices(),
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
-    return pipeline
+    return model.calibration_scores_

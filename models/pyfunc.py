@@ -10,24 +10,28 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, ColSpec, Schema
-from sklearn.pipeline import Pipeline
 
 from models.tasks import Task, get_task
+from models.trained import TrainedModel
 
-PIPELINE_ARTIFACT = "pipeline"
+MODEL_ARTIFACT = "trained_model"
 MAX_REASONS_SHOWN = 5
 
 
 class CareopsModel(mlflow.pyfunc.PythonModel):
-    """Wraps the fitted sklearn pipeline; loads with plain `mlflow.pyfunc.load_model`."""
+    """Wraps a TrainedModel; loads with plain `mlflow.pyfunc.load_model`.
+
+    Batch mode: point-in-time history is computed from the rows given (those with a known label
+    are history for later ones), unless the caller supplies the history columns.
+    """
 
     def __init__(self, task_name: str) -> None:
         self.task_name = task_name
-        self.pipeline: Pipeline | None = None
+        self.trained: TrainedModel | None = None
 
     def load_context(self, context: Any) -> None:
-        """Load the joblib-saved pipeline from the model's artifacts."""
-        self.pipeline = joblib.load(context.artifacts[PIPELINE_ARTIFACT])
+        """Load the joblib-saved TrainedModel from the model's artifacts."""
+        self.trained = joblib.load(context.artifacts[MODEL_ARTIFACT])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Validate the records like a loader does, then score them with the pipeline."""
@@ -45,20 +49,19 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
                 f"{len(result.quarantined)} invalid {task.name} record(s): {reasons}",
                 error_code=INVALID_PARAMETER_VALUE,
             )
-        if result.valid.empty:
-            return pd.DataFrame({task.id_column: [], task.probability_field: []})
-        probability = self.pipeline.predict_proba(result.valid)[:, 1]
+        probability = self.trained.predict_frame(result.valid)
         return pd.DataFrame(
             {task.id_column: result.valid[task.id_column].to_numpy(), task.probability_field: probability}
         )
 
 
 def input_schema(task: Task) -> Schema:
-    """Every canonical input column by name; values are validated by our own schema on predict."""
+    """Every canonical column by name, labels optional (in batch mode they are history).
+
+    Values are validated by our own schema on predict.
+    """
     fields = task.record.model_fields
-    return Schema(
-        [ColSpec(AnyType(), name, required=fields[name].is_required()) for name in task.input_columns]
-    )
+    return Schema([ColSpec(AnyType(), name, required=fields[name].is_required()) for name in fields])
 
 
 def output_schema(task: Task) -> Schema:

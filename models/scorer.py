@@ -1,47 +1,102 @@
-"""The compiled scorer: a fitted pipeline reduced to column arrays and a raw LightGBM booster."""
+"""The compiled scorer: a trained model reduced to column arrays, a raw booster and a calibrator."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from data.schemas import CanonicalRecord
 from features.columns import Columns, columns_from_records
 from features.transformer import CanonicalFeatures
+from models.calibration import CalibratedClassifier
+from models.trained import TrainedModel
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One input's push on a score: its name, its value and its signed contribution (log-odds)."""
+
+    name: str
+    value: float | str | None
+    contribution: float
 
 
 class CompiledScorer:
     """Scores canonical records without pandas or a per-row pipeline walk.
 
-    Built once at load time from the fitted pipeline; gives the same probabilities as
-    `pipeline.predict_proba` (a test holds it to 1e-9).
+    Built once at load time; gives the same probabilities as the pipeline (a test holds it to 1e-9).
     """
 
-    def __init__(self, pipeline: Pipeline, num_threads: int = 1) -> None:
-        self.features: CanonicalFeatures = pipeline.named_steps["features"]
-        classifier = pipeline.named_steps["classifier"]
-        self.booster = classifier.booster_
-        self.num_iteration = classifier.best_iteration_ or None
+    def __init__(self, trained: TrainedModel, num_threads: int = 1) -> None:
+        self.trained = trained
+        self.features: CanonicalFeatures = trained.pipeline.named_steps["features"]
+        model: CalibratedClassifier = trained.pipeline.named_steps["classifier"]
+        self.booster = model.classifier.booster_
+        self.num_iteration = model.classifier.best_iteration_ or None
+        self.calibrator = model.calibrator
         self.num_threads = num_threads
+        self.feature_names = list(self.features.get_feature_names_out())
+        self._category_names = {
+            self.feature_names[index]: {code: value for value, code in vocabulary.codes.items()}
+            for index, vocabulary in zip(
+                self.features.categorical_indices(), self.features.vocabularies_.values(), strict=True
+            )
+        }
 
-    def matrix(self, records: Sequence[CanonicalRecord]) -> np.ndarray:
-        """The feature matrix for records."""
-        return self.features.transform_columns(self.columns(records))
+    def columns(
+        self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None
+    ) -> Columns:
+        """The column batch: record attributes, plus supplied columns such as point-in-time history."""
+        columns = columns_from_records(records, self.features.record_columns)
+        columns.update(extra or {})
+        return columns
 
-    def columns(self, records: Sequence[CanonicalRecord]) -> Columns:
-        """The column batch the features are computed from."""
-        return columns_from_records(records, self.features.input_columns)
+    def matrix(self, columns: Columns) -> np.ndarray:
+        """The feature matrix for a column batch."""
+        return self.features.transform_columns(columns)
 
     def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Probabilities for a prepared feature matrix."""
+        """Calibrated probabilities for a prepared feature matrix."""
         if len(matrix) == 0:
             return np.empty(0)
-        return self.booster.predict(matrix, num_iteration=self.num_iteration, num_threads=self.num_threads)
+        raw = self.booster.predict(matrix, num_iteration=self.num_iteration, num_threads=self.num_threads)
+        return self.calibrator.transform(raw) if self.calibrator is not None else raw
 
-    def score_records(self, records: Sequence[CanonicalRecord]) -> np.ndarray:
-        """Probabilities for validated canonical records."""
+    def score_records(
+        self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Calibrated probabilities for validated canonical records."""
         if not records:
             return np.empty(0)
-        return self.score_matrix(self.matrix(records))
+        return self.score_matrix(self.matrix(self.columns(records, extra)))
+
+    def top_factors(self, matrix: np.ndarray, count: int = 5) -> list[list[Factor]]:
+        """Per row, the `count` inputs with the largest TreeSHAP contributions (LightGBM pred_contrib)."""
+        if len(matrix) == 0:
+            return []
+        contributions = self.booster.predict(
+            matrix, num_iteration=self.num_iteration, num_threads=self.num_threads, pred_contrib=True
+        )[:, :-1]
+        order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :count]
+        factors = []
+        for row, columns in enumerate(order):
+            factors.append(
+                [
+                    Factor(
+                        self.feature_names[c], self._readable(c, matrix[row, c]), float(contributions[row, c])
+                    )
+                    for c in columns
+                    if contributions[row, c] != 0
+                ]
+            )
+        return factors
+
+    def _readable(self, column: int, value: float) -> float | str | None:
+        if np.isnan(value):
+            return None
+        names = self._category_names.get(self.feature_names[column])
+        if names is not None:
+            return names.get(int(value))
+        return float(value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -27,9 +26,10 @@ class Task:
     probability_field: str
     oracle_column: str
     features: Callable[[], CanonicalFeatures]
-    load: Callable[[str | Path | pd.DataFrame], LoadResult]
+    load: Callable[..., LoadResult]
     to_file_form: Callable[[pd.DataFrame], pd.DataFrame]
     label_columns: tuple[str, ...]
+    uses_patient_history: bool = False
 
     @property
     def input_columns(self) -> list[str]:
@@ -49,6 +49,7 @@ NOSHOW = Task(
     load=load_appointments,
     to_file_form=lambda frame: frame,
     label_columns=("no_show",),
+    uses_patient_history=True,
 )
 
 DENIAL = Task(
@@ -76,9 +77,13 @@ def get_task(name: str) -> Task:
         raise ValueError(f"unknown task '{name}'; expected one of: {', '.join(TASKS)}") from None
 
 
-def caller_form(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
-    """Canonical rows as a caller sends them: file-form lists, ISO dates and times, None for missing."""
-    rows = task.to_file_form(frame[task.input_columns].copy())
+def caller_form(task: Task, frame: pd.DataFrame, with_labels: bool = False) -> pd.DataFrame:
+    """Canonical rows as a caller sends them: file-form lists, ISO dates and times, None for missing.
+
+    With `with_labels`, known outcomes are kept: in batch mode they are the history of later rows.
+    """
+    columns = list(task.record.model_fields) if with_labels else task.input_columns
+    rows = task.to_file_form(frame[[c for c in columns if c in frame.columns]].copy())
     fields = task.record.model_fields
     for column in rows.columns:
         if pd.api.types.is_datetime64_any_dtype(rows[column]):

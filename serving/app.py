@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from data.appointment_store import AppointmentStore
+from models.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.model_loader import ModelSet
 from serving.routes import denial, health, noshow
@@ -21,13 +23,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models load when it starts, so creating it touches no store."""
     settings = settings or Settings()
     keys = api_key_roles(settings)
+    risk_bands = RiskBands.from_json(settings.risk_bands)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not keys:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
+        app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         await run_in_threadpool(app.state.models.load_all, settings)
         yield
+        app.state.store.engine.dispose()
 
     app = FastAPI(
         title="careops",
@@ -37,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = keys
+    app.state.risk_bands = risk_bands
     app.state.models = ModelSet()
     install_error_handlers(app)
     app.include_router(health.router)

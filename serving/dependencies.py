@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from data.appointment_store import AppointmentStore
+from models.risk_bands import RiskBands
 from serving.model_loader import LoadedModel
 from training.settings import Settings
 
@@ -25,6 +27,18 @@ def get_denial_model(request: Request) -> LoadedModel:
     return request.app.state.models.get("denial")
 
 
+def get_store(request: Request) -> AppointmentStore:
+    """The service's appointment store."""
+    return request.app.state.store
+
+
+def get_risk_bands(request: Request) -> RiskBands:
+    """The configured risk-band thresholds."""
+    return request.app.state.risk_bands
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[AppointmentStore, Depends(get_store)]
+RiskBandsDep = Annotated[RiskBands, Depends(get_risk_bands)]
 NoShowModelDep = Annotated[LoadedModel, Depends(get_noshow_model)]
 DenialModelDep = Annotated[LoadedModel, Depends(get_denial_model)]

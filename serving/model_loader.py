@@ -33,7 +33,7 @@ class LoadedModel:
 
 
 def load_champion(task: Task, settings: Settings) -> LoadedModel:
-    """Load the version the champion alias points at and compile its pipeline."""
+    """Load the version the champion alias points at and compile it into a scorer."""
     mlflow.set_tracking_uri(settings.tracking_uri)
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     alias = settings.champion_alias
@@ -45,9 +45,9 @@ def load_champion(task: Task, settings: Settings) -> LoadedModel:
         )
     pyfunc = mlflow.pyfunc.load_model(f"models:/{task.name}/{version}")
     wrapper = pyfunc.unwrap_python_model()
-    if not isinstance(wrapper, CareopsModel) or wrapper.pipeline is None:
+    if not isinstance(wrapper, CareopsModel) or wrapper.trained is None:
         raise ModelUnavailableError(f"'{task.name}' version {version} is not a careops model")
-    scorer = CompiledScorer(wrapper.pipeline, num_threads=settings.score_threads)
+    scorer = CompiledScorer(wrapper.trained, num_threads=settings.score_threads)
     log.info("loaded model %s version %s (@%s)", task.name, version, alias)
     return LoadedModel(task=task, name=task.name, version=version, alias=alias, scorer=scorer)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
 
 from data.schemas import Appointment, Claim
 
@@ -13,6 +15,14 @@ class ModelRef(BaseModel):
     name: str
     version: str
     alias: str
+
+
+class Factor(BaseModel):
+    """An input's push on the score: TreeSHAP contribution on the log-odds scale, before calibration."""
+
+    name: str
+    value: float | str | None
+    contribution: float
 
 
 class NoShowScoreRequest(BaseModel):
@@ -26,7 +36,9 @@ class NoShowScore(BaseModel):
 
     appointment_id: str
     no_show_probability: float = Field(ge=0, le=1)
+    risk_band: Literal["low", "medium", "high"]
     model_version: str
+    top_factors: list[Factor]
     unseen_inputs: list[str] = Field(
         default_factory=list, description="Categorical inputs whose value the model never saw in training."
     )
@@ -37,6 +49,34 @@ class NoShowScoreResponse(BaseModel):
 
     model: ModelRef
     predictions: list[NoShowScore]
+
+
+class Outcome(BaseModel):
+    """What happened to a booked appointment."""
+
+    appointment_id: str = Field(min_length=1, max_length=64)
+    outcome: Literal["attended", "no_show", "cancelled"]
+
+
+class OutcomesRequest(BaseModel):
+    """Outcomes to record; posting the same outcomes again changes nothing."""
+
+    outcomes: list[Outcome]
+
+    @model_validator(mode="after")
+    def _one_outcome_per_appointment(self) -> OutcomesRequest:
+        seen: dict[str, str] = {}
+        for item in self.outcomes:
+            if seen.setdefault(item.appointment_id, item.outcome) != item.outcome:
+                raise ValueError(f"appointment {item.appointment_id} has two different outcomes")
+        return self
+
+
+class OutcomesResponse(BaseModel):
+    """How many outcomes were new or changed, and how many were already recorded."""
+
+    recorded: int
+    unchanged: int
 
 
 class DenialScoreRequest(BaseModel):
@@ -51,6 +91,7 @@ class DenialScore(BaseModel):
     claim_id: str
     denial_probability: float = Field(ge=0, le=1)
     model_version: str
+    top_factors: list[Factor]
     unseen_inputs: list[str] = Field(
         default_factory=list, description="Categorical inputs whose value the model never saw in training."
     )

@@ -30,6 +30,7 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
         "artifact_location": str(root / "artifacts"),
+        "database_url": f"sqlite:///{root / 'careops.db'}",
         "api_keys": API_KEYS,
         "train_threads": 1,
     }

@@ -55,10 +55,24 @@ def generate(
     typer.echo(f"wrote {len(frame)} synthetic {table.value} to {out}")
 
 
+class FileFormat(StrEnum):
+    """Input file formats."""
+
+    careops = "careops"
+    kaggle_noshow = "kaggle-noshow"
+
+
+DataOption = Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV or Parquet file.")]
+FormatOption = Annotated[
+    FileFormat, typer.Option("--format", help="careops (canonical columns) or kaggle-noshow (public CSV).")
+]
+
+
 @app.command()
 def train(
     task: Annotated[TaskName, typer.Argument(help="Which model to train.")],
-    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Canonical CSV or Parquet file.")],
+    data: DataOption,
+    file_format: FormatOption = FileFormat.careops,
     skip_if_champion: Annotated[
         bool, typer.Option(help="Do nothing when the task already has a champion (used by `make run`).")
     ] = False,
@@ -66,9 +80,9 @@ def train(
     """Train, evaluate on a temporal holdout, log to MLflow and register a model version."""
     from mlflow import MlflowClient
 
+    from training.fit import TrainingDataError
     from training.registry import alias_version
     from training.settings import Settings
-    from training.train import TrainingDataError
     from training.train import train as run_training
 
     configure_logging()
@@ -80,21 +94,22 @@ def train(
             typer.echo(f"{task.value}@{settings.champion_alias} is version {version}; not retraining")
             return
     try:
-        result = run_training(task.value, data, settings)
+        result = run_training(task.value, data, settings, file_format=file_format.value)
     except (TrainingDataError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
     rows = result.rows
     typer.echo(
         f"{task.value}: {rows['rows_read']} rows read, {rows['rows_quarantined']} quarantined, "
-        f"{rows['rows_train']} train / {rows['rows_validation']} validation / {rows['rows_holdout']} holdout"
+        f"{rows['rows_train']} train / {rows['rows_calibration']} calibration / {rows['rows_holdout']} holdout"
     )
     for reason, count in result.quarantine_reasons.items():
         typer.echo(f"  quarantined {count}: {reason}")
     metrics = result.metrics
     typer.echo(
         "  holdout: ROC-AUC {holdout_roc_auc:.4f}  PR-AUC {holdout_pr_auc:.4f}  Brier {holdout_brier:.4f}  "
-        "ECE {holdout_ece:.4f}".format(**metrics)
+        "log loss {holdout_log_loss:.4f}  ECE {holdout_ece:.4f}  calibration intercept "
+        "{holdout_calibration_intercept:+.3f} slope {holdout_calibration_slope:.3f}".format(**metrics)
     )
     if "oracle_roc_auc" in metrics:
         typer.echo(
@@ -103,3 +118,67 @@ def train(
         )
     champion = f", now @{settings.champion_alias}" if result.champion_set else ""
     typer.echo(f"  registered {task.value} version {result.model_version}{champion} (run {result.run_id})")
+
+
+@app.command()
+def backtest(
+    task: Annotated[TaskName, typer.Argument(help="Which model to backtest.")],
+    data: DataOption,
+    cutoff: Annotated[str, typer.Option(help="YYYY-MM-DD: train before it, test on and after it.")],
+    file_format: FormatOption = FileFormat.careops,
+    horizon_days: Annotated[
+        int | None, typer.Option(min=1, help="Days ahead predictions are made (no-show; default 1).")
+    ] = None,
+    predictions_out: Annotated[
+        Path | None, typer.Option(help="Write one row per scored record here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Train on what was known before the cut-off, score what came after, and report the figures."""
+    import json
+    from datetime import date
+
+    from data.tables import write_table
+    from training.backtest import run_backtest
+    from training.fit import TrainingDataError
+    from training.settings import Settings
+
+    configure_logging()
+    try:
+        when = date.fromisoformat(cutoff)
+    except ValueError:
+        typer.echo(f"error: --cutoff '{cutoff}' is not a YYYY-MM-DD date", err=True)
+        raise typer.Exit(code=2) from None
+    try:
+        result = run_backtest(
+            task.value, data, when, Settings(), file_format=file_format.value, horizon_days=horizon_days
+        )
+    except (TrainingDataError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    if predictions_out is not None:
+        write_table(result.predictions, predictions_out)
+    summary = result.summary
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    m = summary["metrics"]
+    typer.echo(
+        f"{summary['task']} backtest, cut-off {summary['cutoff']}, horizon {summary['horizon_days']} day(s): "
+        f"{summary['rows']['train'] + summary['rows']['calibration']} train, {summary['rows']['test']} test rows; "
+        f"positive rate train {summary['train_positive_rate']:.4f}, test {summary['test_positive_rate']:.4f}"
+    )
+    typer.echo(
+        f"  ROC-AUC {m['roc_auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  Brier {m['brier']:.4f}  log loss "
+        f"{m['log_loss']:.4f}  ECE {m['ece']:.4f}  intercept {m['calibration_intercept']:+.3f}  "
+        f"slope {m['calibration_slope']:.3f}  ({summary['calibration_method']})"
+    )
+    typer.echo("  subgroup                          count  observed  predicted  ROC-AUC  slope")
+    for row in summary["subgroups"]:
+        auc = f"{row['roc_auc']:.3f}" if row["roc_auc"] is not None else "  -  "
+        slope = f"{row['calibration_slope']:.2f}" if row["calibration_slope"] is not None else "  -"
+        label = f"{row['attribute']}={row['group']}"[:32]
+        typer.echo(
+            f"  {label:<32} {row['count']:>6}  {row['observed_rate']:.4f}    {row['mean_predicted']:.4f}   "
+            f"{auc}   {slope}"
+        )

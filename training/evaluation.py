@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+from models.calibration import logit
+
+MIN_SUBGROUP_ROWS = 50
+AGE_BANDS = (0, 18, 40, 65, 200)
+AGE_BAND_LABELS = ("0-17", "18-39", "40-64", "65+")
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> float:
@@ -16,18 +24,39 @@ def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bi
     return float(error / len(labels))
 
 
+def calibration_intercept_slope(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """Calibration intercept (in the large, slope fixed at 1) and slope, on the log-odds scale.
+
+    A perfectly calibrated model has intercept 0 and slope 1; a slope below 1 means too extreme.
+    """
+    z = logit(np.asarray(probabilities, dtype=float))
+    y = np.asarray(labels, dtype=float)
+    slope = float(LogisticRegression(C=np.inf).fit(z.reshape(-1, 1), y).coef_[0, 0])
+    intercept = 0.0
+    for _ in range(50):  # Newton's method for the intercept with logit(p) as an offset
+        q = 1.0 / (1.0 + np.exp(-(intercept + z)))
+        step = (y - q).sum() / max((q * (1 - q)).sum(), 1e-12)
+        intercept += step
+        if abs(step) < 1e-10:
+            break
+    return float(intercept), slope
+
+
 def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    """ROC-AUC, PR-AUC, Brier, log loss, ECE, and the observed and predicted rates."""
+    """ROC-AUC, PR-AUC, Brier, log loss, ECE, calibration intercept and slope, and the rates."""
     labels = np.asarray(labels, dtype=float)
     probabilities = np.asarray(probabilities, dtype=float)
     if len(np.unique(labels)) < 2:
         raise ValueError("the holdout has only one class; ROC-AUC is undefined")
+    intercept, slope = calibration_intercept_slope(labels, probabilities)
     return {
         "roc_auc": float(roc_auc_score(labels, probabilities)),
         "pr_auc": float(average_precision_score(labels, probabilities)),
         "brier": float(brier_score_loss(labels, probabilities)),
         "log_loss": float(log_loss(labels, np.clip(probabilities, 1e-15, 1 - 1e-15))),
         "ece": expected_calibration_error(labels, probabilities),
+        "calibration_intercept": intercept,
+        "calibration_slope": slope,
         "observed_rate": float(labels.mean()),
         "mean_probability": float(probabilities.mean()),
     }
@@ -44,3 +73,41 @@ def oracle_comparison(labels: np.ndarray, probabilities: np.ndarray, oracle: np.
         "roc_auc_gap_to_oracle": best["roc_auc"] - model["roc_auc"],
         "brier_ratio_to_oracle": model["brier"] / best["brier"],
     }
+
+
+def age_band(ages: pd.Series) -> pd.Series:
+    """Age bands used in fairness reports."""
+    return pd.cut(ages, bins=AGE_BANDS, right=False, labels=AGE_BAND_LABELS).astype("string")
+
+
+def subgroup_report(
+    labels: np.ndarray, probabilities: np.ndarray, groups: dict[str, pd.Series]
+) -> list[dict[str, object]]:
+    """Per group value: count, observed vs mean predicted rate, ROC-AUC, calibration intercept/slope.
+
+    Discrimination and calibration figures are left out (None) for groups under MIN_SUBGROUP_ROWS
+    rows or with one class only.
+    """
+    labels = np.asarray(labels, dtype=float)
+    probabilities = np.asarray(probabilities, dtype=float)
+    rows: list[dict[str, object]] = []
+    for attribute, values in groups.items():
+        keys = values.astype("string").fillna("unknown").to_numpy()
+        for value in sorted(set(keys)):
+            mask = keys == value
+            y, p = labels[mask], probabilities[mask]
+            row: dict[str, object] = {
+                "attribute": attribute,
+                "group": str(value),
+                "count": int(mask.sum()),
+                "observed_rate": float(y.mean()),
+                "mean_predicted": float(p.mean()),
+                "roc_auc": None,
+                "calibration_intercept": None,
+                "calibration_slope": None,
+            }
+            if mask.sum() >= MIN_SUBGROUP_ROWS and 0 < y.sum() < len(y):
+                row["roc_auc"] = float(roc_auc_score(y, p))
+                row["calibration_intercept"], row["calibration_slope"] = calibration_intercept_slope(y, p)
+            rows.append(row)
+    return rows

@@ -26,6 +26,16 @@ class Settings(BaseSettings):
         default=None,
         description="Where new experiments keep artifacts (default: MLflow's, ./mlruns beside sqlite).",
     )
+    database_url: str = Field(
+        default="sqlite:///careops.db",
+        description="SQLAlchemy URL of the service's own store (appointments and outcomes).",
+    )
+    horizon_days: int = Field(default=1, ge=1, description="Days ahead no-show predictions are made.")
+    risk_bands: str = Field(
+        default='{"default": [0.15, 0.35]}',
+        description="JSON of clinic_id (or 'default') to [medium_from, high_from] no-show thresholds.",
+    )
+    top_factors: int = Field(default=5, ge=3, le=10, description="Factors returned with each score.")
     champion_alias: str = "champion"
     seed: int = 42
     train_threads: int = Field(default=2, ge=1, description="LightGBM threads for training.")

@@ -1,35 +1,35 @@
-"""Train one task: load and quarantine, split in time, fit, evaluate, log and register in MLflow."""
+"""Train one task: load and quarantine, fit and evaluate in time, log reports, register in MLflow."""
 
 from __future__ import annotations
 
 import logging
 import tempfile
 from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import joblib
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 
+from data.appointment_store import AppointmentStore
 from data.tables import file_sha256
-from models.estimator import BoosterParams, build_pipeline, fit_pipeline
-from models.pyfunc import PIPELINE_ARTIFACT, CareopsModel, input_schema, output_schema
+from models.estimator import BoosterParams
+from models.pyfunc import MODEL_ARTIFACT, CareopsModel, input_schema, output_schema
 from models.tasks import Task, caller_form, get_task
-from training.evaluation import binary_metrics, oracle_comparison
+from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
 from training.registry import set_alias_if_absent
+from training.reports import dump_json, feature_importance, gain_by_decile, model_card, write_charts
 from training.settings import Settings
-from training.split import temporal_split
 
 log = logging.getLogger(__name__)
 
 INPUT_EXAMPLE_ROWS = 3
+REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pydantic", "joblib", "sqlalchemy")
 
-
-class TrainingDataError(ValueError):
-    """The data cannot train a model (no valid labelled rows, one class only, ...)."""
+__all__ = ["TrainResult", "TrainingDataError", "train"]
 
 
 @dataclass
@@ -43,10 +43,7 @@ class TrainResult:
     metrics: dict[str, float]
     rows: dict[str, int]
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
-
-
-def _labels(frame: pd.DataFrame, task: Task) -> np.ndarray:
-    return frame[task.label_column].to_numpy(dtype=np.int64)
+    subgroups: list[dict[str, object]] = field(default_factory=list)
 
 
 def input_example(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,43 +59,40 @@ def experiment_for(client: MlflowClient, name: str, settings: Settings) -> str:
     return client.create_experiment(name, artifact_location=settings.artifact_location)
 
 
+def log_evaluation(result: FitResult, task: Task, folder: Path) -> None:
+    """Log metrics, reports and charts of a holdout evaluation to the active run."""
+    mlflow.log_metrics(result.metrics)
+    mlflow.log_dict(feature_importance(result), "feature_importance_gain.json")
+    mlflow.log_dict({"subgroups": result.subgroups}, "subgroup_report.json")
+    mlflow.log_dict(result.calibration_scores, "calibration_log_loss_by_method.json")
+    gains = gain_by_decile(labels(result.holdout, task), result.holdout_probability)
+    mlflow.log_dict({"deciles": gains.to_dict("records")}, "gain_by_decile.json")
+    for chart in write_charts(result, labels(result.holdout, task), folder):
+        mlflow.log_artifact(str(chart), "charts")
+
+
 def train(
-    task_name: str, data_path: str | Path, settings: Settings, params: BoosterParams | None = None
+    task_name: str,
+    data_path: str | Path,
+    settings: Settings,
+    params: BoosterParams | None = None,
+    file_format: str = "careops",
 ) -> TrainResult:
-    """Train `task_name` on the canonical file at `data_path` and register a model version."""
+    """Train `task_name` on the file at `data_path` and register a model version."""
     task = get_task(task_name)
-    params = params or BoosterParams()
     data_path = Path(data_path)
-    loaded = task.load(data_path)
-    labelled = loaded.valid[loaded.valid[task.label_column].notna()]
+    loaded = task.load(data_path, file_format)
+    table = loaded.valid
+    result = fit_and_evaluate(
+        task, table, recent_holdout_start(task, table, settings.holdout_fraction), settings, params
+    )
     rows = {
         "rows_read": loaded.rows_read,
-        "rows_valid": len(loaded.valid),
+        "rows_valid": len(table),
         "rows_quarantined": len(loaded.quarantined),
-        "rows_unlabelled": len(loaded.valid) - len(labelled),
+        **result.rows,
     }
-    if labelled.empty:
-        raise TrainingDataError(f"{data_path}: no valid labelled rows to train on ({rows})")
-    if labelled[task.label_column].nunique() < 2:
-        raise TrainingDataError(f"{data_path}: the label '{task.label_column}' has only one class")
-    labelled = labelled.sort_values(task.time_column, kind="stable")
-    fit_part, holdout = temporal_split(labelled, task.time_column, settings.holdout_fraction)
-    train_part, validation = temporal_split(fit_part, task.time_column, settings.validation_fraction)
-    rows |= {"rows_train": len(train_part), "rows_validation": len(validation), "rows_holdout": len(holdout)}
-
-    pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
-    fit_pipeline(
-        pipeline, train_part, _labels(train_part, task), validation, _labels(validation, task), params
-    )
-    holdout_probability = pipeline.predict_proba(holdout)[:, 1]
-    metrics = {
-        f"holdout_{k}": v for k, v in binary_metrics(_labels(holdout, task), holdout_probability).items()
-    }
-    if task.oracle_column in holdout.columns:
-        metrics |= oracle_comparison(
-            _labels(holdout, task), holdout_probability, holdout[task.oracle_column].to_numpy(dtype=float)
-        )
-    metrics["best_iteration"] = float(pipeline.named_steps["classifier"].best_iteration_)
+    data_sha256 = file_sha256(data_path)
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     client = MlflowClient()
@@ -107,54 +101,60 @@ def train(
         mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{task.name}") as run,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        mlflow.set_tags({"careops.task": task.name, "data_sha256": file_sha256(data_path)})
-        mlflow.log_params(
-            {
-                "task": task.name,
-                "data_file": data_path.name,
-                "seed": settings.seed,
-                "train_threads": settings.train_threads,
-                "holdout_fraction": settings.holdout_fraction,
-                "holdout_starts": str(holdout[task.time_column].min()),
-                **params.as_params(),
-                **rows,
-            }
-        )
-        mlflow.log_metrics(metrics)
+        folder = Path(tmp)
+        history = result.trained.history
+        mlflow.set_tags({"careops.task": task.name, "data_sha256": data_sha256})
+        mlflow.log_params({
+            "task": task.name,
+            "data_file": data_path.name,
+            "data_format": file_format,
+            "seed": settings.seed,
+            "train_threads": settings.train_threads,
+            "holdout_fraction": settings.holdout_fraction,
+            "holdout_starts": str(result.holdout[task.time_column].min()),
+            "horizon_days": history.horizon_days if history else None,
+            "calibration": result.trained.pipeline.named_steps["classifier"].calibrator.method,
+            **(params or BoosterParams()).as_params(),
+            **rows,
+        })  # fmt: skip
         mlflow.log_dict(loaded.reason_counts, "quarantine_reasons.json")
-        names = pipeline.named_steps["features"].get_feature_names_out().tolist()
-        gains = pipeline.named_steps["classifier"].booster_.feature_importance(importance_type="gain")
-        mlflow.log_dict(
-            dict(sorted(zip(names, map(float, gains), strict=True), key=lambda kv: -kv[1])),
-            "feature_importance_gain.json",
+        log_evaluation(result, task, folder)
+        card = dump_json(
+            model_card(result, task.name, data_path.name, data_sha256), folder / "model_card.json"
         )
-        pipeline_path = Path(tmp) / "pipeline.joblib"
-        joblib.dump(pipeline, pipeline_path)
+        mlflow.log_artifact(str(card))
+        model_path = folder / "trained_model.joblib"
+        joblib.dump(result.trained, model_path)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=CareopsModel(task.name),
-            artifacts={PIPELINE_ARTIFACT: str(pipeline_path)},
+            artifacts={MODEL_ARTIFACT: str(model_path), "model_card": str(card)},
             signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
-            input_example=input_example(task, holdout),
+            input_example=input_example(task, result.holdout),
             registered_model_name=task.name,
-            pip_requirements=_requirements(),
+            pip_requirements=[f"{name}=={package_version(name)}" for name in REQUIREMENTS],
         )
         version = str(info.registered_model_version)
+        client.update_model_version(
+            task.name,
+            version,
+            description=(
+                f"Holdout ROC-AUC {result.metrics['holdout_roc_auc']:.4f}, Brier {result.metrics['holdout_brier']:.4f}, "
+                f"ECE {result.metrics['holdout_ece']:.4f}; model card in the model's artifacts/model_card.json."
+            ),
+        )
         champion_set = set_alias_if_absent(client, task.name, settings.champion_alias, version)
         mlflow.set_tag("careops.champion_set", str(champion_set).lower())
+    if task.uses_patient_history:
+        seeded = AppointmentStore(settings.database_url).seed(table)
+        log.info("seeded the appointment store with %d appointments", seeded)
     return TrainResult(
         task=task.name,
         run_id=run.info.run_id,
         model_version=version,
         champion_set=champion_set,
-        metrics=metrics,
+        metrics=result.metrics,
         rows=rows,
         quarantine_reasons=loaded.reason_counts,
+        subgroups=result.subgroups,
     )
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    packages = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pydantic", "joblib")
-    return [f"{name}=={version(name)}" for name in packages]

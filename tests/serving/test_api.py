@@ -61,7 +61,7 @@ def test_api_probabilities_equal_pyfunc_predict(
 ) -> None:
     task = get_task(task_name)
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
-    frame = task.load(path).valid.tail(200)
+    table = task.load(path).valid
     body = bodies(trained_store, rows=200)[task_name]
     response = client.post(f"/v1/{task_name}/score", json=body, headers=ADMIN)
     assert response.status_code == 200, response.text
@@ -69,7 +69,12 @@ def test_api_probabilities_equal_pyfunc_predict(
     assert payload["model"] == {"name": task_name, "version": "1", "alias": "champion"}
 
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    expected = mlflow.pyfunc.load_model(f"models:/{task_name}@champion").predict(caller_form(task, frame))
+    # Offline, in batch mode, history comes from the whole table; online it comes from the store.
+    expected = (
+        mlflow.pyfunc.load_model(f"models:/{task_name}@champion")
+        .predict(caller_form(task, table, with_labels=True))
+        .tail(200)
+    )
     served = payload["predictions"]
     assert [p[task.id_column] for p in served] == expected[task.id_column].tolist()
     for prediction, reference in zip(served, expected[task.probability_field], strict=True):
@@ -153,7 +158,7 @@ def test_batches_over_the_limit_get_413(trained_store: TrainedStore) -> None:
 
 def test_unseen_categories_are_scored_and_flagged(client: TestClient, trained_store: TrainedStore) -> None:
     body = bodies(trained_store, rows=2)["noshow"]
-    body["appointments"][0]["clinic_id"] = "BRAND-NEW-CLINIC"
+    body["appointments"][0].update(clinic_id="BRAND-NEW-CLINIC", appointment_id="NEW-A1", patient_id="NEW-P1")
     response = client.post("/v1/noshow/score", json=body, headers=SCHEDULER)
     assert response.status_code == 200
     predictions = response.json()["predictions"]

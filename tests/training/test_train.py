@@ -40,6 +40,11 @@ def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore,
     assert run.data.tags["data_sha256"] == file_sha256(path)
     assert run.data.params["rows_read"] == str(result.rows["rows_read"])
     assert int(run.data.params["rows_holdout"]) == result.rows["rows_holdout"] > 0
+    artifacts = {
+        a.path
+        for a in MlflowClient(tracking_uri=trained_store.settings.tracking_uri).list_artifacts(result.run_id)
+    }
+    assert {"model_card.json", "subgroup_report.json", "feature_importance_gain.json", "charts"} <= artifacts
     assert run.data.params["train_threads"] == "1"
 
 

@@ -1,0 +1,235 @@
+"""The appointment store: bookings and their outcomes, in any SQLAlchemy database.
+
+Training seeds it; the API adds the bookings it scores and the outcomes it is told. Patient
+history and clinic load are read from it at scoring time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    create_engine,
+    func,
+    or_,
+    select,
+    update,
+)
+
+OUTCOMES = ("attended", "no_show", "cancelled")
+SECONDS_PER_DAY = 86400
+CHUNK = 5000
+
+metadata = MetaData()
+appointments = Table(
+    "careops_appointments",
+    metadata,
+    Column("appointment_id", String(64), primary_key=True),
+    Column("patient_id", String(64), nullable=False, index=True),
+    Column("clinic_id", String(64), nullable=False),
+    Column("start_day", Integer, nullable=False),
+    Column("booked_at", Float, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("outcome_recorded_at", DateTime, nullable=True),
+    Index("ix_careops_appointments_clinic_day", "clinic_id", "start_day"),
+)
+
+
+@dataclass(frozen=True)
+class PatientRows:
+    """One patient's stored appointments (cancelled ones left out) as arrays."""
+
+    days: np.ndarray
+    booked: np.ndarray
+    outcome: np.ndarray
+    ids: np.ndarray
+
+
+@dataclass
+class OutcomeResult:
+    """What recording a batch of outcomes did."""
+
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+def booking_row(appointment_id: str, patient_id: str, clinic_id: str, starts: float, booked: float) -> dict:
+    """A store row from epoch seconds of the start and of the booking."""
+    return {
+        "appointment_id": appointment_id,
+        "patient_id": patient_id,
+        "clinic_id": clinic_id,
+        "start_day": int(starts // SECONDS_PER_DAY),
+        "booked_at": float(booked),
+    }
+
+
+def _epoch_seconds(values: pd.Series) -> np.ndarray:
+    return values.to_numpy(dtype="datetime64[s]").astype(np.int64).astype(np.float64)
+
+
+class AppointmentStore:
+    """Bookings and outcomes; creating one creates its table if missing."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url)
+        metadata.create_all(self.engine)
+
+    def _insert(self) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(appointments)
+
+    def _upsert(self, rows: Sequence[dict], columns: Iterable[str]) -> None:
+        for start in range(0, len(rows), CHUNK):
+            statement = self._insert()
+            statement = statement.on_conflict_do_update(
+                index_elements=["appointment_id"],
+                set_={name: statement.excluded[name] for name in columns},
+            )
+            with self.engine.begin() as connection:
+                connection.execute(statement, list(rows[start : start + CHUNK]))
+
+    def upsert_bookings(self, rows: Sequence[dict]) -> None:
+        """Add or update bookings; outcomes already recorded are kept."""
+        self._upsert(rows, ("patient_id", "clinic_id", "start_day", "booked_at"))
+
+    def seed(self, frame: pd.DataFrame) -> int:
+        """Store a canonical appointments table with its known outcomes; returns rows written."""
+        starts = _epoch_seconds(frame["starts_at"])
+        booked = _epoch_seconds(frame["booked_at"])
+        now = datetime.now()
+        rows = []
+        for i, (appointment_id, patient_id, clinic_id, no_show) in enumerate(
+            zip(
+                frame["appointment_id"],
+                frame["patient_id"],
+                frame["clinic_id"],
+                frame["no_show"],
+                strict=True,
+            )
+        ):
+            row = booking_row(appointment_id, patient_id, clinic_id, starts[i], booked[i])
+            known = no_show == no_show and no_show is not None
+            row["outcome"] = ("no_show" if no_show else "attended") if known else None
+            row["outcome_recorded_at"] = now if known else None
+            rows.append(row)
+        self._upsert(
+            rows, ("patient_id", "clinic_id", "start_day", "booked_at", "outcome", "outcome_recorded_at")
+        )
+        return len(rows)
+
+    def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
+        """Record outcomes for known appointments, all or nothing: any unknown id changes nothing."""
+        result = OutcomeResult()
+        with self.engine.begin() as connection:
+            stored = dict(
+                connection.execute(
+                    select(appointments.c.appointment_id, appointments.c.outcome).where(
+                        appointments.c.appointment_id.in_(list(outcomes))
+                    )
+                ).all()
+            )
+            result.unknown = [a for a in outcomes if a not in stored]
+            if result.unknown:
+                return result
+            now = datetime.now()
+            for appointment_id, outcome in outcomes.items():
+                if stored[appointment_id] == outcome:
+                    result.unchanged.append(appointment_id)
+                    continue
+                connection.execute(
+                    update(appointments)
+                    .where(appointments.c.appointment_id == appointment_id)
+                    .values(outcome=outcome, outcome_recorded_at=now)
+                )
+                result.changed.append(appointment_id)
+        return result
+
+    def patient_rows(self, patient_ids: Iterable[str]) -> dict[str, PatientRows]:
+        """Each patient's appointments that were not cancelled."""
+        wanted = sorted(set(patient_ids))
+        grouped: dict[str, list[tuple]] = defaultdict(list)
+        columns = appointments.c
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):
+                query = select(
+                    columns.patient_id,
+                    columns.start_day,
+                    columns.booked_at,
+                    columns.outcome,
+                    columns.appointment_id,
+                ).where(
+                    columns.patient_id.in_(wanted[start : start + 500]),
+                    or_(columns.outcome.is_(None), columns.outcome != "cancelled"),
+                )
+                for patient_id, day, booked, outcome, appointment_id in connection.execute(query):
+                    grouped[patient_id].append((day, booked, outcome, appointment_id))
+        result = {}
+        for patient_id, items in grouped.items():
+            days, booked, outcome, ids = zip(*items, strict=True)
+            result[patient_id] = PatientRows(
+                days=np.asarray(days, dtype=np.float64),
+                booked=np.asarray(booked, dtype=np.float64),
+                outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
+                ids=np.asarray(ids, dtype=object),
+            )
+        return result
+
+    def clinic_day_bookings(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
+        """Booking times of each clinic-day's appointments that were not cancelled."""
+        wanted = sorted(set(keys))
+        found: dict[tuple[str, int], list[float]] = {key: [] for key in wanted}
+        columns = appointments.c
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 200):
+                chunk = wanted[start : start + 200]
+                query = select(columns.clinic_id, columns.start_day, columns.booked_at).where(
+                    or_(*(and_(columns.clinic_id == c, columns.start_day == d) for c, d in chunk)),
+                    or_(columns.outcome.is_(None), columns.outcome != "cancelled"),
+                )
+                for clinic_id, day, booked in connection.execute(query):
+                    found[(clinic_id, day)].append(booked)
+        return {key: np.asarray(values, dtype=np.float64) for key, values in found.items()}
+
+    def clinic_outcomes(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, float]]:
+        """(no-shows, visits with a known outcome) of each clinic on days up to and including the day given."""
+        wanted = sorted(set(keys))
+        columns = appointments.c
+        found = {}
+        no_show = func.sum(case((columns.outcome == "no_show", 1), else_=0))
+        with self.engine.connect() as connection:
+            for clinic_id, last_day in wanted:
+                query = select(no_show, func.count()).where(
+                    columns.clinic_id == clinic_id,
+                    columns.start_day <= last_day,
+                    columns.outcome.in_(("attended", "no_show")),
+                )
+                no_shows, visits = connection.execute(query).one()
+                found[(clinic_id, last_day)] = (float(no_shows or 0), float(visits))
+        return found
+
+    def count(self) -> int:
+        """Stored appointments."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(appointments)).scalar_one())

@@ -1,0 +1,127 @@
+"""Probability calibration: isotonic or sigmoid, chosen on the most recent data, as plain numpy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+
+EPSILON = 1e-6
+METHODS = ("isotonic", "sigmoid")
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities, clipped away from 0 and 1."""
+    p = np.clip(p, EPSILON, 1 - EPSILON)
+    return np.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A fitted map from raw to calibrated probabilities."""
+
+    method: str
+    x: np.ndarray = field(default_factory=lambda: np.empty(0))
+    y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for raw ones."""
+        if self.method == "isotonic":
+            return np.interp(p, self.x, self.y)
+        if self.method == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-(self.slope * logit(p) + self.intercept)))
+        return np.asarray(p, dtype=np.float64)
+
+
+def fit_calibrator(p: np.ndarray, y: np.ndarray, method: str) -> Calibrator:
+    """Fit `method` ("isotonic" or "sigmoid") on raw probabilities and outcomes."""
+    if method == "isotonic":
+        iso = IsotonicRegression(y_min=EPSILON, y_max=1 - EPSILON, out_of_bounds="clip").fit(p, y)
+        return Calibrator("isotonic", x=iso.X_thresholds_.copy(), y=iso.y_thresholds_.copy())
+    if method == "sigmoid":
+        model = LogisticRegression(C=np.inf).fit(logit(p).reshape(-1, 1), y)
+        return Calibrator("sigmoid", slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
+    raise ValueError(f"unknown calibration method '{method}'; use one of {METHODS}")
+
+
+def choose_calibrator(p: np.ndarray, y: np.ndarray) -> tuple[Calibrator, dict[str, float]]:
+    """Pick the method with the lower log loss on the later half, then refit it on all rows.
+
+    Rows must be in time order: the earlier half fits, the later half judges.
+    """
+    half = len(p) // 2
+    scores = {}
+    for method in METHODS:
+        candidate = fit_calibrator(p[:half], y[:half], method)
+        scores[method] = float(
+            log_loss(y[half:], np.clip(candidate.transform(p[half:]), EPSILON, 1 - EPSILON))
+        )
+    best = min(scores, key=scores.__getitem__)
+    return fit_calibrator(p, y, best), scores
+
+
+class CalibratedClassifier(ClassifierMixin, BaseEstimator):
+    """A fitted LightGBM classifier followed by a calibrator; the pipeline's final step."""
+
+    def __init__(self, classifier: object = None, calibrator: Calibrator | None = None) -> None:
+        self.classifier = classifier
+        self.calibrator = calibrator
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        calibration_X: np.ndarray | None = None,
+        calibration_y: np.ndarray | None = None,
+        refit: bool = False,
+        **fit_params: object,
+    ) -> CalibratedClassifier:
+        """Fit the classifier, then choose and fit the calibrator on the calibration rows if given.
+
+        `fit_params` go to the classifier's fit (early stopping, categorical features). With
+        `refit`, the classifier is then fitted again on training and calibration rows together,
+        with its best iteration count scaled to the larger data; the calibrator, fitted on
+        out-of-sample scores of the first fit, is kept.
+        """
+        self.classifier.fit(X, y, **fit_params)
+        self.calibration_scores_: dict[str, float] = {}
+        if calibration_X is None or calibration_y is None:
+            return self
+        self.calibrator, self.calibration_scores_ = choose_calibrator(
+            self.raw_probability(calibration_X), calibration_y
+        )
+        if refit:
+            rounds = max(1, round(self.classifier.best_iteration_ * (len(X) + len(calibration_X)) / len(X)))
+            self.classifier.set_params(n_estimators=rounds)
+            kept = {k: v for k, v in fit_params.items() if k == "categorical_feature"}
+            self.classifier.fit(np.vstack([X, calibration_X]), np.concatenate([y, calibration_y]), **kept)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self.classifier, "booster_")
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The wrapped classifier's classes."""
+        return self.classifier.classes_
+
+    def raw_probability(self, X: np.ndarray) -> np.ndarray:
+        """The booster's uncalibrated probability of the positive class."""
+        return self.classifier.predict_proba(X)[:, 1]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities."""
+        p = self.raw_probability(X)
+        if self.calibrator is not None:
+            p = self.calibrator.transform(p)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class labels at probability 0.5."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -1,0 +1,38 @@
+"""A trained model as saved to MLflow: the task, the fitted pipeline and how it reads history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from features.history import HISTORY_FEATURES, HistoryParams, add_history
+from models.tasks import Task, get_task
+
+
+@dataclass
+class TrainedModel:
+    """Everything needed to score canonical records the way training did."""
+
+    task_name: str
+    pipeline: Pipeline
+    history: HistoryParams | None = None
+
+    @property
+    def task(self) -> Task:
+        """The task this model predicts."""
+        return get_task(self.task_name)
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add point-in-time history computed from the table itself, unless it is already there."""
+        if self.history is None or set(HISTORY_FEATURES) <= set(frame.columns):
+            return frame
+        return add_history(frame, self.history)
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for a validated canonical table (batch, offline)."""
+        if frame.empty:
+            return np.empty(0)
+        return self.pipeline.predict_proba(self.prepare(frame))[:, 1]

@@ -1,0 +1,145 @@
+"""Fit and evaluate one task on a table split in time: the path shared by `train` and `backtest`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from features.history import HistoryParams, add_history
+from models.estimator import BoosterParams, build_pipeline, fit_pipeline
+from models.tasks import Task
+from models.trained import TrainedModel
+from training.evaluation import age_band, binary_metrics, oracle_comparison, subgroup_report
+from training.settings import Settings
+from training.split import temporal_split
+
+
+class TrainingDataError(ValueError):
+    """The data cannot train or evaluate a model (no labelled rows, one class only, ...)."""
+
+
+@dataclass
+class FitResult:
+    """A fitted model and what it scored on its holdout."""
+
+    trained: TrainedModel
+    holdout: pd.DataFrame
+    holdout_probability: np.ndarray
+    metrics: dict[str, float]
+    rows: dict[str, int]
+    calibration_scores: dict[str, float]
+    subgroups: list[dict[str, object]] = field(default_factory=list)
+
+
+def labels(frame: pd.DataFrame, task: Task) -> np.ndarray:
+    """The task's label column as integers."""
+    return frame[task.label_column].to_numpy(dtype=np.int64)
+
+
+def subgroup_columns(task: Task, frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """The attributes a fairness report slices by, for this task."""
+    if task.name == "noshow":
+        groups = {
+            "patient_sex": frame["patient_sex"],
+            "age_band": age_band(frame["patient_age"]),
+            "payer_type": frame["payer_type"],
+            "clinic_id": frame["clinic_id"],
+        }
+        if frame["welfare_enrolled"].notna().any():
+            groups["welfare_enrolled"] = frame["welfare_enrolled"].map({1.0: "yes", 0.0: "no"})
+        return groups
+    return {
+        "payer_type": frame["payer_type"],
+        "payer_id": frame["payer_id"],
+        "claim_type": frame["claim_type"],
+    }
+
+
+def fit_and_evaluate(
+    task: Task,
+    table: pd.DataFrame,
+    holdout_start: datetime | pd.Timestamp,
+    settings: Settings,
+    params: BoosterParams | None = None,
+    horizon_days: int | None = None,
+) -> FitResult:
+    """Train on rows before `holdout_start` and evaluate on labelled rows at or after it.
+
+    Point-in-time history is computed once over the whole table: a row's features use only
+    outcomes from `horizon_days` or more before its own day, so no training row sees the holdout.
+    """
+    params = params or BoosterParams()
+    time = task.time_column
+    table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
+    labelled = table[task.label_column].notna()
+    before = (table[time] < holdout_start).to_numpy()
+    fit_rows, holdout_rows = table[labelled & before], table[labelled & ~before]
+    if fit_rows.empty or holdout_rows.empty:
+        raise TrainingDataError(
+            f"the split at {holdout_start} leaves {len(fit_rows)} labelled rows before it and "
+            f"{len(holdout_rows)} at or after it; both need rows"
+        )
+    if fit_rows[task.label_column].nunique() < 2:
+        raise TrainingDataError(f"the label '{task.label_column}' has only one class before {holdout_start}")
+
+    history = None
+    if task.uses_patient_history:
+        history = HistoryParams(
+            horizon_days=horizon_days or settings.horizon_days,
+            prior_rate=float(fit_rows[task.label_column].mean()),
+        )
+        table = add_history(table, history)
+        fit_rows, holdout_rows = table[labelled & before], table[labelled & ~before]
+    train_rows, calibration_rows = temporal_split(fit_rows, time, settings.validation_fraction)
+
+    pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
+    calibration_scores = fit_pipeline(
+        pipeline,
+        train_rows,
+        labels(train_rows, task),
+        calibration_rows,
+        labels(calibration_rows, task),
+        params,
+    )
+    trained = TrainedModel(task.name, pipeline, history)
+    probability = pipeline.predict_proba(holdout_rows)[:, 1]
+    holdout_labels = labels(holdout_rows, task)
+    if len(np.unique(holdout_labels)) < 2:
+        raise TrainingDataError(f"the holdout from {holdout_start} has only one class")
+
+    metrics = {f"holdout_{k}": v for k, v in binary_metrics(holdout_labels, probability).items()}
+    if task.oracle_column in holdout_rows.columns:
+        metrics |= oracle_comparison(
+            holdout_labels, probability, holdout_rows[task.oracle_column].to_numpy(float)
+        )
+    metrics["boosting_rounds"] = float(
+        pipeline.named_steps["classifier"].classifier.booster_.current_iteration()
+    )
+    metrics["train_positive_rate"] = float(fit_rows[task.label_column].mean())
+    rows = {
+        "rows_train": len(train_rows),
+        "rows_calibration": len(calibration_rows),
+        "rows_holdout": len(holdout_rows),
+        "rows_unlabelled": int((~labelled).sum()),
+    }
+    return FitResult(
+        trained=trained,
+        holdout=holdout_rows,
+        holdout_probability=probability,
+        metrics=metrics,
+        rows=rows,
+        calibration_scores=calibration_scores,
+        subgroups=subgroup_report(holdout_labels, probability, subgroup_columns(task, holdout_rows)),
+    )
+
+
+def recent_holdout_start(task: Task, table: pd.DataFrame, fraction: float) -> pd.Timestamp:
+    """Where the most recent `fraction` of labelled rows begins."""
+    labelled = table[table[task.label_column].notna()]
+    if labelled.empty:
+        raise TrainingDataError("no labelled rows")
+    earlier, later = temporal_split(labelled, task.time_column, fraction)
+    return later[task.time_column].min()

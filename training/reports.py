@@ -1,0 +1,147 @@
+"""Run reports: reliability diagram, ROC and PR curves, gain by decile, importance, model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+from training.fit import FitResult
+
+DECILES = 10
+
+
+def gain_by_decile(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+    """Share of all positives captured by each risk decile, highest risk first."""
+    order = np.argsort(-probabilities, kind="stable")
+    rows = []
+    total = max(labels.sum(), 1)
+    for decile, chunk in enumerate(np.array_split(order, DECILES), start=1):
+        rows.append({
+            "decile": decile,
+            "count": len(chunk),
+            "observed_rate": float(labels[chunk].mean()),
+            "mean_predicted": float(probabilities[chunk].mean()),
+            "share_of_positives": float(labels[chunk].sum() / total),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["cumulative_share"] = frame["share_of_positives"].cumsum()
+    return frame
+
+
+def feature_importance(result: FitResult) -> dict[str, float]:
+    """Total split gain per feature, largest first."""
+    names = result.trained.pipeline.named_steps["features"].get_feature_names_out().tolist()
+    booster = result.trained.pipeline.named_steps["classifier"].classifier.booster_
+    gains = booster.feature_importance(importance_type="gain")
+    return dict(sorted(zip(names, map(float, gains), strict=True), key=lambda kv: -kv[1]))
+
+
+def write_charts(result: FitResult, labels: np.ndarray, folder: Path) -> list[Path]:
+    """Write the PNG charts of a holdout evaluation into `folder`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = result.holdout_probability
+    paths = []
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    bins = np.array_split(np.argsort(p, kind="stable"), 10)
+    axes[0].plot([0, 1], [0, 1], linestyle="--", color="grey")
+    axes[0].plot([p[b].mean() for b in bins], [labels[b].mean() for b in bins], marker="o")
+    axes[0].set(title="Reliability (10 equal-frequency bins)", xlabel="mean predicted", ylabel="observed")
+    fpr, tpr, _ = roc_curve(labels, p)
+    axes[1].plot(fpr, tpr)
+    axes[1].plot([0, 1], [0, 1], linestyle="--", color="grey")
+    axes[1].set(title=f"ROC (AUC {result.metrics['holdout_roc_auc']:.3f})", xlabel="FPR", ylabel="TPR")
+    precision, recall, _ = precision_recall_curve(labels, p)
+    axes[2].plot(recall, precision)
+    axes[2].set(title=f"PR (AP {result.metrics['holdout_pr_auc']:.3f})", xlabel="recall", ylabel="precision")
+    figure.tight_layout()
+    paths.append(folder / "holdout_curves.png")
+    figure.savefig(paths[-1], dpi=90)
+    plt.close(figure)
+
+    gains = gain_by_decile(labels, p)
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    axis.bar(gains["decile"], gains["share_of_positives"])
+    axis.plot(gains["decile"], gains["cumulative_share"], marker="o", color="black")
+    axis.set(title="Gain by risk decile", xlabel="decile (1 = highest risk)", ylabel="share of positives")
+    figure.tight_layout()
+    paths.append(folder / "gain_by_decile.png")
+    figure.savefig(paths[-1], dpi=90)
+    plt.close(figure)
+
+    subgroups = pd.DataFrame(result.subgroups)
+    if not subgroups.empty:
+        shown = subgroups[subgroups["count"] >= 50].sort_values(["attribute", "group"]).head(40)
+        figure, axis = plt.subplots(figsize=(8, max(3, 0.3 * len(shown))))
+        positions = np.arange(len(shown))
+        axis.barh(positions - 0.2, shown["observed_rate"], height=0.4, label="observed")
+        axis.barh(positions + 0.2, shown["mean_predicted"], height=0.4, label="mean predicted")
+        axis.set_yticks(
+            positions, [f"{a}={g}" for a, g in zip(shown["attribute"], shown["group"], strict=True)]
+        )
+        axis.set(title="Observed vs predicted rate by subgroup", xlabel="rate")
+        axis.legend()
+        figure.tight_layout()
+        paths.append(folder / "subgroups.png")
+        figure.savefig(paths[-1], dpi=90)
+        plt.close(figure)
+    return paths
+
+
+def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: str) -> dict[str, Any]:
+    """A model card with the model-card-toolkit's sections, filled from the run."""
+    metrics = {k: round(v, 6) for k, v in result.metrics.items()}
+    history = result.trained.history
+    return {
+        "model_details": {
+            "name": task_name,
+            "overview": "LightGBM on canonical records, calibrated on the most recent slice of the training window.",
+            "calibration_log_loss_by_method": result.calibration_scores,
+            "history_horizon_days": history.horizon_days if history else None,
+        },
+        "model_parameters": {
+            "data": {"file": data_name, "sha256": data_sha256, **result.rows},
+            "input_features": result.trained.pipeline.named_steps["features"]
+            .get_feature_names_out()
+            .tolist(),
+        },
+        "quantitative_analysis": {
+            "holdout_metrics": metrics,
+            "metrics_by_slice": result.subgroups,
+        },
+        "considerations": {
+            "limitations": [
+                "Evaluated on a temporal holdout of the training file only; performance drifts with practice, "
+                "season and payer mix, so re-run the backtest on recent data before promoting a version.",
+                "Categories never seen in training (new clinics, payers) are scored from the other inputs and "
+                "flagged in the response.",
+                "Probabilities describe the population the model was trained on; check calibration by subgroup "
+                "before using them for a different clinic network.",
+            ],
+            "ethical_considerations": [
+                {
+                    "name": "Unequal burden of overbooking or extra scrutiny",
+                    "mitigation_strategy": "Review calibration intercept/slope and AUC per subgroup (above); "
+                    "published audits found vendor no-show models under-predicting risk for some groups.",
+                },
+                {
+                    "name": "Protected health information",
+                    "mitigation_strategy": "The model stores no patient identifiers; logs never carry them.",
+                },
+            ],
+        },
+    }
+
+
+def dump_json(value: Any, path: Path) -> Path:
+    """Write JSON with stable formatting."""
+    path.write_text(json.dumps(value, indent=2, default=str), encoding="utf-8")
+    return path
