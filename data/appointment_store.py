@@ -213,7 +213,7 @@ class AppointmentStore:
         return {key: np.asarray(values, dtype=np.float64) for key, values in found.items()}
 
     def clinic_outcomes(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, float]]:
-        """(no-shows, visits with a known outcome) of each clinic on days up to and including the day given."""
+        """(no-shows, visits with a known outcome) of each clinic on days up to the day given."""
         wanted = sorted(set(keys))
         columns = appointments.c
         found = {}

@@ -101,7 +101,8 @@ def train(
     rows = result.rows
     typer.echo(
         f"{task.value}: {rows['rows_read']} rows read, {rows['rows_quarantined']} quarantined, "
-        f"{rows['rows_train']} train / {rows['rows_calibration']} calibration / {rows['rows_holdout']} holdout"
+        f"{rows['rows_train']} train / {rows['rows_calibration']} calibration / "
+        f"{rows['rows_holdout']} holdout"
     )
     for reason, count in result.quarantine_reasons.items():
         typer.echo(f"  quarantined {count}: {reason}")
@@ -165,7 +166,8 @@ def backtest(
     m = summary["metrics"]
     typer.echo(
         f"{summary['task']} backtest, cut-off {summary['cutoff']}, horizon {summary['horizon_days']} day(s): "
-        f"{summary['rows']['train'] + summary['rows']['calibration']} train, {summary['rows']['test']} test rows; "
+        f"{summary['rows']['train'] + summary['rows']['calibration']} train, "
+        f"{summary['rows']['test']} test rows; "
         f"positive rate train {summary['train_positive_rate']:.4f}, test {summary['test_positive_rate']:.4f}"
     )
     typer.echo(

@@ -141,5 +141,5 @@ def recent_holdout_start(task: Task, table: pd.DataFrame, fraction: float) -> pd
     labelled = table[table[task.label_column].notna()]
     if labelled.empty:
         raise TrainingDataError("no labelled rows")
-    earlier, later = temporal_split(labelled, task.time_column, fraction)
+    _, later = temporal_split(labelled, task.time_column, fraction)
     return later[task.time_column].min()

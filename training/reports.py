@@ -103,7 +103,8 @@ def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: s
     return {
         "model_details": {
             "name": task_name,
-            "overview": "LightGBM on canonical records, calibrated on the most recent slice of the training window.",
+            "overview": "LightGBM on canonical records, calibrated on the most recent slice of the "
+            "training window.",
             "calibration_log_loss_by_method": result.calibration_scores,
             "history_horizon_days": history.horizon_days if history else None,
         },
@@ -119,12 +120,12 @@ def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: s
         },
         "considerations": {
             "limitations": [
-                "Evaluated on a temporal holdout of the training file only; performance drifts with practice, "
-                "season and payer mix, so re-run the backtest on recent data before promoting a version.",
-                "Categories never seen in training (new clinics, payers) are scored from the other inputs and "
-                "flagged in the response.",
-                "Probabilities describe the population the model was trained on; check calibration by subgroup "
-                "before using them for a different clinic network.",
+                "Evaluated on a temporal holdout of the training file only; performance drifts with "
+                "practice, season and payer mix, so re-run the backtest on recent data before promoting.",
+                "Categories never seen in training (new clinics, payers) are scored from the other "
+                "inputs and flagged in the response.",
+                "Probabilities describe the population the model was trained on; check calibration by "
+                "subgroup before using them for a different clinic network.",
             ],
             "ethical_considerations": [
                 {

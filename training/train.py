@@ -139,8 +139,9 @@ def train(
             task.name,
             version,
             description=(
-                f"Holdout ROC-AUC {result.metrics['holdout_roc_auc']:.4f}, Brier {result.metrics['holdout_brier']:.4f}, "
-                f"ECE {result.metrics['holdout_ece']:.4f}; model card in the model's artifacts/model_card.json."
+                f"Holdout ROC-AUC {result.metrics['holdout_roc_auc']:.4f}, "
+                f"Brier {result.metrics['holdout_brier']:.4f}, ECE {result.metrics['holdout_ece']:.4f}; "
+                "model card in the model's artifacts/model_card.json."
             ),
         )
         champion_set = set_alias_if_absent(client, task.name, settings.champion_alias, version)
