@@ -8,8 +8,25 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+
+def _flag_text(value: Any) -> Any:
+    # Spreadsheets and pandas write a boolean column with missing values as 1.0 / 0.0.
+    if isinstance(value, str) and value.strip() in ("1.0", "0.0"):
+        return value.strip() == "1.0"
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag_text)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -59,13 +76,13 @@ class Appointment(CanonicalRecord):
     patient_age: int = Field(ge=0, le=120)
     patient_sex: Literal["F", "M", "U"]
     payer_type: Label
-    reminder_sent: bool
-    welfare_enrolled: bool | None = None
-    hypertension: bool | None = None
-    diabetes: bool | None = None
-    alcoholism: bool | None = None
+    reminder_sent: Flag
+    welfare_enrolled: Flag | None = None
+    hypertension: Flag | None = None
+    diabetes: Flag | None = None
+    alcoholism: Flag | None = None
     handicap_count: int | None = Field(default=None, ge=0, le=4)
-    no_show: bool | None = None
+    no_show: Flag | None = None
 
     _naive_times = field_validator("booked_at", "starts_at")(_naive)
 
@@ -84,7 +101,7 @@ class ServiceLine(CanonicalRecord):
     modifiers: list[str] = Field(default_factory=list, max_length=4)
     units: float = Field(gt=0, le=9999)
     charge: float = Field(ge=0, le=10_000_000)
-    denied: bool | None = None
+    denied: Flag | None = None
 
     @field_validator("procedure_code")
     @classmethod
@@ -129,7 +146,7 @@ class Claim(CanonicalRecord):
     service_lines: list[ServiceLine] = Field(min_length=1, max_length=50)
     prior_auth_number: Identifier | None = None
     eligibility_verified_at: date | None = None
-    denied: bool | None = None
+    denied: Flag | None = None
     denial_category: DenialCategory | None = None
 
     @field_validator("service_date", "submitted_at", "eligibility_verified_at", mode="before")

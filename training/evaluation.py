@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
@@ -34,8 +35,8 @@ def calibration_intercept_slope(labels: np.ndarray, probabilities: np.ndarray) -
     slope = float(LogisticRegression(C=np.inf).fit(z.reshape(-1, 1), y).coef_[0, 0])
     intercept = 0.0
     for _ in range(50):  # Newton's method for the intercept with logit(p) as an offset
-        q = 1.0 / (1.0 + np.exp(-(intercept + z)))
-        step = (y - q).sum() / max((q * (1 - q)).sum(), 1e-12)
+        q = expit(intercept + z)
+        step = float(np.clip((y - q).sum() / max((q * (1 - q)).sum(), 1e-12), -5.0, 5.0))
         intercept += step
         if abs(step) < 1e-10:
             break

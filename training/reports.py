@@ -13,6 +13,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from training.fit import FitResult
 
 DECILES = 10
+MAX_GROUPS_PER_ATTRIBUTE = 15  # e.g. the largest clinics
 
 
 def gain_by_decile(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
@@ -79,7 +80,15 @@ def write_charts(result: FitResult, labels: np.ndarray, folder: Path) -> list[Pa
 
     subgroups = pd.DataFrame(result.subgroups)
     if not subgroups.empty:
-        shown = subgroups[subgroups["count"] >= 50].sort_values(["attribute", "group"]).head(40)
+        large = subgroups[subgroups["count"] >= 50]
+        many = large.groupby("attribute")["group"].transform("count") > MAX_GROUPS_PER_ATTRIBUTE
+        largest = (
+            large[many]
+            .sort_values("count", ascending=False)
+            .groupby("attribute")
+            .head(MAX_GROUPS_PER_ATTRIBUTE)
+        )
+        shown = pd.concat([large[~many], largest]).sort_values(["attribute", "group"], ascending=False)
         figure, axis = plt.subplots(figsize=(8, max(3, 0.3 * len(shown))))
         positions = np.arange(len(shown))
         axis.barh(positions - 0.2, shown["observed_rate"], height=0.4, label="observed")

@@ -130,3 +130,10 @@ def test_total_charge_must_match_the_lines() -> None:
 def test_a_claim_cannot_be_submitted_before_the_service() -> None:
     with pytest.raises(ValidationError, match="submitted_at is before service_date"):
         Claim.model_validate({**CLAIM, "submitted_at": "2026-03-01"})
+
+
+def test_flags_written_as_floats_are_read_as_booleans() -> None:
+    appointment = Appointment.model_validate({**APPOINTMENT, "reminder_sent": "0.0", "no_show": "1.0"})
+    assert appointment.reminder_sent is False and appointment.no_show is True
+    with pytest.raises(ValidationError):
+        Appointment.model_validate({**APPOINTMENT, "no_show": "0.5"})

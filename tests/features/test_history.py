@@ -1,0 +1,131 @@
+"""Point-in-time history: leaks would change these values; online (store) equals offline (table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.appointment_store import AppointmentStore
+from data.loaders import frame_records, load_appointments
+from data.schemas import Appointment
+from data.synthetic_appointments import generate_appointments
+from features.history import HISTORY_FEATURES, HistoryParams, add_history, online_history
+
+
+def visit(
+    appointment_id: str,
+    starts: str,
+    booked: str,
+    no_show: float | None,
+    patient: str = "P1",
+    clinic: str = "C1",
+) -> dict:
+    return {
+        "appointment_id": appointment_id, "patient_id": patient, "clinic_id": clinic, "provider_id": "D1",
+        "booked_at": pd.Timestamp(booked), "starts_at": pd.Timestamp(starts), "duration_minutes": 20,
+        "appointment_type": "follow_up", "patient_age": 40, "patient_sex": "F", "payer_type": "commercial",
+        "reminder_sent": True, "no_show": no_show,
+    }  # fmt: skip
+
+
+def history_of(rows: list[dict], params: HistoryParams) -> pd.DataFrame:
+    return add_history(pd.DataFrame(rows), params).set_index("appointment_id")
+
+
+def test_outcomes_of_the_visit_day_and_later_never_count() -> None:
+    rows = [
+        visit("A1", "2026-03-02 09:00", "2026-02-20 10:00", 1.0),
+        visit("A2", "2026-03-09 09:00", "2026-02-20 10:00", 1.0),  # same day as the target: a leak if counted
+        visit("T", "2026-03-09 15:00", "2026-02-20 10:00", 0.0),  # the target's own label
+        visit("A3", "2026-03-12 09:00", "2026-02-20 10:00", 1.0),  # a later visit
+    ]
+    target = history_of(rows, HistoryParams(horizon_days=1)).loc["T"]
+    assert target["prior_visits"] == 1 and target["prior_no_shows"] == 1
+    assert target["last_outcome_no_show"] == 1 and target["days_since_last_visit"] == 7
+    assert target["prior_no_show_rate"] == pytest.approx((1 + 2 * 0.2) / (1 + 2))
+    assert target["same_day_visits"] == 1 and target["upcoming_visits_7d"] == 1
+
+
+def test_a_longer_horizon_hides_recent_outcomes() -> None:
+    rows = [
+        visit("A1", "2026-03-02 09:00", "2026-02-20 10:00", 1.0),
+        visit("A2", "2026-03-08 09:00", "2026-02-20 10:00", 1.0),  # one day before the target
+        visit("T", "2026-03-09 15:00", "2026-02-20 10:00", None),
+    ]
+    assert history_of(rows, HistoryParams(horizon_days=1)).loc["T", "prior_no_shows"] == 2
+    assert history_of(rows, HistoryParams(horizon_days=2)).loc["T", "prior_no_shows"] == 1
+    with pytest.raises(ValueError, match="horizon_days must be at least 1"):
+        HistoryParams(horizon_days=0)
+
+
+def test_bookings_made_after_the_prediction_time_do_not_count() -> None:
+    rows = [
+        visit("T", "2026-03-09 15:00", "2026-03-01 10:00", None),
+        visit("B1", "2026-03-09 16:00", "2026-03-09 08:00", None),  # booked on the visit day itself
+        visit("B2", "2026-03-10 16:00", "2026-03-07 08:00", None),
+        visit("C1", "2026-03-09 11:00", "2026-03-02 08:00", None, patient="P2"),
+        visit("C2", "2026-03-09 12:00", "2026-03-09 07:00", None, patient="P3"),
+    ]
+    target = history_of(rows, HistoryParams(horizon_days=1)).loc["T"]
+    assert target["same_day_visits"] == 0 and target["upcoming_visits_7d"] == 1
+    assert target["clinic_day_load"] == 2  # T and C1; B1 and C2 were booked on the day
+
+
+def test_a_same_day_booking_sees_what_was_booked_before_it() -> None:
+    rows = [
+        visit("B1", "2026-03-09 16:00", "2026-03-09 08:00", None),
+        visit("T", "2026-03-09 17:00", "2026-03-09 12:00", None),
+        visit("B2", "2026-03-09 18:00", "2026-03-09 13:00", None),
+    ]
+    target = history_of(rows, HistoryParams(horizon_days=1)).loc["T"]
+    assert target["same_day_visits"] == 1 and target["clinic_day_load"] == 1
+
+
+def test_a_clinics_rate_uses_only_known_outcomes() -> None:
+    rows = [
+        visit("A1", "2026-03-02 09:00", "2026-02-20 10:00", 1.0, patient="P2"),
+        visit("A2", "2026-03-09 09:00", "2026-02-20 10:00", 1.0, patient="P3"),
+        visit("T", "2026-03-09 15:00", "2026-02-20 10:00", 0.0),
+    ]
+    params = HistoryParams(horizon_days=1, prior_rate=0.1, clinic_prior_weight=20)
+    assert history_of(rows, params).loc["T", "clinic_prior_no_show_rate"] == pytest.approx((1 + 2) / (1 + 20))
+
+
+def test_online_features_equal_offline_features_after_replaying_outcomes(tmp_path: Path) -> None:
+    table = load_appointments(generate_appointments(6_000, seed=31)).valid
+    days = table["starts_at"].dt.normalize()
+    cutoff = days.sort_values().unique()[60]
+    params = HistoryParams(horizon_days=1, prior_rate=0.2)
+    offline = add_history(table, params).set_index("appointment_id")
+
+    store = AppointmentStore(f"sqlite:///{tmp_path / 'store.db'}")
+    # Every booking is known; outcomes are replayed up to the day before the cut-off day.
+    bookings = table.assign(no_show=table["no_show"].where(days < cutoff))
+    store.seed(bookings)
+    targets = table[days == cutoff]
+    records = [Appointment.model_validate(r) for r in frame_records(targets[list(Appointment.model_fields)])]
+    online = online_history(store, records, params)
+
+    expected = offline.loc[targets["appointment_id"], list(HISTORY_FEATURES)]
+    assert len(records) > 20 and expected["prior_visits"].sum() > 0
+    for name in HISTORY_FEATURES:
+        np.testing.assert_allclose(online[name], expected[name].to_numpy(), rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_cancelled_appointments_are_neither_history_nor_load(tmp_path: Path) -> None:
+    store = AppointmentStore(f"sqlite:///{tmp_path / 'store.db'}")
+    rows = [
+        visit("A1", "2026-03-02 09:00", "2026-02-20 10:00", 1.0),
+        visit("T", "2026-03-09 15:00", "2026-02-20 10:00", None),
+        visit("C1", "2026-03-09 11:00", "2026-03-02 08:00", None, patient="P2"),
+    ]
+    store.seed(pd.DataFrame(rows))
+    target = [Appointment.model_validate(frame_records(pd.DataFrame([rows[1]]))[0])]
+    before = online_history(store, target, HistoryParams())
+    assert store.record_outcomes({"A1": "cancelled", "C1": "cancelled"}).changed == ["A1", "C1"]
+    after = online_history(store, target, HistoryParams())
+    assert (before["prior_visits"][0], after["prior_visits"][0]) == (1, 0)
+    assert (before["clinic_day_load"][0], after["clinic_day_load"][0]) == (2, 1)

@@ -1,0 +1,112 @@
+"""Backtests: the command's JSON contract, no outcome from after the cut-off, and the Brazil figures."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from data.loaders import load_appointments
+from data.synthetic_appointments import generate_appointments
+from data.tables import read_table, write_table
+from serving.cli import app
+from tests.conftest import make_settings
+from training.backtest import run_backtest
+
+CUTOFF = date(2026, 5, 11)
+
+
+@pytest.fixture(scope="module")
+def appointments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_table(generate_appointments(12_000, seed=41), tmp_path_factory.mktemp("bt") / "a.csv")
+
+
+def test_cli_prints_one_json_object_and_writes_predictions(
+    appointments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bt.db'}")
+    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(
+        app,
+        ["backtest", "noshow", "--data", str(appointments), "--cutoff", CUTOFF.isoformat(),
+         "--horizon-days", "2", "--predictions-out", str(out), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["cutoff"] == "2026-05-11" and summary["horizon_days"] == 2
+    for name in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "calibration_intercept",
+        "calibration_slope",
+    ):
+        assert 0 <= abs(summary["metrics"][name]) < 10, name
+    assert summary["rows"]["test"] > 0 and summary["rows"]["train"] > 0
+    assert 0 < summary["train_positive_rate"] < 1 and 0 < summary["test_positive_rate"] < 1
+    assert {row["attribute"] for row in summary["subgroups"]} >= {
+        "patient_sex",
+        "age_band",
+        "payer_type",
+        "clinic_id",
+    }
+    predictions = read_table(out)
+    assert list(predictions.columns) == ["appointment_id", "no_show_probability", "no_show"]
+    assert len(predictions) == summary["rows"]["test"]
+    starts = load_appointments(appointments).valid.set_index("appointment_id")["starts_at"]
+    assert (starts.loc[predictions["appointment_id"]] >= pd.Timestamp(CUTOFF)).all()
+
+
+def test_a_bad_cutoff_is_explained(appointments: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["backtest", "noshow", "--data", str(appointments), "--cutoff", "May 11"]
+    )
+    assert result.exit_code == 2 and "not a YYYY-MM-DD date" in result.output
+    late = CliRunner().invoke(
+        app, ["backtest", "noshow", "--data", str(appointments), "--cutoff", "2031-01-01"]
+    )
+    assert late.exit_code == 2 and "both need rows" in late.output
+
+
+def test_outcomes_on_or_after_the_cutoff_never_reach_training(appointments: Path, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    frame = load_appointments(appointments).valid
+    flipped = frame.copy()
+    after = flipped["starts_at"] >= pd.Timestamp(CUTOFF)
+    flipped.loc[after, "no_show"] = 1.0 - flipped.loc[after, "no_show"]
+    changed = write_table(flipped, tmp_path / "flipped.csv")
+
+    original = run_backtest("noshow", appointments, CUTOFF, settings, log_run=False)
+    leaked_labels = run_backtest("noshow", changed, CUTOFF, settings, log_run=False)
+    training_rows = original.fit.trained.prepare(frame)
+    training_rows = training_rows[training_rows["starts_at"] < pd.Timestamp(CUTOFF)]
+    np.testing.assert_array_equal(
+        original.fit.trained.pipeline.predict_proba(training_rows),
+        leaked_labels.fit.trained.pipeline.predict_proba(training_rows),
+    )
+
+
+@pytest.mark.shared_data
+def test_brazil_2016_backtest_reaches_the_target_without_leaking(shared_data: Path, tmp_path: Path) -> None:
+    result = run_backtest(
+        "noshow",
+        shared_data / "noshow" / "noshow_brazil_2016_dev.csv.gz",
+        date(2016, 5, 16),
+        make_settings(tmp_path, train_threads=2),
+        file_format="kaggle-noshow",
+        horizon_days=1,
+        log_run=False,
+    )
+    metrics = result.summary["metrics"]
+    print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+    assert metrics["roc_auc"] < 0.85, "leakage canary: honest models score about 0.73-0.76 on this split"
+    assert metrics["roc_auc"] >= 0.745
+    assert metrics["ece"] <= 0.02
