@@ -13,7 +13,7 @@ from data.appointment_store import AppointmentStore
 from models.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.model_loader import ModelSet
-from serving.routes import denial, health, noshow
+from serving.routes import denial, fhir, health, noshow, overbook
 from training.settings import Settings, api_key_roles
 
 log = logging.getLogger(__name__)
@@ -47,5 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(noshow.router)
+    app.include_router(overbook.router)
+    app.include_router(fhir.router)
     app.include_router(denial.router)
     return app

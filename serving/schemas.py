@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -119,3 +120,116 @@ class Readiness(BaseModel):
 
     status: str
     models: dict[str, ModelStatus]
+
+
+class SessionAppointment(Appointment):
+    """A booked appointment in a session, with an optional patient group for fairness reporting."""
+
+    group: str | None = Field(default=None, max_length=64)
+
+
+class SessionSlot(BaseModel):
+    """One slot of a clinic session and the appointments booked into it (possibly none)."""
+
+    starts_at: datetime
+    appointments: list[SessionAppointment] = Field(default_factory=list, max_length=10)
+
+
+class CostsIn(BaseModel):
+    """Money per visit seen, and per minute of patient waiting, clinic idle time and overtime."""
+
+    visit_value: float = Field(default=100.0, ge=0)
+    wait_per_minute: float = Field(default=0.5, ge=0)
+    idle_per_minute: float = Field(default=2.0, ge=0)
+    overtime_per_minute: float = Field(default=8.0, ge=0)
+
+
+class LimitsIn(BaseModel):
+    """How far overbooking may go."""
+
+    max_overbooks_per_slot: int = Field(default=1, ge=0, le=5)
+    max_overbooks_per_session: int | None = Field(default=None, ge=0)
+    overtime_bound_minutes: float = Field(default=30.0, ge=0)
+    max_overtime_probability: float | None = Field(default=None, gt=0, le=1)
+
+
+class OverbookRequest(BaseModel):
+    """A clinic session to plan: its slots, booked appointments, costs, limits and fairness option."""
+
+    clinic_id: str = Field(min_length=1, max_length=64)
+    provider_id: str = Field(min_length=1, max_length=64)
+    session_date: date
+    slot_minutes: int = Field(gt=0, le=240)
+    slots: list[SessionSlot] = Field(min_length=1)
+    costs: CostsIn = Field(default_factory=CostsIn)
+    limits: LimitsIn = Field(default_factory=LimitsIn)
+    fairness: Literal["none", "equal_wait"] = "none"
+    wait_gap_tolerance_minutes: float = Field(default=1.0, ge=0)
+    overbook_show_probability: float | None = Field(
+        default=None, gt=0, le=1, description="Show probability of an added patient (default: session mean)."
+    )
+
+    @model_validator(mode="after")
+    def _slots_do_not_overlap(self) -> OverbookRequest:
+        length = timedelta(minutes=self.slot_minutes)
+        for index in range(1, len(self.slots)):
+            previous, start = self.slots[index - 1].starts_at, self.slots[index].starts_at
+            if start < previous + length:
+                raise ValueError(
+                    f"slots[{index}] starts at {start:%H:%M}, inside slots[{index - 1}] ({previous:%H:%M} + "
+                    f"{self.slot_minutes} min); give slots in time order without overlap"
+                )
+        return self
+
+
+class PlannedAppointment(BaseModel):
+    """A booked appointment and its show probability."""
+
+    appointment_id: str
+    show_probability: float
+    group: str | None = None
+
+
+class SlotPlan(BaseModel):
+    """One slot: who is booked, how many are expected, and how many bookings to add."""
+
+    index: int
+    starts_at: datetime
+    appointments: list[PlannedAppointment]
+    expected_arrivals: float
+    recommended_overbooks: int
+
+
+class SessionFiguresOut(BaseModel):
+    """Expected figures of a session."""
+
+    net_value: float
+    patients_seen: float
+    seen_in_session: float
+    waiting_minutes: float
+    idle_minutes: float
+    overtime_minutes: float
+    overtime_probability: float = Field(description="P(overtime > limits.overtime_bound_minutes)")
+    mean_wait_by_group: dict[str, float]
+
+
+class Unscored(BaseModel):
+    """An appointment the model could not score, and why."""
+
+    appointment_id: str
+    reason: str
+
+
+class OverbookResponse(BaseModel):
+    """The plan for a session: per slot, before/after figures, the model and the assumptions."""
+
+    model: ModelRef
+    clinic_id: str
+    provider_id: str
+    session_date: date
+    slots: list[SlotPlan]
+    overbooks_total: int
+    before: SessionFiguresOut
+    after: SessionFiguresOut
+    assumptions: dict[str, object]
+    unscored: list[Unscored]

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         default='{"default": [0.15, 0.35]}',
         description="JSON of clinic_id (or 'default') to [medium_from, high_from] no-show thresholds.",
     )
+    max_session_slots: int = Field(
+        default=64, ge=1, description="Most slots one overbooking request may hold."
+    )
     top_factors: int = Field(default=5, ge=3, le=10, description="Factors returned with each score.")
     champion_alias: str = "champion"
     seed: int = 42

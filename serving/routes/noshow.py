@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from data.appointment_store import booking_row
-from features.columns import as_seconds
-from features.history import online_history
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
 from serving.schemas import (
@@ -17,7 +14,7 @@ from serving.schemas import (
     OutcomesRequest,
     OutcomesResponse,
 )
-from serving.scoring import check_batch_size, model_ref
+from serving.scoring import check_batch_size, model_ref, score_with_history
 
 router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 
@@ -40,16 +37,8 @@ def score_appointments(
     check_batch_size(len(appointments), settings.max_batch)
     if not appointments:
         return NoShowScoreResponse(model=model_ref(model), predictions=[])
-    starts = as_seconds([a.starts_at for a in appointments])
-    booked = as_seconds([a.booked_at for a in appointments])
-    store.upsert_bookings([
-        booking_row(a.appointment_id, a.patient_id, a.clinic_id, starts[i], booked[i])
-        for i, a in enumerate(appointments)
-    ])  # fmt: skip
     scorer = model.scorer
-    columns = scorer.columns(appointments, online_history(store, appointments, scorer.trained.history))
-    matrix = scorer.matrix(columns)
-    probabilities = scorer.score_matrix(matrix)
+    probabilities, matrix, columns = score_with_history(model, store, appointments)
     factors = scorer.top_factors(matrix, settings.top_factors)
     unseen = scorer.features.unseen_categories(columns)
     return NoShowScoreResponse(

@@ -1,0 +1,70 @@
+"""FHIR R4 operation for scheduling systems: no-show risk for a Bundle of Appointments."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from data.appointment_store import AppointmentStore
+from models.risk_bands import RiskBands
+from serving.auth import SchedulerRole
+from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.fhir import (
+    FhirInputError,
+    ParsedAppointment,
+    operation_outcome,
+    parse_bundle,
+    risk_assessment_bundle,
+)
+from serving.model_loader import LoadedModel
+from serving.scoring import check_batch_size, score_with_history
+from training.settings import Settings
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+FHIR_JSON = "application/fhir+json"
+
+
+@router.post("/Appointment/$no-show-risk", response_class=JSONResponse)
+async def no_show_risk(
+    request: Request,
+    model: NoShowModelDep,
+    store: StoreDep,
+    bands: RiskBandsDep,
+    settings: SettingsDep,
+    role: SchedulerRole,
+) -> JSONResponse:
+    """Bundle of Appointment (+ Patient) in; Bundle of RiskAssessment out. Bad input: OperationOutcome."""
+    try:
+        payload = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        outcome = operation_outcome(f"the body is not JSON: {error}", code="structure")
+        return JSONResponse(outcome, status.HTTP_400_BAD_REQUEST, media_type=FHIR_JSON)
+    try:
+        parsed = parse_bundle(payload)
+    except FhirInputError as error:
+        return JSONResponse(
+            operation_outcome(str(error), error.expression),
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            media_type=FHIR_JSON,
+        )
+    check_batch_size(len(parsed), settings.max_batch)
+    body = await run_in_threadpool(_assess, parsed, model, store, bands, settings)
+    return JSONResponse(body, media_type=FHIR_JSON)
+
+
+def _assess(
+    parsed: list[ParsedAppointment],
+    model: LoadedModel,
+    store: AppointmentStore,
+    bands: RiskBands,
+    settings: Settings,
+) -> dict[str, Any]:
+    records = [item.record for item in parsed]
+    probabilities, matrix, _ = score_with_history(model, store, records)
+    factors = model.scorer.top_factors(matrix, settings.top_factors)
+    risk = [bands.band(float(p), r.clinic_id) for p, r in zip(probabilities, records, strict=True)]
+    return risk_assessment_bundle(parsed, list(probabilities), risk, factors, model.name, model.version)

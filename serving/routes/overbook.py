@@ -1,0 +1,127 @@
+"""Overbooking for schedulers: which slots of a clinic session to double-book, and what it costs."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, HTTPException, status
+
+from models.overbooking import Costs, Limits, Recommendation, recommend
+from models.session import SessionFigures
+from serving.auth import SchedulerRole
+from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
+from serving.schemas import (
+    OverbookRequest,
+    OverbookResponse,
+    PlannedAppointment,
+    SessionFiguresOut,
+    SlotPlan,
+    Unscored,
+)
+from serving.scoring import model_ref, score_with_history
+
+router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
+
+SERVICE_MODEL = (
+    "Each booked patient arrives at the start of their slot with their show probability (1 - no-show "
+    "probability), independently; one patient is seen per slot, first come first served, in random order "
+    "among patients arriving together; the backlog carries over and is seen in overtime. Expectations are "
+    "exact (dynamic programming over the backlog distribution)."
+)
+
+
+def _figures(figures: SessionFigures, costs: Costs) -> SessionFiguresOut:
+    return SessionFiguresOut(
+        net_value=costs.net_value(figures),
+        patients_seen=figures.patients_seen,
+        seen_in_session=figures.seen_in_session,
+        waiting_minutes=figures.waiting_minutes,
+        idle_minutes=figures.idle_minutes,
+        overtime_minutes=figures.overtime_minutes,
+        overtime_probability=figures.overtime_probability,
+        mean_wait_by_group=figures.mean_wait_by_group(),
+    )
+
+
+@router.post("/overbook", response_model=OverbookResponse)
+def plan_overbooking(
+    body: OverbookRequest, model: NoShowModelDep, store: StoreDep, settings: SettingsDep, role: SchedulerRole
+) -> OverbookResponse:
+    """Score the session's appointments and recommend where to add bookings.
+
+    Overbooks go where the marginal expected net value is largest while it stays positive and the
+    limits hold. Expected wait per patient group is reported either way; with `fairness:
+    "equal_wait"` a placement may not widen the gap between groups beyond the tolerance.
+    """
+    if len(body.slots) > settings.max_session_slots:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"slots: {len(body.slots)} slots; the most one request may plan is {settings.max_session_slots}",
+        )
+    appointments = [a for slot in body.slots for a in slot.appointments]
+    probabilities = score_with_history(model, store, appointments)[0] if appointments else []
+    show = {}
+    unscored = []
+    for appointment, probability in zip(appointments, probabilities, strict=True):
+        if math.isfinite(probability):
+            show[appointment.appointment_id] = 1.0 - float(probability)
+        else:
+            unscored.append(
+                Unscored(appointment_id=appointment.appointment_id, reason="the model gave no finite score")
+            )
+    slots = [[show[a.appointment_id] for a in s.appointments if a.appointment_id in show] for s in body.slots]
+    groups = [[a.group for a in s.appointments if a.appointment_id in show] for s in body.slots]
+    costs = Costs(**body.costs.model_dump())
+    limits = Limits(
+        max_per_slot=body.limits.max_overbooks_per_slot,
+        max_per_session=body.limits.max_overbooks_per_session,
+        overtime_bound_minutes=body.limits.overtime_bound_minutes,
+        max_overtime_probability=body.limits.max_overtime_probability,
+    )
+    plan: Recommendation = recommend(
+        slots,
+        body.slot_minutes,
+        costs,
+        limits,
+        overbook_show_probability=body.overbook_show_probability,
+        groups=groups,
+        fairness=body.fairness,
+        wait_gap_tolerance_minutes=body.wait_gap_tolerance_minutes,
+    )
+    return OverbookResponse(
+        model=model_ref(model),
+        clinic_id=body.clinic_id,
+        provider_id=body.provider_id,
+        session_date=body.session_date,
+        slots=[
+            SlotPlan(
+                index=index,
+                starts_at=slot.starts_at,
+                appointments=[
+                    PlannedAppointment(
+                        appointment_id=a.appointment_id,
+                        show_probability=show[a.appointment_id],
+                        group=a.group,
+                    )
+                    for a in slot.appointments
+                    if a.appointment_id in show
+                ],
+                expected_arrivals=sum(slots[index]),
+                recommended_overbooks=plan.overbooks[index],
+            )
+            for index, slot in enumerate(body.slots)
+        ],
+        overbooks_total=sum(plan.overbooks),
+        before=_figures(plan.before, costs),
+        after=_figures(plan.after, costs),
+        assumptions={
+            "service_model": SERVICE_MODEL,
+            "slot_minutes": body.slot_minutes,
+            "overbook_show_probability": plan.overbook_show_probability,
+            "costs": body.costs.model_dump(),
+            "limits": body.limits.model_dump(),
+            "fairness": body.fairness,
+            "wait_gap_tolerance_minutes": body.wait_gap_tolerance_minutes,
+        },
+        unscored=unscored,
+    )
