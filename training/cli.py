@@ -184,3 +184,62 @@ def backtest(
             f"  {label:<32} {row['count']:>6}  {row['observed_rate']:.4f}    {row['mean_predicted']:.4f}   "
             f"{auc}   {slope}"
         )
+
+
+@app.command()
+def promote(
+    task: Annotated[TaskName, typer.Argument(help="Which model.")],
+    data: DataOption,
+    candidate: Annotated[str | None, typer.Option(help="Version to judge (default: the newest).")] = None,
+    file_format: FormatOption = FileFormat.careops,
+    force: Annotated[bool, typer.Option(help="Promote even if the gate refuses; needs --reason.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (logged).")] = None,
+) -> None:
+    """Judge a candidate against @champion on the most recent holdout of DATA; promote if not worse."""
+    from training.promotion import PromotionError
+    from training.promotion import promote as run_gate
+    from training.settings import Settings
+
+    configure_logging()
+    try:
+        decision = run_gate(task.value, data, Settings(), candidate, file_format.value, force, reason)
+    except PromotionError as error:
+        typer.echo(f"error: {error}; nothing changed", err=True)
+        raise typer.Exit(code=2) from None
+    for label, metrics in (
+        ("candidate", decision.candidate_metrics),
+        ("champion", decision.champion_metrics),
+    ):
+        version = decision.candidate if label == "candidate" else decision.champion
+        typer.echo(
+            f"  {label:<9} v{version}: ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
+            f"ECE {metrics['ece']:.4f}"
+        )
+    if decision.promoted:
+        how = (
+            f"forced ({'; '.join(decision.reasons)})" if decision.forced else "not worse on any gated metric"
+        )
+        typer.echo(f"promoted {task.value} v{decision.candidate} to @champion, {how}; "
+                   f"v{decision.champion} is @previous (run {decision.run_id})")  # fmt: skip
+        return
+    typer.echo(
+        f"refused {task.value} v{decision.candidate}: {'; '.join(decision.reasons)} (run {decision.run_id})"
+    )
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def rollback(task: Annotated[TaskName, typer.Argument(help="Which model.")]) -> None:
+    """Restore @previous as @champion."""
+    from training.promotion import PromotionError
+    from training.promotion import rollback as run_rollback
+    from training.settings import Settings
+
+    configure_logging()
+    try:
+        decision = run_rollback(task.value, Settings())
+    except PromotionError as error:
+        typer.echo(f"error: {error}; nothing changed", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"{task.value}@champion is v{decision.candidate} again; v{decision.champion} is @previous "
+               f"(run {decision.run_id})")  # fmt: skip

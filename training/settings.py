@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     )
     top_factors: int = Field(default=5, ge=3, le=10, description="Factors returned with each score.")
     champion_alias: str = "champion"
+    previous_alias: str = "previous"
+    gate_auc_tolerance: float = Field(default=0.005, ge=0, description="ROC-AUC a challenger may lose.")
+    gate_brier_tolerance: float = Field(default=0.002, ge=0, description="Brier a challenger may add.")
+    gate_ece_tolerance: float = Field(default=0.01, ge=0, description="ECE a challenger may add.")
+    reload_interval_seconds: float = Field(
+        default=30.0, ge=0, description="How often the API checks the champion alias (0: only /admin/reload)."
+    )
     seed: int = 42
     train_threads: int = Field(default=2, ge=1, description="LightGBM threads for training.")
     score_threads: int = Field(default=1, ge=1, description="LightGBM threads per scoring call.")

@@ -20,6 +20,7 @@ from models.estimator import BoosterParams
 from models.pyfunc import MODEL_ARTIFACT, CareopsModel, input_schema, output_schema
 from models.tasks import Task, caller_form, get_task
 from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
+from training.provenance import git_commit, library_versions
 from training.registry import set_alias_if_absent
 from training.reports import dump_json, feature_importance, gain_by_decile, model_card, write_charts
 from training.settings import Settings
@@ -103,7 +104,12 @@ def train(
     ):
         folder = Path(tmp)
         history = result.trained.history
-        mlflow.set_tags({"careops.task": task.name, "data_sha256": data_sha256})
+        mlflow.set_tags({
+            "careops.task": task.name,
+            "data_sha256": data_sha256,
+            "careops.git_commit": git_commit(),
+            **{f"lib.{name}": value for name, value in library_versions().items()},
+        })  # fmt: skip
         mlflow.log_params({
             "task": task.name,
             "data_file": data_path.name,
