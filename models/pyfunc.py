@@ -28,10 +28,12 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
     def __init__(self, task_name: str) -> None:
         self.task_name = task_name
         self.trained: TrainedModel | None = None
+        self.golden_set_path: str | None = None
 
     def load_context(self, context: Any) -> None:
         """Load the joblib-saved TrainedModel from the model's artifacts."""
         self.trained = joblib.load(context.artifacts[MODEL_ARTIFACT])
+        self.golden_set_path = context.artifacts.get("golden_set")
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Validate the records like a loader does, then score them with the pipeline."""

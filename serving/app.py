@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +14,18 @@ from data.appointment_store import AppointmentStore
 from models.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.model_loader import ModelSet
-from serving.routes import denial, fhir, health, noshow, overbook
+from serving.routes import admin, denial, fhir, health, noshow, overbook
 from training.settings import Settings, api_key_roles
 
 log = logging.getLogger(__name__)
+
+
+def _poll(models: ModelSet, settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(settings.reload_interval_seconds):
+        try:
+            models.refresh(settings)
+        except Exception:  # a poll must never end the poller; the next one tries again
+            log.exception("model refresh failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,7 +40,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         await run_in_threadpool(app.state.models.load_all, settings)
+        stop = threading.Event()
+        poller = None
+        if settings.reload_interval_seconds > 0:
+            poller = threading.Thread(
+                target=_poll,
+                args=(app.state.models, settings, stop),
+                name="careops-model-poller",
+                daemon=True,
+            )
+            poller.start()
         yield
+        stop.set()
+        if poller is not None:
+            poller.join(timeout=10)
         app.state.store.engine.dispose()
 
     app = FastAPI(
@@ -49,5 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(noshow.router)
     app.include_router(overbook.router)
     app.include_router(fhir.router)
+    app.include_router(admin.router)
     app.include_router(denial.router)
     return app

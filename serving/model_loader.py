@@ -1,13 +1,18 @@
-"""Loading the registry's champion of each task and compiling it into a scorer."""
+"""Loading the registry's champion of each task, checking it, and swapping it in without downtime."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import mlflow
+import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 
+from data.loaders import frame_records
 from models.pyfunc import CareopsModel
 from models.scorer import CompiledScorer
 from models.tasks import TASKS, Task
@@ -15,6 +20,7 @@ from training.registry import alias_version
 from training.settings import Settings
 
 log = logging.getLogger(__name__)
+GOLDEN_TOLERANCE = 1e-9
 
 
 class ModelUnavailableError(RuntimeError):
@@ -32,42 +38,117 @@ class LoadedModel:
     scorer: CompiledScorer
 
 
-def load_champion(task: Task, settings: Settings) -> LoadedModel:
-    """Load the version the champion alias points at and compile it into a scorer."""
+@dataclass(frozen=True)
+class Refusal:
+    """A version that failed to load or to pass its golden-set check, and why."""
+
+    version: str
+    reason: str
+    at: datetime
+
+
+def check_golden_set(model: LoadedModel, golden_set_path: str | None) -> None:
+    """Raise unless the version scores its stored golden set: schema holds, outputs finite in [0, 1],
+    and the compiled scorer gives the pipeline's numbers."""
+    if not golden_set_path:
+        raise ModelUnavailableError("the version has no stored golden set to check it on")
+    task, trained = model.task, model.scorer.trained
+    loaded = task.load(pd.read_json(golden_set_path, orient="records", dtype=False))
+    if len(loaded.quarantined) or loaded.valid.empty:
+        raise ModelUnavailableError(f"golden set does not fit the schema: {loaded.reason_counts}")
+    prepared = trained.prepare(loaded.valid)
+    reference = trained.pipeline.predict_proba(prepared)[:, 1]
+    records = [task.record.model_validate(r) for r in frame_records(prepared[list(task.record.model_fields)])]
+    supplied = {
+        c: prepared[c].to_numpy() for c in model.scorer.features.input_columns if c not in task.input_columns
+    }
+    compiled = model.scorer.score_records(records, supplied)
+    if not (np.all(np.isfinite(compiled)) and np.all((compiled >= 0) & (compiled <= 1))):
+        raise ModelUnavailableError("golden set scores are not finite probabilities in [0, 1]")
+    if np.abs(compiled - reference).max() > GOLDEN_TOLERANCE:
+        raise ModelUnavailableError("the compiled scorer disagrees with the pipeline on the golden set")
+
+
+def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
+    """Load one registered version, compile it, and check it on its golden set."""
     mlflow.set_tracking_uri(settings.tracking_uri)
-    client = MlflowClient(tracking_uri=settings.tracking_uri)
-    alias = settings.champion_alias
-    version = alias_version(client, task.name, alias)
-    if version is None:
-        raise ModelUnavailableError(
-            f"no version of '{task.name}' has the alias @{alias} in {settings.tracking_uri}; "
-            f"train one with `careops train {task.name} --data FILE`"
-        )
     pyfunc = mlflow.pyfunc.load_model(f"models:/{task.name}/{version}")
     wrapper = pyfunc.unwrap_python_model()
     if not isinstance(wrapper, CareopsModel) or wrapper.trained is None:
         raise ModelUnavailableError(f"'{task.name}' version {version} is not a careops model")
-    scorer = CompiledScorer(wrapper.trained, num_threads=settings.score_threads)
-    log.info("loaded model %s version %s (@%s)", task.name, version, alias)
-    return LoadedModel(task=task, name=task.name, version=version, alias=alias, scorer=scorer)
+    model = LoadedModel(
+        task=task,
+        name=task.name,
+        version=version,
+        alias=settings.champion_alias,
+        scorer=CompiledScorer(wrapper.trained, num_threads=settings.score_threads),
+    )
+    check_golden_set(model, wrapper.golden_set_path)
+    return model
 
 
 class ModelSet:
-    """The loaded model per task, and the reason where a task has none."""
+    """The model serving each task, the reason where a task has none, and refused versions.
+
+    `refresh` follows the champion alias: a new version is loaded and checked off the request
+    path and swapped in by a single assignment; a version that fails is refused and the one in
+    service keeps serving.
+    """
 
     def __init__(self) -> None:
         self.models: dict[str, LoadedModel] = {}
         self.errors: dict[str, str] = {}
+        self.refusals: dict[str, Refusal] = {}
+        self._lock = threading.Lock()
 
     def load_all(self, settings: Settings) -> None:
-        """Try to load every task's champion; failures are recorded, not raised."""
-        for name, task in TASKS.items():
-            try:
-                self.models[name] = load_champion(task, settings)
-                self.errors.pop(name, None)
-            except Exception as error:  # any failure leaves the service up and not ready
-                log.error("model %s not loaded: %s", name, error)
-                self.errors[name] = str(error)
+        """Load every task's champion (start-up)."""
+        self.refresh(settings)
+
+    def refresh(self, settings: Settings) -> dict[str, dict[str, str | None]]:
+        """Bring each task up to its champion alias; returns what happened per task."""
+        outcome: dict[str, dict[str, str | None]] = {}
+        with self._lock:
+            client = MlflowClient(tracking_uri=settings.tracking_uri)
+            for name, task in TASKS.items():
+                outcome[name] = self._refresh_task(client, task, settings)
+        return outcome
+
+    def _refresh_task(self, client: MlflowClient, task: Task, settings: Settings) -> dict[str, str | None]:
+        current = self.models.get(task.name)
+        try:
+            version = alias_version(client, task.name, settings.champion_alias)
+        except Exception as error:  # the registry may be unreachable; keep serving
+            return {"action": "kept", "version": current.version if current else None, "reason": str(error)}
+        if version is None:
+            reason = (
+                f"no version of '{task.name}' has the alias @{settings.champion_alias} in "
+                f"{settings.tracking_uri}; "
+                f"train one with `careops train {task.name} --data FILE`"
+            )
+            if current is None:
+                self.errors[task.name] = reason
+            kept = current.version if current else None
+            return {"action": "kept" if current else "missing", "version": kept, "reason": reason}
+        if current is not None and current.version == version:
+            return {"action": "unchanged", "version": version, "reason": None}
+        refused = self.refusals.get(task.name)
+        if refused is not None and refused.version == version:
+            return {"action": "refused", "version": version, "reason": refused.reason}
+        try:
+            candidate = load_version(task, version, settings)
+        except Exception as error:  # any failure refuses the version; the one in service stays
+            reason = f"{type(error).__name__}: {error}"
+            self.refusals[task.name] = Refusal(version, reason, datetime.now(UTC))
+            if current is None:
+                self.errors[task.name] = f"version {version} refused: {reason}"
+            log.error("refused model %s version %s: %s", task.name, version, reason)
+            return {"action": "refused", "version": version, "reason": reason}
+        self.models[task.name] = candidate
+        self.errors.pop(task.name, None)
+        self.refusals.pop(task.name, None)
+        log.info("loaded model %s version %s (@%s)", task.name, version, settings.champion_alias)
+        return {"action": "loaded", "version": version, "reason": None}
 
     def get(self, name: str) -> LoadedModel:
         """The loaded model for a task, or ModelUnavailableError with the reason."""

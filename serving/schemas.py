@@ -113,6 +113,10 @@ class ModelStatus(BaseModel):
     version: str | None = None
     alias: str
     error: str | None = None
+    refused_version: str | None = Field(
+        default=None, description="A newer version that failed to load or check."
+    )
+    refused_reason: str | None = None
 
 
 class Readiness(BaseModel):

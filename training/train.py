@@ -28,6 +28,8 @@ from training.settings import Settings
 log = logging.getLogger(__name__)
 
 INPUT_EXAMPLE_ROWS = 3
+GOLDEN_SET_ROWS = 200
+GOLDEN_SET_ARTIFACT = "golden_set.json"
 REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pydantic", "joblib", "sqlalchemy")
 
 __all__ = ["TrainResult", "TrainingDataError", "train"]
@@ -131,10 +133,17 @@ def train(
         mlflow.log_artifact(str(card))
         model_path = folder / "trained_model.joblib"
         joblib.dump(result.trained, model_path)
+        golden_path = folder / GOLDEN_SET_ARTIFACT
+        golden = caller_form(task, result.holdout.tail(GOLDEN_SET_ROWS), with_labels=True)
+        golden_path.write_text(golden.to_json(orient="records", date_format="iso"), encoding="utf-8")
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=CareopsModel(task.name),
-            artifacts={MODEL_ARTIFACT: str(model_path), "model_card": str(card)},
+            artifacts={
+                MODEL_ARTIFACT: str(model_path),
+                "model_card": str(card),
+                "golden_set": str(golden_path),
+            },
             signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
             input_example=input_example(task, result.holdout),
             registered_model_name=task.name,

@@ -24,7 +24,10 @@ def ready(request: Request, response: Response) -> Readiness:
     statuses: dict[str, ModelStatus] = {}
     for name in TASKS:
         loaded = models.models.get(name)
+        refusal = models.refusals.get(name)
         statuses[name] = ModelStatus(
+            refused_version=refusal.version if refusal else None,
+            refused_reason=refusal.reason if refusal else None,
             loaded=loaded is not None,
             name=name,
             version=loaded.version if loaded else None,
