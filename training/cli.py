@@ -202,7 +202,7 @@ def promote(
 
     configure_logging()
     try:
-        decision = run_gate(task.value, data, Settings(), candidate, file_format.value, force, reason)
+        decision = run_gate(task.value, data, Settings(), candidate or None, file_format.value, force, reason)
     except PromotionError as error:
         typer.echo(f"error: {error}; nothing changed", err=True)
         raise typer.Exit(code=2) from None
