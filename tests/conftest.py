@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from training.settings import Settings
 from training.train import TrainResult, train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+POSTGRES_ENV = (
+    "CAREOPS_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:55432 (.ci/run sets it)
+)
 API_KEYS = "sched-key:scheduler,bill-key:biller,admin-key:admin"
 SCHEDULER = {"X-API-Key": "sched-key"}
 BILLER = {"X-API-Key": "bill-key"}
@@ -36,6 +40,40 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+def fresh_postgres_database() -> str:
+    """A new, empty database on the test PostgreSQL server; returns its SQLAlchemy URL."""
+    from sqlalchemy import create_engine, text
+
+    base = os.environ[POSTGRES_ENV].rstrip("/")
+    name = f"careops_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{base}/{name}"
+
+
+def backend_settings(root: Path, backend: str, **overrides: object) -> Settings:
+    """Settings whose MLflow store and appointment store live on `backend` (sqlite or postgresql)."""
+    if backend == "postgresql":
+        overrides = {
+            "tracking_uri": fresh_postgres_database(),
+            "database_url": fresh_postgres_database(),
+        } | overrides
+    return make_settings(root, **overrides)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backends lifecycle tests run on; PostgreSQL needs a server (.ci/run starts one)."""
+    if request.param == "postgresql" and not os.environ.get(POSTGRES_ENV):
+        reason = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; .ci/run must start one")
+        pytest.skip(reason)
+    return request.param
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,16 @@ from data.synthetic_appointments import generate_appointments
 from data.synthetic_claims import generate_claims
 from data.tables import write_table
 from serving.app import create_app
-from tests.conftest import ADMIN, SCHEDULER, make_settings
+from tests.conftest import ADMIN, SCHEDULER, backend_settings
 from tests.serving.test_overbook_route import session_body
 from training.train import train
 
 
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory: pytest.TempPathFactory):
+def versions(tmp_path_factory: pytest.TempPathFactory, backend: str):
     """A store with noshow v1 (champion), v2 (trained on other data) and v3 (its artifact corrupted)."""
     root = tmp_path_factory.mktemp("reload")
-    settings = make_settings(root, reload_interval_seconds=0)
+    settings = backend_settings(root, backend, reload_interval_seconds=0)
     for seed in (61, 62, 63):
         train("noshow", write_table(generate_appointments(3_000, seed=seed), root / f"a{seed}.csv"), settings)
     train("denial", write_table(claims_for_file(generate_claims(2_000, seed=61)), root / "c.csv"), settings)

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from data.loaders import load_appointments
 from data.synthetic_appointments import generate_appointments
 from data.tables import write_table
-from tests.conftest import make_settings
+from tests.conftest import backend_settings, make_settings
 from training.promotion import PromotionError, promote, rollback
 from training.registry import alias_version
 from training.settings import Settings
@@ -20,10 +20,10 @@ from training.train import train
 
 
 @pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path, Path]:
+def lifecycle(tmp_path_factory: pytest.TempPathFactory, backend: str) -> tuple[Settings, Path, Path]:
     """v1: champion trained on little data; v2: trained on shuffled labels; v3: trained on more data."""
     root = tmp_path_factory.mktemp("gate")
-    settings = make_settings(root)
+    settings = backend_settings(root, backend)
     small = write_table(generate_appointments(1_500, seed=51), root / "small.csv")
     shuffled_frame = generate_appointments(12_000, seed=52)
     shuffled_frame["no_show"] = np.random.default_rng(0).permutation(shuffled_frame["no_show"].to_numpy())
