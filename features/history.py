@@ -68,52 +68,138 @@ def patient_history(
     outcome: np.ndarray,
     ids: np.ndarray,
 ) -> np.ndarray:
-    """History features of one patient's target appointments from that patient's appointments.
+    """History features of patients' target appointments from each patient's stored appointments.
 
     `days`, `booked`, `outcome` and `ids` describe every appointment of the patient that the store
     or table holds (cancelled ones excluded); `outcome` is 1 for a no-show, 0 for attended and NaN
-    while unknown. Returns one row per target: the seven patient features of HISTORY_FEATURES.
-    This is the one definition used offline and online.
+    while unknown. Inputs are 1-D for one patient, or 2-D (patients x appointments) for a batch of
+    patients with equally many. Returns one row per target (per patient in a batch): the seven
+    patient features of HISTORY_FEATURES. This is the one definition used offline and online.
     """
-    out = np.empty((len(target_days), 7))
-    order = np.lexsort((booked, days))
-    days, booked, outcome, ids = days[order], booked[order], outcome[order], ids[order]
-    has_outcome = ~np.isnan(outcome)
-    for row, (day, target_booked_at, target_id) in enumerate(
-        zip(target_days, target_booked, target_ids, strict=True)
-    ):
-        known = has_outcome & (days <= day - params.horizon_days)
-        visits = known.sum()
-        no_shows = outcome[known].sum() if visits else 0.0
-        booked_by_then = booked < prediction_time(day, target_booked_at, params.horizon_days)
-        others = ids != target_id
-        if visits:
-            last = np.flatnonzero(known)[-1]
-            last_outcome, since_last = outcome[last], day - days[last]
-        else:
-            last_outcome, since_last = np.nan, np.nan
-        out[row] = (
-            visits,
-            no_shows,
-            (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight),
-            last_outcome,
-            since_last,
-            (booked_by_then & others & (days == day)).sum(),
-            (booked_by_then & (days > day) & (days <= day + UPCOMING_WINDOW_DAYS)).sum(),
-        )
-    return out
+    single = np.ndim(days) == 1
+    target_days, target_booked, days, booked, outcome = (
+        np.atleast_2d(np.asarray(a, dtype=np.float64))
+        for a in (target_days, target_booked, days, booked, outcome)
+    )
+    target_ids, ids = (np.atleast_2d(np.asarray(a, dtype=object)) for a in (target_ids, ids))
+    order = np.lexsort((booked, days), axis=-1)
+    days, booked, outcome, ids = (np.take_along_axis(a, order, axis=-1) for a in (days, booked, outcome, ids))
+    # Axes: patient, target, stored appointment (in time order).
+    known = ~np.isnan(outcome)[:, None, :] & (
+        days[:, None, :] <= (target_days - params.horizon_days)[:, :, None]
+    )
+    visits = known.sum(axis=-1).astype(np.float64)
+    no_shows = np.where(known, np.nan_to_num(outcome)[:, None, :], 0.0).sum(axis=-1)
+    last = np.where(known, np.arange(days.shape[-1]), -1).max(axis=-1, initial=-1)
+    has_last = last >= 0
+    if days.shape[-1]:
+        safe = np.maximum(last, 0)
+        last_outcome = np.where(has_last, np.take_along_axis(outcome, safe, axis=-1), np.nan)
+        since_last = np.where(has_last, target_days - np.take_along_axis(days, safe, axis=-1), np.nan)
+    else:
+        last_outcome = since_last = np.full(target_days.shape, np.nan)
+    when = prediction_time(target_days, target_booked, params.horizon_days)
+    by_then = booked[:, None, :] < when[:, :, None]
+    others = ids[:, None, :] != target_ids[:, :, None]
+    same_day = (by_then & others & (days[:, None, :] == target_days[:, :, None])).sum(axis=-1)
+    later = days[:, None, :] - target_days[:, :, None]
+    upcoming = (by_then & (later > 0) & (later <= UPCOMING_WINDOW_DAYS)).sum(axis=-1)
+    rate = (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight)
+    out = np.stack([visits, no_shows, rate, last_outcome, since_last, same_day, upcoming], axis=-1)
+    return out[0] if single else out
 
 
-def clinic_day_load(
-    params: HistoryParams, day: float, target_booked: float, booked_that_day: np.ndarray
-) -> float:
-    """Appointments at a clinic on `day` that were booked by the prediction time."""
-    return float((booked_that_day < prediction_time(day, target_booked, params.horizon_days)).sum())
+def clinic_day_loads(
+    params: HistoryParams, day: float, target_booked: np.ndarray, booked_that_day: np.ndarray
+) -> np.ndarray:
+    """For each target on `day`, the clinic's appointments that day booked by its prediction time."""
+    times = prediction_time(day, np.asarray(target_booked, dtype=np.float64), params.horizon_days)
+    return np.searchsorted(np.sort(booked_that_day), times, side="left").astype(np.float64)
 
 
 def clinic_rate(params: HistoryParams, no_shows: float, visits: float) -> float:
     """A clinic's no-show rate from its known outcomes, smoothed toward the overall rate."""
     return (no_shows + params.clinic_prior_weight * params.prior_rate) / (visits + params.clinic_prior_weight)
+
+
+PATIENT_FEATURES = HISTORY_FEATURES[1:8]
+CLINIC_FEATURES = (HISTORY_FEATURES[0], HISTORY_FEATURES[8])
+
+
+def _epoch(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return as_seconds(frame[column].to_numpy())
+
+
+def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
+    """PATIENT_FEATURES per appointment; needs every appointment of each patient in `frame`."""
+    booked = _epoch(frame, "booked_at")
+    days = day_number(_epoch(frame, "starts_at"))
+    outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
+    ids = frame["appointment_id"].to_numpy()
+    values = np.empty((len(frame), len(PATIENT_FEATURES)))
+    patients = frame["patient_id"].to_numpy()
+    order = np.argsort(patients, kind="stable")
+    boundaries = np.flatnonzero(patients[order][1:] != patients[order][:-1]) + 1
+    groups = np.split(order, boundaries) if len(frame) else []
+    # Patients with equally many appointments are computed together, as one batch.
+    by_size: dict[int, list[np.ndarray]] = defaultdict(list)
+    for rows in groups:
+        by_size[len(rows)].append(rows)
+    for batch in by_size.values():
+        rows = np.stack(batch)
+        values[rows.ravel()] = patient_history(
+            params, days[rows], booked[rows], ids[rows], days[rows], booked[rows], outcome[rows], ids[rows]
+        ).reshape(-1, len(PATIENT_FEATURES))
+    out = pd.DataFrame(values, columns=list(PATIENT_FEATURES), index=frame.index)
+    out.insert(0, "appointment_id", ids)
+    return out
+
+
+def clinic_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
+    """CLINIC_FEATURES per appointment; needs every appointment of each clinic in `frame`."""
+    booked = _epoch(frame, "booked_at")
+    days = day_number(_epoch(frame, "starts_at"))
+    outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
+    clinics = frame["clinic_id"].astype(str).to_numpy(dtype=object)
+    rate = np.full(len(frame), clinic_rate(params, 0.0, 0.0))
+    load = np.empty(len(frame))
+    clinic_days = pd.DataFrame({"clinic": clinics, "day": days})
+    for rows in clinic_days.groupby(["clinic", "day"], sort=False).indices.values():
+        load[rows] = clinic_day_loads(params, days[rows[0]], booked[rows], booked[rows])
+
+    # A clinic's outcomes known by day D - H: cumulative counts over its earlier days.
+    known = ~np.isnan(outcome)
+    if known.any():
+        daily = (
+            pd.DataFrame({"clinic": clinics[known], "day": days[known], "no_show": outcome[known]})
+            .groupby(["clinic", "day"])["no_show"]
+            .agg(["sum", "count"])
+            .groupby(level="clinic")
+            .cumsum()
+            .reset_index()
+            .sort_values("day")
+        )
+        targets = pd.DataFrame(
+            {"clinic": clinics, "day": days - params.horizon_days, "row": np.arange(len(frame))}
+        )
+        targets["clinic"] = targets["clinic"].astype(object)
+        daily["clinic"] = daily["clinic"].astype(object)
+        matched = pd.merge_asof(
+            targets.sort_values("day"), daily, on="day", by="clinic", direction="backward"
+        )
+        matched = matched.sort_values("row")
+        rate = np.array([
+            clinic_rate(params, s, c)
+            for s, c in zip(matched["sum"].fillna(0), matched["count"].fillna(0), strict=True)
+        ])  # fmt: skip
+    return pd.DataFrame(
+        {
+            "appointment_id": frame["appointment_id"].to_numpy(),
+            CLINIC_FEATURES[0]: rate,
+            CLINIC_FEATURES[1]: load,
+        },
+        index=frame.index,
+    )
 
 
 def add_history(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
@@ -123,52 +209,10 @@ def add_history(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     outcome is unknown still count as bookings.
     """
     out = frame.copy()
-    starts = as_seconds(frame["starts_at"].to_numpy())
-    booked = as_seconds(frame["booked_at"].to_numpy())
-    days = day_number(starts)
-    outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
-    ids = frame["appointment_id"].to_numpy()
-    values = np.empty((len(frame), len(HISTORY_FEATURES)))
-
-    patients = frame["patient_id"].to_numpy()
-    order = np.argsort(patients, kind="stable")
-    boundaries = np.flatnonzero(patients[order][1:] != patients[order][:-1]) + 1
-    for rows in np.split(order, boundaries):
-        values[rows, 1:8] = patient_history(
-            params, days[rows], booked[rows], ids[rows], days[rows], booked[rows], outcome[rows], ids[rows]
-        )
-
-    clinics = frame["clinic_id"].astype(str).to_numpy(dtype=object)
-    clinic_days = pd.DataFrame({"clinic": clinics, "day": days})
-    for rows in clinic_days.groupby(["clinic", "day"], sort=False).indices.values():
-        for row in rows:
-            values[row, 8] = clinic_day_load(params, days[row], booked[row], booked[rows])
-
-    # A clinic's outcomes known by day D - H: cumulative counts over its earlier days.
-    known = ~np.isnan(outcome)
-    daily = (
-        pd.DataFrame({"clinic": clinics[known], "day": days[known], "no_show": outcome[known]})
-        .groupby(["clinic", "day"])["no_show"]
-        .agg(["sum", "count"])
-        .groupby(level="clinic")
-        .cumsum()
-        .reset_index()
-        .sort_values("day")
-    )
-    targets = pd.DataFrame(
-        {"clinic": clinics, "day": days - params.horizon_days, "row": np.arange(len(frame))}
-    )
-    targets["clinic"] = targets["clinic"].astype(object)
-    daily["clinic"] = daily["clinic"].astype(object)
-    matched = pd.merge_asof(targets.sort_values("day"), daily, on="day", by="clinic", direction="backward")
-    matched = matched.sort_values("row")
-    values[:, 0] = [
-        clinic_rate(params, s, c)
-        for s, c in zip(matched["sum"].fillna(0), matched["count"].fillna(0), strict=True)
-    ]
-
-    for index, name in enumerate(HISTORY_FEATURES):
-        out[name] = values[:, index]
+    patient = patient_history_frame(frame, params)
+    clinic = clinic_history_frame(frame, params)
+    for name in HISTORY_FEATURES:
+        out[name] = (patient if name in PATIENT_FEATURES else clinic)[name].to_numpy()
     return out
 
 
@@ -199,6 +243,8 @@ def online_history(
     bookings = store.clinic_day_bookings(keys)
     outcomes = store.clinic_outcomes([(clinic, day - params.horizon_days) for clinic, day in keys])
     for row, (clinic, day) in enumerate(keys):
-        values[row, 8] = clinic_day_load(params, days[row], booked[row], bookings[(clinic, day)])
+        values[row, 8] = clinic_day_loads(params, days[row], booked[row : row + 1], bookings[(clinic, day)])[
+            0
+        ]
         values[row, 0] = clinic_rate(params, *outcomes[(clinic, day - params.horizon_days)])
     return {name: values[:, index] for index, name in enumerate(HISTORY_FEATURES)}

@@ -32,6 +32,7 @@ def configure_logging() -> None:
     """Plain, PHI-free log lines on stderr; MLflow's chatter kept to warnings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
 
 
 @app.command()
@@ -243,3 +244,47 @@ def rollback(task: Annotated[TaskName, typer.Argument(help="Which model.")]) -> 
         raise typer.Exit(code=2) from None
     typer.echo(f"{task.value}@champion is v{decision.candidate} again; v{decision.champion} is @previous "
                f"(run {decision.run_id})")  # fmt: skip
+
+
+QUARANTINED_EXIT_CODE = 3
+
+
+@app.command()
+def score(
+    task: Annotated[TaskName, typer.Argument(help="Which model.")],
+    data: Annotated[
+        list[Path], typer.Option(exists=True, dir_okay=False, help="CSV/Parquet files (repeat).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet): id and probability per row.")],
+    file_format: FormatOption = FileFormat.careops,
+    scheduler: Annotated[
+        str | None, typer.Option(help="A Dask scheduler address, e.g. tcp://host:8786.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local Dask workers when no --scheduler.")] = 2,
+    model_uri: Annotated[str | None, typer.Option(help="Default: models:/<task>@champion.")] = None,
+) -> None:
+    """Score files with dask.dataframe; bad rows go to <out>.quarantine.csv (exit code 3)."""
+    import mlflow
+
+    from training.batch import SchedulerUnreachableError, dask_client, score_files
+    from training.settings import Settings
+
+    configure_logging()
+    settings = Settings()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    uri = model_uri or f"models:/{task.value}@{settings.champion_alias}"
+    try:
+        trained = mlflow.pyfunc.load_model(uri).unwrap_python_model().trained
+    except Exception as error:  # any load failure is the user's to fix: say which model
+        typer.echo(f"error: cannot load {uri}: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    try:
+        with dask_client(scheduler, workers, settings.dask_connect_timeout_seconds) as client:
+            result = score_files(trained, data, out, file_format.value, client)
+    except SchedulerUnreachableError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"scored {result.rows_scored} rows with {uri} into {result.out}")
+    if result.quarantine is not None:
+        typer.echo(f"quarantined {result.rows_quarantined} rows, with reasons, in {result.quarantine}")
+        raise typer.Exit(code=QUARANTINED_EXIT_CODE)

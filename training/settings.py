@@ -39,6 +39,7 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Most slots one overbooking request may hold."
     )
     top_factors: int = Field(default=5, ge=3, le=10, description="Factors returned with each score.")
+    dask_connect_timeout_seconds: float = Field(default=10.0, gt=0, description="Wait for a Dask scheduler.")
     champion_alias: str = "champion"
     previous_alias: str = "previous"
     gate_auc_tolerance: float = Field(default=0.005, ge=0, description="ROC-AUC a challenger may lose.")

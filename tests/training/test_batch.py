@@ -1,0 +1,110 @@
+"""Batch scoring with dask.dataframe on a distributed.LocalCluster equals in-process scoring."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from data.loaders import claims_for_file, load_appointments, load_claims
+from data.synthetic_appointments import generate_appointments
+from data.synthetic_claims import generate_claims
+from data.tables import read_table, write_table
+from serving.cli import app
+from tests.conftest import TrainedStore
+from training.batch import dask_client, score_files
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with dask_client(None, workers=2, timeout_seconds=30) as client:
+        yield client
+
+
+def champion(store: TrainedStore, task: str):
+    mlflow.set_tracking_uri(store.settings.tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{task}@champion").unwrap_python_model().trained
+
+
+def test_100k_appointments_equal_in_process_scoring(
+    trained_store: TrainedStore, cluster, tmp_path: Path
+) -> None:
+    data = write_table(generate_appointments(100_000, seed=91), tmp_path / "appointments.csv")
+    trained = champion(trained_store, "noshow")
+    result = score_files(trained, [data], tmp_path / "scores.parquet", client=cluster, show_progress=False,
+                         blocksize="1MB")  # fmt: skip
+    assert result.rows_scored == 100_000 and result.quarantine is None
+    scored = pd.read_parquet(result.out).set_index("appointment_id")["no_show_probability"]
+    table = load_appointments(data).valid
+    expected = trained.predict_frame(table)
+    assert scored.index.is_unique and len(scored) == len(table)
+    assert np.abs(scored.loc[table["appointment_id"]].to_numpy() - expected).max() <= 1e-9
+
+
+def test_claims_in_several_files_equal_in_process_scoring(
+    trained_store: TrainedStore, cluster, tmp_path: Path
+) -> None:
+    frame = claims_for_file(generate_claims(4_000, seed=92))
+    files = [
+        write_table(frame.iloc[:2_000], tmp_path / "a.csv"),
+        write_table(frame.iloc[2_000:], tmp_path / "b.parquet"),
+    ]
+    files = [files[0], write_table(frame.iloc[2_000:], tmp_path / "b.csv")]
+    trained = champion(trained_store, "denial")
+    result = score_files(trained, files, tmp_path / "scores.csv", client=cluster, show_progress=False)
+    scored = read_table(result.out).set_index("claim_id")["denial_probability"].astype(float)
+    table = load_claims(frame).valid
+    assert np.abs(scored.loc[table["claim_id"]].to_numpy() - trained.predict_frame(table)).max() <= 1e-9
+
+
+def test_bad_rows_are_quarantined_and_the_exit_code_says_so(
+    trained_store: TrainedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = generate_appointments(2_000, seed=93)
+    frame["patient_age"] = frame["patient_age"].astype(object)
+    frame.loc[[10, 20], "patient_age"] = -3
+    data = write_table(frame, tmp_path / "appointments.csv")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.settings.tracking_uri)
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(
+        app, ["score", "noshow", "--data", str(data), "--out", str(out), "--workers", "1"]
+    )
+    assert result.exit_code == 3, result.output
+    assert "quarantined 2 rows" in result.output
+    assert len(read_table(out)) == 1_998
+    quarantine = read_table(tmp_path / "scores.quarantine.csv")
+    assert (
+        quarantine["quarantine_reason"].tolist()
+        == ["patient_age: Input should be greater than or equal to 0"] * 2
+    )
+    assert sorted(quarantine["appointment_id"]) == sorted(frame.loc[[10, 20], "appointment_id"])
+
+
+def test_an_unreachable_scheduler_fails_clearly_and_soon(
+    trained_store: TrainedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = write_table(generate_appointments(100, seed=94), tmp_path / "appointments.csv")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.settings.tracking_uri)
+    monkeypatch.setenv("CAREOPS_DASK_CONNECT_TIMEOUT_SECONDS", "2")
+    start = time.monotonic()
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "noshow",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no Dask scheduler answered at tcp://127.0.0.1:9 within 2s" in result.output
+    assert time.monotonic() - start < 30

@@ -1,0 +1,153 @@
+"""Batch scoring of canonical files with dask.dataframe, on a local or remote Dask cluster.
+
+Rows are validated per partition (bad ones go to a quarantine file with their reasons). No-show
+history needs every appointment of a patient, and of a clinic, together: the table is shuffled
+by patient for the patient features and by clinic for the clinic features, so the scores equal
+in-process scoring of the whole table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+from data.kaggle_noshow import kaggle_to_canonical
+from data.loaders import QUARANTINE_REASON, QUARANTINE_RULE, SOURCE_ROW, canonical_columns
+from data.tables import CSV_SUFFIXES, write_table
+from features.history import (
+    CLINIC_FEATURES,
+    PATIENT_FEATURES,
+    clinic_history_frame,
+    patient_history_frame,
+)
+from models.tasks import Task
+from models.trained import TrainedModel
+
+
+class SchedulerUnreachableError(ConnectionError):
+    """The Dask scheduler did not answer in time."""
+
+
+@dataclass
+class BatchResult:
+    """What a batch run wrote."""
+
+    rows_scored: int
+    rows_quarantined: int
+    out: Path
+    quarantine: Path | None
+
+
+def read_files(files: Sequence[Path], file_format: str, blocksize: str = "64MB") -> dd.DataFrame:
+    """All files as one Dask DataFrame of canonical (not yet validated) columns."""
+    paths = [str(f) for f in files]
+    if all(p.lower().endswith(CSV_SUFFIXES) for p in paths):
+        compressed = any(p.lower().endswith(".gz") for p in paths)
+        frame = dd.read_csv(paths, dtype=str, keep_default_na=file_format != "kaggle-noshow",
+                            blocksize=None if compressed else blocksize)  # fmt: skip
+    else:
+        frame = dd.read_parquet(paths)
+    if file_format == "kaggle-noshow":
+        frame = frame.map_partitions(kaggle_to_canonical)
+    return frame
+
+
+def _valid(part: pd.DataFrame, task: Task) -> pd.DataFrame:
+    return task.load(part).valid[list(canonical_columns(task.record))]
+
+
+def _quarantined(part: pd.DataFrame, task: Task) -> pd.DataFrame:
+    quarantined = task.load(part).quarantined
+    return quarantined[[c for c in quarantined.columns if c != SOURCE_ROW]].astype(str)
+
+
+def _score(part: pd.DataFrame, trained: TrainedModel) -> pd.DataFrame:
+    task = trained.task
+    probability = trained.pipeline.predict_proba(part)[:, 1] if len(part) else np.empty(0)
+    return pd.DataFrame(
+        {task.id_column: part[task.id_column].to_numpy(), task.probability_field: probability}
+    )
+
+
+def score_frame(raw: dd.DataFrame, trained: TrainedModel) -> tuple[dd.DataFrame, dd.DataFrame]:
+    """The lazy scores (id, probability) and the lazy quarantine of a raw canonical frame."""
+    task = trained.task
+    sample = task.load(raw._meta_nonempty if len(raw.columns) else raw._meta)
+    valid_meta = sample.valid[list(canonical_columns(task.record))].iloc[:0]
+    quarantine_meta = pd.DataFrame(columns=[*raw.columns, QUARANTINE_REASON, QUARANTINE_RULE], dtype=str)
+    valid = raw.map_partitions(_valid, task, meta=valid_meta)
+    quarantined = raw.map_partitions(_quarantined, task, meta=quarantine_meta)
+    if trained.history is not None:
+        params = trained.history
+        patient_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
+                                     **{n: pd.Series(dtype=float) for n in PATIENT_FEATURES}})  # fmt: skip
+        clinic_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
+                                    **{n: pd.Series(dtype=float) for n in CLINIC_FEATURES}})  # fmt: skip
+        patients = valid.shuffle("patient_id").map_partitions(
+            patient_history_frame, params, meta=patient_meta
+        )
+        clinics = valid.shuffle("clinic_id").map_partitions(clinic_history_frame, params, meta=clinic_meta)
+        valid = valid.merge(patients, on="appointment_id").merge(clinics, on="appointment_id")
+    scores_meta = pd.DataFrame(
+        {task.id_column: pd.Series(dtype=object), task.probability_field: pd.Series(dtype=float)}
+    )
+    return valid.map_partitions(_score, trained, meta=scores_meta), quarantined
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int, timeout_seconds: float) -> Iterator[object]:
+    """A client on the given scheduler, or on a LocalCluster of `workers` single-threaded processes."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{timeout_seconds}s")
+        except (OSError, TimeoutError) as error:
+            raise SchedulerUnreachableError(
+                f"no Dask scheduler answered at {scheduler} within {timeout_seconds:g}s: {error}"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def score_files(
+    trained: TrainedModel,
+    files: Sequence[Path],
+    out: Path,
+    file_format: str = "careops",
+    client: object | None = None,
+    show_progress: bool = True,
+    blocksize: str = "64MB",
+) -> BatchResult:
+    """Score every file's valid rows into `out`; bad rows go to `<out>.quarantine.csv` with reasons."""
+    scores, quarantined = score_frame(read_files(files, file_format, blocksize), trained)
+    if client is not None:
+        futures = client.compute([scores, quarantined])
+        if show_progress:
+            from distributed import progress
+
+            progress(futures)
+        scored, bad = (f.result() for f in futures)
+    else:
+        scored, bad = dask.compute(scores, quarantined)
+    write_table(scored.reset_index(drop=True), out)
+    quarantine_path = None
+    if len(bad):
+        quarantine_path = out.with_name(out.name.split(".")[0] + ".quarantine.csv")
+        write_table(bad.reset_index(drop=True), quarantine_path)
+    return BatchResult(len(scored), len(bad), out, quarantine_path)
