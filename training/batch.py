@@ -24,6 +24,7 @@ from data.tables import CSV_SUFFIXES, write_table
 from features.history import (
     CLINIC_FEATURES,
     PATIENT_FEATURES,
+    HistoryParams,
     clinic_history_frame,
     patient_history_frame,
 )
@@ -59,8 +60,13 @@ def read_files(files: Sequence[Path], file_format: str, blocksize: str = "64MB")
     return frame
 
 
-def _valid(part: pd.DataFrame, task: Task) -> pd.DataFrame:
-    return task.load(part).valid[list(canonical_columns(task.record))]
+def _kept_columns(task: Task, columns: Sequence[str]) -> list[str]:
+    # The generator's truth rides along when present, so distributed training can report the oracle.
+    return [*canonical_columns(task.record), *(c for c in (task.oracle_column,) if c in columns)]
+
+
+def _valid(part: pd.DataFrame, task: Task, kept: list[str]) -> pd.DataFrame:
+    return task.load(part).valid[kept]
 
 
 def _quarantined(part: pd.DataFrame, task: Task) -> pd.DataFrame:
@@ -76,25 +82,34 @@ def _score(part: pd.DataFrame, trained: TrainedModel) -> pd.DataFrame:
     )
 
 
+def validated(raw: dd.DataFrame, task: Task) -> tuple[dd.DataFrame, dd.DataFrame]:
+    """The lazy valid canonical rows of a raw frame, and its lazy quarantine with reasons."""
+    kept = _kept_columns(task, list(raw.columns))
+    valid_meta = task.load(raw._meta).valid.reindex(columns=kept).iloc[:0]
+    quarantine_meta = pd.DataFrame(columns=[*raw.columns, QUARANTINE_REASON, QUARANTINE_RULE], dtype=str)
+    return (
+        raw.map_partitions(_valid, task, kept, meta=valid_meta),
+        raw.map_partitions(_quarantined, task, meta=quarantine_meta),
+    )
+
+
+def with_history(valid: dd.DataFrame, params: HistoryParams) -> dd.DataFrame:
+    """Valid appointments with their point-in-time history, computed patient- and clinic-complete."""
+    patient_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
+                                 **{n: pd.Series(dtype=float) for n in PATIENT_FEATURES}})  # fmt: skip
+    clinic_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
+                                **{n: pd.Series(dtype=float) for n in CLINIC_FEATURES}})  # fmt: skip
+    patients = valid.shuffle("patient_id").map_partitions(patient_history_frame, params, meta=patient_meta)
+    clinics = valid.shuffle("clinic_id").map_partitions(clinic_history_frame, params, meta=clinic_meta)
+    return valid.merge(patients, on="appointment_id").merge(clinics, on="appointment_id")
+
+
 def score_frame(raw: dd.DataFrame, trained: TrainedModel) -> tuple[dd.DataFrame, dd.DataFrame]:
     """The lazy scores (id, probability) and the lazy quarantine of a raw canonical frame."""
     task = trained.task
-    sample = task.load(raw._meta_nonempty if len(raw.columns) else raw._meta)
-    valid_meta = sample.valid[list(canonical_columns(task.record))].iloc[:0]
-    quarantine_meta = pd.DataFrame(columns=[*raw.columns, QUARANTINE_REASON, QUARANTINE_RULE], dtype=str)
-    valid = raw.map_partitions(_valid, task, meta=valid_meta)
-    quarantined = raw.map_partitions(_quarantined, task, meta=quarantine_meta)
+    valid, quarantined = validated(raw, task)
     if trained.history is not None:
-        params = trained.history
-        patient_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
-                                     **{n: pd.Series(dtype=float) for n in PATIENT_FEATURES}})  # fmt: skip
-        clinic_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
-                                    **{n: pd.Series(dtype=float) for n in CLINIC_FEATURES}})  # fmt: skip
-        patients = valid.shuffle("patient_id").map_partitions(
-            patient_history_frame, params, meta=patient_meta
-        )
-        clinics = valid.shuffle("clinic_id").map_partitions(clinic_history_frame, params, meta=clinic_meta)
-        valid = valid.merge(patients, on="appointment_id").merge(clinics, on="appointment_id")
+        valid = with_history(valid, trained.history)
     scores_meta = pd.DataFrame(
         {task.id_column: pd.Series(dtype=object), task.probability_field: pd.Series(dtype=float)}
     )

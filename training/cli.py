@@ -77,6 +77,11 @@ def train(
     skip_if_champion: Annotated[
         bool, typer.Option(help="Do nothing when the task already has a champion (used by `make run`).")
     ] = False,
+    dask: Annotated[
+        bool, typer.Option("--dask", help="Load and fit on a Dask cluster (lightgbm.dask).")
+    ] = False,
+    scheduler: Annotated[str | None, typer.Option(help="With --dask: a scheduler address.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="With --dask and no --scheduler: local workers.")] = 2,
 ) -> None:
     """Train, evaluate on a temporal holdout, log to MLflow and register a model version."""
     from mlflow import MlflowClient
@@ -94,9 +99,17 @@ def train(
         if version is not None:
             typer.echo(f"{task.value}@{settings.champion_alias} is version {version}; not retraining")
             return
+    from training.batch import SchedulerUnreachableError, dask_client
+
     try:
-        result = run_training(task.value, data, settings, file_format=file_format.value)
-    except (TrainingDataError, ValueError) as error:
+        if dask:
+            with dask_client(scheduler, workers, settings.dask_connect_timeout_seconds) as client:
+                result = run_training(
+                    task.value, data, settings, file_format=file_format.value, client=client
+                )
+        else:
+            result = run_training(task.value, data, settings, file_format=file_format.value)
+    except (TrainingDataError, ValueError, SchedulerUnreachableError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
     rows = result.rows

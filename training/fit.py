@@ -104,27 +104,40 @@ def fit_and_evaluate(
         labels(calibration_rows, task),
         params,
     )
-    trained = TrainedModel(task.name, pipeline, history)
-    probability = pipeline.predict_proba(holdout_rows)[:, 1]
-    holdout_labels = labels(holdout_rows, task)
-    if len(np.unique(holdout_labels)) < 2:
-        raise TrainingDataError(f"the holdout from {holdout_start} has only one class")
-
-    metrics = {f"holdout_{k}": v for k, v in binary_metrics(holdout_labels, probability).items()}
-    if task.oracle_column in holdout_rows.columns:
-        metrics |= oracle_comparison(
-            holdout_labels, probability, holdout_rows[task.oracle_column].to_numpy(float)
-        )
-    metrics["boosting_rounds"] = float(
-        pipeline.named_steps["classifier"].classifier.booster_.current_iteration()
-    )
-    metrics["train_positive_rate"] = float(fit_rows[task.label_column].mean())
     rows = {
         "rows_train": len(train_rows),
         "rows_calibration": len(calibration_rows),
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": int((~labelled).sum()),
     }
+    return evaluate_holdout(
+        task, TrainedModel(task.name, pipeline, history), holdout_rows, fit_rows[task.label_column].mean(),
+        rows, calibration_scores, holdout_start,
+    )  # fmt: skip
+
+
+def evaluate_holdout(
+    task: Task,
+    trained: TrainedModel,
+    holdout_rows: pd.DataFrame,
+    train_positive_rate: float,
+    rows: dict[str, int],
+    calibration_scores: dict[str, float],
+    holdout_start: datetime | pd.Timestamp,
+) -> FitResult:
+    """Score a prepared holdout with a fitted model and gather every figure a run reports."""
+    pipeline = trained.pipeline
+    probability = pipeline.predict_proba(holdout_rows)[:, 1]
+    holdout_labels = labels(holdout_rows, task)
+    if len(np.unique(holdout_labels)) < 2:
+        raise TrainingDataError(f"the holdout from {holdout_start} has only one class")
+    metrics = {f"holdout_{k}": v for k, v in binary_metrics(holdout_labels, probability).items()}
+    if task.oracle_column in holdout_rows.columns:
+        oracle = holdout_rows[task.oracle_column].to_numpy(float)
+        metrics |= oracle_comparison(holdout_labels, probability, oracle)
+    booster = pipeline.named_steps["classifier"].classifier.booster_
+    metrics["boosting_rounds"] = float(booster.current_iteration())
+    metrics["train_positive_rate"] = float(train_positive_rate)
     return FitResult(
         trained=trained,
         holdout=holdout_rows,

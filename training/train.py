@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -19,6 +20,7 @@ from data.tables import file_sha256
 from models.estimator import BoosterParams
 from models.pyfunc import MODEL_ARTIFACT, CareopsModel, input_schema, output_schema
 from models.tasks import Task, caller_form, get_task
+from training.distributed_fit import fit_and_evaluate_distributed
 from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
 from training.provenance import git_commit, library_versions
 from training.registry import set_alias_if_absent
@@ -80,19 +82,32 @@ def train(
     settings: Settings,
     params: BoosterParams | None = None,
     file_format: str = "careops",
+    client: object | None = None,
 ) -> TrainResult:
-    """Train `task_name` on the file at `data_path` and register a model version."""
+    """Train `task_name` on the file at `data_path` and register a model version.
+
+    With a Dask `client`, the table is loaded, prepared and fitted on the cluster (lightgbm.dask).
+    """
     task = get_task(task_name)
     data_path = Path(data_path)
-    loaded = task.load(data_path, file_format)
-    table = loaded.valid
-    result = fit_and_evaluate(
-        task, table, recent_holdout_start(task, table, settings.holdout_fraction), settings, params
-    )
+    if client is None:
+        loaded = task.load(data_path, file_format)
+        table = loaded.valid
+        start = recent_holdout_start(task, table, settings.holdout_fraction)
+        result = fit_and_evaluate(task, table, start, settings, params)
+        counts = (loaded.rows_read, len(table), len(loaded.quarantined), loaded.reason_counts)
+        partitions: Iterable[pd.DataFrame] = [table]
+    else:
+        result, load, valid = fit_and_evaluate_distributed(
+            task, [data_path], settings, client, params, file_format
+        )
+        counts = (load.rows_read, load.rows_valid, load.rows_quarantined, load.reason_counts)
+        partitions = (valid.get_partition(i).compute() for i in range(valid.npartitions))
+    rows_read, rows_valid, rows_quarantined, reason_counts = counts
     rows = {
-        "rows_read": loaded.rows_read,
-        "rows_valid": len(table),
-        "rows_quarantined": len(loaded.quarantined),
+        "rows_read": rows_read,
+        "rows_valid": rows_valid,
+        "rows_quarantined": rows_quarantined,
         **result.rows,
     }
     data_sha256 = file_sha256(data_path)
@@ -116,6 +131,7 @@ def train(
             "task": task.name,
             "data_file": data_path.name,
             "data_format": file_format,
+            "distributed": client is not None,
             "seed": settings.seed,
             "train_threads": settings.train_threads,
             "holdout_fraction": settings.holdout_fraction,
@@ -125,7 +141,7 @@ def train(
             **(params or BoosterParams()).as_params(),
             **rows,
         })  # fmt: skip
-        mlflow.log_dict(loaded.reason_counts, "quarantine_reasons.json")
+        mlflow.log_dict(reason_counts, "quarantine_reasons.json")
         log_evaluation(result, task, folder)
         card = dump_json(
             model_card(result, task.name, data_path.name, data_sha256), folder / "model_card.json"
@@ -162,7 +178,8 @@ def train(
         champion_set = set_alias_if_absent(client, task.name, settings.champion_alias, version)
         mlflow.set_tag("careops.champion_set", str(champion_set).lower())
     if task.uses_patient_history:
-        seeded = AppointmentStore(settings.database_url).seed(table)
+        store = AppointmentStore(settings.database_url)
+        seeded = sum(store.seed(part) for part in partitions)
         log.info("seeded the appointment store with %d appointments", seeded)
     return TrainResult(
         task=task.name,
@@ -171,6 +188,6 @@ def train(
         champion_set=champion_set,
         metrics=result.metrics,
         rows=rows,
-        quarantine_reasons=loaded.reason_counts,
+        quarantine_reasons=reason_counts,
         subgroups=result.subgroups,
     )

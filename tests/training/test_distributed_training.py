@@ -1,0 +1,51 @@
+"""`careops train ... --dask`: lightgbm.dask on a distributed.LocalCluster, logged and registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from data.loaders import load_appointments
+from data.synthetic_appointments import generate_appointments
+from data.tables import write_table
+from serving.cli import app
+
+
+def test_train_on_a_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_table(generate_appointments(8_000, seed=101), tmp_path / "appointments.csv")
+    tracking = f"sqlite:///{tmp_path / 'm.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("CAREOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    result = CliRunner().invoke(app, ["train", "noshow", "--data", str(data), "--dask", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "registered noshow version 1, now @champion" in result.output
+
+    client = MlflowClient(tracking_uri=tracking)
+    version = client.get_model_version_by_alias("noshow", "champion")
+    run = client.get_run(version.run_id)
+    assert run.data.params["distributed"] == "True"
+    metrics = run.data.metrics
+    assert metrics["holdout_roc_auc"] >= 0.95 * metrics["oracle_roc_auc"]
+    assert metrics["holdout_ece"] < 0.05
+
+    mlflow.set_tracking_uri(tracking)
+    model = mlflow.pyfunc.load_model("models:/noshow@champion")
+    probabilities = model.unwrap_python_model().trained.predict_frame(load_appointments(data).valid)
+    assert len(probabilities) == 8_000 and ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_train_with_an_unreachable_scheduler_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = write_table(generate_appointments(200, seed=102), tmp_path / "appointments.csv")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    monkeypatch.setenv("CAREOPS_DASK_CONNECT_TIMEOUT_SECONDS", "2")
+    result = CliRunner().invoke(
+        app, ["train", "noshow", "--data", str(data), "--dask", "--scheduler", "tcp://127.0.0.1:9"]
+    )
+    assert result.exit_code == 2 and "no Dask scheduler answered" in result.output
