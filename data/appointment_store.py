@@ -228,8 +228,3 @@ class AppointmentStore:
                 no_shows, visits = connection.execute(query).one()
                 found[(clinic_id, last_day)] = (float(no_shows or 0), float(visits))
         return found
-
-    def count(self) -> int:
-        """Stored appointments."""
-        with self.engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(appointments)).scalar_one())
