@@ -301,3 +301,31 @@ def score(
     if result.quarantine is not None:
         typer.echo(f"quarantined {result.rows_quarantined} rows, with reasons, in {result.quarantine}")
         raise typer.Exit(code=QUARANTINED_EXIT_CODE)
+
+
+ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tables.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("x12")
+def ingest_x12_files(
+    claims: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="837 files (repeat).")],
+    remits: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="835 files (repeat).")],
+    out: Annotated[Path, typer.Option(help="Canonical claims with labels (.csv or .parquet).")],
+) -> None:
+    """Canonical claims from 837 files, labelled (denied, category, CARC/RARC, paid) from 835 files."""
+    from data.tables import write_table
+    from data.x12_ingest import ingest_x12
+
+    frame, report = ingest_x12(claims, remits)
+    for error in report.file_errors:
+        typer.echo(f"error: {error} (file skipped; the others were read)", err=True)
+    write_table(frame, out)
+    typer.echo(
+        f"wrote {len(frame)} claims to {out}: {report.labelled} labelled from "
+        f"{report.remittances} remittances"
+    )
+    typer.echo(f"  claims without a remittance: {len(report.claims_without_remittance)}")
+    typer.echo(f"  remittances without a claim: {len(report.remittances_without_claim)} "
+               f"{report.remittances_without_claim[:10]}")  # fmt: skip
+    typer.echo(f"  predeterminations / forwarded (not labelled): {len(report.unlabelled_payments)}")

@@ -1,0 +1,43 @@
+"""Claim adjustment reason codes (CARC): which adjustments are denials, and their root-cause category.
+
+From domain.md (the x12.org list). Deactivated codes still found in old files are mapped by their
+former meaning: 15, 38, 62 and 165 (authorisation, referral) as prior authorization; 42, A2 and A7
+(fee schedule, contractual and presumptive payment adjustments) as not denials.
+"""
+
+from __future__ import annotations
+
+from data.schemas import DenialCategory
+
+_BY_CATEGORY: dict[DenialCategory, str] = {
+    DenialCategory.ELIGIBILITY: "26 27 31 32 33 140 177 200 239 109 B11 22 24",
+    DenialCategory.MISSING_INFORMATION: "16 226 227 250 251 252 163 206 207 208",
+    DenialCategory.PRIOR_AUTHORIZATION: "197 198 284 296 302 39 210 243 287 288 15 38 62 165",
+    DenialCategory.MEDICAL_NECESSITY: "50 55 56 150 151 152 167 11 40 58 272 273",
+    DenialCategory.CODING: "4 5 6 7 8 9 10 146 181 182 189 199 282 97 234 236 231 B15 B20",
+    DenialCategory.DUPLICATE: "18 B13",
+    DenialCategory.TIMELY_FILING: "29",
+    DenialCategory.NON_COVERED: "96 204 49 119 35 149 B9 242 279",
+    DenialCategory.PROVIDER_ENROLLMENT: "183 184 185 170 B7 299",
+}
+CARC_CATEGORY: dict[str, DenialCategory] = {
+    code: category for category, codes in _BY_CATEGORY.items() for code in codes.split()
+}
+NOT_DENIALS = frozenset({"1", "2", "3", "45", "253", "23", "59", "94", "42", "A2", "A7"})
+DENYING_GROUPS = frozenset({"CO", "PI", "OA"})
+PATIENT_GROUP_DENIALS = frozenset({"96", "204"})  # PR adjustments that are denials, not cost sharing
+
+
+def is_denial(group: str, code: str) -> bool:
+    """Whether an adjustment (group, CARC) denies payment, rather than sharing or contracting it."""
+    code = code.strip().upper()
+    if code in NOT_DENIALS:
+        return False
+    if group == "PR":
+        return code in PATIENT_GROUP_DENIALS
+    return group in DENYING_GROUPS and code in CARC_CATEGORY
+
+
+def category_of(code: str) -> DenialCategory | None:
+    """The root-cause category of a CARC, or None when it is not a categorised denial code."""
+    return CARC_CATEGORY.get(code.strip().upper())
