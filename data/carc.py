@@ -41,3 +41,17 @@ def is_denial(group: str, code: str) -> bool:
 def category_of(code: str) -> DenialCategory | None:
     """The root-cause category of a CARC, or None when it is not a categorised denial code."""
     return CARC_CATEGORY.get(code.strip().upper())
+
+
+# The CARCs a payer most often sends for each category (domain.md's table, most common first).
+LIKELY_CARCS: dict[DenialCategory, tuple[str, ...]] = {
+    DenialCategory.ELIGIBILITY: ("27", "26", "31"),
+    DenialCategory.MISSING_INFORMATION: ("16", "252", "226"),
+    DenialCategory.PRIOR_AUTHORIZATION: ("197", "198", "288"),
+    DenialCategory.MEDICAL_NECESSITY: ("50", "11", "167"),
+    DenialCategory.CODING: ("4", "97", "236"),
+    DenialCategory.DUPLICATE: ("18", "B13"),
+    DenialCategory.TIMELY_FILING: ("29",),
+    DenialCategory.NON_COVERED: ("96", "204", "49"),
+    DenialCategory.PROVIDER_ENROLLMENT: ("185", "170", "B7"),
+}

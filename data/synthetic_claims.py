@@ -39,6 +39,16 @@ BASE_HAZARD = {
     "medicaid": 0.06,
     "marketplace": 0.07,
 }
+# Payers' unexplained denials concentrate on a typical reason per payer type; the rest follow the shares.
+DOMINANT_BASE_CATEGORY = {
+    "medicare": DenialCategory.MEDICAL_NECESSITY,
+    "medicare_advantage": DenialCategory.PRIOR_AUTHORIZATION,
+    "medicaid": DenialCategory.ELIGIBILITY,
+    "managed_medicaid": DenialCategory.ELIGIBILITY,
+    "marketplace": DenialCategory.ELIGIBILITY,
+    "commercial": DenialCategory.MISSING_INFORMATION,
+}
+DOMINANT_SHARE = 0.8
 HIGH_CHURN_PAYER_TYPES = {"medicaid", "managed_medicaid", "marketplace"}
 ROOT_CAUSE_SHARES = {
     DenialCategory.ELIGIBILITY: 0.266,
@@ -119,23 +129,32 @@ def _hazards(
 
 
 def _outcome(
-    hazard: dict[DenialCategory, float],
-    base: float,
-    base_category: DenialCategory,
-    rng: np.random.Generator,
+    hazard: dict[DenialCategory, float], base: float, base_shares: np.ndarray, rng: np.random.Generator
 ) -> tuple[float, DenialCategory, bool, DenialCategory | None]:
-    hazard[base_category] = 1 - (1 - hazard[base_category]) * (1 - base)
-    ranked = sorted(CATEGORIES, key=lambda c: -hazard[c])
+    """P(denied), the most likely category given what the claim shows, and a drawn outcome.
+
+    Each rule fires on its own with its hazard, and so does the payer's unexplained denial, whose
+    category is drawn from the payer type's shares; the payer reports the strongest one that fired.
+    """
+    mechanisms = [(hazard[c], c) for c in CATEGORIES if hazard[c] > 0] + [(base, None)]
+    mechanisms.sort(key=lambda m: -m[0])
     survive = 1.0
-    realised_share: dict[DenialCategory, float] = {}
-    for category in ranked:
-        realised_share[category] = hazard[category] * survive
-        survive *= 1 - hazard[category]
-    probability = 1 - survive
-    most_likely = max(ranked, key=lambda c: realised_share[c])
-    # Each mechanism fires on its own; the payer reports the strongest one that fired.
-    fired = [c for c in ranked if rng.random() < hazard[c]]
-    return probability, most_likely, bool(fired), (fired[0] if fired else None)
+    share = dict.fromkeys(CATEGORIES, 0.0)
+    for h, category in mechanisms:
+        if category is None:
+            for index, c in enumerate(CATEGORIES):
+                share[c] += h * survive * base_shares[index]
+        else:
+            share[category] += h * survive
+        survive *= 1 - h
+    most_likely = max(CATEGORIES, key=lambda c: share[c])
+    fired = [(h, c) for h, c in mechanisms if rng.random() < h]
+    if not fired:
+        return 1 - survive, most_likely, False, None
+    strongest = fired[0][1]
+    if strongest is None:
+        strongest = CATEGORIES[int(rng.choice(len(CATEGORIES), p=base_shares))]
+    return 1 - survive, most_likely, True, strongest
 
 
 def generate_claims(
@@ -153,9 +172,13 @@ def generate_claims(
     profile_names = list(PROFILES)
     profile_weights = np.array([PROFILES[p][0] for p in profile_names])
     profile_weights /= profile_weights.sum()
-    base_categories = list(ROOT_CAUSE_SHARES)
-    base_weights = np.array(list(ROOT_CAUSE_SHARES.values()))
-    base_weights /= base_weights.sum()
+    published = np.array([ROOT_CAUSE_SHARES.get(c, 0.0) for c in CATEGORIES])
+    published /= published.sum()
+    base_shares = {}
+    for payer_type, dominant in DOMINANT_BASE_CATEGORY.items():
+        shares = (1 - DOMINANT_SHARE) * published
+        shares[CATEGORIES.index(dominant)] += DOMINANT_SHARE
+        base_shares[payer_type] = shares
     n_patients = max(1, rows // 3)
     patient_age = np.clip(np.round(rng.normal(52, 20, size=n_patients)), 0, 99).astype(int)
     patient_payer: list[Payer] = []
@@ -226,9 +249,8 @@ def generate_claims(
             rendering_missing,
             catalog,
         )
-        base_category = base_categories[int(rng.choice(len(base_categories), p=base_weights))]
         probability, most_likely, denied, category = _outcome(
-            hazard, BASE_HAZARD[payer.payer_type], base_category, rng
+            hazard, BASE_HAZARD[payer.payer_type], base_shares[payer.payer_type], rng
         )
         records.append(
             {

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.history import HISTORY_FEATURES, HistoryParams, add_history
+from models.reasons import ReasonModel
 from models.tasks import Task, get_task
 
 
@@ -19,6 +20,7 @@ class TrainedModel:
     task_name: str
     pipeline: Pipeline
     history: HistoryParams | None = None
+    reasons: ReasonModel | None = None
 
     @property
     def task(self) -> Task:
@@ -30,6 +32,13 @@ class TrainedModel:
         if self.history is None or set(HISTORY_FEATURES) <= set(frame.columns):
             return frame
         return add_history(frame, self.history)
+
+    def predict_reasons(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """P(category | denied) per row, columns in `reasons.categories` order (None without reasons)."""
+        if self.reasons is None or frame.empty:
+            return None
+        matrix = self.pipeline.named_steps["features"].transform(self.prepare(frame))
+        return self.reasons.predict(matrix)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities for a validated canonical table (batch, offline)."""

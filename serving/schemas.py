@@ -86,12 +86,23 @@ class DenialScoreRequest(BaseModel):
     claims: list[Claim]
 
 
+class DenialReason(BaseModel):
+    """A likely reason for denial: its probability, the CARCs it usually comes with, and what to do."""
+
+    category: str
+    probability: float = Field(ge=0, le=1, description="P(denied with this reason)")
+    probability_if_denied: float = Field(ge=0, le=1, description="P(this reason | denied)")
+    carc_codes: list[str]
+    recommended_fix: str
+
+
 class DenialScore(BaseModel):
     """Denial risk for one claim."""
 
     claim_id: str
     denial_probability: float = Field(ge=0, le=1)
     model_version: str
+    reasons: list[DenialReason]
     top_factors: list[Factor]
     unseen_inputs: list[str] = Field(
         default_factory=list, description="Categorical inputs whose value the model never saw in training."
@@ -124,6 +135,34 @@ class Readiness(BaseModel):
 
     status: str
     models: dict[str, ModelStatus]
+
+
+class WorklistRequest(BaseModel):
+    """Claims to rank for review before submission."""
+
+    claims: list[Claim]
+    limit: int = Field(default=50, ge=1)
+    min_probability: float = Field(default=0.0, ge=0, le=1)
+
+
+class WorklistItem(BaseModel):
+    """One claim on the worklist, by expected dollars at risk."""
+
+    rank: int
+    claim_id: str
+    denial_probability: float
+    expected_payment: float
+    dollars_at_risk: float
+    top_reason: DenialReason | None
+
+
+class WorklistResponse(BaseModel):
+    """The claims most worth fixing first, and what is at stake."""
+
+    model: ModelRef
+    items: list[WorklistItem]
+    claims_considered: int
+    dollars_at_risk_listed: float
 
 
 class SessionAppointment(Appointment):

@@ -66,14 +66,23 @@ def run_backtest(
         },
         "subgroups": result.subgroups,
     }
+    reasons = {k: v for k, v in result.metrics.items() if k.startswith("reason_")}
+    if reasons:
+        summary["reasons"] = reasons
     oracle = {k: v for k, v in result.metrics.items() if k.startswith(("oracle_", "roc_auc_", "brier_"))}
     if oracle:
         summary["oracle"] = oracle
     predictions = pd.DataFrame({
         task.id_column: result.holdout[task.id_column].to_numpy(),
         task.probability_field: result.holdout_probability,
-        task.label_column: holdout_labels,
     })  # fmt: skip
+    trained = result.trained
+    reason_probability = trained.predict_reasons(result.holdout)
+    if reason_probability is not None:
+        predictions["denial_category_predicted"] = [
+            trained.reasons.categories[k] for k in reason_probability.argmax(1)
+        ]
+    predictions[task.label_column] = holdout_labels
     run_id = _log_run(summary, result, settings, file_sha256(data_path)) if log_run else None
     return BacktestResult(summary=summary, predictions=predictions, fit=result, run_id=run_id)
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from features.history import HistoryParams, add_history
 from models.estimator import BoosterParams, build_pipeline, fit_pipeline
+from models.reasons import fit_reason_model
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.evaluation import age_band, binary_metrics, oracle_comparison, subgroup_report
@@ -104,16 +105,25 @@ def fit_and_evaluate(
         labels(calibration_rows, task),
         params,
     )
+    reasons = None
+    if task.name == "denial":
+        features = pipeline.named_steps["features"]
+        denied = fit_rows[fit_rows[task.label_column] == 1]
+        reasons = fit_reason_model(
+            features.transform(denied), denied["denial_category"].to_numpy(dtype=object),
+            features.categorical_indices(), settings.train_threads, settings.seed,
+        )  # fmt: skip
     rows = {
         "rows_train": len(train_rows),
         "rows_calibration": len(calibration_rows),
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": int((~labelled).sum()),
     }
+    trained = TrainedModel(task.name, pipeline, history, reasons)
+    positive_rate = fit_rows[task.label_column].mean()
     return evaluate_holdout(
-        task, TrainedModel(task.name, pipeline, history), holdout_rows, fit_rows[task.label_column].mean(),
-        rows, calibration_scores, holdout_start,
-    )  # fmt: skip
+        task, trained, holdout_rows, positive_rate, rows, calibration_scores, holdout_start
+    )
 
 
 def evaluate_holdout(
@@ -138,6 +148,9 @@ def evaluate_holdout(
     booster = pipeline.named_steps["classifier"].classifier.booster_
     metrics["boosting_rounds"] = float(booster.current_iteration())
     metrics["train_positive_rate"] = float(train_positive_rate)
+    reason_probability = trained.predict_reasons(holdout_rows)
+    if reason_probability is not None:
+        metrics |= reason_metrics(holdout_rows, reason_probability, trained.reasons.categories, task)
     return FitResult(
         trained=trained,
         holdout=holdout_rows,
@@ -147,6 +160,24 @@ def evaluate_holdout(
         calibration_scores=calibration_scores,
         subgroups=subgroup_report(holdout_labels, probability, subgroup_columns(task, holdout_rows)),
     )
+
+
+def reason_metrics(
+    holdout: pd.DataFrame, reason_probability: np.ndarray, categories: list[str], task: Task
+) -> dict[str, float]:
+    """Top-1 accuracy and macro-F1 of the predicted reason on denied holdout claims with a category."""
+    from sklearn.metrics import f1_score
+
+    denied = (holdout[task.label_column] == 1).to_numpy() & holdout["denial_category"].notna().to_numpy()
+    if not denied.any():
+        return {}
+    truth = holdout["denial_category"].to_numpy(dtype=object)[denied].astype(str)
+    predicted = np.asarray(categories)[reason_probability[denied].argmax(axis=1)]
+    return {
+        "reason_top1_accuracy": float((predicted == truth).mean()),
+        "reason_macro_f1": float(f1_score(truth, predicted, average="macro")),
+        "reason_denied_rows": float(denied.sum()),
+    }
 
 
 def recent_holdout_start(task: Task, table: pd.DataFrame, fraction: float) -> pd.Timestamp:

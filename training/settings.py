@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_session_slots: int = Field(
         default=64, ge=1, description="Most slots one overbooking request may hold."
     )
+    expected_payment_ratio: float = Field(
+        default=0.5, gt=0, le=1, description="Expected payment as a share of charges, for the worklist."
+    )
     top_factors: int = Field(default=5, ge=3, le=10, description="Factors returned with each score.")
     dask_connect_timeout_seconds: float = Field(default=10.0, gt=0, description="Wait for a Dask scheduler.")
     champion_alias: str = "champion"

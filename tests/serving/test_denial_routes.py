@@ -1,0 +1,72 @@
+"""Denial routes for billers: reasons with CARCs and fixes, and a worklist by dollars at risk."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from data.carc import CARC_CATEGORY
+from tests.conftest import BILLER, SCHEDULER, TrainedStore
+from tests.data.test_schemas import CLAIM
+from tests.serving.test_api import bodies
+
+
+def test_reason_accuracy_on_the_holdout_meets_the_target(trained_store: TrainedStore) -> None:
+    metrics = trained_store.results["denial"].metrics
+    assert metrics["reason_top1_accuracy"] >= 0.85 and metrics["reason_denied_rows"] > 100
+
+
+def test_scores_carry_three_reasons_with_carcs_and_fixes(
+    client: TestClient, trained_store: TrainedStore
+) -> None:
+    response = client.post("/v1/denial/score", json=bodies(trained_store, rows=20)["denial"], headers=BILLER)
+    assert response.status_code == 200
+    for prediction in response.json()["predictions"]:
+        reasons = prediction["reasons"]
+        assert len(reasons) == 3
+        assert [r["probability"] for r in reasons] == sorted(
+            (r["probability"] for r in reasons), reverse=True
+        )
+        assert sum(r["probability_if_denied"] for r in reasons) <= 1 + 1e-9
+        for reason in reasons:
+            assert reason["probability"] == pytest.approx(
+                prediction["denial_probability"] * reason["probability_if_denied"]
+            )
+            assert reason["carc_codes"] and all(
+                CARC_CATEGORY[c] == reason["category"] for c in reason["carc_codes"]
+            )
+            assert reason["recommended_fix"]
+
+
+def test_a_claim_missing_its_prior_auth_gets_that_reason_and_fix(client: TestClient) -> None:
+    claim = {**CLAIM, "claim_id": "AUTH-1", "eligibility_verified_at": "2026-03-01"}
+    prediction = client.post("/v1/denial/score", json={"claims": [claim]}, headers=BILLER).json()[
+        "predictions"
+    ][0]
+    top = prediction["reasons"][0]
+    assert top["category"] == "prior_authorization" and "197" in top["carc_codes"]
+    assert top["recommended_fix"].startswith(
+        "Payer MCR-TX requires prior authorization for 72148; the claim has no REF*G1"
+    )
+    assert prediction["denial_probability"] > 0.5
+
+
+def test_worklist_ranks_by_dollars_at_risk(client: TestClient, trained_store: TrainedStore) -> None:
+    claims = bodies(trained_store, rows=60)["denial"]["claims"]
+    body = {"claims": claims, "limit": 10, "min_probability": 0.05}
+    worklist = client.post("/v1/denial/worklist", json=body, headers=BILLER).json()
+    items = worklist["items"]
+    assert worklist["claims_considered"] == 60 and 0 < len(items) <= 10
+    at_risk = [item["dollars_at_risk"] for item in items]
+    assert at_risk == sorted(at_risk, reverse=True) and [item["rank"] for item in items] == list(
+        range(1, len(items) + 1)
+    )
+    charges = {c["claim_id"]: c["total_charge"] for c in claims}
+    for item in items:
+        assert item["denial_probability"] >= 0.05
+        assert item["expected_payment"] == pytest.approx(0.5 * charges[item["claim_id"]])
+        assert item["dollars_at_risk"] == pytest.approx(item["denial_probability"] * item["expected_payment"])
+        assert item["top_reason"]["recommended_fix"]
+    assert worklist["dollars_at_risk_listed"] == pytest.approx(sum(at_risk))
+    assert client.post("/v1/denial/worklist", json=body, headers=SCHEDULER).status_code == 403
+    assert client.post("/v1/denial/worklist", json={"claims": []}, headers=BILLER).json()["items"] == []
