@@ -252,6 +252,9 @@ def generate_claims(
         probability, most_likely, denied, category = _outcome(
             hazard, BASE_HAZARD[payer.payer_type], base_shares[payer.payer_type], rng
         )
+        for line in lines:
+            # Payers deny the claim as a whole here: every line carries the claim's outcome.
+            line["denied"] = denied
         records.append(
             {
                 "claim_id": claim_id,

@@ -92,6 +92,14 @@ def test_scores_both_tasks_and_enforces_auth_and_validation(
         for prediction in denial.json()["predictions"]:
             assert 0 < prediction["denial_probability"] < 1 and prediction["model_version"] == "1"
 
+        for prediction in denial.json()["predictions"]:
+            assert len(prediction["reasons"]) == 3 and prediction["reasons"][0]["recommended_fix"]
+        worklist = http.post("/v1/denial/worklist", json=body["denial"] | {"limit": 2},
+                             headers={"X-API-Key": "bill-key"})  # fmt: skip
+        assert worklist.status_code == 200 and len(worklist.json()["items"]) == 2
+        ranked = [item["dollars_at_risk"] for item in worklist.json()["items"]]
+        assert ranked == sorted(ranked, reverse=True)
+
         assert http.post("/v1/noshow/score", json=body["noshow"]).status_code == 401
         assert (
             http.post("/v1/denial/score", json=body["denial"], headers={"X-API-Key": "sched-key"}).status_code
