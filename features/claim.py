@@ -93,6 +93,14 @@ class ClaimFeatures(CanonicalFeatures):
             out[i, 6] = sum(p is None for p in known)
         return out
 
+    def unseen_categories(self, columns: Columns) -> list[list[str]]:
+        """Categories never seen in training, and procedure codes missing from the procedure table."""
+        flags = super().unseen_categories(columns)
+        for row, lines in enumerate(columns["service_lines"]):
+            unknown = [_field(line, "procedure_code") for line in lines]
+            flags[row] += [f"procedure_code:{code}" for code in unknown if code not in self.procedures_]
+        return flags
+
     def numeric_features(self, columns: Columns) -> list[np.ndarray]:
         """Charges, counts, filing and eligibility timing, and the payer/policy rule checks."""
         service = as_seconds(columns["service_date"])

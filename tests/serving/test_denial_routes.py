@@ -70,3 +70,22 @@ def test_worklist_ranks_by_dollars_at_risk(client: TestClient, trained_store: Tr
     assert worklist["dollars_at_risk_listed"] == pytest.approx(sum(at_risk))
     assert client.post("/v1/denial/worklist", json=body, headers=SCHEDULER).status_code == 403
     assert client.post("/v1/denial/worklist", json={"claims": []}, headers=BILLER).json()["items"] == []
+
+
+def test_unknown_payers_and_codes_are_scored_and_flagged(client: TestClient) -> None:
+    lines = [
+        {"procedure_code": "0001U", "units": 1, "charge": 50.0},
+        {"procedure_code": "99213", "units": 1, "charge": 60.0},
+    ]
+    claim = {
+        **CLAIM,
+        "claim_id": "UNK-1",
+        "payer_id": "NEW-PAYER",
+        "service_lines": lines,
+        "total_charge": 110.0,
+    }
+    response = client.post("/v1/denial/score", json={"claims": [claim]}, headers=BILLER)
+    assert response.status_code == 200
+    prediction = response.json()["predictions"][0]
+    assert prediction["unseen_inputs"] == ["payer_id", "procedure_code:0001U"]
+    assert 0 < prediction["denial_probability"] < 1
