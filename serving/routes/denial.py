@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from data.carc import LIKELY_CARCS
 from data.schemas import Claim, DenialCategory
 from models.denial_fixes import recommended_fix
+from models.scorer import Factor as ScoreFactor
 from serving.auth import BillerRole
 from serving.dependencies import DenialModelDep, SettingsDep
 from serving.model_loader import LoadedModel
@@ -29,7 +30,9 @@ router = APIRouter(prefix="/v1/denial", tags=["denial"])
 REASONS_SHOWN = 3
 
 
-def _reasons(model: LoadedModel, claims: Sequence[Claim], probability: np.ndarray, matrix: np.ndarray):
+def _reasons(
+    model: LoadedModel, claims: Sequence[Claim], probability: np.ndarray, matrix: np.ndarray
+) -> list[list[DenialReason]]:
     reasons_model = model.scorer.trained.reasons
     if reasons_model is None:
         return [[] for _ in claims]
@@ -55,7 +58,9 @@ def _reasons(model: LoadedModel, claims: Sequence[Claim], probability: np.ndarra
     return out
 
 
-def _score(model: LoadedModel, claims: Sequence[Claim], top_factors: int):
+def _score(
+    model: LoadedModel, claims: Sequence[Claim], top_factors: int
+) -> tuple[np.ndarray, list[list[DenialReason]], list[list[ScoreFactor]], list[list[str]]]:
     scorer = model.scorer
     columns = scorer.columns(claims)
     matrix = scorer.matrix(columns)
