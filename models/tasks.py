@@ -30,6 +30,8 @@ class Task:
     to_file_form: Callable[[pd.DataFrame], pd.DataFrame]
     label_columns: tuple[str, ...]
     uses_patient_history: bool = False
+    reason_column: str | None = None
+    subgroup_columns: tuple[str, ...] = ()
 
     @property
     def input_columns(self) -> list[str]:
@@ -50,6 +52,7 @@ NOSHOW = Task(
     to_file_form=lambda frame: frame,
     label_columns=("no_show",),
     uses_patient_history=True,
+    subgroup_columns=("patient_sex", "age_band", "payer_type", "clinic_id", "welfare_enrolled"),
 )
 
 DENIAL = Task(
@@ -64,6 +67,8 @@ DENIAL = Task(
     load=load_claims,
     to_file_form=claims_for_file,
     label_columns=("denied", "denial_category"),
+    reason_column="denial_category",
+    subgroup_columns=("payer_type", "payer_id", "claim_type"),
 )
 
 TASKS: dict[str, Task] = {task.name: task for task in (NOSHOW, DENIAL)}

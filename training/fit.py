@@ -41,22 +41,15 @@ def labels(frame: pd.DataFrame, task: Task) -> np.ndarray:
 
 
 def subgroup_columns(task: Task, frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """The attributes a fairness report slices by, for this task."""
-    if task.name == "noshow":
-        groups = {
-            "patient_sex": frame["patient_sex"],
-            "age_band": age_band(frame["patient_age"]),
-            "payer_type": frame["payer_type"],
-            "clinic_id": frame["clinic_id"],
-        }
-        if frame["welfare_enrolled"].notna().any():
-            groups["welfare_enrolled"] = frame["welfare_enrolled"].map({1.0: "yes", 0.0: "no"})
-        return groups
-    return {
-        "payer_type": frame["payer_type"],
-        "payer_id": frame["payer_id"],
-        "claim_type": frame["claim_type"],
-    }
+    """The attributes a fairness report slices by, for this task (those the table records)."""
+    groups: dict[str, pd.Series] = {}
+    for name in task.subgroup_columns:
+        if name == "age_band":
+            groups[name] = age_band(frame["patient_age"])
+        elif frame[name].notna().any():
+            column = frame[name]
+            groups[name] = column.map({1.0: "yes", 0.0: "no"}) if column.dtype.kind == "f" else column
+    return groups
 
 
 def fit_and_evaluate(
@@ -106,11 +99,11 @@ def fit_and_evaluate(
         params,
     )
     reasons = None
-    if task.name == "denial":
+    if task.reason_column is not None:
         features = pipeline.named_steps["features"]
         denied = fit_rows[fit_rows[task.label_column] == 1]
         reasons = fit_reason_model(
-            features.transform(denied), denied["denial_category"].to_numpy(dtype=object),
+            features.transform(denied), denied[task.reason_column].to_numpy(dtype=object),
             features.categorical_indices(), settings.train_threads, settings.seed,
         )  # fmt: skip
     rows = {
@@ -168,10 +161,10 @@ def reason_metrics(
     """Top-1 accuracy and macro-F1 of the predicted reason on denied holdout claims with a category."""
     from sklearn.metrics import f1_score
 
-    denied = (holdout[task.label_column] == 1).to_numpy() & holdout["denial_category"].notna().to_numpy()
+    denied = (holdout[task.label_column] == 1).to_numpy() & holdout[task.reason_column].notna().to_numpy()
     if not denied.any():
         return {}
-    truth = holdout["denial_category"].to_numpy(dtype=object)[denied].astype(str)
+    truth = holdout[task.reason_column].to_numpy(dtype=object)[denied].astype(str)
     predicted = np.asarray(categories)[reason_probability[denied].argmax(axis=1)]
     return {
         "reason_top1_accuracy": float((predicted == truth).mean()),
