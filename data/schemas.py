@@ -102,6 +102,7 @@ class ServiceLine(CanonicalRecord):
     units: float = Field(gt=0, le=9999)
     charge: float = Field(ge=0, le=10_000_000)
     denied: Flag | None = None
+    denial_category: DenialCategory | None = None
 
     @field_validator("procedure_code")
     @classmethod
@@ -126,6 +127,12 @@ class ServiceLine(CanonicalRecord):
             if not MODIFIER_PATTERN.match(modifier):
                 raise ValueError(f"'{modifier}' is not a 2-character modifier")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServiceLine:
+        if self.denial_category is not None and self.denied is False:
+            raise ValueError("denial_category is set on a line that was not denied")
+        return self
 
 
 class Claim(CanonicalRecord):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -32,12 +33,12 @@ PAYER_TYPE_SHARES_UNDER_65 = {
 PAYER_TYPE_SHARES_65_PLUS = {"medicare": 0.55, "medicare_advantage": 0.45}
 # Unexplained denials by payer type, spread over root causes by their published shares.
 BASE_HAZARD = {
-    "medicare": 0.012,
-    "commercial": 0.045,
-    "managed_medicaid": 0.05,
-    "medicare_advantage": 0.06,
-    "medicaid": 0.06,
-    "marketplace": 0.07,
+    "medicare": 0.047,
+    "commercial": 0.095,
+    "managed_medicaid": 0.097,
+    "medicare_advantage": 0.116,
+    "medicaid": 0.121,
+    "marketplace": 0.139,
 }
 # Payers' unexplained denials concentrate on a typical reason per payer type; the rest follow the shares.
 DOMINANT_BASE_CATEGORY = {
@@ -48,7 +49,7 @@ DOMINANT_BASE_CATEGORY = {
     "marketplace": DenialCategory.ELIGIBILITY,
     "commercial": DenialCategory.MISSING_INFORMATION,
 }
-DOMINANT_SHARE = 0.8
+DOMINANT_SHARE = 0.9
 HIGH_CHURN_PAYER_TYPES = {"medicaid", "managed_medicaid", "marketplace"}
 ROOT_CAUSE_SHARES = {
     DenialCategory.ELIGIBILITY: 0.266,
@@ -92,7 +93,21 @@ def _claim_lines(
     return codes, modifiers, units
 
 
-def _hazards(
+@dataclass(frozen=True)
+class Mechanism:
+    """A way the claim can be denied: its hazard, its category (None: the payer's unexplained denial,
+    whose category is drawn from the payer type's shares) and the lines it denies (None: all of them)."""
+
+    hazard: float
+    category: DenialCategory | None
+    lines: tuple[int, ...] | None = None
+
+    def covers(self, line: int) -> bool:
+        """Whether this mechanism, when it fires, denies `line`."""
+        return self.lines is None or line in self.lines
+
+
+def _mechanisms(
     payer: Payer,
     codes: list[str],
     modifiers: list[list[str]],
@@ -103,58 +118,93 @@ def _hazards(
     prior_auth: str | None,
     rendering_missing: bool,
     catalog: dict[str, Procedure],
-) -> dict[DenialCategory, float]:
-    hazard = dict.fromkeys(CATEGORIES, 0.0)
+) -> list[Mechanism]:
+    """The claim's denial mechanisms, strongest first.
+
+    Eligibility, missing data and timely filing deny the whole claim; prior auth, medical necessity,
+    coding and coverage deny the lines that break the rule, so a claim can be denied in part.
+    """
+    out = []
     churn = 1.5 if payer.payer_type in HIGH_CHURN_PAYER_TYPES else 1.0
     if eligibility_verified_at is None:
-        hazard[DenialCategory.ELIGIBILITY] = 0.22 * churn
+        out.append(Mechanism(0.22 * churn, DenialCategory.ELIGIBILITY))
     elif (service_date - eligibility_verified_at).days > 30:
-        hazard[DenialCategory.ELIGIBILITY] = 0.12 * churn
+        out.append(Mechanism(0.12 * churn, DenialCategory.ELIGIBILITY))
     if rendering_missing:
-        hazard[DenialCategory.MISSING_INFORMATION] = 0.6
-    if prior_auth is None and any(c in payer.auth_required_codes for c in codes):
-        hazard[DenialCategory.PRIOR_AUTHORIZATION] = 0.7
-    if any(not catalog[c].supported_by(diagnoses) for c in codes):
-        hazard[DenialCategory.MEDICAL_NECESSITY] = 0.5
-    kinds = [catalog[c].kind for c in codes]
-    if "procedure" in kinds and any(
-        k == "em" and "25" not in m for k, m in zip(kinds, modifiers, strict=True)
-    ):
-        hazard[DenialCategory.CODING] = 0.5
+        out.append(Mechanism(0.6, DenialCategory.MISSING_INFORMATION))
     if (submitted_at - service_date).days > payer.timely_filing_days:
-        hazard[DenialCategory.TIMELY_FILING] = 0.92
-    if any(c in payer.noncovered_codes for c in codes):
-        hazard[DenialCategory.NON_COVERED] = 0.85
-    return hazard
+        out.append(Mechanism(0.92, DenialCategory.TIMELY_FILING))
+    kinds = [catalog[c].kind for c in codes]
+    has_procedure = "procedure" in kinds
+    for line, (code, kind, mods) in enumerate(zip(codes, kinds, modifiers, strict=True)):
+        if prior_auth is None and code in payer.auth_required_codes:
+            out.append(Mechanism(0.7, DenialCategory.PRIOR_AUTHORIZATION, (line,)))
+        if not catalog[code].supported_by(diagnoses):
+            out.append(Mechanism(0.5, DenialCategory.MEDICAL_NECESSITY, (line,)))
+        if has_procedure and kind == "em" and "25" not in mods:
+            out.append(Mechanism(0.5, DenialCategory.CODING, (line,)))
+        if code in payer.noncovered_codes:
+            out.append(Mechanism(0.85, DenialCategory.NON_COVERED, (line,)))
+    out.append(Mechanism(BASE_HAZARD[payer.payer_type], None))
+    return sorted(out, key=lambda m: -m.hazard)
 
 
-def _outcome(
-    hazard: dict[DenialCategory, float], base: float, base_shares: np.ndarray, rng: np.random.Generator
-) -> tuple[float, DenialCategory, bool, DenialCategory | None]:
-    """P(denied), the most likely category given what the claim shows, and a drawn outcome.
+@dataclass(frozen=True)
+class Truth:
+    """What the claim's observables say: P(claim denied), P(each line denied), the likeliest category."""
 
-    Each rule fires on its own with its hazard, and so does the payer's unexplained denial, whose
-    category is drawn from the payer type's shares; the payer reports the strongest one that fired.
+    claim_probability: float
+    line_probabilities: list[float]
+    category: DenialCategory
+
+
+def exact_truth(mechanisms: list[Mechanism], charges: list[float], base_shares: np.ndarray) -> Truth:
+    """Exact probabilities under independent mechanisms.
+
+    A claim is denied when every line is; its category is the one reported on its largest line (the
+    835 rule: the largest adjustment), which is the strongest mechanism that fired on that line.
     """
-    mechanisms = [(hazard[c], c) for c in CATEGORIES if hazard[c] > 0] + [(base, None)]
-    mechanisms.sort(key=lambda m: -m[0])
-    survive = 1.0
+    n = len(charges)
+    whole = [m for m in mechanisms if m.lines is None]
+    claim_survive = float(np.prod([1 - m.hazard for m in whole]))
+    line_hit = [1 - float(np.prod([1 - m.hazard for m in mechanisms if m.lines and line in m.lines]))
+                for line in range(n)]  # fmt: skip
+    top = int(np.argmax(charges))
+    others_all_hit = float(np.prod([line_hit[k] for k in range(n) if k != top]))
     share = dict.fromkeys(CATEGORIES, 0.0)
-    for h, category in mechanisms:
-        if category is None:
-            for index, c in enumerate(CATEGORIES):
-                share[c] += h * survive * base_shares[index]
+    survive = 1.0
+    for index, m in enumerate(mechanisms):
+        if not m.covers(top):
+            continue
+        first = m.hazard * survive
+        if m.lines is not None:  # the top line is denied; the claim also needs every other line denied
+            later_whole = float(np.prod([1 - w.hazard for w in mechanisms[index + 1 :] if w.lines is None]))
+            first *= 1 - later_whole * (1 - others_all_hit)
+        if m.category is None:
+            for k, c in enumerate(CATEGORIES):
+                share[c] += first * base_shares[k]
         else:
-            share[category] += h * survive
-        survive *= 1 - h
-    most_likely = max(CATEGORIES, key=lambda c: share[c])
-    fired = [(h, c) for h, c in mechanisms if rng.random() < h]
-    if not fired:
-        return 1 - survive, most_likely, False, None
-    strongest = fired[0][1]
-    if strongest is None:
-        strongest = CATEGORIES[int(rng.choice(len(CATEGORIES), p=base_shares))]
-    return 1 - survive, most_likely, True, strongest
+            share[m.category] += first
+        survive *= 1 - m.hazard
+    return Truth(
+        claim_probability=1 - claim_survive * (1 - float(np.prod(line_hit))),
+        line_probabilities=[1 - claim_survive * (1 - h) for h in line_hit],
+        category=max(CATEGORIES, key=lambda c: share[c]),
+    )
+
+
+def draw_line_outcomes(
+    mechanisms: list[Mechanism], n_lines: int, base_shares: np.ndarray, rng: np.random.Generator
+) -> list[DenialCategory | None]:
+    """Per line, the category the payer reports (the strongest mechanism that fired on it), or None."""
+    fired = []
+    for m in mechanisms:
+        if rng.random() < m.hazard:
+            category = m.category
+            if category is None:
+                category = CATEGORIES[int(rng.choice(len(CATEGORIES), p=base_shares))]
+            fired.append((m, category))
+    return [next((c for m, c in fired if m.covers(line)), None) for line in range(n_lines)]
 
 
 def generate_claims(
@@ -237,7 +287,7 @@ def generate_claims(
             }
             for k, (code, mods, n) in enumerate(zip(codes, modifiers, units, strict=True))
         ]
-        hazard = _hazards(
+        mechanisms = _mechanisms(
             payer,
             codes,
             modifiers,
@@ -249,12 +299,15 @@ def generate_claims(
             rendering_missing,
             catalog,
         )
-        probability, most_likely, denied, category = _outcome(
-            hazard, BASE_HAZARD[payer.payer_type], base_shares[payer.payer_type], rng
-        )
-        for line in lines:
-            # Payers deny the claim as a whole here: every line carries the claim's outcome.
-            line["denied"] = denied
+        shares = base_shares[payer.payer_type]
+        charges = [line["charge"] for line in lines]
+        truth = exact_truth(mechanisms, charges, shares)
+        line_categories = draw_line_outcomes(mechanisms, len(lines), shares, rng)
+        for line, line_category in zip(lines, line_categories, strict=True):
+            line["denied"] = line_category is not None
+            line["denial_category"] = None if line_category is None else line_category.value
+        denied = all(c is not None for c in line_categories)
+        category = line_categories[int(np.argmax(charges))] if denied else None
         records.append(
             {
                 "claim_id": claim_id,
@@ -278,8 +331,9 @@ def generate_claims(
                 else pd.Timestamp(eligibility_verified_at),
                 "denied": denied,
                 "denial_category": None if category is None else category.value,
-                "true_denial_probability": probability,
-                "true_denial_category": most_likely.value,
+                "true_denial_probability": truth.claim_probability,
+                "true_denial_category": truth.category.value,
+                "true_line_denial_probabilities": truth.line_probabilities,
             }
         )
     frame = pd.DataFrame.from_records(records)

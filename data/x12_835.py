@@ -29,6 +29,14 @@ class Adjustment:
     quantity: float | None = None
 
 
+def largest_denial_category(adjustments: list[Adjustment]) -> str | None:
+    """Category of the denial adjustment with the largest amount (the first one on a tie)."""
+    denials = [a for a in adjustments if is_denial(a.group, a.carc) and category_of(a.carc)]
+    if not denials:
+        return None
+    return str(category_of(max(denials, key=lambda a: a.amount).carc).value)
+
+
 @dataclass
 class LinePayment:
     """An 835 service line (SVC) and what happened to it."""
@@ -49,6 +57,11 @@ class LinePayment:
         return (
             self.paid == 0 and self.charge > 0 and any(is_denial(a.group, a.carc) for a in self.adjustments)
         )
+
+    @property
+    def denial_category(self) -> str | None:
+        """Category of the line's largest denial adjustment when the line is denied."""
+        return largest_denial_category(self.adjustments) if self.denied else None
 
 
 @dataclass
@@ -86,12 +99,7 @@ class ClaimPayment:
     @property
     def denial_category(self) -> str | None:
         """Category of the largest denial adjustment (claim or line level) when the claim is denied."""
-        if not self.denied:
-            return None
-        denials = [a for a in self.all_adjustments() if is_denial(a.group, a.carc) and category_of(a.carc)]
-        if not denials:
-            return None
-        return str(category_of(max(denials, key=lambda a: a.amount).carc).value)
+        return largest_denial_category(self.all_adjustments()) if self.denied else None
 
     @property
     def carcs(self) -> list[str]:

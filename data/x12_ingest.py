@@ -55,6 +55,7 @@ def _label(claim: dict[str, Any], payment: ClaimPayment) -> None:
         if paid is not None:
             line.update(
                 denied=paid.denied,
+                denial_category=paid.denial_category,
                 paid=paid.paid,
                 allowed=paid.allowed,
                 carc_codes=[f"{a.group}-{a.carc}" for a in paid.adjustments],

@@ -1,8 +1,9 @@
 """Writing canonical claims as X12 837P claims and 835 remittances, so the X12 path can be tested at volume.
 
-The 835 follows the labels: a denied claim is paid 0, each line adjusted in full by the first CARC
-of its category (group CO; PR for non-covered); a paid claim is paid PAID_SHARE of each line with the
-rest as contractual CO-45. Reading both files back with `ingest_x12` reproduces the labels.
+The 835 follows the line labels: a denied line is paid 0 and adjusted in full by the first CARC of its
+category (group CO; PR for non-covered); any other line is paid PAID_SHARE of its charge with the rest
+as contractual CO-45. A claim whose lines are all denied is paid 0, which is what makes it denied.
+Reading both files back with `ingest_x12` reproduces the claim and line labels.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def remittance_lines(claim: Mapping[str, Any]) -> list[tuple[float, str, str, fl
     out = []
     for line in claim["service_lines"]:
         charge = float(line["charge"])
-        if claim["denied"]:
-            category = DenialCategory(claim["denial_category"])
+        if line.get("denied"):
+            category = DenialCategory(line["denial_category"])
             group = "PR" if category is DenialCategory.NON_COVERED else "CO"
             out.append((0.0, group, LIKELY_CARCS[category][0], charge))
         else:

@@ -12,8 +12,18 @@ from data.reference import Payer, Procedure, payers, procedures
 from features.columns import SECONDS_PER_DAY, Columns, as_float, as_seconds, is_missing
 from features.transformer import CanonicalFeatures
 
+# The payer and policy checks made on each service line, in the column order of `line_flags`.
+LINE_RULES = (
+    "needs_missing_prior_auth",
+    "not_covered_by_payer",
+    "not_supported_by_diagnosis",
+    "em_without_modifier_25",
+    "unknown_procedure_code",
+)
 
-def _field(line: Any, name: str) -> Any:
+
+def line_value(line: Any, name: str) -> Any:
+    """A service line's field, whether the line is a dict (file form) or a ServiceLine."""
     return line[name] if isinstance(line, Mapping) else getattr(line, name)
 
 
@@ -57,6 +67,8 @@ class ClaimFeatures(CanonicalFeatures):
         "em_with_procedure_without_modifier_25",
         "rendering_provider_missing",
         "unknown_procedure_lines",
+        "lines_breaking_a_rule",
+        "lines_breaking_no_rule",
     )
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> ClaimFeatures:
@@ -66,38 +78,49 @@ class ClaimFeatures(CanonicalFeatures):
         self.procedures_: dict[str, Procedure] = dict(procedures())
         return self
 
+    def line_flags(self, columns: Columns, row: int) -> np.ndarray:
+        """Per line of claim `row`, the rule checks in LINE_RULES order (NaN when the payer is unknown)."""
+        payer = self.payers_.get(columns["payer_id"][row])
+        lines = columns["service_lines"][row]
+        codes = [line_value(line, "procedure_code") for line in lines]
+        modifiers = [line_value(line, "modifiers") for line in lines]
+        diagnoses = list(columns["diagnosis_codes"][row])
+        known = [self.procedures_.get(code) for code in codes]
+        kinds = [p.kind if p is not None else None for p in known]
+        has_auth = not is_missing(columns["prior_auth_number"][row])
+        has_procedure = "procedure" in kinds
+        flags = np.zeros((len(lines), len(LINE_RULES)))
+        for k, (code, procedure, kind, mods) in enumerate(zip(codes, known, kinds, modifiers, strict=True)):
+            flags[k, 0] = code in payer.auth_required_codes and not has_auth if payer else np.nan
+            flags[k, 1] = code in payer.noncovered_codes if payer else np.nan
+            flags[k, 2] = procedure is not None and not procedure.supported_by(diagnoses)
+            flags[k, 3] = has_procedure and kind == "em" and "25" not in mods
+            flags[k, 4] = procedure is None
+        return flags
+
     def _rule_features(self, columns: Columns) -> np.ndarray:
         rows = len(columns["payer_id"])
-        out = np.full((rows, 7), np.nan)
-        catalog = self.procedures_
+        out = np.full((rows, 9), np.nan)
         for i in range(rows):
             payer = self.payers_.get(columns["payer_id"][i])
-            lines = columns["service_lines"][i]
-            codes = [_field(line, "procedure_code") for line in lines]
-            modifiers = [_field(line, "modifiers") for line in lines]
-            diagnoses = list(columns["diagnosis_codes"][i])
-            known = [catalog.get(code) for code in codes]
-            kinds = [p.kind if p is not None else None for p in known]
-            has_auth = not is_missing(columns["prior_auth_number"][i])
+            flags = self.line_flags(columns, i)
             out[i, 0] = payer.timely_filing_days if payer else np.nan
-            out[i, 1] = (
-                sum(c in payer.auth_required_codes for c in codes) * (not has_auth) if payer else np.nan
-            )
-            out[i, 2] = sum(c in payer.noncovered_codes for c in codes) if payer else np.nan
-            out[i, 3] = sum(p is not None and not p.supported_by(diagnoses) for p in known)
-            out[i, 4] = float(
-                "procedure" in kinds
-                and any(k == "em" and "25" not in m for k, m in zip(kinds, modifiers, strict=True))
-            )
+            out[i, 1:3] = flags[:, 0:2].sum(axis=0)
+            out[i, 3] = flags[:, 2].sum()
+            out[i, 4] = float(flags[:, 3].any())
             out[i, 5] = float(is_missing(columns["rendering_provider_id"][i]))
-            out[i, 6] = sum(p is None for p in known)
+            out[i, 6] = flags[:, 4].sum()
+            # A claim is denied only when every line is, so how many lines break a rule matters.
+            flagged = np.nan_to_num(flags[:, :4]).any(axis=1)
+            out[i, 7] = flagged.sum()
+            out[i, 8] = len(flagged) - flagged.sum()
         return out
 
     def unseen_categories(self, columns: Columns) -> list[list[str]]:
         """Categories never seen in training, and procedure codes missing from the procedure table."""
         flags = super().unseen_categories(columns)
         for row, lines in enumerate(columns["service_lines"]):
-            unknown = [_field(line, "procedure_code") for line in lines]
+            unknown = [line_value(line, "procedure_code") for line in lines]
             flags[row] += [f"procedure_code:{code}" for code in unknown if code not in self.procedures_]
         return flags
 
@@ -118,5 +141,5 @@ class ClaimFeatures(CanonicalFeatures):
             np.isnan(verified).astype(float),
             (service - verified) / SECONDS_PER_DAY,
             np.array([not is_missing(v) for v in columns["prior_auth_number"]], dtype=float),
-            *(rules[:, k] for k in range(1, 7)),
+            *(rules[:, k] for k in range(1, 9)),
         ]

@@ -86,3 +86,29 @@ def recommended_fix(
     if category == DenialCategory.PROVIDER_ENROLLMENT:
         return f"Confirm the rendering provider is enrolled and credentialed with {payer_name}"
     return "Review the claim against the payer's rules"
+
+
+# The denial category each service-line rule check (features.claim.LINE_RULES) leads to.
+RULE_CATEGORY: dict[str, DenialCategory] = {
+    "needs_missing_prior_auth": DenialCategory.PRIOR_AUTHORIZATION,
+    "not_covered_by_payer": DenialCategory.NON_COVERED,
+    "not_supported_by_diagnosis": DenialCategory.MEDICAL_NECESSITY,
+    "em_without_modifier_25": DenialCategory.CODING,
+}
+
+
+def line_fixes(
+    rules_broken: list[str],
+    code: str,
+    claim: Claim,
+    payers: dict[str, Payer],
+    procedures: dict[str, Procedure],
+) -> list[str]:
+    """One fix per rule a service line breaks (see `recommended_fix`)."""
+    fixes = []
+    for rule in rules_broken:
+        if rule in RULE_CATEGORY:
+            fixes.append(recommended_fix(RULE_CATEGORY[rule], claim, payers, procedures))
+        else:
+            fixes.append(f"{code} is not in the procedure table: check the code before submitting")
+    return fixes

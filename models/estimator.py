@@ -34,8 +34,8 @@ class BoosterParams:
         return asdict(self)
 
 
-def build_pipeline(task: Task, params: BoosterParams, n_jobs: int, seed: int) -> Pipeline:
-    """An unfitted pipeline: the task's feature transformer, then a LightGBM classifier."""
+def make_classifier(params: BoosterParams, n_jobs: int, seed: int) -> CalibratedClassifier:
+    """An unfitted LightGBM classifier with these parameters, wrapped for calibration."""
     classifier = lgb.LGBMClassifier(
         n_estimators=params.n_estimators,
         learning_rate=params.learning_rate,
@@ -53,7 +53,33 @@ def build_pipeline(task: Task, params: BoosterParams, n_jobs: int, seed: int) ->
         force_row_wise=True,
         verbosity=-1,
     )
-    return Pipeline([("features", task.features()), ("classifier", CalibratedClassifier(classifier))])
+    return CalibratedClassifier(classifier)
+
+
+def build_pipeline(task: Task, params: BoosterParams, n_jobs: int, seed: int) -> Pipeline:
+    """An unfitted pipeline: the task's feature transformer, then a calibrated LightGBM classifier."""
+    return Pipeline([("features", task.features()), ("classifier", make_classifier(params, n_jobs, seed))])
+
+
+def fit_calibrated(
+    model: CalibratedClassifier,
+    train: tuple[np.ndarray, np.ndarray],
+    calibration: tuple[np.ndarray, np.ndarray],
+    categorical: list[int],
+    params: BoosterParams,
+) -> dict[str, float]:
+    """Fit the booster with early stopping on the calibration rows, the calibrator, then maybe refit."""
+    model.fit(
+        *train,
+        calibration_X=calibration[0],
+        calibration_y=calibration[1],
+        refit=params.refit_on_calibration_rows,
+        eval_X=(calibration[0],),
+        eval_y=(calibration[1],),
+        categorical_feature=categorical,
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+    return model.calibration_scores_
 
 
 def fit_pipeline(
@@ -71,17 +97,10 @@ def fit_pipeline(
     of each calibration method on the later half of `calibration` (the lower one is used).
     """
     features = pipeline.named_steps["features"].fit(train)
-    model: CalibratedClassifier = pipeline.named_steps["classifier"]
-    calibration_matrix = features.transform(calibration)
-    model.fit(
-        features.transform(train),
-        train_labels,
-        calibration_X=calibration_matrix,
-        calibration_y=calibration_labels,
-        refit=params.refit_on_calibration_rows,
-        eval_X=(calibration_matrix,),
-        eval_y=(calibration_labels,),
-        categorical_feature=features.categorical_indices(),
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    return fit_calibrated(
+        pipeline.named_steps["classifier"],
+        (features.transform(train), train_labels),
+        (features.transform(calibration), calibration_labels),
+        features.categorical_indices(),
+        params,
     )
-    return model.calibration_scores_

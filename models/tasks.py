@@ -32,6 +32,7 @@ class Task:
     uses_patient_history: bool = False
     reason_column: str | None = None
     subgroup_columns: tuple[str, ...] = ()
+    line_oracle_column: str | None = None  # set for tasks that also predict each service line
 
     @property
     def input_columns(self) -> list[str]:
@@ -69,6 +70,7 @@ DENIAL = Task(
     label_columns=("denied", "denial_category"),
     reason_column="denial_category",
     subgroup_columns=("payer_type", "payer_id", "claim_type"),
+    line_oracle_column="true_line_denial_probabilities",
 )
 
 TASKS: dict[str, Task] = {task.name: task for task in (NOSHOW, DENIAL)}

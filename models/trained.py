@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.history import HISTORY_FEATURES, HistoryParams, add_history
+from models.line_model import LineModel, frame_lines
 from models.reasons import ReasonModel
 from models.tasks import Task, get_task
 
@@ -21,6 +22,7 @@ class TrainedModel:
     pipeline: Pipeline
     history: HistoryParams | None = None
     reasons: ReasonModel | None = None
+    lines: LineModel | None = None
 
     @property
     def task(self) -> Task:
@@ -45,3 +47,10 @@ class TrainedModel:
         if frame.empty:
             return np.empty(0)
         return self.pipeline.predict_proba(self.prepare(frame))[:, 1]
+
+    def predict_lines(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+        """P(line denied) for every service line, and each line's row in `frame` (None without lines)."""
+        if self.lines is None or frame.empty:
+            return None
+        matrix, index, _ = frame_lines(self.pipeline.named_steps["features"], self.prepare(frame))
+        return self.lines.predict(matrix), index

@@ -96,12 +96,26 @@ class DenialReason(BaseModel):
     recommended_fix: str
 
 
+class LineScore(BaseModel):
+    """Denial risk for one service line, and the payer or policy rules the line breaks."""
+
+    line_number: int = Field(ge=1, description="1-based position of the line on the claim")
+    line_id: str | None
+    procedure_code: str
+    denial_probability: float = Field(ge=0, le=1, description="P(this line is denied)")
+    rules_broken: list[str] = Field(description="Payer or policy checks this line fails")
+    recommended_fixes: list[str] = Field(description="One fix per rule broken")
+
+
 class DenialScore(BaseModel):
     """Denial risk for one claim."""
 
     claim_id: str
-    denial_probability: float = Field(ge=0, le=1)
+    denial_probability: float = Field(ge=0, le=1, description="P(the whole claim is denied: paid nothing)")
     model_version: str
+    lines: list[LineScore] = Field(
+        description="Per service line, in claim order; empty if the model has none"
+    )
     reasons: list[DenialReason]
     top_factors: list[Factor]
     unseen_inputs: list[str] = Field(
@@ -152,7 +166,7 @@ class WorklistItem(BaseModel):
     claim_id: str
     denial_probability: float
     expected_payment: float
-    dollars_at_risk: float
+    dollars_at_risk: float = Field(description="Expected payment lost: sum over lines of P(denied) x payment")
     top_reason: DenialReason | None
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from features.claim_lines import line_labels
+from features.columns import columns_from_frame
 from features.history import HistoryParams, add_history
 from models.estimator import BoosterParams, build_pipeline, fit_pipeline
+from models.line_model import fit_line_model
 from models.reasons import fit_reason_model
 from models.tasks import Task
 from models.trained import TrainedModel
@@ -112,7 +116,13 @@ def fit_and_evaluate(
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": int((~labelled).sum()),
     }
-    trained = TrainedModel(task.name, pipeline, history, reasons)
+    lines = None
+    if task.line_oracle_column is not None:
+        lines = fit_line_model(
+            pipeline.named_steps["features"], train_rows, calibration_rows, params,
+            settings.train_threads, settings.seed,
+        )  # fmt: skip
+    trained = TrainedModel(task.name, pipeline, history, reasons, lines)
     positive_rate = fit_rows[task.label_column].mean()
     return evaluate_holdout(
         task, trained, holdout_rows, positive_rate, rows, calibration_scores, holdout_start
@@ -144,6 +154,7 @@ def evaluate_holdout(
     reason_probability = trained.predict_reasons(holdout_rows)
     if reason_probability is not None:
         metrics |= reason_metrics(holdout_rows, reason_probability, trained.reasons.categories, task)
+    metrics |= line_metrics(task, trained, holdout_rows)
     return FitResult(
         trained=trained,
         holdout=holdout_rows,
@@ -171,6 +182,28 @@ def reason_metrics(
         "reason_macro_f1": float(f1_score(truth, predicted, average="macro")),
         "reason_denied_rows": float(denied.sum()),
     }
+
+
+def line_metrics(task: Task, trained: TrainedModel, holdout: pd.DataFrame) -> dict[str, float]:
+    """Line-level ROC-AUC, Brier and ECE on labelled holdout lines, beside the oracle's when known."""
+    predicted = trained.predict_lines(holdout)
+    if predicted is None:
+        return {}
+    probability, _ = predicted
+    labels = line_labels(columns_from_frame(holdout, ["service_lines"]))
+    known = ~np.isnan(labels)
+    if len(np.unique(labels[known])) < 2:
+        return {}
+    out = {f"line_{k}": v for k, v in binary_metrics(labels[known], probability[known]).items()}
+    out["line_rows"] = float(known.sum())
+    if task.line_oracle_column in holdout.columns:
+        oracle = np.concatenate(
+            [np.asarray(json.loads(p) if isinstance(p, str) else p, dtype=float)
+             for p in holdout[task.line_oracle_column]]
+        )  # fmt: skip
+        comparison = oracle_comparison(labels[known], probability[known], oracle[known])
+        out |= {f"line_{k}": v for k, v in comparison.items()}
+    return out
 
 
 def recent_holdout_start(task: Task, table: pd.DataFrame, fraction: float) -> pd.Timestamp:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from fastapi import APIRouter
 
 from data.carc import LIKELY_CARCS
 from data.schemas import Claim, DenialCategory
-from models.denial_fixes import recommended_fix
+from features.claim import LINE_RULES
+from features.claim_lines import line_matrix
+from features.columns import Columns
+from models.denial_fixes import line_fixes, recommended_fix
 from models.scorer import Factor as ScoreFactor
 from serving.auth import BillerRole
 from serving.dependencies import DenialModelDep, SettingsDep
@@ -20,6 +24,7 @@ from serving.schemas import (
     DenialScoreRequest,
     DenialScoreResponse,
     Factor,
+    LineScore,
     WorklistItem,
     WorklistRequest,
     WorklistResponse,
@@ -58,20 +63,81 @@ def _reasons(
     return out
 
 
-def _score(
-    model: LoadedModel, claims: Sequence[Claim], top_factors: int
-) -> tuple[np.ndarray, list[list[DenialReason]], list[list[ScoreFactor]], list[list[str]]]:
+@dataclass
+class ClaimScores:
+    """Everything the denial routes return for a batch of claims."""
+
+    probability: np.ndarray
+    reasons: list[list[DenialReason]]
+    factors: list[list[ScoreFactor]]
+    unseen: list[list[str]]
+    lines: list[list[LineScore]]
+
+
+def _lines(
+    model: LoadedModel, claims: Sequence[Claim], columns: Columns, matrix: np.ndarray
+) -> list[list[LineScore]]:
+    line_model = model.scorer.trained.lines
+    if line_model is None:
+        return [[] for _ in claims]
+    features = model.scorer.features
+    line_features, index = line_matrix(features, columns, matrix)
+    probability = line_model.predict(line_features, num_threads=model.scorer.num_threads)
+    out: list[list[LineScore]] = []
+    starts = np.searchsorted(index, np.arange(len(claims)))
+    for row, claim in enumerate(claims):
+        flags = features.line_flags(columns, row)
+        scores = []
+        for number, line in enumerate(claim.service_lines):
+            rules = [rule for rule, flag in zip(LINE_RULES, flags[number], strict=True) if flag == 1]
+            fixes = line_fixes(rules, line.procedure_code, claim, features.payers_, features.procedures_)
+            scores.append(
+                LineScore(
+                    line_number=number + 1,
+                    line_id=line.line_id,
+                    procedure_code=line.procedure_code,
+                    denial_probability=float(probability[starts[row] + number]),
+                    rules_broken=rules,
+                    recommended_fixes=fixes,
+                )
+            )
+        out.append(scores)
+    return out
+
+
+def _score(model: LoadedModel, claims: Sequence[Claim], top_factors: int) -> ClaimScores:
     scorer = model.scorer
     columns = scorer.columns(claims)
     matrix = scorer.matrix(columns)
     probability = scorer.score_matrix(matrix)
-    reasons = _reasons(model, claims, probability, matrix)
-    return (
-        probability,
-        reasons,
-        scorer.top_factors(matrix, top_factors),
-        scorer.features.unseen_categories(columns),
+    return ClaimScores(
+        probability=probability,
+        reasons=_reasons(model, claims, probability, matrix),
+        factors=scorer.top_factors(matrix, top_factors),
+        unseen=scorer.features.unseen_categories(columns),
+        lines=_lines(model, claims, columns, matrix),
     )
+
+
+def dollars_at_risk(claims: Sequence[Claim], scores: ClaimScores, payment_ratio: float) -> np.ndarray:
+    """Expected payment lost per claim: each line's P(denied) x its expected payment, summed.
+
+    Without a line model, the claim's P(denied) x its expected payment.
+    """
+    if all(scores.lines[i] or not claims[i].service_lines for i in range(len(claims))):
+        return (
+            np.array(
+                [
+                    sum(
+                        s.denial_probability * line.charge
+                        for s, line in zip(lines, c.service_lines, strict=True)
+                    )
+                    for lines, c in zip(scores.lines, claims, strict=True)
+                ]
+            )
+            * payment_ratio
+        )
+    return scores.probability * np.array([c.total_charge for c in claims]) * payment_ratio
 
 
 @router.post("/score", response_model=DenialScoreResponse)
@@ -83,17 +149,18 @@ def score_claims(
     check_batch_size(len(claims), settings.max_batch)
     if not claims:
         return DenialScoreResponse(model=model_ref(model), predictions=[])
-    probability, reasons, factors, unseen = _score(model, claims, settings.top_factors)
+    scores = _score(model, claims, settings.top_factors)
     return DenialScoreResponse(
         model=model_ref(model),
         predictions=[
             DenialScore(
                 claim_id=claim.claim_id,
-                denial_probability=float(probability[i]),
+                denial_probability=float(scores.probability[i]),
                 model_version=model.version,
-                reasons=reasons[i],
-                top_factors=[Factor(**vars(f)) for f in factors[i]],
-                unseen_inputs=unseen[i],
+                lines=scores.lines[i],
+                reasons=scores.reasons[i],
+                top_factors=[Factor(**vars(f)) for f in scores.factors[i]],
+                unseen_inputs=scores.unseen[i],
             )
             for i, claim in enumerate(claims)
         ],
@@ -104,16 +171,17 @@ def score_claims(
 def worklist(
     body: WorklistRequest, model: DenialModelDep, settings: SettingsDep, role: BillerRole
 ) -> WorklistResponse:
-    """Claims ordered by expected dollars at risk: P(denied) x expected payment (charge x ratio)."""
+    """Claims ordered by expected dollars at risk: per line, P(denied) x expected payment (charge x ratio)."""
     claims = body.claims
     check_batch_size(len(claims), settings.max_batch)
     if not claims:
         return WorklistResponse(
             model=model_ref(model), items=[], claims_considered=0, dollars_at_risk_listed=0.0
         )
-    probability, reasons, _, _ = _score(model, claims, settings.top_factors)
+    scores = _score(model, claims, settings.top_factors)
+    probability, reasons = scores.probability, scores.reasons
     expected = np.array([c.total_charge for c in claims]) * settings.expected_payment_ratio
-    at_risk = probability * expected
+    at_risk = dollars_at_risk(claims, scores, settings.expected_payment_ratio)
     order = [i for i in np.argsort(-at_risk, kind="stable") if probability[i] >= body.min_probability][
         : body.limit
     ]

@@ -143,6 +143,7 @@ def test_real_835_samples_give_the_labels_read_from_them(shared_data: Path) -> N
         False,
         False,
     ]  # OA-A7 is a deactivated payment code
+    assert [line.denial_category for line in denial.lines] == ["missing_information", None, None]
     assert denial.rarcs == ["N14", "N14", "N14"]
     with pytest.raises(X12FileError, match=r"blue_cross_nc_sample\.txt: segment ST: the file has no ISA"):
         read_835(shared_data / X12 / "blue_cross_nc_sample.txt")

@@ -50,5 +50,6 @@ def test_round_trip_of_10000_claims(tmp_path: Path) -> None:
                 written["charge"],
             )
             assert read["denied"] == written["denied"] and read["paid"] == paid
+            assert read["denial_category"] == written["denial_category"]
         categories.add(missing(record["denial_category"]))
     assert len(categories - {None}) >= 6  # the round trip covers most denial categories

@@ -92,8 +92,14 @@ def test_scores_both_tasks_and_enforces_auth_and_validation(
         for prediction in denial.json()["predictions"]:
             assert 0 < prediction["denial_probability"] < 1 and prediction["model_version"] == "1"
 
+        sent = {c["claim_id"]: c for c in body["denial"]["claims"]}
         for prediction in denial.json()["predictions"]:
             assert len(prediction["reasons"]) == 3 and prediction["reasons"][0]["recommended_fix"]
+            lines = prediction["lines"]
+            assert [line["procedure_code"] for line in lines] == [
+                line["procedure_code"] for line in sent[prediction["claim_id"]]["service_lines"]
+            ]
+            assert all(0 < line["denial_probability"] < 1 for line in lines)
         worklist = http.post("/v1/denial/worklist", json=body["denial"] | {"limit": 2},
                              headers={"X-API-Key": "bill-key"})  # fmt: skip
         assert worklist.status_code == 200 and len(worklist.json()["items"]) == 2

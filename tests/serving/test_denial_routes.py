@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import mlflow
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from data.carc import CARC_CATEGORY
+from models.tasks import get_task
 from tests.conftest import BILLER, SCHEDULER, TrainedStore
 from tests.data.test_schemas import CLAIM
 from tests.serving.test_api import bodies
@@ -39,7 +42,9 @@ def test_scores_carry_three_reasons_with_carcs_and_fixes(
 
 
 def test_a_claim_missing_its_prior_auth_gets_that_reason_and_fix(client: TestClient) -> None:
-    claim = {**CLAIM, "claim_id": "AUTH-1", "eligibility_verified_at": "2026-03-01"}
+    mri = CLAIM["service_lines"][1]
+    claim = {**CLAIM, "claim_id": "AUTH-1", "eligibility_verified_at": "2026-03-01", "service_lines": [mri],
+             "total_charge": mri["charge"]}  # fmt: skip
     prediction = client.post("/v1/denial/score", json={"claims": [claim]}, headers=BILLER).json()[
         "predictions"
     ][0]
@@ -62,14 +67,53 @@ def test_worklist_ranks_by_dollars_at_risk(client: TestClient, trained_store: Tr
         range(1, len(items) + 1)
     )
     charges = {c["claim_id"]: c["total_charge"] for c in claims}
+    by_id = {c["claim_id"]: c for c in claims}
+    predictions = client.post("/v1/denial/score", json={"claims": claims}, headers=BILLER).json()[
+        "predictions"
+    ]
+    scored = {p["claim_id"]: p for p in predictions}
     for item in items:
         assert item["denial_probability"] >= 0.05
         assert item["expected_payment"] == pytest.approx(0.5 * charges[item["claim_id"]])
-        assert item["dollars_at_risk"] == pytest.approx(item["denial_probability"] * item["expected_payment"])
+        lines = scored[item["claim_id"]]["lines"]
+        line_charges = [line["charge"] for line in by_id[item["claim_id"]]["service_lines"]]
+        assert item["dollars_at_risk"] == pytest.approx(
+            0.5 * sum(s["denial_probability"] * c for s, c in zip(lines, line_charges, strict=True))
+        )
         assert item["top_reason"]["recommended_fix"]
     assert worklist["dollars_at_risk_listed"] == pytest.approx(sum(at_risk))
     assert client.post("/v1/denial/worklist", json=body, headers=SCHEDULER).status_code == 403
     assert client.post("/v1/denial/worklist", json={"claims": []}, headers=BILLER).json()["items"] == []
+
+
+def test_each_line_is_scored_with_the_rules_it_breaks(client: TestClient) -> None:
+    claim = {**CLAIM, "claim_id": "LINES-1", "eligibility_verified_at": "2026-03-01"}
+    prediction = client.post("/v1/denial/score", json={"claims": [claim]}, headers=BILLER).json()[
+        "predictions"
+    ][0]
+    office, mri = prediction["lines"]
+    assert (office["line_number"], office["procedure_code"], office["rules_broken"]) == (1, "99213", [])
+    assert (mri["line_number"], mri["procedure_code"]) == (2, "72148")
+    assert mri["rules_broken"] == ["needs_missing_prior_auth"]
+    assert mri["recommended_fixes"][0].startswith("Payer MCR-TX requires prior authorization for 72148")
+    # Only the MRI line is likely denied; the claim as a whole (every line denied) is much less likely.
+    assert mri["denial_probability"] > 0.5 > office["denial_probability"]
+    assert prediction["denial_probability"] < mri["denial_probability"]
+
+
+def test_line_probabilities_equal_the_offline_line_model(
+    client: TestClient, trained_store: TrainedStore
+) -> None:
+    task = get_task("denial")
+    frame = task.load(trained_store.claims).valid.tail(40)
+    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
+    trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
+    offline, claim_of_line = trained.predict_lines(frame)
+    body = bodies(trained_store, rows=40)["denial"]
+    predictions = client.post("/v1/denial/score", json=body, headers=BILLER).json()["predictions"]
+    online = [line["denial_probability"] for p in predictions for line in p["lines"]]
+    assert len(online) == len(offline) and claim_of_line[-1] == 39
+    assert np.max(np.abs(np.array(online) - offline)) <= 1e-9
 
 
 def test_unknown_payers_and_codes_are_scored_and_flagged(client: TestClient) -> None:
