@@ -129,7 +129,7 @@ def _typed_appointments(valid: pd.DataFrame) -> pd.DataFrame:
 
 
 def _typed_claims(valid: pd.DataFrame) -> pd.DataFrame:
-    for column in ("service_date", "submitted_at", "eligibility_verified_at"):
+    for column in ("service_date", "submitted_at", "eligibility_verified_at", "adjudicated_at"):
         valid[column] = pd.to_datetime(valid[column])
     valid["denied"] = valid["denied"].astype("float64")
     valid["denial_category"] = valid["denial_category"].map(

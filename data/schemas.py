@@ -155,8 +155,11 @@ class Claim(CanonicalRecord):
     eligibility_verified_at: date | None = None
     denied: Flag | None = None
     denial_category: DenialCategory | None = None
+    adjudicated_at: date | None = None
 
-    @field_validator("service_date", "submitted_at", "eligibility_verified_at", mode="before")
+    @field_validator(
+        "service_date", "submitted_at", "eligibility_verified_at", "adjudicated_at", mode="before"
+    )
     @classmethod
     def _date_only(cls, value: Any) -> Any:
         if isinstance(value, datetime):
@@ -212,4 +215,16 @@ class Claim(CanonicalRecord):
             )
         if self.denial_category is not None and self.denied is False:
             raise ValueError("denial_category is set on a claim that was not denied")
+        if self.adjudicated_at is not None and self.adjudicated_at < self.submitted_at:
+            raise ValueError("adjudicated_at is before submitted_at")
         return self
+
+
+def service_lines(value: Any) -> list[Any]:
+    """A claim's service lines as a list, whether given as a list or as file-form JSON text."""
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def line_field(line: Any, name: str) -> Any:
+    """A service line's field, whether the line is a dict (file form) or a ServiceLine; None if absent."""
+    return line.get(name) if isinstance(line, dict) else getattr(line, name, None)

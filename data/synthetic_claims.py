@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -33,12 +34,12 @@ PAYER_TYPE_SHARES_UNDER_65 = {
 PAYER_TYPE_SHARES_65_PLUS = {"medicare": 0.55, "medicare_advantage": 0.45}
 # Unexplained denials by payer type, spread over root causes by their published shares.
 BASE_HAZARD = {
-    "medicare": 0.047,
-    "commercial": 0.095,
-    "managed_medicaid": 0.097,
-    "medicare_advantage": 0.116,
-    "medicaid": 0.121,
-    "marketplace": 0.139,
+    "medicare": 0.017,
+    "commercial": 0.070,
+    "managed_medicaid": 0.072,
+    "medicare_advantage": 0.082,
+    "medicaid": 0.094,
+    "marketplace": 0.108,
 }
 # Payers' unexplained denials concentrate on a typical reason per payer type; the rest follow the shares.
 DOMINANT_BASE_CATEGORY = {
@@ -61,6 +62,9 @@ ROOT_CAUSE_SHARES = {
     DenialCategory.CODING: 0.128,
 }
 CATEGORIES = tuple(DenialCategory)
+EDITS_SEED, EDITS_PER_PAYER, EDIT_HAZARD = 2026, 2, 0.4
+EDIT_CATEGORIES = (DenialCategory.MEDICAL_NECESSITY, DenialCategory.CODING, DenialCategory.NON_COVERED)
+DUPLICATE_RATE = 0.02  # claims sent again, unchanged, while the first is still open
 
 
 def _units(code: str, rng: np.random.Generator) -> int:
@@ -93,6 +97,24 @@ def _claim_lines(
     return codes, modifiers, units
 
 
+@cache
+def payer_edits() -> dict[tuple[str, str], DenialCategory]:
+    """Each payer's unpublished edits: (payer, code) pairs it often denies, and the category it gives.
+
+    They are in no table a practice has; only the payer's past remittances reveal them. Fixed across
+    seeds: they belong to the payers, not to a sample.
+    """
+    rng = np.random.default_rng(EDITS_SEED)
+    codes = sorted(procedures())
+    edits = {}
+    for payer in sorted(payers().values(), key=lambda p: p.payer_id):
+        listed = set(payer.auth_required_codes) | set(payer.noncovered_codes)
+        candidates = [c for c in codes if c not in listed]
+        for code in rng.choice(candidates, size=EDITS_PER_PAYER, replace=False):
+            edits[(payer.payer_id, str(code))] = EDIT_CATEGORIES[int(rng.integers(0, len(EDIT_CATEGORIES)))]
+    return edits
+
+
 @dataclass(frozen=True)
 class Mechanism:
     """A way the claim can be denied: its hazard, its category (None: the payer's unexplained denial,
@@ -118,11 +140,13 @@ def _mechanisms(
     prior_auth: str | None,
     rendering_missing: bool,
     catalog: dict[str, Procedure],
+    duplicate: bool = False,
 ) -> list[Mechanism]:
     """The claim's denial mechanisms, strongest first.
 
-    Eligibility, missing data and timely filing deny the whole claim; prior auth, medical necessity,
-    coding and coverage deny the lines that break the rule, so a claim can be denied in part.
+    Eligibility, missing data, timely filing and duplicates deny the whole claim; prior auth, medical
+    necessity, coding, coverage and the payer's own edits deny the lines that break the rule, so a
+    claim can be denied in part.
     """
     out = []
     churn = 1.5 if payer.payer_type in HIGH_CHURN_PAYER_TYPES else 1.0
@@ -134,6 +158,9 @@ def _mechanisms(
         out.append(Mechanism(0.6, DenialCategory.MISSING_INFORMATION))
     if (submitted_at - service_date).days > payer.timely_filing_days:
         out.append(Mechanism(0.92, DenialCategory.TIMELY_FILING))
+    if duplicate:
+        out.append(Mechanism(0.9, DenialCategory.DUPLICATE))
+    edits = payer_edits()
     kinds = [catalog[c].kind for c in codes]
     has_procedure = "procedure" in kinds
     for line, (code, kind, mods) in enumerate(zip(codes, kinds, modifiers, strict=True)):
@@ -145,6 +172,8 @@ def _mechanisms(
             out.append(Mechanism(0.5, DenialCategory.CODING, (line,)))
         if code in payer.noncovered_codes:
             out.append(Mechanism(0.85, DenialCategory.NON_COVERED, (line,)))
+        if (payer.payer_id, code) in edits:
+            out.append(Mechanism(EDIT_HAZARD, edits[(payer.payer_id, code)], (line,)))
     out.append(Mechanism(BASE_HAZARD[payer.payer_type], None))
     return sorted(out, key=lambda m: -m.hazard)
 
@@ -207,6 +236,69 @@ def draw_line_outcomes(
     return [next((c for m, c in fired if m.covers(line)), None) for line in range(n_lines)]
 
 
+def _adjudicate(
+    draft: dict,
+    number: int,
+    duplicate: bool,
+    base_shares: dict[str, np.ndarray],
+    catalog: dict[str, Procedure],
+    rng: np.random.Generator,
+) -> dict:
+    """The claim record: the draft with ids, drawn line and claim outcomes, and the generator's truth."""
+    payer: Payer = draft["payer"]
+    claim_id = f"CLM{number:09d}"
+    lines = [{"line_id": f"{claim_id}-{k + 1}", **line} for k, line in enumerate(draft["lines"])]
+    codes = [line["procedure_code"] for line in lines]
+    mechanisms = _mechanisms(
+        payer,
+        codes,
+        [line["modifiers"] for line in lines],
+        draft["diagnosis_codes"],
+        draft["service_date"],
+        draft["submitted_at"],
+        draft["eligibility_verified_at"],
+        draft["prior_auth_number"],
+        draft["rendering_provider_id"] is None,
+        catalog,
+        duplicate,
+    )
+    shares = base_shares[payer.payer_type]
+    charges = [line["charge"] for line in lines]
+    truth = exact_truth(mechanisms, charges, shares)
+    line_categories = draw_line_outcomes(mechanisms, len(lines), shares, rng)
+    for line, line_category in zip(lines, line_categories, strict=True):
+        line["denied"] = line_category is not None
+        line["denial_category"] = None if line_category is None else line_category.value
+    denied = all(c is not None for c in line_categories)
+    category = line_categories[int(np.argmax(charges))] if denied else None
+    # Medicare pays no sooner than 14 days after an electronic claim arrives; others take 1-6 weeks.
+    lag = 14 + int(rng.integers(0, 8)) if payer.payer_type == "medicare" else int(rng.integers(7, 43))
+    verified = draft["eligibility_verified_at"]
+    return {
+        "claim_id": claim_id,
+        "patient_id": draft["patient_id"],
+        "payer_id": payer.payer_id,
+        "payer_type": payer.payer_type,
+        "claim_type": draft["claim_type"],
+        "billing_provider_id": draft["billing_provider_id"],
+        "rendering_provider_id": draft["rendering_provider_id"],
+        "service_date": pd.Timestamp(draft["service_date"]),
+        "submitted_at": pd.Timestamp(draft["submitted_at"]),
+        "place_of_service": draft["place_of_service"],
+        "total_charge": round(sum(charges), 2),
+        "diagnosis_codes": draft["diagnosis_codes"],
+        "service_lines": lines,
+        "prior_auth_number": draft["prior_auth_number"],
+        "eligibility_verified_at": None if verified is None else pd.Timestamp(verified),
+        "denied": denied,
+        "denial_category": None if category is None else category.value,
+        "adjudicated_at": pd.Timestamp(draft["submitted_at"] + timedelta(days=lag)),
+        "true_denial_probability": truth.claim_probability,
+        "true_denial_category": truth.category.value,
+        "true_line_denial_probabilities": truth.line_probabilities,
+    }
+
+
 def generate_claims(
     rows: int, seed: int = 42, start: date = date(2026, 1, 5), days: int = 180
 ) -> pd.DataFrame:
@@ -238,8 +330,8 @@ def generate_claims(
         choices = by_type[payer_type]
         patient_payer.append(choices[int(rng.integers(0, len(choices)))])
 
-    records = []
-    for i in range(rows):
+    records: list[dict] = []
+    while len(records) < rows:
         patient = int(rng.integers(0, n_patients))
         payer = patient_payer[patient]
         age = int(patient_age[patient])
@@ -272,70 +364,38 @@ def generate_claims(
             eligibility_verified_at = service_date - timedelta(days=int(rng.integers(0, 11)))
         needs_auth = any(c in payer.auth_required_codes for c in codes)
         has_auth = rng.random() < (0.85 if needs_auth else 0.05)
-        prior_auth = f"PA{rng.integers(10**7, 10**8)}" if has_auth else None
         rendering_missing = rng.random() < 0.03
         institutional = any(catalog[c].kind == "imaging" for c in codes) or "45378" in codes
         institutional = institutional and rng.random() < 0.5
-        claim_id = f"CLM{i + 1:09d}"
-        lines = [
-            {
-                "line_id": f"{claim_id}-{k + 1}",
-                "procedure_code": code,
-                "modifiers": mods,
-                "units": float(n),
-                "charge": round(catalog[code].base_charge * n * float(rng.lognormal(0, 0.1)), 2),
-            }
-            for k, (code, mods, n) in enumerate(zip(codes, modifiers, units, strict=True))
-        ]
-        mechanisms = _mechanisms(
-            payer,
-            codes,
-            modifiers,
-            diagnoses,
-            service_date,
-            submitted_at,
-            eligibility_verified_at,
-            prior_auth,
-            rendering_missing,
-            catalog,
-        )
-        shares = base_shares[payer.payer_type]
-        charges = [line["charge"] for line in lines]
-        truth = exact_truth(mechanisms, charges, shares)
-        line_categories = draw_line_outcomes(mechanisms, len(lines), shares, rng)
-        for line, line_category in zip(lines, line_categories, strict=True):
-            line["denied"] = line_category is not None
-            line["denial_category"] = None if line_category is None else line_category.value
-        denied = all(c is not None for c in line_categories)
-        category = line_categories[int(np.argmax(charges))] if denied else None
-        records.append(
-            {
-                "claim_id": claim_id,
-                "patient_id": f"P{patient + 1:07d}",
-                "payer_id": payer.payer_id,
-                "payer_type": payer.payer_type,
-                "claim_type": "institutional" if institutional else "professional",
-                "billing_provider_id": "1234567893" if not institutional else "1841293725",
-                "rendering_provider_id": None
-                if rendering_missing
-                else f"{1003000000 + int(rng.integers(0, 40)) * 7}",
-                "service_date": pd.Timestamp(service_date),
-                "submitted_at": pd.Timestamp(submitted_at),
-                "place_of_service": "22" if institutional else "11",
-                "total_charge": round(sum(line["charge"] for line in lines), 2),
-                "diagnosis_codes": diagnoses,
-                "service_lines": lines,
-                "prior_auth_number": prior_auth,
-                "eligibility_verified_at": None
-                if eligibility_verified_at is None
-                else pd.Timestamp(eligibility_verified_at),
-                "denied": denied,
-                "denial_category": None if category is None else category.value,
-                "true_denial_probability": truth.claim_probability,
-                "true_denial_category": truth.category.value,
-                "true_line_denial_probabilities": truth.line_probabilities,
-            }
-        )
+        draft = {
+            "patient_id": f"P{patient + 1:07d}",
+            "payer": payer,
+            "claim_type": "institutional" if institutional else "professional",
+            "billing_provider_id": "1234567893" if not institutional else "1841293725",
+            "rendering_provider_id": None
+            if rendering_missing
+            else f"{1003000000 + int(rng.integers(0, 40)) * 7}",
+            "service_date": service_date,
+            "submitted_at": submitted_at,
+            "place_of_service": "22" if institutional else "11",
+            "diagnosis_codes": diagnoses,
+            "lines": [
+                {
+                    "procedure_code": code,
+                    "modifiers": mods,
+                    "units": float(n),
+                    "charge": round(catalog[code].base_charge * n * float(rng.lognormal(0, 0.1)), 2),
+                }
+                for code, mods, n in zip(codes, modifiers, units, strict=True)
+            ],
+            "prior_auth_number": f"PA{rng.integers(10**7, 10**8)}" if has_auth else None,
+            "eligibility_verified_at": eligibility_verified_at,
+        }
+        records.append(_adjudicate(draft, len(records) + 1, False, base_shares, catalog, rng))
+        if len(records) < rows and rng.random() < DUPLICATE_RATE:
+            # Sent again, unchanged, before the first one came back.
+            again = {**draft, "submitted_at": submitted_at + timedelta(days=int(rng.integers(5, 14)))}
+            records.append(_adjudicate(again, len(records) + 1, True, base_shares, catalog, rng))
     frame = pd.DataFrame.from_records(records)
     frame = frame.sort_values(["submitted_at", "claim_id"], kind="stable").reset_index(drop=True)
     return frame

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from data.reference import Payer, Procedure, payers, procedures
+from data.schemas import line_field
+from features.claim_history import CLAIM_HISTORY_COLUMNS, CLAIM_HISTORY_FEATURES
 from features.columns import SECONDS_PER_DAY, Columns, as_float, as_seconds, is_missing
 from features.transformer import CanonicalFeatures
 
@@ -20,11 +21,6 @@ LINE_RULES = (
     "em_without_modifier_25",
     "unknown_procedure_code",
 )
-
-
-def line_value(line: Any, name: str) -> Any:
-    """A service line's field, whether the line is a dict (file form) or a ServiceLine."""
-    return line[name] if isinstance(line, Mapping) else getattr(line, name)
 
 
 class ClaimFeatures(CanonicalFeatures):
@@ -45,6 +41,7 @@ class ClaimFeatures(CanonicalFeatures):
         "eligibility_verified_at",
     )
     record_columns: ClassVar[tuple[str, ...]] = input_columns
+    input_columns = (*record_columns, *CLAIM_HISTORY_COLUMNS)
     categorical: ClassVar[tuple[str, ...]] = (
         "payer_id",
         "payer_type",
@@ -69,6 +66,7 @@ class ClaimFeatures(CanonicalFeatures):
         "unknown_procedure_lines",
         "lines_breaking_a_rule",
         "lines_breaking_no_rule",
+        *CLAIM_HISTORY_FEATURES,
     )
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> ClaimFeatures:
@@ -82,8 +80,8 @@ class ClaimFeatures(CanonicalFeatures):
         """Per line of claim `row`, the rule checks in LINE_RULES order (NaN when the payer is unknown)."""
         payer = self.payers_.get(columns["payer_id"][row])
         lines = columns["service_lines"][row]
-        codes = [line_value(line, "procedure_code") for line in lines]
-        modifiers = [line_value(line, "modifiers") for line in lines]
+        codes = [line_field(line, "procedure_code") for line in lines]
+        modifiers = [line_field(line, "modifiers") for line in lines]
         diagnoses = list(columns["diagnosis_codes"][row])
         known = [self.procedures_.get(code) for code in codes]
         kinds = [p.kind if p is not None else None for p in known]
@@ -120,7 +118,7 @@ class ClaimFeatures(CanonicalFeatures):
         """Categories never seen in training, and procedure codes missing from the procedure table."""
         flags = super().unseen_categories(columns)
         for row, lines in enumerate(columns["service_lines"]):
-            unknown = [line_value(line, "procedure_code") for line in lines]
+            unknown = [line_field(line, "procedure_code") for line in lines]
             flags[row] += [f"procedure_code:{code}" for code in unknown if code not in self.procedures_]
         return flags
 
@@ -142,4 +140,5 @@ class ClaimFeatures(CanonicalFeatures):
             (service - verified) / SECONDS_PER_DAY,
             np.array([not is_missing(v) for v in columns["prior_auth_number"]], dtype=float),
             *(rules[:, k] for k in range(1, 9)),
+            *(as_float(columns[name]) for name in CLAIM_HISTORY_FEATURES),
         ]

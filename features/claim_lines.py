@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.claim import LINE_RULES, ClaimFeatures, line_value
+from data.schemas import line_field
+from features.claim import LINE_RULES, ClaimFeatures
+from features.claim_history import LINE_HISTORY_COLUMN
 from features.columns import Columns
 
-LINE_NUMERIC = ("line_charge", "line_units", "line_share_of_charge", "line_is_largest", *LINE_RULES)
+LINE_NUMERIC = (
+    "line_charge",
+    "line_units",
+    "line_share_of_charge",
+    "line_is_largest",
+    *LINE_RULES,
+    "payer_code_lines_adjudicated",
+    "payer_code_denial_rate",
+)
 LINE_CATEGORICAL = ("line_procedure_code", "line_procedure_kind")
 
 
@@ -36,17 +46,20 @@ def line_matrix(
     claim_index, own = [], []
     for row, lines in enumerate(columns["service_lines"]):
         flags = features.line_flags(columns, row)
-        charges = np.array([float(line_value(line, "charge")) for line in lines])
+        history = columns[LINE_HISTORY_COLUMN][row]
+        charges = np.array([float(line_field(line, "charge")) for line in lines])
         total = charges.sum()
         largest = int(np.argmax(charges))
         for k, line in enumerate(lines):
-            code = line_value(line, "procedure_code")
+            code = line_field(line, "procedure_code")
             procedure = features.procedures_.get(code)
             kind = kinds.get(procedure.kind, np.nan) if procedure is not None else np.nan
             share = charges[k] / total if total > 0 else np.nan
-            units = float(line_value(line, "units"))
+            units = float(line_field(line, "units"))
             code_index = codes.get(code, np.nan)
-            own.append([charges[k], units, share, float(k == largest), *flags[k], code_index, kind])
+            own.append(
+                [charges[k], units, share, float(k == largest), *flags[k], *history[k], code_index, kind]
+            )
             claim_index.append(row)
     index = np.asarray(claim_index, dtype=np.int64)
     width = len(LINE_NUMERIC) + len(LINE_CATEGORICAL)
@@ -59,6 +72,6 @@ def line_labels(columns: Columns) -> np.ndarray:
     out = []
     for lines in columns["service_lines"]:
         for line in lines:
-            denied = line_value(line, "denied")
+            denied = line_field(line, "denied")
             out.append(np.nan if denied is None or denied != denied else float(denied))
     return np.asarray(out, dtype=np.float64)

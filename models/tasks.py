@@ -33,6 +33,9 @@ class Task:
     reason_column: str | None = None
     subgroup_columns: tuple[str, ...] = ()
     line_oracle_column: str | None = None  # set for tasks that also predict each service line
+    uses_claim_history: bool = False
+    # When a row's label became known; a backtest trains only on labels known at its cut-off.
+    label_known_column: str | None = None
 
     @property
     def input_columns(self) -> list[str]:
@@ -67,10 +70,12 @@ DENIAL = Task(
     features=ClaimFeatures,
     load=load_claims,
     to_file_form=claims_for_file,
-    label_columns=("denied", "denial_category"),
+    label_columns=("denied", "denial_category", "adjudicated_at"),
     reason_column="denial_category",
     subgroup_columns=("payer_type", "payer_id", "claim_type"),
     line_oracle_column="true_line_denial_probabilities",
+    uses_claim_history=True,
+    label_known_column="adjudicated_at",
 )
 
 TASKS: dict[str, Task] = {task.name: task for task in (NOSHOW, DENIAL)}

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from features.claim_history import CLAIM_HISTORY_COLUMNS, ClaimHistoryParams, add_claim_history
 from features.history import HISTORY_FEATURES, HistoryParams, add_history
-from models.line_model import LineModel, frame_lines
+from models.line_model import LineModel, cap_by_lines, frame_lines
 from models.reasons import ReasonModel
 from models.tasks import Task, get_task
 
@@ -23,6 +24,7 @@ class TrainedModel:
     history: HistoryParams | None = None
     reasons: ReasonModel | None = None
     lines: LineModel | None = None
+    claim_history: ClaimHistoryParams | None = None
 
     @property
     def task(self) -> Task:
@@ -31,6 +33,8 @@ class TrainedModel:
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add point-in-time history computed from the table itself, unless it is already there."""
+        if self.claim_history is not None and not set(CLAIM_HISTORY_COLUMNS) <= set(frame.columns):
+            return add_claim_history(frame, self.claim_history)
         if self.history is None or set(HISTORY_FEATURES) <= set(frame.columns):
             return frame
         return add_history(frame, self.history)
@@ -46,7 +50,12 @@ class TrainedModel:
         """Calibrated probabilities for a validated canonical table (batch, offline)."""
         if frame.empty:
             return np.empty(0)
-        return self.pipeline.predict_proba(self.prepare(frame))[:, 1]
+        prepared = self.prepare(frame)
+        probability = self.pipeline.predict_proba(prepared)[:, 1]
+        if self.lines is None:
+            return probability
+        lines, index = self.predict_lines(prepared)
+        return cap_by_lines(probability, lines, index)
 
     def predict_lines(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
         """P(line denied) for every service line, and each line's row in `frame` (None without lines)."""

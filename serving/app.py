@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from data.appointment_store import AppointmentStore
+from data.claim_store import ClaimStore
 from models.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.model_loader import ModelSet
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not keys:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
+        app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
         await run_in_threadpool(app.state.models.load_all, settings)
         stop = threading.Event()
         poller = None
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if poller is not None:
             poller.join(timeout=10)
         app.state.store.engine.dispose()
+        app.state.claim_store.engine.dispose()
 
     app = FastAPI(
         title="careops",

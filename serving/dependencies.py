@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from data.appointment_store import AppointmentStore
+from data.claim_store import ClaimStore
 from models.risk_bands import RiskBands
 from serving.model_loader import LoadedModel
 from training.settings import Settings
@@ -32,6 +33,11 @@ def get_store(request: Request) -> AppointmentStore:
     return request.app.state.store
 
 
+def get_claim_store(request: Request) -> ClaimStore:
+    """The service's claim store (submissions and remittance outcomes)."""
+    return request.app.state.claim_store
+
+
 def get_risk_bands(request: Request) -> RiskBands:
     """The configured risk-band thresholds."""
     return request.app.state.risk_bands
@@ -39,6 +45,7 @@ def get_risk_bands(request: Request) -> RiskBands:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[AppointmentStore, Depends(get_store)]
+ClaimStoreDep = Annotated[ClaimStore, Depends(get_claim_store)]
 RiskBandsDep = Annotated[RiskBands, Depends(get_risk_bands)]
 NoShowModelDep = Annotated[LoadedModel, Depends(get_noshow_model)]
 DenialModelDep = Annotated[LoadedModel, Depends(get_denial_model)]

@@ -86,6 +86,19 @@ class DenialScoreRequest(BaseModel):
     claims: list[Claim]
 
 
+class ClaimHistoryRequest(BaseModel):
+    """Claims as submitted, with their remittance outcomes where known (the output of an X12 ingest)."""
+
+    claims: list[Claim]
+
+
+class ClaimHistoryResponse(BaseModel):
+    """How many claims were recorded, and how many of them carried an outcome."""
+
+    recorded: int
+    with_outcome: int
+
+
 class DenialReason(BaseModel):
     """A likely reason for denial: its probability, the CARCs it usually comes with, and what to do."""
 

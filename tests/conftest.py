@@ -92,7 +92,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
     """Train both models once per session on seeded synthetic data."""
     root = tmp_path_factory.mktemp("store")
     appointments = write_table(generate_appointments(20_000, seed=7), root / "appointments.csv")
-    claims = write_table(claims_for_file(generate_claims(10_000, seed=7)), root / "claims.csv")
+    claims = write_table(claims_for_file(generate_claims(20_000, seed=7)), root / "claims.csv")
     settings = make_settings(root)
     results = {
         "noshow": train("noshow", appointments, settings),

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import dask
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 
+from data.claim_store import ClaimEvents
 from data.kaggle_noshow import kaggle_to_canonical
 from data.loaders import QUARANTINE_REASON, QUARANTINE_RULE, SOURCE_ROW, canonical_columns
 from data.tables import CSV_SUFFIXES, write_table
+from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.history import (
     CLINIC_FEATURES,
     PATIENT_FEATURES,
@@ -76,7 +77,7 @@ def _quarantined(part: pd.DataFrame, task: Task) -> pd.DataFrame:
 
 def _score(part: pd.DataFrame, trained: TrainedModel) -> pd.DataFrame:
     task = trained.task
-    probability = trained.pipeline.predict_proba(part)[:, 1] if len(part) else np.empty(0)
+    probability = trained.predict_frame(part)
     return pd.DataFrame(
         {task.id_column: part[task.id_column].to_numpy(), task.probability_field: probability}
     )
@@ -104,12 +105,27 @@ def with_history(valid: dd.DataFrame, params: HistoryParams) -> dd.DataFrame:
     return valid.merge(patients, on="appointment_id").merge(clinics, on="appointment_id")
 
 
+def with_claim_history(valid: dd.DataFrame, params: ClaimHistoryParams) -> dd.DataFrame:
+    """Valid claims with their point-in-time payer history, read from the events of every partition."""
+    parts = dask.compute(*(dask.delayed(claim_events)(part) for part in valid.to_delayed()))
+    events = ClaimEvents(
+        *(
+            pd.concat([getattr(e, name) for e in parts], ignore_index=True)
+            for name in ("claims", "lines", "submissions")
+        )
+    )
+    meta = add_claim_history(valid._meta, params, events)
+    return valid.map_partitions(add_claim_history, params, events, meta=meta)
+
+
 def score_frame(raw: dd.DataFrame, trained: TrainedModel) -> tuple[dd.DataFrame, dd.DataFrame]:
     """The lazy scores (id, probability) and the lazy quarantine of a raw canonical frame."""
     task = trained.task
     valid, quarantined = validated(raw, task)
     if trained.history is not None:
         valid = with_history(valid, trained.history)
+    if trained.claim_history is not None:
+        valid = with_claim_history(valid, trained.claim_history)
     scores_meta = pd.DataFrame(
         {task.id_column: pd.Series(dtype=object), task.probability_field: pd.Series(dtype=float)}
     )

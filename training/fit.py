@@ -9,6 +9,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from features.claim_history import ClaimHistoryParams, add_claim_history
 from features.claim_lines import line_labels
 from features.columns import columns_from_frame
 from features.history import HistoryParams, add_history
@@ -74,7 +75,12 @@ def fit_and_evaluate(
     table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
     labelled = table[task.label_column].notna()
     before = (table[time] < holdout_start).to_numpy()
-    fit_rows, holdout_rows = table[labelled & before], table[labelled & ~before]
+    # Labels not yet known at the cut-off (claims still with the payer) cannot train the model.
+    known_by_cutoff = before.copy()
+    if task.label_known_column in table.columns:
+        known_at = table[task.label_known_column]
+        known_by_cutoff &= (known_at.isna() | (known_at < holdout_start)).to_numpy()
+    fit_rows, holdout_rows = table[labelled & known_by_cutoff], table[labelled & ~before]
     if fit_rows.empty or holdout_rows.empty:
         raise TrainingDataError(
             f"the split at {holdout_start} leaves {len(fit_rows)} labelled rows before it and "
@@ -90,7 +96,11 @@ def fit_and_evaluate(
             prior_rate=float(fit_rows[task.label_column].mean()),
         )
         table = add_history(table, history)
-        fit_rows, holdout_rows = table[labelled & before], table[labelled & ~before]
+    claim_history = None
+    if task.uses_claim_history:
+        claim_history = ClaimHistoryParams.learn(fit_rows)
+        table = add_claim_history(table, claim_history)
+    fit_rows, holdout_rows = table[labelled & known_by_cutoff], table[labelled & ~before]
     train_rows, calibration_rows = temporal_split(fit_rows, time, settings.validation_fraction)
 
     pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
@@ -115,6 +125,7 @@ def fit_and_evaluate(
         "rows_calibration": len(calibration_rows),
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": int((~labelled).sum()),
+        "rows_label_after_cutoff": int((labelled & before & ~known_by_cutoff).sum()),
     }
     lines = None
     if task.line_oracle_column is not None:
@@ -122,7 +133,7 @@ def fit_and_evaluate(
             pipeline.named_steps["features"], train_rows, calibration_rows, params,
             settings.train_threads, settings.seed,
         )  # fmt: skip
-    trained = TrainedModel(task.name, pipeline, history, reasons, lines)
+    trained = TrainedModel(task.name, pipeline, history, reasons, lines, claim_history)
     positive_rate = fit_rows[task.label_column].mean()
     return evaluate_holdout(
         task, trained, holdout_rows, positive_rate, rows, calibration_scores, holdout_start
@@ -140,7 +151,7 @@ def evaluate_holdout(
 ) -> FitResult:
     """Score a prepared holdout with a fitted model and gather every figure a run reports."""
     pipeline = trained.pipeline
-    probability = pipeline.predict_proba(holdout_rows)[:, 1]
+    probability = trained.predict_frame(holdout_rows)
     holdout_labels = labels(holdout_rows, task)
     if len(np.unique(holdout_labels)) < 2:
         raise TrainingDataError(f"the holdout from {holdout_start} has only one class")

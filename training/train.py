@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 
 from data.appointment_store import AppointmentStore
+from data.claim_store import ClaimStore
 from data.tables import file_sha256
 from models.estimator import BoosterParams
 from models.pyfunc import MODEL_ARTIFACT, CareopsModel, input_schema, output_schema
@@ -181,6 +182,11 @@ def train(
         store = AppointmentStore(settings.database_url)
         seeded = sum(store.seed(part) for part in partitions)
         log.info("seeded the appointment store with %d appointments", seeded)
+    if task.uses_claim_history:
+        claim_store = ClaimStore(settings.database_url)
+        seeded = sum(claim_store.record(part) for part in partitions)
+        claim_store.engine.dispose()
+        log.info("seeded the claim store with %d claims", seeded)
     return TrainResult(
         task=task.name,
         run_id=run.info.run_id,

@@ -6,19 +6,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from fastapi import APIRouter
 
 from data.carc import LIKELY_CARCS
+from data.claim_store import ClaimStore
 from data.schemas import Claim, DenialCategory
 from features.claim import LINE_RULES
+from features.claim_history import online_claim_history
 from features.claim_lines import line_matrix
 from features.columns import Columns
 from models.denial_fixes import line_fixes, recommended_fix
+from models.line_model import cap_by_lines
 from models.scorer import Factor as ScoreFactor
 from serving.auth import BillerRole
-from serving.dependencies import DenialModelDep, SettingsDep
+from serving.dependencies import ClaimStoreDep, DenialModelDep, SettingsDep
 from serving.model_loader import LoadedModel
 from serving.schemas import (
+    ClaimHistoryRequest,
+    ClaimHistoryResponse,
     DenialReason,
     DenialScore,
     DenialScoreRequest,
@@ -76,10 +82,10 @@ class ClaimScores:
 
 def _lines(
     model: LoadedModel, claims: Sequence[Claim], columns: Columns, matrix: np.ndarray
-) -> list[list[LineScore]]:
+) -> tuple[list[list[LineScore]], np.ndarray, np.ndarray] | None:
     line_model = model.scorer.trained.lines
     if line_model is None:
-        return [[] for _ in claims]
+        return None
     features = model.scorer.features
     line_features, index = line_matrix(features, columns, matrix)
     probability = line_model.predict(line_features, num_threads=model.scorer.num_threads)
@@ -102,20 +108,25 @@ def _lines(
                 )
             )
         out.append(scores)
-    return out
+    return out, probability, index
 
 
-def _score(model: LoadedModel, claims: Sequence[Claim], top_factors: int) -> ClaimScores:
+def _score(model: LoadedModel, store: ClaimStore, claims: Sequence[Claim], top_factors: int) -> ClaimScores:
     scorer = model.scorer
-    columns = scorer.columns(claims)
+    params = scorer.trained.claim_history
+    history = online_claim_history(store, claims, params) if params is not None else None
+    columns = scorer.columns(claims, history)
     matrix = scorer.matrix(columns)
     probability = scorer.score_matrix(matrix)
+    lines = _lines(model, claims, columns, matrix)
+    if lines is not None:
+        probability = cap_by_lines(probability, lines[1], lines[2])
     return ClaimScores(
         probability=probability,
         reasons=_reasons(model, claims, probability, matrix),
         factors=scorer.top_factors(matrix, top_factors),
         unseen=scorer.features.unseen_categories(columns),
-        lines=_lines(model, claims, columns, matrix),
+        lines=lines[0] if lines is not None else [[] for _ in claims],
     )
 
 
@@ -142,14 +153,18 @@ def dollars_at_risk(claims: Sequence[Claim], scores: ClaimScores, payment_ratio:
 
 @router.post("/score", response_model=DenialScoreResponse)
 def score_claims(
-    body: DenialScoreRequest, model: DenialModelDep, settings: SettingsDep, role: BillerRole
+    body: DenialScoreRequest,
+    model: DenialModelDep,
+    store: ClaimStoreDep,
+    settings: SettingsDep,
+    role: BillerRole,
 ) -> DenialScoreResponse:
     """Denial probability, the likely reasons with CARCs and fixes, and top factors per claim."""
     claims = body.claims
     check_batch_size(len(claims), settings.max_batch)
     if not claims:
         return DenialScoreResponse(model=model_ref(model), predictions=[])
-    scores = _score(model, claims, settings.top_factors)
+    scores = _score(model, store, claims, settings.top_factors)
     return DenialScoreResponse(
         model=model_ref(model),
         predictions=[
@@ -169,7 +184,11 @@ def score_claims(
 
 @router.post("/worklist", response_model=WorklistResponse)
 def worklist(
-    body: WorklistRequest, model: DenialModelDep, settings: SettingsDep, role: BillerRole
+    body: WorklistRequest,
+    model: DenialModelDep,
+    store: ClaimStoreDep,
+    settings: SettingsDep,
+    role: BillerRole,
 ) -> WorklistResponse:
     """Claims ordered by expected dollars at risk: per line, P(denied) x expected payment (charge x ratio)."""
     claims = body.claims
@@ -178,7 +197,7 @@ def worklist(
         return WorklistResponse(
             model=model_ref(model), items=[], claims_considered=0, dollars_at_risk_listed=0.0
         )
-    scores = _score(model, claims, settings.top_factors)
+    scores = _score(model, store, claims, settings.top_factors)
     probability, reasons = scores.probability, scores.reasons
     expected = np.array([c.total_charge for c in claims]) * settings.expected_payment_ratio
     at_risk = dollars_at_risk(claims, scores, settings.expected_payment_ratio)
@@ -202,3 +221,21 @@ def worklist(
         claims_considered=len(claims),
         dollars_at_risk_listed=float(sum(item.dollars_at_risk for item in items)),
     )
+
+
+@router.post("/history", response_model=ClaimHistoryResponse)
+def record_history(
+    body: ClaimHistoryRequest, store: ClaimStoreDep, settings: SettingsDep, role: BillerRole
+) -> ClaimHistoryResponse:
+    """Record submitted claims, with their remittance outcomes when known, as history for later scores.
+
+    A claim with `denied` and `adjudicated_at` (and per-line `denied`) counts toward its payer's
+    denial rates from the day after it was adjudicated; any claim counts as an earlier submission
+    of its patient, service date and codes. Recording a claim again replaces it.
+    """
+    claims = body.claims
+    check_batch_size(len(claims), settings.max_batch)
+    frame = pd.DataFrame([claim.model_dump() for claim in claims])
+    recorded = store.record(frame) if claims else 0
+    with_outcome = sum(c.denied is not None and c.adjudicated_at is not None for c in claims)
+    return ClaimHistoryResponse(recorded=recorded, with_outcome=with_outcome)

@@ -10,6 +10,7 @@ from data.loaders import frame_records, load_claims
 from data.schemas import Claim
 from data.synthetic_claims import generate_claims
 from features.claim import ClaimFeatures
+from features.claim_history import CLAIM_HISTORY_COLUMNS, ClaimHistoryParams, add_claim_history
 from features.columns import columns_from_records
 from tests.data.test_schemas import CLAIM
 
@@ -19,9 +20,21 @@ def features() -> ClaimFeatures:
     return ClaimFeatures().fit(load_claims(generate_claims(1_000, seed=3)).valid)
 
 
+def columns(records: list[Claim], history: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    """Record columns, plus payer history (from `history`, else none: a practice's first claims)."""
+    out = columns_from_records(records, ClaimFeatures.record_columns)
+    if history is None:
+        frame = pd.DataFrame([r.model_dump() for r in records])
+        history = add_claim_history(frame, ClaimHistoryParams())
+    for name in CLAIM_HISTORY_COLUMNS:
+        out[name] = np.empty(len(records), dtype=object)
+        out[name][:] = list(history[name])
+    return out
+
+
 def values(features: ClaimFeatures, **change: object) -> dict[str, float]:
     record = Claim.model_validate({**CLAIM, **change})
-    matrix = features.transform_columns(columns_from_records([record], ClaimFeatures.input_columns))
+    matrix = features.transform_columns(columns([record]))
     return dict(zip(features.get_feature_names_out(), matrix[0], strict=True))
 
 
@@ -74,13 +87,13 @@ def test_unknown_payer_gets_missing_payer_rules_and_a_flag(features: ClaimFeatur
     unknown = values(features, payer_id="NEW-PAYER")
     assert np.isnan(unknown["filing_window_days"]) and np.isnan(unknown["payer_id"])
     record = Claim.model_validate({**CLAIM, "payer_id": "NEW-PAYER"})
-    columns = columns_from_records([record], ClaimFeatures.input_columns)
-    assert features.unseen_categories(columns) == [["payer_id"]]
+    assert features.unseen_categories(columns([record])) == [["payer_id"]]
 
 
 def test_offline_and_online_features_are_identical(features: ClaimFeatures) -> None:
-    frame: pd.DataFrame = load_claims(generate_claims(200, seed=9)).valid
-    records = [Claim.model_validate(row) for row in frame_records(frame)]
+    frame = add_claim_history(load_claims(generate_claims(200, seed=9)).valid, ClaimHistoryParams())
+    records = [Claim.model_validate(row) for row in frame_records(frame[list(Claim.model_fields)])]
     offline = features.transform(frame)
-    online = features.transform_columns(columns_from_records(records, ClaimFeatures.input_columns))
+    online = features.transform_columns(columns(records, frame))
+    assert frame["payer_claims_adjudicated"].max() > 0
     np.testing.assert_array_equal(offline, online)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from data.loaders import frame_records
+from models.line_model import cap_by_lines
 from models.scorer import CompiledScorer
 from models.tasks import caller_form, get_task
 from tests.conftest import TrainedStore
@@ -34,6 +35,10 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
 
     assert compiled.shape == (500,)
     assert np.abs(compiled - reference).max() <= 1e-9
+    # The pyfunc serves the claim probability capped by the line model's (models.line_model.cap_by_lines).
+    if trained.lines is not None:
+        lines, claim_of_line = trained.predict_lines(golden)
+        compiled = cap_by_lines(compiled, lines, claim_of_line)
     assert np.abs(compiled - served.to_numpy()).max() <= 1e-9
     assert len(np.unique(compiled)) > 100  # a golden set that exercises the model
 

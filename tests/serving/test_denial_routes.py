@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from data.carc import CARC_CATEGORY
+from features.claim_history import add_claim_history
 from models.tasks import get_task
 from tests.conftest import BILLER, SCHEDULER, TrainedStore
 from tests.data.test_schemas import CLAIM
@@ -105,10 +106,11 @@ def test_line_probabilities_equal_the_offline_line_model(
     client: TestClient, trained_store: TrainedStore
 ) -> None:
     task = get_task("denial")
-    frame = task.load(trained_store.claims).valid.tail(40)
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
     trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
-    offline, claim_of_line = trained.predict_lines(frame)
+    # Offline, payer history comes from the whole table; online, from the store training seeded.
+    table = add_claim_history(task.load(trained_store.claims).valid, trained.claim_history)
+    offline, claim_of_line = trained.predict_lines(table.tail(40))
     body = bodies(trained_store, rows=40)["denial"]
     predictions = client.post("/v1/denial/score", json=body, headers=BILLER).json()["predictions"]
     online = [line["denial_probability"] for p in predictions for line in p["lines"]]
@@ -133,3 +135,49 @@ def test_unknown_payers_and_codes_are_scored_and_flagged(client: TestClient) -> 
     prediction = response.json()["predictions"][0]
     assert prediction["unseen_inputs"] == ["payer_id", "procedure_code:0001U"]
     assert 0 < prediction["denial_probability"] < 1
+
+
+def test_recorded_history_makes_a_resubmission_a_likely_duplicate(client: TestClient) -> None:
+    first = {**CLAIM, "claim_id": "DUP-1", "patient_id": "P-DUP", "eligibility_verified_at": "2026-03-01"}
+    again = {**first, "claim_id": "DUP-2", "submitted_at": "2026-03-12"}
+    score = {"claims": [again]}
+    before = client.post("/v1/denial/score", json=score, headers=BILLER).json()["predictions"][0]
+    recorded = client.post("/v1/denial/history", json={"claims": [first]}, headers=BILLER)
+    assert recorded.status_code == 200 and recorded.json() == {"recorded": 1, "with_outcome": 0}
+    after = client.post("/v1/denial/score", json=score, headers=BILLER).json()["predictions"][0]
+    assert after["denial_probability"] > before["denial_probability"] + 0.3
+    assert after["reasons"][0]["category"] == "duplicate"
+    assert "earlier_submissions_same_service" in [f["name"] for f in after["top_factors"]]
+
+
+PAYER = "COM-AET"
+
+
+def test_recorded_denials_raise_the_payer_code_rate(client: TestClient) -> None:
+    lines = [{"procedure_code": "93000", "units": 1, "charge": 80.0, "denied": True}]
+    denied = [
+        {**CLAIM, "claim_id": f"HIST-{k}", "patient_id": f"P-H{k}", "payer_id": PAYER,
+         "payer_type": "commercial", "service_lines": lines, "total_charge": 80.0, "denied": True,
+         "diagnosis_codes": ["I10"],
+         "denial_category": "coding", "service_date": "2027-01-02", "submitted_at": "2027-01-04",
+         "adjudicated_at": "2027-01-20"}
+        for k in range(40)
+    ]  # fmt: skip
+    target = {**denied[0], "claim_id": "HIST-T", "patient_id": "P-HT", "service_date": "2027-01-28",
+              "submitted_at": "2027-02-01", "eligibility_verified_at": "2027-01-20"}  # fmt: skip
+    for name in ("denied", "denial_category", "adjudicated_at"):
+        target.pop(name)
+    target["service_lines"] = [{**lines[0], "denied": None}]
+    score = {"claims": [target]}
+    before = client.post("/v1/denial/score", json=score, headers=BILLER).json()["predictions"][0]
+    recorded = client.post("/v1/denial/history", json={"claims": denied}, headers=BILLER).json()
+    assert recorded == {"recorded": 40, "with_outcome": 40}
+    after = client.post("/v1/denial/score", json=score, headers=BILLER).json()["predictions"][0]
+    assert after["lines"][0]["denial_probability"] > before["lines"][0]["denial_probability"] + 0.1
+
+
+def test_history_needs_the_biller_role_and_valid_claims(client: TestClient) -> None:
+    body = {"claims": [{**CLAIM, "claim_id": "BAD-1", "total_charge": -5}]}
+    assert client.post("/v1/denial/history", json=body, headers=SCHEDULER).status_code == 403
+    response = client.post("/v1/denial/history", json=body, headers=BILLER)
+    assert response.status_code == 422 and "total_charge" in response.text

@@ -1,0 +1,197 @@
+"""The claim store: submitted claims and their remittance outcomes, in any SQLAlchemy database.
+
+Training seeds it; the API records claims as they are submitted and remitted. Denial scores read
+the payer history and earlier submissions from it, as `features.claim_history` defines them.
+No names, dates of birth or diagnoses are stored: a patient id, payer, codes and day numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, create_engine, func, select
+
+from data.schemas import DenialCategory, line_field, service_lines
+
+CHUNK = 5000
+# Denial categories whose payer rates history reads.
+HISTORY_CATEGORIES = tuple(c.value for c in DenialCategory if c is not DenialCategory.PROVIDER_ENROLLMENT)
+
+IN_CHUNK = 500
+
+
+@dataclass
+class ClaimEvents:
+    """What history reads, as counts per key and day (`n` events; sums of their outcomes).
+
+    claims: payer_id, day (adjudicated), n, denied, and one `category:<c>` count per category;
+    lines: payer_id, procedure_code, day (adjudicated), n, denied; submissions: service_key, day, n.
+    """
+
+    claims: pd.DataFrame
+    lines: pd.DataFrame
+    submissions: pd.DataFrame
+
+
+def service_key(patient_id: Any, service_date: Any, lines: Any) -> str:
+    """Patient, service date and the sorted procedure codes: what a duplicate repeats."""
+    codes = sorted(str(line_field(line, "procedure_code")) for line in service_lines(lines))
+    day = pd.Timestamp(service_date).strftime("%Y-%m-%d")
+    return f"{patient_id}|{day}|{','.join(codes)}"
+
+
+metadata = MetaData()
+claims_table = Table(
+    "careops_claims",
+    metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("payer_id", String(64), nullable=False, index=True),
+    Column("service_key", String(512), nullable=False, index=True),
+    Column("submitted_day", Integer, nullable=False),
+    Column("adjudicated_day", Integer, nullable=True),
+    Column("denied", Float, nullable=True),
+    Column("category", String(32), nullable=True),
+)
+lines_table = Table(
+    "careops_claim_lines",
+    metadata,
+    Column("claim_id", String(64), primary_key=True),
+    Column("line_number", Integer, primary_key=True),
+    Column("payer_id", String(64), nullable=False),
+    Column("procedure_code", String(16), nullable=False),
+    Column("adjudicated_day", Integer, nullable=True),
+    Column("denied", Float, nullable=True),
+)
+
+
+def _day(value: Any) -> int | None:
+    if value is None or value != value:
+        return None
+    return int(pd.Timestamp(value).value // 86_400_000_000_000)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+class ClaimStore:
+    """Claims and their outcomes; creating one creates its tables if missing."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url)
+        metadata.create_all(self.engine)
+
+    def _upsert(self, table: Table, rows: list[dict], keys: list[str]) -> None:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        for start in range(0, len(rows), CHUNK):
+            statement = insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
+            )
+            with self.engine.begin() as connection:
+                connection.execute(statement, rows[start : start + CHUNK])
+
+    def record(self, frame: pd.DataFrame) -> int:
+        """Store canonical claims as submitted, with their outcomes where known; returns claims written.
+
+        Recording a claim again replaces it, so a later remittance updates its outcome.
+        """
+        claims, lines = [], []
+        for row in frame.itertuples(index=False):
+            service_lines = row.service_lines
+            adjudicated = _day(getattr(row, "adjudicated_at", None))
+            denied = _float(getattr(row, "denied", None))
+            known = adjudicated is not None and denied is not None
+            category = getattr(row, "denial_category", None)
+            claims.append(
+                {
+                    "claim_id": row.claim_id,
+                    "payer_id": str(row.payer_id),
+                    "service_key": service_key(row.patient_id, row.service_date, service_lines),
+                    "submitted_day": _day(row.submitted_at),
+                    "adjudicated_day": adjudicated if known else None,
+                    "denied": denied if known else None,
+                    "category": category if known and isinstance(category, str) else None,
+                }
+            )
+            for number, line in enumerate(service_lines, start=1):
+                get = line.get if isinstance(line, dict) else lambda name, line=line: line_field(line, name)
+                line_denied = _float(get("denied")) if known else None
+                lines.append(
+                    {
+                        "claim_id": row.claim_id,
+                        "line_number": number,
+                        "payer_id": str(row.payer_id),
+                        "procedure_code": str(get("procedure_code")),
+                        "adjudicated_day": adjudicated if line_denied is not None else None,
+                        "denied": line_denied,
+                    }
+                )
+        self._upsert(claims_table, claims, ["claim_id"])
+        self._upsert(lines_table, lines, ["claim_id", "line_number"])
+        return len(claims)
+
+    def events(self, payer_ids: Iterable[str], service_keys: Iterable[str], before_day: float) -> ClaimEvents:
+        """History events of these payers and service keys on days before `before_day`, as daily counts."""
+        payers = sorted(set(payer_ids))
+        keys = sorted(set(service_keys))
+        c, line = claims_table.c, lines_table.c
+        category_counts = [
+            func.sum(func.coalesce((c.category == name).cast(Integer), 0)).label(f"category:{name}")
+            for name in HISTORY_CATEGORIES
+        ]
+        claim_rows, line_rows, submission_rows = [], [], []
+        with self.engine.connect() as connection:
+            for start in range(0, len(payers), IN_CHUNK):
+                chunk = payers[start : start + IN_CHUNK]
+                query = (
+                    select(c.payer_id, c.adjudicated_day, func.count(), func.sum(c.denied), *category_counts)
+                    .where(c.payer_id.in_(chunk), c.adjudicated_day < before_day, c.denied.is_not(None))
+                    .group_by(c.payer_id, c.adjudicated_day)
+                )
+                claim_rows += connection.execute(query).all()
+                query = (
+                    select(
+                        line.payer_id,
+                        line.procedure_code,
+                        line.adjudicated_day,
+                        func.count(),
+                        func.sum(line.denied),
+                    )
+                    .where(
+                        line.payer_id.in_(chunk), line.adjudicated_day < before_day, line.denied.is_not(None)
+                    )
+                    .group_by(line.payer_id, line.procedure_code, line.adjudicated_day)
+                )
+                line_rows += connection.execute(query).all()
+            for start in range(0, len(keys), IN_CHUNK):
+                query = (
+                    select(c.service_key, c.submitted_day, func.count())
+                    .where(c.service_key.in_(keys[start : start + IN_CHUNK]), c.submitted_day < before_day)
+                    .group_by(c.service_key, c.submitted_day)
+                )
+                submission_rows += connection.execute(query).all()
+        claim_columns = ["payer_id", "day", "n", "denied", *(f"category:{n}" for n in HISTORY_CATEGORIES)]
+        return ClaimEvents(
+            claims=_frame(claim_rows, claim_columns),
+            lines=_frame(line_rows, ["payer_id", "procedure_code", "day", "n", "denied"]),
+            submissions=_frame(submission_rows, ["service_key", "day", "n"]),
+        )
+
+
+def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    for name in columns:
+        if name not in ("payer_id", "procedure_code", "service_key"):
+            frame[name] = frame[name].astype(np.float64)
+        else:
+            frame[name] = frame[name].astype(object)
+    return frame
