@@ -1,5 +1,7 @@
 """X12 835 remittances (5010 X221A1) read with pyx12, and the denial labels derived from them.
 
+Each claim payment takes its date from the transaction's BPR16 (the payment or notice date): that
+is when the practice learns the outcome, which point-in-time history needs.
 Rules (domain.md): a line is denied when paid = 0, charge > 0 and a denial CARC is present (group
 CO/PI/OA, or PR 96/204); a claim is denied when it is paid 0 on a positive charge with a denial
 CARC on the claim or its lines. CLP02 is not used for denial (4 means "patient not recognized" in
@@ -10,6 +12,7 @@ The category is the category of the denial CARC with the largest amount.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from data.carc import category_of, is_denial
@@ -77,6 +80,7 @@ class ClaimPayment:
     lines: list[LinePayment] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     source: str = ""
+    adjudicated_at: date | None = None  # the payment's date (BPR16), None when absent or not a date
 
     @property
     def labelled(self) -> bool:
@@ -127,14 +131,24 @@ def _adjustments(segment: X12Segment) -> list[Adjustment]:
     return out
 
 
+def _date(value: str) -> date | None:
+    try:
+        return datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
 def read_835(path: str | Path) -> list[ClaimPayment]:
     """Every claim payment in an 835 file; X12FileError names the file and segment on bad input."""
     claims: list[ClaimPayment] = []
     claim: ClaimPayment | None = None
     line: LinePayment | None = None
+    paid_on: date | None = None
     for segment in read_segments(path):
         tag = segment.tag
-        if tag == "CLP":
+        if tag == "BPR":
+            paid_on = _date(segment.element(16))
+        elif tag == "CLP":
             claim = ClaimPayment(
                 claim_id=segment.element(1),
                 status=segment.element(2),
@@ -142,6 +156,7 @@ def read_835(path: str | Path) -> list[ClaimPayment]:
                 paid=_amount(segment.element(4)) or 0.0,
                 patient_responsibility=_amount(segment.element(5)),
                 source=Path(path).name,
+                adjudicated_at=paid_on,
             )
             claims.append(claim)
             line = None

@@ -30,6 +30,7 @@ class IngestReport:
     claims_without_remittance: list[str] = field(default_factory=list)
     remittances_without_claim: list[str] = field(default_factory=list)
     unlabelled_payments: list[str] = field(default_factory=list)
+    payments_without_date: list[str] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
 
 
@@ -50,6 +51,7 @@ def _label(claim: dict[str, Any], payment: ClaimPayment) -> None:
     claim["carc_codes"] = ";".join(payment.carcs)
     claim["rarc_codes"] = ";".join(payment.rarcs)
     claim["remittance_file"] = payment.source
+    claim["adjudicated_at"] = None if payment.adjudicated_at is None else payment.adjudicated_at.isoformat()
     for index, line in enumerate(claim["service_lines"]):
         paid = _match_line(line, index, payment.lines)
         if paid is not None:
@@ -94,6 +96,8 @@ def ingest_x12(
         else:
             _label(claim, payment)
             report.labelled += 1
+            if payment.adjudicated_at is None:
+                report.payments_without_date.append(claim_id)
     report.remittances_without_claim = [c for c in payments if c not in claims]
     rows = []
     for claim in claims.values():

@@ -20,6 +20,7 @@ PAID_SHARE = 0.8
 FILING_INDICATOR = {"medicare": "MB", "medicare_advantage": "16", "medicaid": "MC", "managed_medicaid": "MC",
                     "commercial": "CI", "marketplace": "CI"}  # fmt: skip
 SENDER, RECEIVER = "CAREOPS", "PAYER"
+FILE_STAMP = datetime(2026, 11, 27, 12, 0)
 
 
 def _envelope(functional: str, version: str, transactions: list[list[str]], stamp: datetime) -> str:
@@ -77,9 +78,7 @@ def write_837p(claims: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
             ]
         transactions.append(body)
     path = Path(path)
-    path.write_text(
-        _envelope("HC", "005010X222A1", transactions, datetime(2026, 11, 27, 12, 0)), encoding="utf-8"
-    )
+    path.write_text(_envelope("HC", "005010X222A1", transactions, FILE_STAMP), encoding="utf-8")
     return path
 
 
@@ -99,26 +98,32 @@ def remittance_lines(claim: Mapping[str, Any]) -> list[tuple[float, str, str, fl
 
 
 def write_835(claims: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
-    """An 835 file adjudicating each labelled claim as its labels say."""
-    body = [
-        "BPR*I*0*C*NON************20261127",
-        "TRN*1*1*1",
-        "N1*PR*PAYER",
-        "N1*PE*PRACTICE*XX*1234567893",
-        "LX*1",
-    ]
+    """An 835 file adjudicating each labelled claim as its labels say: one transaction per payment date
+    (BPR16 = the claim's `adjudicated_at`, or the file date when it has none)."""
+    by_date: dict[str, list[Mapping[str, Any]]] = {}
     for claim in claims:
-        lines = remittance_lines(claim)
-        paid = round(sum(p for p, _, _, _ in lines), 2)
-        body.append(
-            f"CLP*{claim['claim_id']}*1*{_money(claim['total_charge'])}*{_money(paid)}**12*{claim['claim_id']}"
-        )
-        for line, (line_paid, group, carc, amount) in zip(claim["service_lines"], lines, strict=True):
-            body += [
-                f"SVC*{_procedure(line)}*{_money(line['charge'])}*{_money(line_paid)}**{line['units']:g}",
-                f"CAS*{group}*{carc}*{_money(amount)}",
-                f"REF*6R*{line['line_id']}",
-            ]
+        when = claim.get("adjudicated_at")
+        key = _d8(when) if when is not None and when == when else f"{FILE_STAMP:%Y%m%d}"
+        by_date.setdefault(key, []).append(claim)
+    transactions = []
+    for number, (paid_on, group) in enumerate(sorted(by_date.items()), start=1):
+        body = [f"BPR*I*0*C*NON************{paid_on}", f"TRN*1*{number}*1", "N1*PR*PAYER",
+                "N1*PE*PRACTICE*XX*1234567893", "LX*1"]  # fmt: skip
+        for claim in group:
+            lines = remittance_lines(claim)
+            paid = round(sum(p for p, _, _, _ in lines), 2)
+            body.append(
+                f"CLP*{claim['claim_id']}*1*{_money(claim['total_charge'])}*{_money(paid)}**12*{claim['claim_id']}"
+            )
+            for line, (line_paid, group_code, carc, amount) in zip(
+                claim["service_lines"], lines, strict=True
+            ):
+                body += [
+                    f"SVC*{_procedure(line)}*{_money(line['charge'])}*{_money(line_paid)}**{line['units']:g}",
+                    f"CAS*{group_code}*{carc}*{_money(amount)}",
+                    f"REF*6R*{line['line_id']}",
+                ]
+        transactions.append(body)
     path = Path(path)
-    path.write_text(_envelope("HP", "005010X221A1", [body], datetime(2026, 11, 27, 12, 0)), encoding="utf-8")
+    path.write_text(_envelope("HP", "005010X221A1", transactions, FILE_STAMP), encoding="utf-8")
     return path

@@ -312,10 +312,17 @@ def ingest_x12_files(
     claims: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="837 files (repeat).")],
     remits: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="835 files (repeat).")],
     out: Annotated[Path, typer.Option(help="Canonical claims with labels (.csv or .parquet).")],
+    record: Annotated[
+        bool,
+        typer.Option(help="Also record the valid claims in the claim store, as history for denial scores."),
+    ] = False,
 ) -> None:
     """Canonical claims from 837 files, labelled (denied, category, CARC/RARC, paid) from 835 files."""
+    from data.claim_store import ClaimStore
+    from data.loaders import load_claims
     from data.tables import write_table
     from data.x12_ingest import ingest_x12
+    from training.settings import Settings
 
     frame, report = ingest_x12(claims, remits)
     for error in report.file_errors:
@@ -329,3 +336,12 @@ def ingest_x12_files(
     typer.echo(f"  remittances without a claim: {len(report.remittances_without_claim)} "
                f"{report.remittances_without_claim[:10]}")  # fmt: skip
     typer.echo(f"  predeterminations / forwarded (not labelled): {len(report.unlabelled_payments)}")
+    undated = len(report.payments_without_date)
+    typer.echo(f"  labelled without a payment date (BPR16), so not payer history: {undated}")
+    if record:
+        loaded = load_claims(frame)
+        store = ClaimStore(Settings().database_url)
+        recorded = store.record(loaded.valid)
+        store.engine.dispose()
+        typer.echo(f"recorded {recorded} claims in the claim store; {len(loaded.quarantined)} invalid "
+                   f"ones were not ({loaded.reason_counts})")  # fmt: skip

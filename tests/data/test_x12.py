@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from data.claim_store import ClaimStore
 from data.loaders import load_claims
 from data.tables import read_table
 from data.x12_835 import read_835
@@ -110,6 +112,25 @@ def test_cli_ingest_writes_the_file_and_goes_on_past_a_broken_one(
     assert "2 labelled" in result.output and len(read_table(out)) == 4
 
 
+def day_number(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+def test_cli_ingest_can_record_the_claims_as_payer_history(
+    files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'careops.db'}"
+    monkeypatch.setenv("CAREOPS_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["ingest", "x12", "--claims", str(files[0]), "--remits", str(files[1]),
+                                      "--out", str(tmp_path / "claims.csv"), "--record"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "recorded 4 claims in the claim store" in result.output
+    events = ClaimStore(url).events(["MCR-TX"], [], before_day=day_number(date(2026, 11, 21)))
+    # C1 (denied) and C2 (paid) were remitted on 2026-11-20 (BPR16); C3 is a predetermination, C4 unpaid.
+    assert events.claims["n"].sum() == 2 and events.claims["denied"].sum() == 1
+    assert events.claims["day"].tolist() == [day_number(date(2026, 11, 20))]
+
+
 X12 = "x12"
 
 
@@ -138,6 +159,15 @@ def test_real_835_samples_give_the_labels_read_from_them(shared_data: Path) -> N
     denial = payments("835_mult_loops.txt")["2005555A"]
     assert denial.status == "4" and denial.paid == 0 and denial.denied
     assert denial.denial_category == "missing_information"  # CO-16 (500.04) is the largest denial CARC
+    # The payment date (BPR16) is when the practice learns the outcome. managed-care's 20002316 is no
+    # date, and secondary-payment puts its 20050412 in BPR15, one element early: neither has a date.
+    expected = {
+        "managed-care.835": {None},
+        "medicare-part-a.835": {date(2002, 9, 13)},
+        "secondary-payment.835": {None},
+        "835_mult_loops.txt": {date(2004, 10, 28)},
+    }
+    assert {name: {p.adjudicated_at for p in payments(name).values()} for name in expected} == expected
     assert [line.denied for line in denial.lines] == [
         True,
         False,

@@ -31,6 +31,7 @@ def test_round_trip_of_10000_claims(tmp_path: Path) -> None:
         assert bool(row["denied"]) == bool(record["denied"]), record["claim_id"]
         assert missing(row["denial_category"]) == missing(record["denial_category"]), record["claim_id"]
         assert row["total_charge"] == record["total_charge"] and row["payer_id"] == record["payer_id"]
+        assert row["adjudicated_at"] == record["adjudicated_at"].date().isoformat()
         assert row["paid_amount"] == round(sum(p for p, *_ in remittance_lines(record)), 2)
         lines = json.loads(row["service_lines"])
         for read, written, (paid, *_rest) in zip(
