@@ -57,6 +57,7 @@ def run_backtest(
             "train": result.rows["rows_train"],
             "calibration": result.rows["rows_calibration"],
             "test": result.rows["rows_holdout"],
+            "label_after_cutoff": result.rows.get("rows_label_after_cutoff", 0),
         },
         "train_positive_rate": result.metrics["train_positive_rate"],
         "test_positive_rate": float(holdout_labels.mean()),
@@ -69,6 +70,9 @@ def run_backtest(
     reasons = {k: v for k, v in result.metrics.items() if k.startswith("reason_")}
     if reasons:
         summary["reasons"] = reasons
+    lines = {k.removeprefix("line_"): v for k, v in result.metrics.items() if k.startswith("line_")}
+    if lines:
+        summary["lines"] = lines
     oracle = {k: v for k, v in result.metrics.items() if k.startswith(("oracle_", "roc_auc_", "brier_"))}
     if oracle:
         summary["oracle"] = oracle

@@ -103,7 +103,7 @@ def test_outcomes_known_after_submission_change_nothing() -> None:
     changed["denied"] = np.where(later & flipped, 1 - changed["denied"], changed["denied"])
     changed["denial_category"] = np.where(later & flipped, None, changed["denial_category"])
     changed["service_lines"] = [
-        [{**line, "denied": not line["denied"]} for line in lines] if flip else lines
+        [{**line, "denied": not line["denied"], "denial_category": None} for line in lines] if flip else lines
         for lines, flip in zip(changed["service_lines"], later & flipped, strict=True)
     ]
     after = add_claim_history(changed, PARAMS)

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from data.loaders import load_appointments
+from data.loaders import claims_for_file, load_appointments, load_claims
 from data.synthetic_appointments import generate_appointments
+from data.synthetic_claims import generate_claims
 from data.tables import read_table, write_table
 from serving.cli import app
 from tests.conftest import make_settings
-from training.backtest import run_backtest
+from training.backtest import BacktestResult, run_backtest
 
 CUTOFF = date(2026, 5, 11)
 
@@ -110,3 +111,80 @@ def test_brazil_2016_backtest_reaches_the_target_without_leaking(shared_data: Pa
     assert metrics["roc_auc"] < 0.85, "leakage canary: honest models score about 0.73-0.76 on this split"
     assert metrics["roc_auc"] >= 0.745
     assert metrics["ece"] <= 0.02
+
+
+@pytest.fixture(scope="module")
+def claims(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = claims_for_file(generate_claims(8_000, seed=44))
+    return write_table(frame, tmp_path_factory.mktemp("bt") / "claims.csv")
+
+
+CLAIM_CUTOFF = date(2026, 5, 18)
+
+
+def test_denial_backtest_reports_reasons_lines_and_writes_predictions(
+    claims: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bt.db'}")
+    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(
+        app,
+        ["backtest", "denial", "--data", str(claims), "--cutoff", CLAIM_CUTOFF.isoformat(),
+         "--predictions-out", str(out), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert 0.5 < summary["metrics"]["roc_auc"] <= summary["oracle"]["oracle_roc_auc"] + 0.02
+    assert (
+        0 < summary["reasons"]["reason_top1_accuracy"] <= 1 and 0 < summary["reasons"]["reason_macro_f1"] <= 1
+    )
+    assert 0.5 < summary["lines"]["roc_auc"] < 1 and summary["lines"]["rows"] > summary["rows"]["test"]
+    # Claims sent before the cut-off but still with the payer on it do not train the model.
+    assert summary["rows"]["label_after_cutoff"] > 100
+    predictions = read_table(out)
+    assert list(predictions.columns) == [
+        "claim_id",
+        "denial_probability",
+        "denial_category_predicted",
+        "denied",
+    ]
+    assert len(predictions) == summary["rows"]["test"]
+
+
+def flipped(line: dict) -> dict:
+    """The line with the opposite outcome (a coding denial where it was paid)."""
+    return {**line, "denied": not line["denied"], "denial_category": None if line["denied"] else "coding"}
+
+
+def test_remittances_after_the_cutoff_never_reach_training(claims: Path, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    table = load_claims(read_table(claims)).valid
+    cutoff = pd.Timestamp(CLAIM_CUTOFF)
+    baseline = run_backtest("denial", claims, CLAIM_CUTOFF, settings, log_run=False)
+    # Rewrite every outcome the practice learns on or after the cut-off, for claims sent before it.
+    late = (table["submitted_at"] < cutoff) & (table["adjudicated_at"] >= cutoff)
+    changed = table.copy()
+    changed.loc[late, "denied"] = 1 - changed.loc[late, "denied"]
+    changed.loc[late, "denial_category"] = None
+    changed["service_lines"] = [
+        [flipped(line) for line in lines] if flip else lines
+        for lines, flip in zip(changed["service_lines"], late, strict=True)
+    ]
+    changed.loc[late & (changed["denied"] == 1), "denial_category"] = "coding"
+    path = write_table(claims_for_file(changed), tmp_path / "changed.csv")
+    assert load_claims(path).quarantined.empty
+    rerun = run_backtest("denial", path, CLAIM_CUTOFF, settings, log_run=False)
+    assert late.sum() > 100
+
+    def models(result: BacktestResult) -> list[str]:
+        trained = result.fit.trained
+        boosters = [trained.pipeline.named_steps["classifier"].classifier.booster_,
+                    trained.lines.model.classifier.booster_, trained.reasons.booster]  # fmt: skip
+        return [b.model_to_string() for b in boosters] + [repr(trained.claim_history)]
+
+    assert models(baseline) == models(rerun)
+    # Scoring after the cut-off may use what was learned by each claim's own submission day.
+    assert not np.array_equal(
+        baseline.predictions["denial_probability"], rerun.predictions["denial_probability"]
+    )
