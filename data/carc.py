@@ -55,3 +55,28 @@ LIKELY_CARCS: dict[DenialCategory, tuple[str, ...]] = {
     DenialCategory.NON_COVERED: ("96", "204", "49"),
     DenialCategory.PROVIDER_ENROLLMENT: ("185", "170", "B7"),
 }
+
+
+# CARCs 16 and 96 say only "missing information" and "not covered"; their remark codes (RARC) say why.
+# Only remarks that name another root cause move the category (x12.org RARC list).
+REFINED_BY_RARC = frozenset({"16", "96"})
+RARC_CATEGORY: dict[str, DenialCategory] = {
+    "M62": DenialCategory.PRIOR_AUTHORIZATION,  # missing/invalid treatment authorization code
+    "N54": DenialCategory.PRIOR_AUTHORIZATION,  # inconsistent with pre-certified/authorized services
+    "N30": DenialCategory.ELIGIBILITY,  # patient ineligible for this service
+    "M51": DenialCategory.CODING,  # missing/incomplete/invalid procedure code(s)
+    "N115": DenialCategory.MEDICAL_NECESSITY,  # decision based on a Local Coverage Determination
+    "N386": DenialCategory.MEDICAL_NECESSITY,  # decision based on a National Coverage Determination
+    "N425": DenialCategory.NON_COVERED,  # statutorily excluded service
+    "N130": DenialCategory.NON_COVERED,  # restrictions in the plan's benefit documents
+}
+
+
+def refined_category(code: str, remarks: list[str]) -> DenialCategory | None:
+    """The CARC's category, moved by the first remark code that names another root cause (16 and 96)."""
+    category = category_of(code)
+    if code.strip().upper() in REFINED_BY_RARC:
+        for remark in remarks:
+            if remark.strip().upper() in RARC_CATEGORY:
+                return RARC_CATEGORY[remark.strip().upper()]
+    return category

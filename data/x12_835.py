@@ -6,7 +6,7 @@ Rules (domain.md): a line is denied when paid = 0, charge > 0 and a denial CARC 
 CO/PI/OA, or PR 96/204); a claim is denied when it is paid 0 on a positive charge with a denial
 CARC on the claim or its lines. CLP02 is not used for denial (4 means "patient not recognized" in
 5010). Predeterminations (CLP02=25) and forwarded claims (19-21, 23) are left out of labelling.
-The category is the category of the denial CARC with the largest amount.
+The category is the category of the denial CARC with the largest amount, refined by its remark codes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from data.carc import category_of, is_denial
+from data.carc import category_of, is_denial, refined_category
 from data.x12_reader import X12Segment, read_segments
 
 UNLABELLED_STATUSES = {"19": "forwarded", "20": "forwarded", "21": "forwarded", "23": "forwarded",
@@ -32,12 +32,14 @@ class Adjustment:
     quantity: float | None = None
 
 
-def largest_denial_category(adjustments: list[Adjustment]) -> str | None:
-    """Category of the denial adjustment with the largest amount (the first one on a tie)."""
-    denials = [a for a in adjustments if is_denial(a.group, a.carc) and category_of(a.carc)]
+def largest_denial_category(adjustments: list[tuple[Adjustment, list[str]]]) -> str | None:
+    """Category of the denial adjustment with the largest amount (the first one on a tie), refined by
+    the remark codes that come with it (see `data.carc.refined_category`)."""
+    denials = [(a, r) for a, r in adjustments if is_denial(a.group, a.carc) and category_of(a.carc)]
     if not denials:
         return None
-    return str(category_of(max(denials, key=lambda a: a.amount).carc).value)
+    largest, remarks = max(denials, key=lambda item: item[0].amount)
+    return str(refined_category(largest.carc, remarks).value)
 
 
 @dataclass
@@ -64,7 +66,7 @@ class LinePayment:
     @property
     def denial_category(self) -> str | None:
         """Category of the line's largest denial adjustment when the line is denied."""
-        return largest_denial_category(self.adjustments) if self.denied else None
+        return largest_denial_category([(a, self.remarks) for a in self.adjustments]) if self.denied else None
 
 
 @dataclass
@@ -103,7 +105,11 @@ class ClaimPayment:
     @property
     def denial_category(self) -> str | None:
         """Category of the largest denial adjustment (claim or line level) when the claim is denied."""
-        return largest_denial_category(self.all_adjustments()) if self.denied else None
+        if not self.denied:
+            return None
+        claim_level = [(a, self.remarks) for a in self.adjustments]
+        lines = [(a, [*line.remarks, *self.remarks]) for line in self.lines for a in line.adjustments]
+        return largest_denial_category([*claim_level, *lines])
 
     @property
     def carcs(self) -> list[str]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from data.claim_store import ClaimStore
 from data.loaders import load_claims
 from data.tables import read_table
-from data.x12_835 import read_835
+from data.x12_835 import Adjustment, ClaimPayment, LinePayment, read_835
 from data.x12_837 import read_837
 from data.x12_ingest import ingest_x12
 from data.x12_reader import X12FileError
@@ -196,3 +196,25 @@ def test_real_837_samples_read_and_icd9_is_quarantined_with_a_reason(shared_data
     assert len(report.remittances_without_claim) == 7 and len(report.file_errors) == 1
     loaded = load_claims(frame)
     assert loaded.quarantined["quarantine_reason"].str.contains("is not an ICD-10-CM code").all()
+
+
+@pytest.mark.parametrize(
+    ("carc", "remarks", "category"),
+    [
+        ("16", ["M51"], "coding"),
+        ("16", ["N14"], "missing_information"),  # a payment remark: 16 keeps its own category
+        ("16", ["N54"], "prior_authorization"),
+        ("96", ["N115"], "medical_necessity"),
+        ("96", [], "non_covered"),
+        ("197", ["M51"], "prior_authorization"),  # only the generic 16 and 96 are refined
+    ],
+)
+def test_the_largest_denial_is_refined_by_its_remark_codes(
+    carc: str, remarks: list[str], category: str
+) -> None:
+    group = "PR" if carc == "96" else "CO"
+    line = LinePayment("99213", [], 100.0, 0.0, adjustments=[Adjustment(group, carc, 100.0)], remarks=remarks)
+    other = LinePayment("93000", [], 40.0, 0.0, adjustments=[Adjustment("CO", "27", 40.0)], remarks=["M51"])
+    claim = ClaimPayment("X1", "1", 140.0, 0.0, None, lines=[other, line])
+    assert line.denial_category == category and claim.denial_category == category
+    assert other.denial_category == "eligibility"
