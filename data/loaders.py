@@ -171,10 +171,15 @@ def load_claims(source: str | Path | pd.DataFrame, file_format: str = "careops")
 
 
 def claims_for_file(frame: pd.DataFrame) -> pd.DataFrame:
-    """Flatten claims for a CSV/Parquet file: diagnoses joined by ';', service lines as JSON."""
+    """Flatten claims for a file: diagnoses joined by ';', service lines and per-line truth as JSON."""
     out = frame.copy()
     out["diagnosis_codes"] = out["diagnosis_codes"].map(";".join)
     out["service_lines"] = out["service_lines"].map(
         lambda lines: json.dumps([{k: v for k, v in line.items() if v is not None} for line in lines])
     )
+    for column in out.columns:
+        if column.startswith("true_line_"):  # the generator's per-line truth, one list per claim
+            out[column] = out[column].map(
+                lambda values: values if isinstance(values, str) else json.dumps(values)
+            )
     return out

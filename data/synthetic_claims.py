@@ -180,11 +180,12 @@ def _mechanisms(
 
 @dataclass(frozen=True)
 class Truth:
-    """What the claim's observables say: P(claim denied), P(each line denied), the likeliest category."""
+    """What the claim's observables say: P(claim denied), P(each line denied), the likeliest categories."""
 
     claim_probability: float
     line_probabilities: list[float]
     category: DenialCategory
+    line_categories: list[DenialCategory]
 
 
 def exact_truth(mechanisms: list[Mechanism], charges: list[float], base_shares: np.ndarray) -> Truth:
@@ -219,7 +220,27 @@ def exact_truth(mechanisms: list[Mechanism], charges: list[float], base_shares: 
         claim_probability=1 - claim_survive * (1 - float(np.prod(line_hit))),
         line_probabilities=[1 - claim_survive * (1 - h) for h in line_hit],
         category=max(CATEGORIES, key=lambda c: share[c]),
+        line_categories=[_likeliest_line_category(mechanisms, line, base_shares) for line in range(n)],
     )
+
+
+def _likeliest_line_category(
+    mechanisms: list[Mechanism], line: int, base_shares: np.ndarray
+) -> DenialCategory:
+    """The category most likely reported on a line: the strongest mechanism that fires on it."""
+    share = dict.fromkeys(CATEGORIES, 0.0)
+    survive = 1.0
+    for m in mechanisms:
+        if not m.covers(line):
+            continue
+        first = m.hazard * survive
+        if m.category is None:
+            for k, c in enumerate(CATEGORIES):
+                share[c] += first * base_shares[k]
+        else:
+            share[m.category] += first
+        survive *= 1 - m.hazard
+    return max(CATEGORIES, key=lambda c: share[c])
 
 
 def draw_line_outcomes(
@@ -296,6 +317,7 @@ def _adjudicate(
         "true_denial_probability": truth.claim_probability,
         "true_denial_category": truth.category.value,
         "true_line_denial_probabilities": truth.line_probabilities,
+        "true_line_denial_categories": [c.value for c in truth.line_categories],
     }
 
 

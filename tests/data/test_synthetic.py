@@ -157,3 +157,6 @@ def test_exact_truth_matches_simulation() -> None:
         assert rate == pytest.approx(truth.line_probabilities[line], abs=0.01)
     reported = pd.Series([d[1] for d, denied in zip(draws, claim_denied, strict=True) if denied])
     assert reported.value_counts().index[0] == truth.category
+    for line in range(3):
+        on_line = pd.Series([d[line] for d in draws if d[line] is not None])
+        assert on_line.value_counts().index[0] == truth.line_categories[line]
