@@ -46,14 +46,18 @@ class ClaimHistoryParams:
     @classmethod
     def learn(cls, frame: pd.DataFrame) -> ClaimHistoryParams:
         """Priors from a labelled claims table: overall claim, line and per-category denial rates."""
-        events = claim_events(frame)
+        return cls.from_events(claim_events(frame))
+
+    @classmethod
+    def from_events(cls, events: ClaimEvents) -> ClaimHistoryParams:
+        """Priors from the adjudicated claims and lines of a training window."""
         claims, lines = events.claims, events.lines
-        denied = claims["denied"].to_numpy(float)
+        n, line_n = claims["n"].sum(), lines["n"].sum()
         return cls(
-            prior_denial_rate=float(denied.mean()) if len(claims) else 0.14,
-            prior_line_denial_rate=float(lines["denied"].mean()) if len(lines) else 0.17,
+            prior_denial_rate=float(claims["denied"].sum() / n) if n else 0.14,
+            prior_line_denial_rate=float(lines["denied"].sum() / line_n) if line_n else 0.17,
             prior_category_rates={
-                c: float(claims[f"category:{c}"].mean()) if len(claims) else 0.0 for c in HISTORY_CATEGORIES
+                c: float(claims[f"category:{c}"].sum() / n) if n else 0.0 for c in HISTORY_CATEGORIES
             },
         )
 

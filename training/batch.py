@@ -105,15 +105,16 @@ def with_history(valid: dd.DataFrame, params: HistoryParams) -> dd.DataFrame:
     return valid.merge(patients, on="appointment_id").merge(clinics, on="appointment_id")
 
 
+def gather_claim_events(claims: dd.DataFrame) -> ClaimEvents:
+    """The history events of every partition, gathered in one ClaimEvents (they are small)."""
+    parts = dask.compute(*(dask.delayed(claim_events)(part) for part in claims.to_delayed()))
+    names = ("claims", "lines", "submissions")
+    return ClaimEvents(*(pd.concat([getattr(e, n) for e in parts], ignore_index=True) for n in names))
+
+
 def with_claim_history(valid: dd.DataFrame, params: ClaimHistoryParams) -> dd.DataFrame:
     """Valid claims with their point-in-time payer history, read from the events of every partition."""
-    parts = dask.compute(*(dask.delayed(claim_events)(part) for part in valid.to_delayed()))
-    events = ClaimEvents(
-        *(
-            pd.concat([getattr(e, name) for e in parts], ignore_index=True)
-            for name in ("claims", "lines", "submissions")
-        )
-    )
+    events = gather_claim_events(valid)
     meta = add_claim_history(valid._meta, params, events)
     return valid.map_partitions(add_claim_history, params, events, meta=meta)
 

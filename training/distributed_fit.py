@@ -20,12 +20,13 @@ from lightgbm.dask import DaskLGBMClassifier
 from sklearn.pipeline import Pipeline
 
 from data.loaders import QUARANTINE_RULE
+from features.claim_history import ClaimHistoryParams
 from features.history import HistoryParams
 from models.calibration import CalibratedClassifier, choose_calibrator
 from models.estimator import BoosterParams, build_pipeline
 from models.tasks import Task
 from models.trained import TrainedModel
-from training.batch import read_files, validated, with_history
+from training.batch import gather_claim_events, read_files, validated, with_claim_history, with_history
 from training.fit import FitResult, TrainingDataError, evaluate_holdout
 from training.settings import Settings
 
@@ -79,14 +80,25 @@ def fit_and_evaluate_distributed(
     time, label = task.time_column, task.label_column
     labelled = valid[valid[label].notnull()]
     holdout_start = day_quantile(labelled[time], 1 - settings.holdout_fraction)
-    fit_rows = labelled[labelled[time] < holdout_start]
+
+    def known_before_cutoff(rows: dd.DataFrame) -> dd.DataFrame:
+        rows = rows[rows[time] < holdout_start]
+        if task.label_known_column in rows.columns:  # labels the payer sent after the cut-off cannot train
+            known = rows[task.label_known_column]
+            rows = rows[known.isnull() | (known < holdout_start)]
+        return rows
+
+    fit_rows = known_before_cutoff(labelled)
     positive_rate = float(fit_rows[label].mean().compute())
-    history = None
+    history = claim_history = None
     if task.uses_patient_history:
         history = HistoryParams(horizon_days=settings.horizon_days, prior_rate=positive_rate)
         valid = with_history(valid, history).persist()
-        labelled = valid[valid[label].notnull()]
-        fit_rows = labelled[labelled[time] < holdout_start]
+    if task.uses_claim_history:
+        claim_history = ClaimHistoryParams.from_events(gather_claim_events(fit_rows))
+        valid = with_claim_history(valid, claim_history).persist()
+    labelled = valid[valid[label].notnull()]
+    fit_rows = known_before_cutoff(labelled)
     calibration_start = day_quantile(fit_rows[time], 1 - settings.validation_fraction)
     train_rows = fit_rows[fit_rows[time] < calibration_start]
     calibration_rows = fit_rows[fit_rows[time] >= calibration_start]
@@ -126,6 +138,6 @@ def fit_and_evaluate_distributed(
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": rows_valid - int(labelled.shape[0].compute()),
     }
-    trained = TrainedModel(task.name, pipeline, history)
+    trained = TrainedModel(task.name, pipeline, history, claim_history=claim_history)
     result = evaluate_holdout(task, trained, holdout_rows, positive_rate, rows, scores, holdout_start)
     return result, load, valid

@@ -9,8 +9,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from data.loaders import load_appointments
+from data.loaders import claims_for_file, load_appointments
 from data.synthetic_appointments import generate_appointments
+from data.synthetic_claims import generate_claims
 from data.tables import write_table
 from serving.cli import app
 
@@ -49,3 +50,19 @@ def test_train_with_an_unreachable_scheduler_fails_clearly(
         app, ["train", "noshow", "--data", str(data), "--dask", "--scheduler", "tcp://127.0.0.1:9"]
     )
     assert result.exit_code == 2 and "no Dask scheduler answered" in result.output
+
+
+def test_train_denials_on_a_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_table(claims_for_file(generate_claims(6_000, seed=102)), tmp_path / "claims.csv")
+    tracking = f"sqlite:///{tmp_path / 'm.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("CAREOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    result = CliRunner().invoke(app, ["train", "denial", "--data", str(data), "--dask", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(tracking_uri=tracking)
+    metrics = client.get_run(client.get_model_version_by_alias("denial", "champion").run_id).data.metrics
+    assert metrics["holdout_roc_auc"] >= 0.95 * metrics["oracle_roc_auc"]
+    mlflow.set_tracking_uri(tracking)
+    trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
+    assert trained.claim_history is not None and trained.claim_history.prior_denial_rate > 0
