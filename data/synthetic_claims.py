@@ -414,9 +414,10 @@ def generate_claims(
             "eligibility_verified_at": eligibility_verified_at,
         }
         records.append(_adjudicate(draft, len(records) + 1, False, base_shares, catalog, rng))
-        if len(records) < rows and rng.random() < DUPLICATE_RATE:
-            # Sent again, unchanged, before the first one came back.
-            again = {**draft, "submitted_at": submitted_at + timedelta(days=int(rng.integers(5, 14)))}
+        resent = submitted_at + timedelta(days=int(rng.integers(5, 14)))
+        if len(records) < rows and rng.random() < DUPLICATE_RATE and resent < start + timedelta(days=days):
+            # Sent again, unchanged, before the first one came back (within the window, like all claims).
+            again = {**draft, "submitted_at": resent}
             records.append(_adjudicate(again, len(records) + 1, True, base_shares, catalog, rng))
     frame = pd.DataFrame.from_records(records)
     frame = frame.sort_values(["submitted_at", "claim_id"], kind="stable").reset_index(drop=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from data.reference import Payer, Procedure, payers, procedures
 from data.schemas import line_field
-from features.claim_history import CLAIM_HISTORY_COLUMNS, CLAIM_HISTORY_FEATURES
+from features.claim_history import CLAIM_HISTORY_COLUMNS, CLAIM_HISTORY_MODEL_FEATURES
 from features.columns import SECONDS_PER_DAY, Columns, as_float, as_seconds, is_missing
 from features.transformer import CanonicalFeatures
 
@@ -66,7 +66,7 @@ class ClaimFeatures(CanonicalFeatures):
         "unknown_procedure_lines",
         "lines_breaking_a_rule",
         "lines_breaking_no_rule",
-        *CLAIM_HISTORY_FEATURES,
+        *CLAIM_HISTORY_MODEL_FEATURES,
     )
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> ClaimFeatures:
@@ -140,5 +140,5 @@ class ClaimFeatures(CanonicalFeatures):
             (service - verified) / SECONDS_PER_DAY,
             np.array([not is_missing(v) for v in columns["prior_auth_number"]], dtype=float),
             *(rules[:, k] for k in range(1, 9)),
-            *(as_float(columns[name]) for name in CLAIM_HISTORY_FEATURES),
+            *(as_float(columns[name]) for name in CLAIM_HISTORY_MODEL_FEATURES),
         ]

@@ -27,6 +27,11 @@ CLAIM_HISTORY_FEATURES = (
     "max_payer_code_denial_rate",
     "earlier_submissions_same_service",
 )
+# What the models read: the smoothed rates (their smoothing already weighs how much history there is)
+# and earlier submissions. Raw counts only grow with time, so a model would read them as a clock.
+CLAIM_HISTORY_MODEL_FEATURES = tuple(
+    name for name in CLAIM_HISTORY_FEATURES if name != "payer_claims_adjudicated"
+)
 # Per claim, an array with one row per service line: (lines adjudicated, smoothed denial rate) of
 # the line's (payer, procedure code).
 LINE_HISTORY_COLUMN = "line_payer_code_history"

@@ -15,7 +15,6 @@ LINE_NUMERIC = (
     "line_share_of_charge",
     "line_is_largest",
     *LINE_RULES,
-    "payer_code_lines_adjudicated",
     "payer_code_denial_rate",
 )
 LINE_CATEGORICAL = ("line_procedure_code", "line_procedure_kind")
@@ -58,7 +57,7 @@ def line_matrix(
             units = float(line_field(line, "units"))
             code_index = codes.get(code, np.nan)
             own.append(
-                [charges[k], units, share, float(k == largest), *flags[k], *history[k], code_index, kind]
+                [charges[k], units, share, float(k == largest), *flags[k], history[k, 1], code_index, kind]
             )
             claim_index.append(row)
     index = np.asarray(claim_index, dtype=np.int64)

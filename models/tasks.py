@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -99,6 +100,6 @@ def caller_form(task: Task, frame: pd.DataFrame, with_labels: bool = False) -> p
     fields = task.record.model_fields
     for column in rows.columns:
         if pd.api.types.is_datetime64_any_dtype(rows[column]):
-            is_date = "datetime" not in str(fields[column].annotation)
+            is_date = fields[column].annotation in (date, date | None)
             rows[column] = rows[column].dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
     return rows.astype(object).where(rows.notna(), None)

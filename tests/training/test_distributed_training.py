@@ -53,7 +53,7 @@ def test_train_with_an_unreachable_scheduler_fails_clearly(
 
 
 def test_train_denials_on_a_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = write_table(claims_for_file(generate_claims(6_000, seed=102)), tmp_path / "claims.csv")
+    data = write_table(claims_for_file(generate_claims(12_000, seed=102)), tmp_path / "claims.csv")
     tracking = f"sqlite:///{tmp_path / 'm.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
     monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
