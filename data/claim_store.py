@@ -13,7 +13,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, create_engine, func, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    func,
+    select,
+)
 
 from data.schemas import DenialCategory, line_field, service_lines
 
@@ -106,7 +118,7 @@ class ClaimStore:
         """
         claims, lines = [], []
         for row in frame.itertuples(index=False):
-            service_lines = row.service_lines
+            lines_of_claim = service_lines(row.service_lines)
             adjudicated = _day(getattr(row, "adjudicated_at", None))
             denied = _float(getattr(row, "denied", None))
             known = adjudicated is not None and denied is not None
@@ -115,27 +127,32 @@ class ClaimStore:
                 {
                     "claim_id": row.claim_id,
                     "payer_id": str(row.payer_id),
-                    "service_key": service_key(row.patient_id, row.service_date, service_lines),
+                    "service_key": service_key(row.patient_id, row.service_date, lines_of_claim),
                     "submitted_day": _day(row.submitted_at),
                     "adjudicated_day": adjudicated if known else None,
                     "denied": denied if known else None,
                     "category": category if known and isinstance(category, str) else None,
                 }
             )
-            for number, line in enumerate(service_lines, start=1):
-                get = line.get if isinstance(line, dict) else lambda name, line=line: line_field(line, name)
-                line_denied = _float(get("denied")) if known else None
+            for number, line in enumerate(lines_of_claim, start=1):
+                line_denied = _float(line_field(line, "denied")) if known else None
                 lines.append(
                     {
                         "claim_id": row.claim_id,
                         "line_number": number,
                         "payer_id": str(row.payer_id),
-                        "procedure_code": str(get("procedure_code")),
+                        "procedure_code": str(line_field(line, "procedure_code")),
                         "adjudicated_day": adjudicated if line_denied is not None else None,
                         "denied": line_denied,
                     }
                 )
         self._upsert(claims_table, claims, ["claim_id"])
+        ids = [claim["claim_id"] for claim in claims]
+        with self.engine.begin() as connection:  # a claim recorded again may have fewer lines now
+            for start in range(0, len(ids), IN_CHUNK):
+                connection.execute(
+                    delete(lines_table).where(lines_table.c.claim_id.in_(ids[start : start + IN_CHUNK]))
+                )
         self._upsert(lines_table, lines, ["claim_id", "line_number"])
         return len(claims)
 

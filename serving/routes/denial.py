@@ -135,19 +135,14 @@ def dollars_at_risk(claims: Sequence[Claim], scores: ClaimScores, payment_ratio:
 
     Without a line model, the claim's P(denied) x its expected payment.
     """
-    if all(scores.lines[i] or not claims[i].service_lines for i in range(len(claims))):
-        return (
-            np.array(
-                [
-                    sum(
-                        s.denial_probability * line.charge
-                        for s, line in zip(lines, c.service_lines, strict=True)
-                    )
-                    for lines, c in zip(scores.lines, claims, strict=True)
-                ]
+    if all(scores.lines):
+        at_risk = [
+            sum(
+                s.denial_probability * line.charge for s, line in zip(lines, claim.service_lines, strict=True)
             )
-            * payment_ratio
-        )
+            for lines, claim in zip(scores.lines, claims, strict=True)
+        ]
+        return np.array(at_risk) * payment_ratio
     return scores.probability * np.array([c.total_charge for c in claims]) * payment_ratio
 
 
@@ -159,7 +154,8 @@ def score_claims(
     settings: SettingsDep,
     role: BillerRole,
 ) -> DenialScoreResponse:
-    """Denial probability, the likely reasons with CARCs and fixes, and top factors per claim."""
+    """Per claim: P(denied whole), P(denied) per line with the rules it breaks, the likely reasons with
+    CARCs and fixes, and top factors."""
     claims = body.claims
     check_batch_size(len(claims), settings.max_batch)
     if not claims:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.claim_store import ClaimStore
+from data.claim_store import ClaimStore, service_key
 from data.loaders import frame_records, load_claims
 from data.schemas import Claim
 from data.synthetic_claims import generate_claims
@@ -134,4 +134,18 @@ def test_online_history_from_the_store_equals_offline(tmp_path: Path, backend: s
         np.testing.assert_allclose(online[name], expected[name].to_numpy(), rtol=0, atol=1e-12, err_msg=name)
     for got, want in zip(online[LINE_HISTORY_COLUMN], expected[LINE_HISTORY_COLUMN], strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    store.engine.dispose()
+
+
+def test_recording_a_claim_again_replaces_it_with_its_outcome(tmp_path: Path) -> None:
+    store = ClaimStore(f"sqlite:///{tmp_path / 'store.db'}")
+    first = claim("A", "2026-03-02")
+    store.record(pd.DataFrame([first]))
+    key = service_key(first["patient_id"], first["service_date"], first["service_lines"])
+    before = store.events(["MCR-TX"], [key], before_day=30_000)
+    assert before.claims.empty and before.lines.empty and before.submissions["n"].sum() == 1
+    store.record(pd.DataFrame([claim("A", "2026-03-02", "2026-03-10", True, codes=("72148",))]))
+    after = store.events(["MCR-TX"], [], before_day=30_000)
+    assert after.claims[["n", "denied"]].sum().tolist() == [1, 1]
+    assert after.lines[["procedure_code", "n", "denied"]].values.tolist() == [["72148", 1, 1]]
     store.engine.dispose()
