@@ -20,11 +20,6 @@ LINE_NUMERIC = (
 LINE_CATEGORICAL = ("line_procedure_code", "line_procedure_kind")
 
 
-def line_feature_names(features: ClaimFeatures) -> list[str]:
-    """Column names of the line matrix: the claim's features, then the line's."""
-    return [*features.get_feature_names_out(), *LINE_NUMERIC, *LINE_CATEGORICAL]
-
-
 def line_categorical_indices(features: ClaimFeatures) -> list[int]:
     """Line-matrix columns that hold category codes."""
     width = len(features.get_feature_names_out())
