@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,9 +32,10 @@ from sqlalchemy import (
     update,
 )
 
+from data.upsert import upsert
+
 OUTCOMES = ("attended", "no_show", "cancelled")
 SECONDS_PER_DAY = 86400
-CHUNK = 5000
 
 metadata = MetaData()
 appointments = Table(
@@ -93,22 +93,8 @@ class AppointmentStore:
         self.engine: Engine = create_engine(url)
         metadata.create_all(self.engine)
 
-    def _insert(self) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(appointments)
-
     def _upsert(self, rows: Sequence[dict], columns: Iterable[str]) -> None:
-        for start in range(0, len(rows), CHUNK):
-            statement = self._insert()
-            statement = statement.on_conflict_do_update(
-                index_elements=["appointment_id"],
-                set_={name: statement.excluded[name] for name in columns},
-            )
-            with self.engine.begin() as connection:
-                connection.execute(statement, list(rows[start : start + CHUNK]))
+        upsert(self.engine, appointments, rows, ["appointment_id"], columns)
 
     def upsert_bookings(self, rows: Sequence[dict]) -> None:
         """Add or update bookings; outcomes already recorded are kept."""

@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 
 from data.schemas import DenialCategory, line_field, service_lines
+from data.upsert import upsert
 
-CHUNK = 5000
 # Denial categories whose payer rates history reads.
 HISTORY_CATEGORIES = tuple(c.value for c in DenialCategory if c is not DenialCategory.PROVIDER_ENROLLMENT)
 
@@ -97,20 +97,6 @@ class ClaimStore:
         self.engine: Engine = create_engine(url)
         metadata.create_all(self.engine)
 
-    def _upsert(self, table: Table, rows: list[dict], keys: list[str]) -> None:
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        for start in range(0, len(rows), CHUNK):
-            statement = insert(table)
-            statement = statement.on_conflict_do_update(
-                index_elements=keys,
-                set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
-            )
-            with self.engine.begin() as connection:
-                connection.execute(statement, rows[start : start + CHUNK])
-
     def record(self, frame: pd.DataFrame) -> int:
         """Store canonical claims as submitted, with their outcomes where known; returns claims written.
 
@@ -146,14 +132,17 @@ class ClaimStore:
                         "denied": line_denied,
                     }
                 )
-        self._upsert(claims_table, claims, ["claim_id"])
+        upsert(self.engine, claims_table, claims, ["claim_id"])
         ids = [claim["claim_id"] for claim in claims]
         with self.engine.begin() as connection:  # a claim recorded again may have fewer lines now
             for start in range(0, len(ids), IN_CHUNK):
                 connection.execute(
                     delete(lines_table).where(lines_table.c.claim_id.in_(ids[start : start + IN_CHUNK]))
                 )
-        self._upsert(lines_table, lines, ["claim_id", "line_number"])
+        keys = ["claim_id", "line_number"]
+        upsert(
+            self.engine, lines_table, lines, keys, [c.name for c in lines_table.columns if c.name not in keys]
+        )
         return len(claims)
 
     def events(self, payer_ids: Iterable[str], service_keys: Iterable[str], before_day: float) -> ClaimEvents:

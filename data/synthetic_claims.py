@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -201,21 +202,15 @@ def exact_truth(mechanisms: list[Mechanism], charges: list[float], base_shares: 
                 for line in range(n)]  # fmt: skip
     top = int(np.argmax(charges))
     others_all_hit = float(np.prod([line_hit[k] for k in range(n) if k != top]))
-    share = dict.fromkeys(CATEGORIES, 0.0)
-    survive = 1.0
-    for index, m in enumerate(mechanisms):
-        if not m.covers(top):
-            continue
-        first = m.hazard * survive
-        if m.lines is not None:  # the top line is denied; the claim also needs every other line denied
-            later_whole = float(np.prod([1 - w.hazard for w in mechanisms[index + 1 :] if w.lines is None]))
-            first *= 1 - later_whole * (1 - others_all_hit)
-        if m.category is None:
-            for k, c in enumerate(CATEGORIES):
-                share[c] += first * base_shares[k]
-        else:
-            share[m.category] += first
-        survive *= 1 - m.hazard
+
+    def needs_the_rest(index: int, m: Mechanism) -> float:
+        # A line rule denies the top line; the claim also needs every other line denied.
+        if m.lines is None:
+            return 1.0
+        later_whole = float(np.prod([1 - w.hazard for w in mechanisms[index + 1 :] if w.lines is None]))
+        return 1 - later_whole * (1 - others_all_hit)
+
+    share = _reported_shares(mechanisms, top, base_shares, needs_the_rest)
     return Truth(
         claim_probability=1 - claim_survive * (1 - float(np.prod(line_hit))),
         line_probabilities=[1 - claim_survive * (1 - h) for h in line_hit],
@@ -228,19 +223,33 @@ def _likeliest_line_category(
     mechanisms: list[Mechanism], line: int, base_shares: np.ndarray
 ) -> DenialCategory:
     """The category most likely reported on a line: the strongest mechanism that fires on it."""
+    share = _reported_shares(mechanisms, line, base_shares, lambda index, m: 1.0)
+    return max(CATEGORIES, key=lambda c: share[c])
+
+
+def _reported_shares(
+    mechanisms: list[Mechanism],
+    line: int,
+    base_shares: np.ndarray,
+    weight: Callable[[int, Mechanism], float],
+) -> dict[DenialCategory, float]:
+    """P(each category is the one reported on `line`), each first-firing mechanism times `weight`.
+
+    Mechanisms are in strength order; the first one that fires on the line is reported.
+    """
     share = dict.fromkeys(CATEGORIES, 0.0)
     survive = 1.0
-    for m in mechanisms:
+    for index, m in enumerate(mechanisms):
         if not m.covers(line):
             continue
-        first = m.hazard * survive
+        first = m.hazard * survive * weight(index, m)
         if m.category is None:
             for k, c in enumerate(CATEGORIES):
                 share[c] += first * base_shares[k]
         else:
             share[m.category] += first
         survive *= 1 - m.hazard
-    return max(CATEGORIES, key=lambda c: share[c])
+    return share
 
 
 def draw_line_outcomes(

@@ -27,6 +27,12 @@ def line_categorical_indices(features: ClaimFeatures) -> list[int]:
     return [*features.categorical_indices(), *own]
 
 
+def line_rule_flags(features: ClaimFeatures, matrix: np.ndarray) -> np.ndarray:
+    """The LINE_RULES columns of a line matrix: each line's rule checks, as `line_matrix` put them."""
+    start = len(features.get_feature_names_out()) + LINE_NUMERIC.index(LINE_RULES[0])
+    return matrix[:, start : start + len(LINE_RULES)]
+
+
 def line_matrix(
     features: ClaimFeatures, columns: Columns, claim_matrix: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from data.claim_store import ClaimStore
 from data.schemas import Claim, DenialCategory
 from features.claim import LINE_RULES
 from features.claim_history import online_claim_history
-from features.claim_lines import line_matrix
+from features.claim_lines import line_matrix, line_rule_flags
 from features.columns import Columns
 from models.denial_fixes import line_fixes, recommended_fix
 from models.line_model import cap_by_lines
@@ -89,13 +89,14 @@ def _lines(
     features = model.scorer.features
     line_features, index = line_matrix(features, columns, matrix)
     probability = line_model.predict(line_features, num_threads=model.scorer.num_threads)
+    flags = line_rule_flags(features, line_features)
     out: list[list[LineScore]] = []
     starts = np.searchsorted(index, np.arange(len(claims)))
     for row, claim in enumerate(claims):
-        flags = features.line_flags(columns, row)
         scores = []
         for number, line in enumerate(claim.service_lines):
-            rules = [rule for rule, flag in zip(LINE_RULES, flags[number], strict=True) if flag == 1]
+            checks = flags[starts[row] + number]
+            rules = [rule for rule, flag in zip(LINE_RULES, checks, strict=True) if flag == 1]
             fixes = line_fixes(rules, line.procedure_code, claim, features.payers_, features.procedures_)
             scores.append(
                 LineScore(

@@ -22,16 +22,21 @@ from training.backtest import BacktestResult, run_backtest
 CUTOFF = date(2026, 5, 11)
 
 
+@pytest.fixture
+def tracking_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's MLflow runs go to a temporary sqlite store."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bt.db'}")
+    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
+
+
 @pytest.fixture(scope="module")
 def appointments(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_table(generate_appointments(12_000, seed=41), tmp_path_factory.mktemp("bt") / "a.csv")
 
 
 def test_cli_prints_one_json_object_and_writes_predictions(
-    appointments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    appointments: Path, tmp_path: Path, tracking_store: None
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bt.db'}")
-    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
     out = tmp_path / "predictions.csv"
     result = CliRunner().invoke(
         app,
@@ -123,10 +128,8 @@ CLAIM_CUTOFF = date(2026, 5, 18)
 
 
 def test_denial_backtest_reports_reasons_lines_and_writes_predictions(
-    claims: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    claims: Path, tmp_path: Path, tracking_store: None
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'bt.db'}")
-    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
     out = tmp_path / "predictions.csv"
     result = CliRunner().invoke(
         app,

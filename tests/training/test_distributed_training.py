@@ -16,12 +16,18 @@ from data.tables import write_table
 from serving.cli import app
 
 
-def test_train_on_a_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = write_table(generate_appointments(8_000, seed=101), tmp_path / "appointments.csv")
-    tracking = f"sqlite:///{tmp_path / 'm.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+@pytest.fixture
+def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A temporary MLflow store (its URI), artifact folder and service database for the CLI."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
     monkeypatch.setenv("CAREOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    return uri
+
+
+def test_train_on_a_local_cluster(tmp_path: Path, tracking: str) -> None:
+    data = write_table(generate_appointments(8_000, seed=101), tmp_path / "appointments.csv")
     result = CliRunner().invoke(app, ["train", "noshow", "--data", str(data), "--dask", "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert "registered noshow version 1, now @champion" in result.output
@@ -52,12 +58,8 @@ def test_train_with_an_unreachable_scheduler_fails_clearly(
     assert result.exit_code == 2 and "no Dask scheduler answered" in result.output
 
 
-def test_train_denials_on_a_local_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_denials_on_a_local_cluster(tmp_path: Path, tracking: str) -> None:
     data = write_table(claims_for_file(generate_claims(12_000, seed=102)), tmp_path / "claims.csv")
-    tracking = f"sqlite:///{tmp_path / 'm.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
-    monkeypatch.setenv("CAREOPS_ARTIFACT_LOCATION", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("CAREOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
     result = CliRunner().invoke(app, ["train", "denial", "--data", str(data), "--dask", "--workers", "2"])
     assert result.exit_code == 0, result.output
     client = MlflowClient(tracking_uri=tracking)
