@@ -1,1 +1,1 @@
-"""Canonical tables (appointments, claims): schemas, reference data, loaders, synthetic generators."""
+"""Canonical data: schemas, loaders with quarantine, X12, synthetic generators and the service's stores."""

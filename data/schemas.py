@@ -37,7 +37,7 @@ PLACE_OF_SERVICE_PATTERN = re.compile(r"^[0-9]{2}$")
 
 
 class DenialCategory(StrEnum):
-    """Root-cause categories of a claim denial (domain.md, CARC by category)."""
+    """Root-cause categories of a claim denial (docs/domain.md, CARC by category)."""
 
     ELIGIBILITY = "eligibility"
     MISSING_INFORMATION = "missing_information"

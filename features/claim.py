@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from data.epoch import SECONDS_PER_DAY, as_seconds, is_missing
 from data.reference import Payer, Procedure, payers, procedures
 from data.schemas import line_field
 from features.claim_history import CLAIM_HISTORY_COLUMNS, CLAIM_HISTORY_MODEL_FEATURES
-from features.columns import SECONDS_PER_DAY, Columns, as_float, as_seconds, is_missing
+from features.columns import Columns, as_float
 from features.transformer import CanonicalFeatures
 
 # The payer and policy checks made on each service line, in the column order of `line_flags`.
@@ -20,6 +21,18 @@ LINE_RULES = (
     "not_supported_by_diagnosis",
     "em_without_modifier_25",
     "unknown_procedure_code",
+)
+RULE = {name: column for column, name in enumerate(LINE_RULES)}
+# What the rule checks add up to per claim, in the model's column order.
+CLAIM_RULE_FEATURES = (
+    "lines_needing_missing_auth",
+    "noncovered_lines",
+    "lines_unsupported_by_diagnosis",
+    "em_with_procedure_without_modifier_25",
+    "rendering_provider_missing",
+    "unknown_procedure_lines",
+    "lines_breaking_a_rule",
+    "lines_breaking_no_rule",
 )
 
 
@@ -58,14 +71,7 @@ class ClaimFeatures(CanonicalFeatures):
         "eligibility_not_verified",
         "eligibility_age_days",
         "prior_auth_present",
-        "lines_needing_missing_auth",
-        "noncovered_lines",
-        "lines_unsupported_by_diagnosis",
-        "em_with_procedure_without_modifier_25",
-        "rendering_provider_missing",
-        "unknown_procedure_lines",
-        "lines_breaking_a_rule",
-        "lines_breaking_no_rule",
+        *CLAIM_RULE_FEATURES,
         *CLAIM_HISTORY_MODEL_FEATURES,
     )
 
@@ -89,29 +95,38 @@ class ClaimFeatures(CanonicalFeatures):
         has_procedure = "procedure" in kinds
         flags = np.zeros((len(lines), len(LINE_RULES)))
         for k, (code, procedure, kind, mods) in enumerate(zip(codes, known, kinds, modifiers, strict=True)):
-            flags[k, 0] = code in payer.auth_required_codes and not has_auth if payer else np.nan
-            flags[k, 1] = code in payer.noncovered_codes if payer else np.nan
-            flags[k, 2] = procedure is not None and not procedure.supported_by(diagnoses)
-            flags[k, 3] = has_procedure and kind == "em" and "25" not in mods
-            flags[k, 4] = procedure is None
+            flags[k, RULE["needs_missing_prior_auth"]] = (
+                code in payer.auth_required_codes and not has_auth if payer else np.nan
+            )
+            flags[k, RULE["not_covered_by_payer"]] = code in payer.noncovered_codes if payer else np.nan
+            flags[k, RULE["not_supported_by_diagnosis"]] = (
+                procedure is not None and not procedure.supported_by(diagnoses)
+            )
+            flags[k, RULE["em_without_modifier_25"]] = has_procedure and kind == "em" and "25" not in mods
+            flags[k, RULE["unknown_procedure_code"]] = procedure is None
         return flags
 
-    def _rule_features(self, columns: Columns) -> np.ndarray:
+    def _rule_features(self, columns: Columns) -> dict[str, np.ndarray]:
         rows = len(columns["payer_id"])
-        out = np.full((rows, 9), np.nan)
+        out = {name: np.full(rows, np.nan) for name in ("filing_window_days", *CLAIM_RULE_FEATURES)}
+        # The rules that deny a line (an unknown code is flagged, not a payer rule).
+        payer_rules = [RULE[name] for name in LINE_RULES if name != "unknown_procedure_code"]
         for i in range(rows):
             payer = self.payers_.get(columns["payer_id"][i])
             flags = self.line_flags(columns, i)
-            out[i, 0] = payer.timely_filing_days if payer else np.nan
-            out[i, 1:3] = flags[:, 0:2].sum(axis=0)
-            out[i, 3] = flags[:, 2].sum()
-            out[i, 4] = float(flags[:, 3].any())
-            out[i, 5] = float(is_missing(columns["rendering_provider_id"][i]))
-            out[i, 6] = flags[:, 4].sum()
+            out["filing_window_days"][i] = payer.timely_filing_days if payer else np.nan
+            out["lines_needing_missing_auth"][i] = flags[:, RULE["needs_missing_prior_auth"]].sum()
+            out["noncovered_lines"][i] = flags[:, RULE["not_covered_by_payer"]].sum()
+            out["lines_unsupported_by_diagnosis"][i] = flags[:, RULE["not_supported_by_diagnosis"]].sum()
+            out["em_with_procedure_without_modifier_25"][i] = float(
+                flags[:, RULE["em_without_modifier_25"]].any()
+            )
+            out["rendering_provider_missing"][i] = float(is_missing(columns["rendering_provider_id"][i]))
+            out["unknown_procedure_lines"][i] = flags[:, RULE["unknown_procedure_code"]].sum()
             # A claim is denied only when every line is, so how many lines break a rule matters.
-            flagged = np.nan_to_num(flags[:, :4]).any(axis=1)
-            out[i, 7] = flagged.sum()
-            out[i, 8] = len(flagged) - flagged.sum()
+            flagged = np.nan_to_num(flags[:, payer_rules]).any(axis=1)
+            out["lines_breaking_a_rule"][i] = flagged.sum()
+            out["lines_breaking_no_rule"][i] = len(flagged) - flagged.sum()
         return out
 
     def unseen_categories(self, columns: Columns) -> list[list[str]]:
@@ -122,23 +137,23 @@ class ClaimFeatures(CanonicalFeatures):
             flags[row] += [f"procedure_code:{code}" for code in unknown if code not in self.procedures_]
         return flags
 
-    def numeric_features(self, columns: Columns) -> list[np.ndarray]:
+    def numeric_features(self, columns: Columns) -> dict[str, np.ndarray]:
         """Charges, counts, filing and eligibility timing, and the payer/policy rule checks."""
         service = as_seconds(columns["service_date"])
         submitted = as_seconds(columns["submitted_at"])
         verified = as_seconds(columns["eligibility_verified_at"])
-        rules = self._rule_features(columns)
         days_to_submit = (submitted - service) / SECONDS_PER_DAY
-        return [
-            as_float(columns["total_charge"]),
-            np.array([len(lines) for lines in columns["service_lines"]], dtype=float),
-            np.array([len(codes) for codes in columns["diagnosis_codes"]], dtype=float),
-            days_to_submit,
-            rules[:, 0],
-            days_to_submit - rules[:, 0],
-            np.isnan(verified).astype(float),
-            (service - verified) / SECONDS_PER_DAY,
-            np.array([not is_missing(v) for v in columns["prior_auth_number"]], dtype=float),
-            *(rules[:, k] for k in range(1, 9)),
-            *(as_float(columns[name]) for name in CLAIM_HISTORY_MODEL_FEATURES),
-        ]
+        named = self._rule_features(columns) | {
+            "total_charge": as_float(columns["total_charge"]),
+            "line_count": np.array([len(lines) for lines in columns["service_lines"]], dtype=float),
+            "diagnosis_count": np.array([len(codes) for codes in columns["diagnosis_codes"]], dtype=float),
+            "days_to_submit": days_to_submit,
+            "eligibility_not_verified": np.isnan(verified).astype(float),
+            "eligibility_age_days": (service - verified) / SECONDS_PER_DAY,
+            "prior_auth_present": np.array(
+                [not is_missing(v) for v in columns["prior_auth_number"]], dtype=float
+            ),
+        }
+        named["days_past_filing_window"] = days_to_submit - named["filing_window_days"]
+        named |= {name: as_float(columns[name]) for name in CLAIM_HISTORY_MODEL_FEATURES}
+        return named

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.claim_store import HISTORY_CATEGORIES, ClaimEvents, ClaimStore, service_key
+from data.epoch import as_days, is_missing
 from data.schemas import Claim, line_field, service_lines
-from features.columns import SECONDS_PER_DAY, as_seconds, is_missing
+from data.stores.claims import HISTORY_CATEGORIES, ClaimEvents, ClaimStore, service_key
 
 CLAIM_HISTORY_FEATURES = (
     "payer_claims_adjudicated",
@@ -67,10 +67,6 @@ class ClaimHistoryParams:
         )
 
 
-def _days(values: Any) -> np.ndarray:
-    return np.floor(as_seconds(np.asarray(values, dtype=object)) / SECONDS_PER_DAY)
-
-
 def claim_events(frame: pd.DataFrame) -> ClaimEvents:
     """The events a canonical claims table holds: its adjudicated claims and lines, its submissions."""
     submissions = pd.DataFrame(
@@ -81,7 +77,7 @@ def claim_events(frame: pd.DataFrame) -> ClaimEvents:
                     frame["patient_id"], frame["service_date"], frame["service_lines"], strict=True
                 )
             ],
-            "day": _days(frame["submitted_at"]),
+            "day": as_days(frame["submitted_at"]),
             "n": 1.0,
         }
     )
@@ -89,7 +85,7 @@ def claim_events(frame: pd.DataFrame) -> ClaimEvents:
     if "adjudicated_at" in frame.columns and "denied" in frame.columns:
         adjudicated = frame["adjudicated_at"].notna().to_numpy() & frame["denied"].notna().to_numpy()
     done = frame[adjudicated]
-    days = _days(done["adjudicated_at"]) if len(done) else np.empty(0)
+    days = as_days(done["adjudicated_at"]) if len(done) else np.empty(0)
     categories = (
         done["denial_category"].to_numpy(dtype=object)
         if "denial_category" in done.columns
@@ -154,7 +150,7 @@ def counts_before(
 
 def claim_history(frame: pd.DataFrame, events: ClaimEvents, params: ClaimHistoryParams) -> pd.DataFrame:
     """CLAIM_HISTORY_COLUMNS for the claims in `frame`, from the events known before each submission."""
-    submitted = _days(frame["submitted_at"])
+    submitted = as_days(frame["submitted_at"])
     payer = frame["payer_id"].astype(str).to_numpy(dtype=object)
     claims = events.claims
     sums = ["n", "denied", *(f"category:{c}" for c in HISTORY_CATEGORIES)]
@@ -249,7 +245,7 @@ def online_claim_history(
         }
     )
     keys = [service_key(r.patient_id, r.service_date, r.service_lines) for r in records]
-    last_day = float(_days(frame["submitted_at"]).max()) if records else 0.0
+    last_day = float(as_days(frame["submitted_at"]).max()) if records else 0.0
     events = store.events(frame["payer_id"].tolist(), keys, before_day=last_day)
     history = claim_history(frame, events, params)
     out = {}

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-Columns = Mapping[str, np.ndarray]
+from data.epoch import SECONDS_PER_DAY, is_missing
 
-SECONDS_PER_DAY = 86400.0
+Columns = Mapping[str, np.ndarray]
 
 
 def columns_from_frame(frame: pd.DataFrame, names: Iterable[str]) -> dict[str, np.ndarray]:
@@ -31,17 +31,6 @@ def columns_from_records(records: Sequence[Any], names: Iterable[str]) -> dict[s
     return columns
 
 
-def as_seconds(values: np.ndarray) -> np.ndarray:
-    """Datetimes (numpy or Python objects; None for missing) as float seconds since the epoch."""
-    stamps = np.asarray(values)
-    if stamps.dtype.kind != "M":
-        stamps = np.array([None if is_missing(v) else v for v in stamps], dtype="datetime64[s]")
-    stamps = stamps.astype("datetime64[s]")
-    seconds = stamps.astype(np.int64).astype(np.float64)
-    seconds[np.isnat(stamps)] = np.nan
-    return seconds
-
-
 def weekday(seconds: np.ndarray) -> np.ndarray:
     """Monday=0 .. Sunday=6 from epoch seconds (1970-01-01 was a Thursday)."""
     return (np.floor(seconds / SECONDS_PER_DAY) + 3) % 7
@@ -50,11 +39,6 @@ def weekday(seconds: np.ndarray) -> np.ndarray:
 def hour_of_day(seconds: np.ndarray) -> np.ndarray:
     """Fractional hour of the day from epoch seconds."""
     return np.mod(seconds, SECONDS_PER_DAY) / 3600.0
-
-
-def is_missing(value: Any) -> bool:
-    """None, NaN or NaT: a value that is not there (pandas turns None into NaN in text columns)."""
-    return value is None or value != value
 
 
 def as_float(values: np.ndarray) -> np.ndarray:

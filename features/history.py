@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.appointment_store import AppointmentStore, PatientRows
+from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
-from features.columns import SECONDS_PER_DAY, as_seconds
+from data.stores.appointments import AppointmentStore, PatientRows
 
-HISTORY_FEATURES = (
-    "clinic_prior_no_show_rate",
+# A patient's own history, in the order `patient_history` computes it.
+PATIENT_FEATURES = (
     "prior_visits",
     "prior_no_shows",
     "prior_no_show_rate",
@@ -27,14 +27,12 @@ HISTORY_FEATURES = (
     "days_since_last_visit",
     "same_day_visits",
     "upcoming_visits_7d",
-    "clinic_day_load",
 )
+CLINIC_RATE, CLINIC_LOAD = "clinic_prior_no_show_rate", "clinic_day_load"
+CLINIC_FEATURES = (CLINIC_RATE, CLINIC_LOAD)
+# The model's column order (kept as trained: changing it changes every saved model's inputs).
+HISTORY_FEATURES = (CLINIC_RATE, *PATIENT_FEATURES, CLINIC_LOAD)
 UPCOMING_WINDOW_DAYS = 7
-
-
-def day_number(seconds: np.ndarray) -> np.ndarray:
-    """Whole days since the epoch for epoch seconds."""
-    return np.floor(seconds / SECONDS_PER_DAY)
 
 
 def prediction_time(
@@ -58,30 +56,21 @@ class HistoryParams:
             raise ValueError("horizon_days must be at least 1: outcomes of the visit day are never known")
 
 
-def patient_history(
-    params: HistoryParams,
-    target_days: np.ndarray,
-    target_booked: np.ndarray,
-    target_ids: np.ndarray,
-    days: np.ndarray,
-    booked: np.ndarray,
-    outcome: np.ndarray,
-    ids: np.ndarray,
-) -> np.ndarray:
+def patient_history(params: HistoryParams, targets: PatientRows, stored: PatientRows) -> np.ndarray:
     """History features of patients' target appointments from each patient's stored appointments.
 
-    `days`, `booked`, `outcome` and `ids` describe every appointment of the patient that the store
-    or table holds (cancelled ones excluded); `outcome` is 1 for a no-show, 0 for attended and NaN
-    while unknown. Inputs are 1-D for one patient, or 2-D (patients x appointments) for a batch of
-    patients with equally many. Returns one row per target (per patient in a batch): the seven
-    patient features of HISTORY_FEATURES. This is the one definition used offline and online.
+    `stored` holds every appointment of the patient that the store or table holds (cancelled ones
+    excluded); its `outcome` is 1 for a no-show, 0 for attended and NaN while unknown. The targets'
+    outcomes are not read. Arrays are 1-D for one patient, or 2-D (patients x appointments) for a
+    batch of patients with equally many. Returns one row per target (per patient in a batch), with
+    a column per name in PATIENT_FEATURES. This is the one definition used offline and online.
     """
-    single = np.ndim(days) == 1
+    single = np.ndim(stored.days) == 1
     target_days, target_booked, days, booked, outcome = (
         np.atleast_2d(np.asarray(a, dtype=np.float64))
-        for a in (target_days, target_booked, days, booked, outcome)
+        for a in (targets.days, targets.booked, stored.days, stored.booked, stored.outcome)
     )
-    target_ids, ids = (np.atleast_2d(np.asarray(a, dtype=object)) for a in (target_ids, ids))
+    target_ids, ids = (np.atleast_2d(np.asarray(a, dtype=object)) for a in (targets.ids, stored.ids))
     order = np.lexsort((booked, days), axis=-1)
     days, booked, outcome, ids = (np.take_along_axis(a, order, axis=-1) for a in (days, booked, outcome, ids))
     # Axes: patient, target, stored appointment (in time order).
@@ -105,7 +94,16 @@ def patient_history(
     later = days[:, None, :] - target_days[:, :, None]
     upcoming = (by_then & (later > 0) & (later <= UPCOMING_WINDOW_DAYS)).sum(axis=-1)
     rate = (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight)
-    out = np.stack([visits, no_shows, rate, last_outcome, since_last, same_day, upcoming], axis=-1)
+    named = {
+        "prior_visits": visits,
+        "prior_no_shows": no_shows,
+        "prior_no_show_rate": rate,
+        "last_outcome_no_show": last_outcome,
+        "days_since_last_visit": since_last,
+        "same_day_visits": same_day,
+        "upcoming_visits_7d": upcoming,
+    }
+    out = np.stack([named[name] for name in PATIENT_FEATURES], axis=-1)
     return out[0] if single else out
 
 
@@ -122,20 +120,13 @@ def clinic_rate(params: HistoryParams, no_shows: float, visits: float) -> float:
     return (no_shows + params.clinic_prior_weight * params.prior_rate) / (visits + params.clinic_prior_weight)
 
 
-PATIENT_FEATURES = HISTORY_FEATURES[1:8]
-CLINIC_FEATURES = (HISTORY_FEATURES[0], HISTORY_FEATURES[8])
-
-
-def _epoch(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return as_seconds(frame[column].to_numpy())
-
-
 def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     """PATIENT_FEATURES per appointment; needs every appointment of each patient in `frame`."""
-    booked = _epoch(frame, "booked_at")
-    days = day_number(_epoch(frame, "starts_at"))
+    booked = as_seconds(frame["booked_at"].to_numpy())
+    days = day_number(as_seconds(frame["starts_at"].to_numpy()))
     outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
     ids = frame["appointment_id"].to_numpy()
+    rows_of = PatientRows(days=days, booked=booked, outcome=outcome, ids=ids)
     values = np.empty((len(frame), len(PATIENT_FEATURES)))
     patients = frame["patient_id"].to_numpy()
     order = np.argsort(patients, kind="stable")
@@ -147,9 +138,10 @@ def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.Data
         by_size[len(rows)].append(rows)
     for batch in by_size.values():
         rows = np.stack(batch)
-        values[rows.ravel()] = patient_history(
-            params, days[rows], booked[rows], ids[rows], days[rows], booked[rows], outcome[rows], ids[rows]
-        ).reshape(-1, len(PATIENT_FEATURES))
+        batch_rows = rows_of.take(rows)
+        values[rows.ravel()] = patient_history(params, batch_rows, batch_rows).reshape(
+            -1, len(PATIENT_FEATURES)
+        )
     out = pd.DataFrame(values, columns=list(PATIENT_FEATURES), index=frame.index)
     out.insert(0, "appointment_id", ids)
     return out
@@ -157,8 +149,8 @@ def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.Data
 
 def clinic_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     """CLINIC_FEATURES per appointment; needs every appointment of each clinic in `frame`."""
-    booked = _epoch(frame, "booked_at")
-    days = day_number(_epoch(frame, "starts_at"))
+    booked = as_seconds(frame["booked_at"].to_numpy())
+    days = day_number(as_seconds(frame["starts_at"].to_numpy()))
     outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
     clinics = frame["clinic_id"].astype(str).to_numpy(dtype=object)
     rate = np.full(len(frame), clinic_rate(params, 0.0, 0.0))
@@ -188,15 +180,17 @@ def clinic_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataF
             targets.sort_values("day"), daily, on="day", by="clinic", direction="backward"
         )
         matched = matched.sort_values("row")
-        rate = np.array([
-            clinic_rate(params, s, c)
-            for s, c in zip(matched["sum"].fillna(0), matched["count"].fillna(0), strict=True)
-        ])  # fmt: skip
+        rate = np.array(
+            [
+                clinic_rate(params, s, c)
+                for s, c in zip(matched["sum"].fillna(0), matched["count"].fillna(0), strict=True)
+            ]
+        )
     return pd.DataFrame(
         {
             "appointment_id": frame["appointment_id"].to_numpy(),
-            CLINIC_FEATURES[0]: rate,
-            CLINIC_FEATURES[1]: load,
+            CLINIC_RATE: rate,
+            CLINIC_LOAD: load,
         },
         index=frame.index,
     )
@@ -223,28 +217,26 @@ def online_history(
 
     The records' own bookings must already be in the store, as they are in a table offline.
     """
-    starts = np.array([record.starts_at for record in records], dtype="datetime64[s]")
-    days = day_number(starts.astype(np.int64).astype(np.float64))
+    days = day_number(as_seconds([record.starts_at for record in records]))
+    booked = as_seconds([record.booked_at for record in records])
     ids = np.array([record.appointment_id for record in records], dtype=object)
-    values = np.empty((len(records), len(HISTORY_FEATURES)))
+    targets = PatientRows(days=days, booked=booked, outcome=np.full(len(records), np.nan), ids=ids)
+    patient = np.empty((len(records), len(PATIENT_FEATURES)))
     by_patient: dict[str, list[int]] = defaultdict(list)
     for row, record in enumerate(records):
         by_patient[record.patient_id].append(row)
-    booked = np.array([record.booked_at for record in records], dtype="datetime64[s]")
-    booked = booked.astype(np.int64).astype(np.float64)
     stored = store.patient_rows(by_patient)
-    empty = PatientRows(np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=object))
     for patient_id, rows in by_patient.items():
-        known = stored.get(patient_id, empty)
-        values[rows, 1:8] = patient_history(
-            params, days[rows], booked[rows], ids[rows], known.days, known.booked, known.outcome, known.ids
+        patient[rows] = patient_history(
+            params, targets.take(rows), stored.get(patient_id, PatientRows.empty())
         )
     keys = [(record.clinic_id, int(day)) for record, day in zip(records, days, strict=True)]
     bookings = store.clinic_day_bookings(keys)
     outcomes = store.clinic_outcomes([(clinic, day - params.horizon_days) for clinic, day in keys])
+    load = np.empty(len(records))
+    rate = np.empty(len(records))
     for row, (clinic, day) in enumerate(keys):
-        values[row, 8] = clinic_day_loads(params, days[row], booked[row : row + 1], bookings[(clinic, day)])[
-            0
-        ]
-        values[row, 0] = clinic_rate(params, *outcomes[(clinic, day - params.horizon_days)])
-    return {name: values[:, index] for index, name in enumerate(HISTORY_FEATURES)}
+        load[row] = clinic_day_loads(params, days[row], booked[row : row + 1], bookings[(clinic, day)])[0]
+        rate[row] = clinic_rate(params, *outcomes[(clinic, day - params.horizon_days)])
+    out = {name: patient[:, k] for k, name in enumerate(PATIENT_FEATURES)}
+    return {**out, CLINIC_RATE: rate, CLINIC_LOAD: load}

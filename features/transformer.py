@@ -33,8 +33,8 @@ class CanonicalFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_ = len(self.input_columns)
         return self
 
-    def numeric_features(self, columns: Columns) -> list[np.ndarray]:
-        """One float array per name in `numeric`, in that order."""
+    def numeric_features(self, columns: Columns) -> dict[str, np.ndarray]:
+        """One float array per name in `numeric`."""
         raise NotImplementedError
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -43,7 +43,8 @@ class CanonicalFeatures(TransformerMixin, BaseEstimator):
 
     def transform_columns(self, columns: Columns) -> np.ndarray:
         """Features from a column batch: the one definition used offline and online."""
-        numeric = self.numeric_features(columns)
+        named = self.numeric_features(columns)
+        numeric = [named[name] for name in self.numeric]
         categories = [self.vocabularies_[name].encode(columns[name]) for name in self.categorical]
         return np.column_stack([*numeric, *categories]).astype(np.float64, copy=False)
 

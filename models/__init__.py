@@ -1,1 +1,1 @@
-"""What a trained model is: task specs, estimators, the compiled scorer and the MLflow pyfunc."""
+"""What a trained model is and how it scores: fitted models, the compiled scorer, the scoring services."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -67,11 +68,25 @@ def choose_calibrator(p: np.ndarray, y: np.ndarray) -> tuple[Calibrator, dict[st
 
 
 class CalibratedClassifier(ClassifierMixin, BaseEstimator):
-    """A fitted LightGBM classifier followed by a calibrator; the pipeline's final step."""
+    """A LightGBM classifier followed by a calibrator; the pipeline's final step.
 
-    def __init__(self, classifier: object = None, calibrator: Calibrator | None = None) -> None:
+    `classifier` is the unfitted template; `fit` leaves the fitted copy in `classifier_`, the
+    chosen calibrator (or None) in `calibrator_` and each method's log loss in `calibration_scores_`.
+    """
+
+    def __init__(self, classifier: Any = None) -> None:
         self.classifier = classifier
-        self.calibrator = calibrator
+
+    @classmethod
+    def from_fitted(
+        cls, classifier: Any, calibrator: Calibrator | None, calibration_scores: dict[str, float]
+    ) -> CalibratedClassifier:
+        """Wrap a classifier fitted elsewhere (on a Dask cluster) with its calibrator."""
+        model = cls(classifier)
+        model.classifier_ = classifier
+        model.calibrator_ = calibrator
+        model.calibration_scores_ = dict(calibration_scores)
+        return model
 
     def fit(
         self,
@@ -89,37 +104,55 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         with its best iteration count scaled to the larger data; the calibrator, fitted on
         out-of-sample scores of the first fit, is kept.
         """
-        self.classifier.fit(X, y, **fit_params)
+        self.classifier_ = clone(self.classifier).fit(X, y, **fit_params)
+        self.calibrator_: Calibrator | None = None
         self.calibration_scores_: dict[str, float] = {}
         if calibration_X is None or calibration_y is None:
             return self
-        self.calibrator, self.calibration_scores_ = choose_calibrator(
+        self.calibrator_, self.calibration_scores_ = choose_calibrator(
             self.raw_probability(calibration_X), calibration_y
         )
         if refit:
-            rounds = max(1, round(self.classifier.best_iteration_ * (len(X) + len(calibration_X)) / len(X)))
-            self.classifier.set_params(n_estimators=rounds)
+            rounds = max(1, round(self.classifier_.best_iteration_ * (len(X) + len(calibration_X)) / len(X)))
             kept = {k: v for k, v in fit_params.items() if k == "categorical_feature"}
-            self.classifier.fit(np.vstack([X, calibration_X]), np.concatenate([y, calibration_y]), **kept)
+            self.classifier_ = clone(self.classifier).set_params(n_estimators=rounds)
+            self.classifier_.fit(np.vstack([X, calibration_X]), np.concatenate([y, calibration_y]), **kept)
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self.classifier, "booster_")
+        return hasattr(self, "classifier_")
 
     @property
     def classes_(self) -> np.ndarray:
-        """The wrapped classifier's classes."""
-        return self.classifier.classes_
+        """The fitted classifier's classes."""
+        return self.classifier_.classes_
+
+    @property
+    def booster_(self) -> Any:
+        """The fitted LightGBM booster."""
+        return self.classifier_.booster_
+
+    @property
+    def num_iteration_(self) -> int | None:
+        """Trees to predict with: the early-stopping best iteration, or None for all."""
+        return self.classifier_.best_iteration_ or None
+
+    @property
+    def calibration_method_(self) -> str:
+        """The calibration method in use ("none" without a calibrator)."""
+        return self.calibrator_.method if self.calibrator_ is not None else "none"
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for raw booster probabilities."""
+        return self.calibrator_.transform(raw) if self.calibrator_ is not None else raw
 
     def raw_probability(self, X: np.ndarray) -> np.ndarray:
         """The booster's uncalibrated probability of the positive class."""
-        return self.classifier.predict_proba(X)[:, 1]
+        return self.classifier_.predict_proba(X)[:, 1]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities."""
-        p = self.raw_probability(X)
-        if self.calibrator is not None:
-            p = self.calibrator.transform(p)
+        p = self.calibrate(self.raw_probability(X))
         return np.column_stack([1 - p, p])
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from features.transformer import CanonicalFeatures
 from models.calibration import CalibratedClassifier
 from models.tasks import Task
 
@@ -56,6 +57,11 @@ def make_classifier(params: BoosterParams, n_jobs: int, seed: int) -> Calibrated
     return CalibratedClassifier(classifier)
 
 
+def pipeline_steps(pipeline: Pipeline) -> tuple[CanonicalFeatures, CalibratedClassifier]:
+    """The feature transformer and the calibrated classifier of a careops pipeline."""
+    return pipeline.named_steps["features"], pipeline.named_steps["classifier"]
+
+
 def build_pipeline(task: Task, params: BoosterParams, n_jobs: int, seed: int) -> Pipeline:
     """An unfitted pipeline: the task's feature transformer, then a calibrated LightGBM classifier."""
     return Pipeline([("features", task.features()), ("classifier", make_classifier(params, n_jobs, seed))])
@@ -96,9 +102,10 @@ def fit_pipeline(
     `refit_on_calibration_rows` the booster is then refitted on both slices. Returns the log loss
     of each calibration method on the later half of `calibration` (the lower one is used).
     """
-    features = pipeline.named_steps["features"].fit(train)
+    features, classifier = pipeline_steps(pipeline)
+    features.fit(train)
     return fit_calibrated(
-        pipeline.named_steps["classifier"],
+        classifier,
         (features.transform(train), train_labels),
         (features.transform(calibration), calibration_labels),
         features.categorical_indices(),

@@ -26,11 +26,10 @@ class LineModel:
         """Calibrated probabilities for a line matrix (see `features.claim_lines.line_matrix`)."""
         if len(matrix) == 0:
             return np.empty(0)
-        classifier = self.model.classifier
-        raw = classifier.booster_.predict(
-            matrix, num_iteration=classifier.best_iteration_ or None, num_threads=num_threads
+        raw = self.model.booster_.predict(
+            matrix, num_iteration=self.model.num_iteration_, num_threads=num_threads
         )
-        return self.model.calibrator.transform(raw) if self.model.calibrator is not None else raw
+        return self.model.calibrate(raw)
 
 
 def cap_by_lines(

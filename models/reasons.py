@@ -40,9 +40,17 @@ def fit_reason_model(
     if len(kept) == 1:
         return ReasonModel([str(kept[0])], booster=None)  # type: ignore[arg-type]
     classifier = lgb.LGBMClassifier(
-        objective="multiclass", n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=10,
-        reg_lambda=1.0, n_jobs=n_jobs, random_state=seed, deterministic=True, force_row_wise=True,
+        objective="multiclass",
+        n_estimators=300,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=10,
+        reg_lambda=1.0,
+        n_jobs=n_jobs,
+        random_state=seed,
+        deterministic=True,
+        force_row_wise=True,
         verbosity=-1,
-    )  # fmt: skip
+    )
     classifier.fit(matrix[rows], labels, categorical_feature=categorical)
     return ReasonModel([str(k) for k in kept], classifier.booster_)

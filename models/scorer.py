@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from data.schemas import CanonicalRecord
+from features.claim_lines import line_matrix
 from features.columns import Columns, columns_from_records
 from features.transformer import CanonicalFeatures
 from models.calibration import CalibratedClassifier
-from models.trained import TrainedModel
+from models.line_model import cap_by_lines
+
+if TYPE_CHECKING:
+    from models.trained import TrainedModel
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,24 @@ class Factor:
     contribution: float
 
 
+@dataclass(frozen=True)
+class ScoredLines:
+    """P(denied) of every service line, the row of each line's claim, and the line matrix."""
+
+    probability: np.ndarray
+    claim_index: np.ndarray
+    matrix: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What scoring a column batch gives: probabilities, the feature matrix and, for claims, lines."""
+
+    probability: np.ndarray
+    matrix: np.ndarray
+    lines: ScoredLines | None = None
+
+
 class CompiledScorer:
     """Scores canonical records without pandas or a per-row pipeline walk.
 
@@ -31,11 +54,10 @@ class CompiledScorer:
 
     def __init__(self, trained: TrainedModel, num_threads: int = 1) -> None:
         self.trained = trained
-        self.features: CanonicalFeatures = trained.pipeline.named_steps["features"]
-        model: CalibratedClassifier = trained.pipeline.named_steps["classifier"]
-        self.booster = model.classifier.booster_
-        self.num_iteration = model.classifier.best_iteration_ or None
-        self.calibrator = model.calibrator
+        self.features: CanonicalFeatures = trained.features
+        self.classifier: CalibratedClassifier = trained.classifier
+        self.booster = self.classifier.booster_
+        self.num_iteration = self.classifier.num_iteration_
         self.num_threads = num_threads
         self.feature_names = list(self.features.get_feature_names_out())
         self._category_names = {
@@ -62,7 +84,22 @@ class CompiledScorer:
         if len(matrix) == 0:
             return np.empty(0)
         raw = self.booster.predict(matrix, num_iteration=self.num_iteration, num_threads=self.num_threads)
-        return self.calibrator.transform(raw) if self.calibrator is not None else raw
+        return self.classifier.calibrate(raw)
+
+    def score_columns(self, columns: Columns) -> Scored:
+        """Probabilities of a column batch; with a line model, each line's too, and the claim capped.
+
+        This is the one place a claim's probability is capped by its lines, offline and online.
+        """
+        matrix = self.matrix(columns)
+        probability = self.score_matrix(matrix)
+        line_model = self.trained.lines
+        if line_model is None or len(matrix) == 0:
+            return Scored(probability, matrix)
+        features, index = line_matrix(self.features, columns, matrix)
+        line_probability = line_model.predict(features, num_threads=self.num_threads)
+        capped = cap_by_lines(probability, line_probability, index)
+        return Scored(capped, matrix, ScoredLines(line_probability, index, features))
 
     def score_records(
         self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None

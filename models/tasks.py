@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
-from data.loaders import LoadResult, claims_for_file, load_appointments, load_claims
+from data.loaders.canonical import LoadResult, claims_for_file, load_appointments, load_claims
 from data.schemas import Appointment, CanonicalRecord, Claim
 from features.appointment import AppointmentFeatures
 from features.claim import ClaimFeatures
@@ -103,3 +104,14 @@ def caller_form(task: Task, frame: pd.DataFrame, with_labels: bool = False) -> p
             is_date = fields[column].annotation in (date, date | None)
             rows[column] = rows[column].dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
     return rows.astype(object).where(rows.notna(), None)
+
+
+def caller_records(task: Task, frame: pd.DataFrame, with_labels: bool = False) -> list[dict]:
+    """Canonical rows as JSON request records: ISO dates and times, lists as JSON lists, null for missing."""
+    records = json.loads(caller_form(task, frame, with_labels).to_json(orient="records"))
+    for record in records:
+        if isinstance(record.get("diagnosis_codes"), str):
+            record["diagnosis_codes"] = record["diagnosis_codes"].split(";")
+        if isinstance(record.get("service_lines"), str):
+            record["service_lines"] = json.loads(record["service_lines"])
+    return records

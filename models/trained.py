@@ -9,9 +9,14 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.claim_history import CLAIM_HISTORY_COLUMNS, ClaimHistoryParams, add_claim_history
+from features.columns import columns_from_frame
 from features.history import HISTORY_FEATURES, HistoryParams, add_history
-from models.line_model import LineModel, cap_by_lines, frame_lines
+from features.transformer import CanonicalFeatures
+from models.calibration import CalibratedClassifier
+from models.estimator import pipeline_steps
+from models.line_model import LineModel, frame_lines
 from models.reasons import ReasonModel
+from models.scorer import CompiledScorer
 from models.tasks import Task, get_task
 
 
@@ -25,6 +30,16 @@ class TrainedModel:
     reasons: ReasonModel | None = None
     lines: LineModel | None = None
     claim_history: ClaimHistoryParams | None = None
+
+    @property
+    def features(self) -> CanonicalFeatures:
+        """The fitted feature transformer."""
+        return pipeline_steps(self.pipeline)[0]
+
+    @property
+    def classifier(self) -> CalibratedClassifier:
+        """The fitted, calibrated classifier."""
+        return pipeline_steps(self.pipeline)[1]
 
     @property
     def task(self) -> Task:
@@ -43,7 +58,7 @@ class TrainedModel:
         """P(category | denied) per row, columns in `reasons.categories` order (None without reasons)."""
         if self.reasons is None or frame.empty:
             return None
-        matrix = self.pipeline.named_steps["features"].transform(self.prepare(frame))
+        matrix = self.features.transform(self.prepare(frame))
         return self.reasons.predict(matrix)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
@@ -51,15 +66,13 @@ class TrainedModel:
         if frame.empty:
             return np.empty(0)
         prepared = self.prepare(frame)
-        probability = self.pipeline.predict_proba(prepared)[:, 1]
-        if self.lines is None:
-            return probability
-        lines, index = self.predict_lines(prepared)
-        return cap_by_lines(probability, lines, index)
+        threads = self.classifier.classifier_.get_params().get("n_jobs")
+        scorer = CompiledScorer(self, num_threads=threads if isinstance(threads, int) and threads > 0 else 1)
+        return scorer.score_columns(columns_from_frame(prepared, self.features.input_columns)).probability
 
     def predict_lines(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
         """P(line denied) for every service line, and each line's row in `frame` (None without lines)."""
         if self.lines is None or frame.empty:
             return None
-        matrix, index, _ = frame_lines(self.pipeline.named_steps["features"], self.prepare(frame))
+        matrix, index, _ = frame_lines(self.features, self.prepare(frame))
         return self.lines.predict(matrix), index

@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from data.appointment_store import AppointmentStore
-from data.claim_store import ClaimStore
-from models.risk_bands import RiskBands
+from config import Settings, api_key_roles
+from data.stores.appointments import AppointmentStore
+from data.stores.claims import ClaimStore
+from models.decisions.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.model_loader import ModelSet
 from serving.routes import admin, denial, fhir, health, noshow, overbook
-from training.settings import Settings, api_key_roles
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
-        await run_in_threadpool(app.state.models.load_all, settings)
+        await run_in_threadpool(app.state.models.refresh, settings)
         stop = threading.Event()
         poller = None
         if settings.reload_interval_seconds > 0:

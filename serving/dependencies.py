@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from data.appointment_store import AppointmentStore
-from data.claim_store import ClaimStore
-from models.risk_bands import RiskBands
+from config import Settings
+from data.stores.appointments import AppointmentStore
+from data.stores.claims import ClaimStore
+from models.decisions.risk_bands import RiskBands
 from serving.model_loader import LoadedModel
-from training.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

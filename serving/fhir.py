@@ -135,9 +135,11 @@ def _appointment(resource: FhirAppointment, patients: dict[str, Patient], path: 
             "Appointment.minutesDuration or Appointment.end is required", f"{path}.minutesDuration"
         )
     start = resource.start.replace(tzinfo=None)
-    created = resource.created if isinstance(resource.created, datetime) else datetime.combine(
-        resource.created, datetime.min.time()
-    )  # fmt: skip
+    created = (
+        resource.created
+        if isinstance(resource.created, datetime)
+        else datetime.combine(resource.created, datetime.min.time())
+    )
     coding = (
         resource.appointmentType.coding[0]
         if resource.appointmentType and resource.appointmentType.coding
@@ -152,20 +154,22 @@ def _appointment(resource: FhirAppointment, patients: dict[str, Patient], path: 
 
     age = _age(patient.birthDate, start)
     try:
-        record = Appointment.model_validate({
-            "appointment_id": resource.id,
-            "patient_id": patient.id or patient_reference,
-            "clinic_id": actor("Location/"),
-            "provider_id": actor("Practitioner/"),
-            "booked_at": created.replace(tzinfo=None),
-            "starts_at": start,
-            "duration_minutes": duration,
-            "appointment_type": kind or "unspecified",
-            "patient_age": age,
-            "patient_sex": SEX.get(str(patient.gender), "U"),
-            "payer_type": _extension(resource, EXT_PAYER_TYPE) or "unknown",
-            "reminder_sent": bool(_extension(resource, EXT_REMINDER_SENT)),
-        })  # fmt: skip
+        record = Appointment.model_validate(
+            {
+                "appointment_id": resource.id,
+                "patient_id": patient.id or patient_reference,
+                "clinic_id": actor("Location/"),
+                "provider_id": actor("Practitioner/"),
+                "booked_at": created.replace(tzinfo=None),
+                "starts_at": start,
+                "duration_minutes": duration,
+                "appointment_type": kind or "unspecified",
+                "patient_age": age,
+                "patient_sex": SEX.get(str(patient.gender), "U"),
+                "payer_type": _extension(resource, EXT_PAYER_TYPE) or "unknown",
+                "reminder_sent": bool(_extension(resource, EXT_REMINDER_SENT)),
+            }
+        )
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "Appointment"
@@ -190,31 +194,38 @@ def risk_assessment_bundle(
         rationale = "Top factors (TreeSHAP, log-odds): " + "; ".join(
             f"{f.name}={f.value} ({f.contribution:+.3f})" for f in top
         )
-        assessment = RiskAssessment.model_validate({
-            "resourceType": "RiskAssessment",
-            "id": f"noshow-{item.record.appointment_id}",
-            "status": "final",
-            "subject": {"reference": item.patient_reference},
-            "basis": [{"reference": item.appointment_reference}],
-            "method": {
-                "coding": [{"system": f"{BASE}/model", "code": model_name, "version": model_version}],
-                "text": f"careops {model_name} model version {model_version}",
-            },
-            "prediction": [{
-                "outcome": {"text": "no-show"},
-                "probabilityDecimal": round(float(probability), 6),
-                "qualitativeRisk": {"coding": [{"system": f"{BASE}/risk-band", "code": band}]},
-                "rationale": rationale,
-            }],
-            "extension": [
-                {"url": EXT_TOP_FACTOR, "extension": [
-                    {"url": "name", "valueString": f.name},
-                    {"url": "value", "valueString": str(f.value)},
-                    {"url": "contribution", "valueDecimal": round(f.contribution, 6)},
-                ]}
-                for f in top
-            ],
-        })  # fmt: skip
+        assessment = RiskAssessment.model_validate(
+            {
+                "resourceType": "RiskAssessment",
+                "id": f"noshow-{item.record.appointment_id}",
+                "status": "final",
+                "subject": {"reference": item.patient_reference},
+                "basis": [{"reference": item.appointment_reference}],
+                "method": {
+                    "coding": [{"system": f"{BASE}/model", "code": model_name, "version": model_version}],
+                    "text": f"careops {model_name} model version {model_version}",
+                },
+                "prediction": [
+                    {
+                        "outcome": {"text": "no-show"},
+                        "probabilityDecimal": round(float(probability), 6),
+                        "qualitativeRisk": {"coding": [{"system": f"{BASE}/risk-band", "code": band}]},
+                        "rationale": rationale,
+                    }
+                ],
+                "extension": [
+                    {
+                        "url": EXT_TOP_FACTOR,
+                        "extension": [
+                            {"url": "name", "valueString": f.name},
+                            {"url": "value", "valueString": str(f.value)},
+                            {"url": "contribution", "valueDecimal": round(f.contribution, 6)},
+                        ],
+                    }
+                    for f in top
+                ],
+            }
+        )
         entries.append(
             {"fullUrl": f"urn:careops:riskassessment:{item.record.appointment_id}", "resource": assessment}
         )

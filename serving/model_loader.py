@@ -5,19 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from data.loaders import frame_records
+from config import Settings
+from data.loaders.canonical import frame_records
 from models.pyfunc import CareopsModel
+from models.registry import alias_version
 from models.scorer import CompiledScorer
 from models.tasks import TASKS, Task
-from training.registry import alias_version
-from training.settings import Settings
 
 log = logging.getLogger(__name__)
 GOLDEN_TOLERANCE = 1e-9
@@ -44,7 +43,6 @@ class Refusal:
 
     version: str
     reason: str
-    at: datetime
 
 
 def check_golden_set(model: LoadedModel, golden_set_path: str | None) -> None:
@@ -101,10 +99,6 @@ class ModelSet:
         self.refusals: dict[str, Refusal] = {}
         self._lock = threading.Lock()
 
-    def load_all(self, settings: Settings) -> None:
-        """Load every task's champion (start-up)."""
-        self.refresh(settings)
-
     def refresh(self, settings: Settings) -> dict[str, dict[str, str | None]]:
         """Bring each task up to its champion alias; returns what happened per task."""
         outcome: dict[str, dict[str, str | None]] = {}
@@ -139,7 +133,7 @@ class ModelSet:
             candidate = load_version(task, version, settings)
         except Exception as error:  # any failure refuses the version; the one in service stays
             reason = f"{type(error).__name__}: {error}"
-            self.refusals[task.name] = Refusal(version, reason, datetime.now(UTC))
+            self.refusals[task.name] = Refusal(version, reason)
             if current is None:
                 self.errors[task.name] = f"version {version} refused: {reason}"
             log.error("refused model %s version %s: %s", task.name, version, reason)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -16,6 +16,11 @@ class ModelRef(BaseModel):
     name: str
     version: str
     alias: str
+
+    @classmethod
+    def of(cls, model: Any) -> ModelRef:
+        """The reference of a loaded model (anything with name, version and alias)."""
+        return cls(name=model.name, version=model.version, alias=model.alias)
 
 
 class Factor(BaseModel):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from data.loaders import claims_for_file
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import write_table
+from config import Settings
+from data.loaders.canonical import claims_for_file
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 from serving.app import create_app
-from training.settings import Settings
 from training.train import TrainResult, train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -1,1 +1,1 @@
-"""Fitting, evaluation, MLflow logging and registration, and the careops command line."""
+"""Fitting, evaluation, backtests, reports, MLflow logging, promotion and Dask batch scoring."""

@@ -12,10 +12,10 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from data.tables import file_sha256
+from config import Settings
+from data.loaders.tables import file_sha256
 from models.tasks import get_task
 from training.fit import FitResult, fit_and_evaluate
-from training.settings import Settings
 from training.train import experiment_for, log_evaluation
 
 
@@ -61,7 +61,7 @@ def run_backtest(
         },
         "train_positive_rate": result.metrics["train_positive_rate"],
         "test_positive_rate": float(holdout_labels.mean()),
-        "calibration_method": result.trained.pipeline.named_steps["classifier"].calibrator.method,
+        "calibration_method": result.trained.classifier.calibration_method_,
         "metrics": {
             k.removeprefix("holdout_"): v for k, v in result.metrics.items() if k.startswith("holdout_")
         },
@@ -76,10 +76,12 @@ def run_backtest(
     oracle = {k: v for k, v in result.metrics.items() if k.startswith(("oracle_", "roc_auc_", "brier_"))}
     if oracle:
         summary["oracle"] = oracle
-    predictions = pd.DataFrame({
-        task.id_column: result.holdout[task.id_column].to_numpy(),
-        task.probability_field: result.holdout_probability,
-    })  # fmt: skip
+    predictions = pd.DataFrame(
+        {
+            task.id_column: result.holdout[task.id_column].to_numpy(),
+            task.probability_field: result.holdout_probability,
+        }
+    )
     trained = result.trained
     reason_probability = trained.predict_reasons(result.holdout)
     if reason_probability is not None:
@@ -102,13 +104,15 @@ def _log_run(summary: dict[str, Any], result: FitResult, settings: Settings, dat
         tempfile.TemporaryDirectory() as tmp,
     ):
         mlflow.set_tags({"careops.task": task.name, "data_sha256": data_sha256})
-        mlflow.log_params({
-            "cutoff": summary["cutoff"],
-            "horizon_days": summary["horizon_days"],
-            "data_file": summary["data_file"],
-            "data_format": summary["data_format"],
-            "calibration": summary["calibration_method"],
-            **{f"rows_{k}": v for k, v in summary["rows"].items()},
-        })  # fmt: skip
+        mlflow.log_params(
+            {
+                "cutoff": summary["cutoff"],
+                "horizon_days": summary["horizon_days"],
+                "data_file": summary["data_file"],
+                "data_format": summary["data_format"],
+                "calibration": summary["calibration_method"],
+                **{f"rows_{k}": v for k, v in summary["rows"].items()},
+            }
+        )
         log_evaluation(result, task, Path(tmp))
     return run.info.run_id

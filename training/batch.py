@@ -17,10 +17,10 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
-from data.claim_store import ClaimEvents
-from data.kaggle_noshow import kaggle_to_canonical
-from data.loaders import QUARANTINE_REASON, QUARANTINE_RULE, SOURCE_ROW, canonical_columns
-from data.tables import CSV_SUFFIXES, write_table
+from data.loaders.canonical import QUARANTINE_REASON, QUARANTINE_RULE, SOURCE_ROW, canonical_columns
+from data.loaders.kaggle_noshow import kaggle_to_canonical
+from data.loaders.tables import CSV_SUFFIXES, write_table
+from data.stores.claims import ClaimEvents
 from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.history import (
     CLINIC_FEATURES,
@@ -52,8 +52,12 @@ def read_files(files: Sequence[Path], file_format: str, blocksize: str = "64MB")
     paths = [str(f) for f in files]
     if all(p.lower().endswith(CSV_SUFFIXES) for p in paths):
         compressed = any(p.lower().endswith(".gz") for p in paths)
-        frame = dd.read_csv(paths, dtype=str, keep_default_na=file_format != "kaggle-noshow",
-                            blocksize=None if compressed else blocksize)  # fmt: skip
+        frame = dd.read_csv(
+            paths,
+            dtype=str,
+            keep_default_na=file_format != "kaggle-noshow",
+            blocksize=None if compressed else blocksize,
+        )
     else:
         frame = dd.read_parquet(paths)
     if file_format == "kaggle-noshow":
@@ -96,10 +100,12 @@ def validated(raw: dd.DataFrame, task: Task) -> tuple[dd.DataFrame, dd.DataFrame
 
 def with_history(valid: dd.DataFrame, params: HistoryParams) -> dd.DataFrame:
     """Valid appointments with their point-in-time history, computed patient- and clinic-complete."""
-    patient_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
-                                 **{n: pd.Series(dtype=float) for n in PATIENT_FEATURES}})  # fmt: skip
-    clinic_meta = pd.DataFrame({"appointment_id": pd.Series(dtype=object),
-                                **{n: pd.Series(dtype=float) for n in CLINIC_FEATURES}})  # fmt: skip
+    patient_meta = pd.DataFrame(
+        {"appointment_id": pd.Series(dtype=object), **{n: pd.Series(dtype=float) for n in PATIENT_FEATURES}}
+    )
+    clinic_meta = pd.DataFrame(
+        {"appointment_id": pd.Series(dtype=object), **{n: pd.Series(dtype=float) for n in CLINIC_FEATURES}}
+    )
     patients = valid.shuffle("patient_id").map_partitions(patient_history_frame, params, meta=patient_meta)
     clinics = valid.shuffle("clinic_id").map_partitions(clinic_history_frame, params, meta=clinic_meta)
     return valid.merge(patients, on="appointment_id").merge(clinics, on="appointment_id")

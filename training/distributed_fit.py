@@ -19,16 +19,14 @@ import pandas as pd
 from lightgbm.dask import DaskLGBMClassifier
 from sklearn.pipeline import Pipeline
 
-from data.loaders import QUARANTINE_RULE
-from features.claim_history import ClaimHistoryParams
-from features.history import HistoryParams
+from config import Settings
+from data.loaders.canonical import QUARANTINE_RULE
 from models.calibration import CalibratedClassifier, choose_calibrator
-from models.estimator import BoosterParams, build_pipeline
+from models.estimator import BoosterParams, build_pipeline, pipeline_steps
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.batch import gather_claim_events, read_files, validated, with_claim_history, with_history
-from training.fit import FitResult, TrainingDataError, evaluate_holdout
-from training.settings import Settings
+from training.fit import FitResult, TrainingDataError, evaluate_holdout, history_params, known_by_cutoff
 
 
 @dataclass
@@ -74,37 +72,34 @@ def fit_and_evaluate_distributed(
     valid = valid.persist()
     reasons = quarantined[QUARANTINE_RULE].value_counts().compute()
     rows_valid = int(valid.shape[0].compute())
-    load = DistributedLoad(rows_valid + int(reasons.sum()), rows_valid, int(reasons.sum()),
-                           {str(k): int(v) for k, v in reasons.items()})  # fmt: skip
+    load = DistributedLoad(
+        rows_valid + int(reasons.sum()),
+        rows_valid,
+        int(reasons.sum()),
+        {str(k): int(v) for k, v in reasons.items()},
+    )
 
     time, label = task.time_column, task.label_column
     labelled = valid[valid[label].notnull()]
     holdout_start = day_quantile(labelled[time], 1 - settings.holdout_fraction)
 
-    def known_before_cutoff(rows: dd.DataFrame) -> dd.DataFrame:
-        rows = rows[rows[time] < holdout_start]
-        if task.label_known_column in rows.columns:  # labels the payer sent after the cut-off cannot train
-            known = rows[task.label_known_column]
-            rows = rows[known.isnull() | (known < holdout_start)]
-        return rows
-
-    fit_rows = known_before_cutoff(labelled)
+    fit_rows = known_by_cutoff(labelled, task, holdout_start)
     positive_rate = float(fit_rows[label].mean().compute())
-    history = claim_history = None
-    if task.uses_patient_history:
-        history = HistoryParams(horizon_days=settings.horizon_days, prior_rate=positive_rate)
+    history, claim_history = history_params(
+        task, settings, positive_rate, lambda: gather_claim_events(fit_rows)
+    )
+    if history is not None:
         valid = with_history(valid, history).persist()
-    if task.uses_claim_history:
-        claim_history = ClaimHistoryParams.from_events(gather_claim_events(fit_rows))
+    if claim_history is not None:
         valid = with_claim_history(valid, claim_history).persist()
     labelled = valid[valid[label].notnull()]
-    fit_rows = known_before_cutoff(labelled)
+    fit_rows = known_by_cutoff(labelled, task, holdout_start)
     calibration_start = day_quantile(fit_rows[time], 1 - settings.validation_fraction)
     train_rows = fit_rows[fit_rows[time] < calibration_start]
     calibration_rows = fit_rows[fit_rows[time] >= calibration_start]
 
     local_pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
-    features = local_pipeline.named_steps["features"]
+    features, local_classifier = pipeline_steps(local_pipeline)
     watched = dict.fromkeys((*features.categorical, *features.watched))
     categories = {name: pd.Series(train_rows[name].dropna().unique().compute()) for name in watched}
     features.fit(pd.DataFrame(categories))
@@ -112,23 +107,25 @@ def fit_and_evaluate_distributed(
     x_train, x_calibration = _matrix(train_rows, features, names), _matrix(calibration_rows, features, names)
     y_train = train_rows[label].astype("int64").to_dask_array(lengths=True)
     y_calibration = calibration_rows[label].astype("int64").to_dask_array(lengths=True)
-    local_params = local_pipeline.named_steps["classifier"].classifier.get_params()
+    local_params = local_classifier.classifier.get_params()
     # Each Dask worker brings its own threads; LightGBM ignores n_jobs here.
     dropped = ("importance_type", "n_jobs")
     model = DaskLGBMClassifier(client=client, **{k: v for k, v in local_params.items() if k not in dropped})
     model.fit(
-        x_train, y_train, eval_X=(x_calibration,), eval_y=(y_calibration,),
+        x_train,
+        y_train,
+        eval_X=(x_calibration,),
+        eval_y=(y_calibration,),
         categorical_feature=features.categorical_indices(),
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )  # fmt: skip
+    )
     classifier = model.to_local()
 
     scored = calibration_rows[[time]].assign(label=calibration_rows[label]).compute()
     raw_probability = classifier.predict_proba(features.transform(calibration_rows.compute()))[:, 1]
     order = np.argsort(scored[time].to_numpy(), kind="stable")
     calibrator, scores = choose_calibrator(raw_probability[order], scored["label"].to_numpy(int)[order])
-    calibrated = CalibratedClassifier(classifier, calibrator)
-    calibrated.calibration_scores_ = scores
+    calibrated = CalibratedClassifier.from_fitted(classifier, calibrator, scores)
     pipeline = Pipeline([("features", features), ("classifier", calibrated)])
 
     holdout_rows = labelled[labelled[time] >= holdout_start].compute().sort_values([time, task.id_column])

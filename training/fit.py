@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.claim_history import ClaimHistoryParams, add_claim_history
+from config import Settings
+from data.stores.claims import ClaimEvents
+from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.claim_lines import line_labels
 from features.columns import columns_from_frame
 from features.history import HistoryParams, add_history
-from models.estimator import BoosterParams, build_pipeline, fit_pipeline
-from models.line_model import fit_line_model
-from models.reasons import fit_reason_model
+from features.transformer import CanonicalFeatures
+from models.estimator import BoosterParams, build_pipeline, fit_pipeline, pipeline_steps
+from models.line_model import LineModel, fit_line_model
+from models.reasons import ReasonModel, fit_reason_model
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.evaluation import age_band, binary_metrics, oracle_comparison, subgroup_report
-from training.settings import Settings
 from training.split import temporal_split
 
 
@@ -57,6 +61,64 @@ def subgroup_columns(task: Task, frame: pd.DataFrame) -> dict[str, pd.Series]:
     return groups
 
 
+def known_by_cutoff(rows: Any, task: Task, cutoff: datetime | pd.Timestamp) -> Any:
+    """Rows before the cut-off whose label was known by then (pandas or Dask frames alike).
+
+    Labels not yet known at the cut-off (claims still with the payer) cannot train the model.
+    """
+    before = rows[task.time_column] < cutoff
+    if task.label_known_column in rows.columns:
+        known_at = rows[task.label_known_column]
+        before = before & (known_at.isnull() | (known_at < cutoff))
+    return rows[before]
+
+
+def history_params(
+    task: Task,
+    settings: Settings,
+    positive_rate: float,
+    events: Callable[[], ClaimEvents],
+    horizon_days: int | None = None,
+) -> tuple[HistoryParams | None, ClaimHistoryParams | None]:
+    """How the task reads point-in-time history, learned from its training rows.
+
+    `positive_rate` is the training rows' label rate; `events` gathers their claim events.
+    """
+    history = claim_history = None
+    if task.uses_patient_history:
+        history = HistoryParams(horizon_days=horizon_days or settings.horizon_days, prior_rate=positive_rate)
+    if task.uses_claim_history:
+        claim_history = ClaimHistoryParams.from_events(events())
+    return history, claim_history
+
+
+def fit_submodels(
+    task: Task,
+    features: CanonicalFeatures,
+    fit_rows: pd.DataFrame,
+    train_rows: pd.DataFrame,
+    calibration_rows: pd.DataFrame,
+    params: BoosterParams,
+    settings: Settings,
+) -> tuple[ReasonModel | None, LineModel | None]:
+    """The models beside the main one, for tasks that have them: denial reasons and service lines."""
+    reasons = lines = None
+    if task.reason_column is not None:
+        denied = fit_rows[fit_rows[task.label_column] == 1]
+        reasons = fit_reason_model(
+            features.transform(denied),
+            denied[task.reason_column].to_numpy(dtype=object),
+            features.categorical_indices(),
+            settings.train_threads,
+            settings.seed,
+        )
+    if task.line_oracle_column is not None:
+        lines = fit_line_model(
+            features, train_rows, calibration_rows, params, settings.train_threads, settings.seed
+        )
+    return reasons, lines
+
+
 def fit_and_evaluate(
     task: Task,
     table: pd.DataFrame,
@@ -73,14 +135,10 @@ def fit_and_evaluate(
     params = params or BoosterParams()
     time = task.time_column
     table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
-    labelled = table[task.label_column].notna()
+    labelled = table[task.label_column].notna().to_numpy()
     before = (table[time] < holdout_start).to_numpy()
-    # Labels not yet known at the cut-off (claims still with the payer) cannot train the model.
-    known_by_cutoff = before.copy()
-    if task.label_known_column in table.columns:
-        known_at = table[task.label_known_column]
-        known_by_cutoff &= (known_at.isna() | (known_at < holdout_start)).to_numpy()
-    fit_rows, holdout_rows = table[labelled & known_by_cutoff], table[labelled & ~before]
+    known = table.index.isin(known_by_cutoff(table, task, holdout_start).index)
+    fit_rows, holdout_rows = table[labelled & known], table[labelled & ~before]
     if fit_rows.empty or holdout_rows.empty:
         raise TrainingDataError(
             f"the split at {holdout_start} leaves {len(fit_rows)} labelled rows before it and "
@@ -89,18 +147,18 @@ def fit_and_evaluate(
     if fit_rows[task.label_column].nunique() < 2:
         raise TrainingDataError(f"the label '{task.label_column}' has only one class before {holdout_start}")
 
-    history = None
-    if task.uses_patient_history:
-        history = HistoryParams(
-            horizon_days=horizon_days or settings.horizon_days,
-            prior_rate=float(fit_rows[task.label_column].mean()),
-        )
+    history, claim_history = history_params(
+        task,
+        settings,
+        float(fit_rows[task.label_column].mean()),
+        lambda: claim_events(fit_rows),
+        horizon_days,
+    )
+    if history is not None:
         table = add_history(table, history)
-    claim_history = None
-    if task.uses_claim_history:
-        claim_history = ClaimHistoryParams.learn(fit_rows)
+    if claim_history is not None:
         table = add_claim_history(table, claim_history)
-    fit_rows, holdout_rows = table[labelled & known_by_cutoff], table[labelled & ~before]
+    fit_rows, holdout_rows = table[labelled & known], table[labelled & ~before]
     train_rows, calibration_rows = temporal_split(fit_rows, time, settings.validation_fraction)
 
     pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
@@ -112,27 +170,15 @@ def fit_and_evaluate(
         labels(calibration_rows, task),
         params,
     )
-    reasons = None
-    if task.reason_column is not None:
-        features = pipeline.named_steps["features"]
-        denied = fit_rows[fit_rows[task.label_column] == 1]
-        reasons = fit_reason_model(
-            features.transform(denied), denied[task.reason_column].to_numpy(dtype=object),
-            features.categorical_indices(), settings.train_threads, settings.seed,
-        )  # fmt: skip
+    features, _ = pipeline_steps(pipeline)
+    reasons, lines = fit_submodels(task, features, fit_rows, train_rows, calibration_rows, params, settings)
     rows = {
         "rows_train": len(train_rows),
         "rows_calibration": len(calibration_rows),
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": int((~labelled).sum()),
-        "rows_label_after_cutoff": int((labelled & before & ~known_by_cutoff).sum()),
+        "rows_label_after_cutoff": int((labelled & before & ~known).sum()),
     }
-    lines = None
-    if task.line_oracle_column is not None:
-        lines = fit_line_model(
-            pipeline.named_steps["features"], train_rows, calibration_rows, params,
-            settings.train_threads, settings.seed,
-        )  # fmt: skip
     trained = TrainedModel(task.name, pipeline, history, reasons, lines, claim_history)
     positive_rate = fit_rows[task.label_column].mean()
     return evaluate_holdout(
@@ -150,7 +196,6 @@ def evaluate_holdout(
     holdout_start: datetime | pd.Timestamp,
 ) -> FitResult:
     """Score a prepared holdout with a fitted model and gather every figure a run reports."""
-    pipeline = trained.pipeline
     probability = trained.predict_frame(holdout_rows)
     holdout_labels = labels(holdout_rows, task)
     if len(np.unique(holdout_labels)) < 2:
@@ -159,7 +204,7 @@ def evaluate_holdout(
     if task.oracle_column in holdout_rows.columns:
         oracle = holdout_rows[task.oracle_column].to_numpy(float)
         metrics |= oracle_comparison(holdout_labels, probability, oracle)
-    booster = pipeline.named_steps["classifier"].classifier.booster_
+    booster = trained.classifier.booster_
     metrics["boosting_rounds"] = float(booster.current_iteration())
     metrics["train_positive_rate"] = float(train_positive_rate)
     reason_probability = trained.predict_reasons(holdout_rows)
@@ -209,9 +254,11 @@ def line_metrics(task: Task, trained: TrainedModel, holdout: pd.DataFrame) -> di
     out["line_rows"] = float(known.sum())
     if task.line_oracle_column in holdout.columns:
         oracle = np.concatenate(
-            [np.asarray(json.loads(p) if isinstance(p, str) else p, dtype=float)
-             for p in holdout[task.line_oracle_column]]
-        )  # fmt: skip
+            [
+                np.asarray(json.loads(p) if isinstance(p, str) else p, dtype=float)
+                for p in holdout[task.line_oracle_column]
+            ]
+        )
         comparison = oracle_comparison(labels[known], probability[known], oracle[known])
         out |= {f"line_{k}": v for k, v in comparison.items()}
     return out

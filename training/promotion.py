@@ -12,11 +12,11 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from config import Settings
+from models.registry import alias_version
 from models.tasks import caller_form, get_task
 from training.evaluation import binary_metrics
 from training.fit import recent_holdout_start
-from training.registry import alias_version
-from training.settings import Settings
 from training.train import experiment_for
 
 GATED = ("roc_auc", "brier", "ece")
@@ -66,11 +66,15 @@ def judge(candidate: dict[str, float], champion: dict[str, float], settings: Set
     """Reasons the candidate is worse than the champion beyond the tolerances (empty: it passes)."""
     reasons = []
     if candidate["roc_auc"] < champion["roc_auc"] - settings.gate_auc_tolerance:
-        reasons.append(f"ROC-AUC {candidate['roc_auc']:.4f} < champion {champion['roc_auc']:.4f} - "
-                       f"{settings.gate_auc_tolerance}")  # fmt: skip
+        reasons.append(
+            f"ROC-AUC {candidate['roc_auc']:.4f} < champion {champion['roc_auc']:.4f} - "
+            f"{settings.gate_auc_tolerance}"
+        )
     if candidate["brier"] > champion["brier"] + settings.gate_brier_tolerance:
-        reasons.append(f"Brier {candidate['brier']:.4f} > champion {champion['brier']:.4f} + "
-                       f"{settings.gate_brier_tolerance}")  # fmt: skip
+        reasons.append(
+            f"Brier {candidate['brier']:.4f} > champion {champion['brier']:.4f} + "
+            f"{settings.gate_brier_tolerance}"
+        )
     if candidate["ece"] > champion["ece"] + settings.gate_ece_tolerance:
         reasons.append(
             f"ECE {candidate['ece']:.4f} > champion {champion['ece']:.4f} + {settings.gate_ece_tolerance}"
@@ -121,12 +125,20 @@ def promote(
     reasons = judge(scored[candidate], scored[champion], settings)
     promoted = force or not reasons
     decision = GateDecision(
-        task=task.name, candidate=candidate, champion=champion, promoted=promoted, reasons=reasons,
-        candidate_metrics=scored[candidate], champion_metrics=scored[champion],
+        task=task.name,
+        candidate=candidate,
+        champion=champion,
+        promoted=promoted,
+        reasons=reasons,
+        candidate_metrics=scored[candidate],
+        champion_metrics=scored[champion],
         forced=force and bool(reasons),
-    )  # fmt: skip
-    decision.run_id = _log(decision, settings, {"data_file": Path(data).name, "holdout_starts": str(start),
-                                                "force_reason": reason or ""})  # fmt: skip
+    )
+    decision.run_id = _log(
+        decision,
+        settings,
+        {"data_file": Path(data).name, "holdout_starts": str(start), "force_reason": reason or ""},
+    )
     if promoted:
         client.set_registered_model_alias(task.name, settings.previous_alias, champion)
         client.set_registered_model_alias(task.name, settings.champion_alias, candidate)
@@ -143,8 +155,14 @@ def rollback(task_name: str, settings: Settings) -> GateDecision:
     if champion is None or previous is None:
         aliases = f"@{settings.champion_alias} and @{settings.previous_alias}"
         raise PromotionError(f"'{task.name}' needs both {aliases} to roll back")
-    decision = GateDecision(task=task.name, candidate=previous, champion=champion, promoted=True,
-                            reasons=["rollback"], forced=True)  # fmt: skip
+    decision = GateDecision(
+        task=task.name,
+        candidate=previous,
+        champion=champion,
+        promoted=True,
+        reasons=["rollback"],
+        forced=True,
+    )
     decision.run_id = _log(decision, settings, {"action": "rollback"})
     client.set_registered_model_alias(task.name, settings.champion_alias, previous)
     client.set_registered_model_alias(task.name, settings.previous_alias, champion)
@@ -156,19 +174,23 @@ def _log(decision: GateDecision, settings: Settings, params: dict[str, Any]) -> 
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"gate-{decision.task}-v{decision.candidate}"
     ) as run:
-        mlflow.log_params({
-            "candidate_version": decision.candidate,
-            "champion_version": decision.champion,
-            "auc_tolerance": settings.gate_auc_tolerance,
-            "brier_tolerance": settings.gate_brier_tolerance,
-            "ece_tolerance": settings.gate_ece_tolerance,
-            "forced": decision.forced,
-            **params,
-        })  # fmt: skip
+        mlflow.log_params(
+            {
+                "candidate_version": decision.candidate,
+                "champion_version": decision.champion,
+                "auc_tolerance": settings.gate_auc_tolerance,
+                "brier_tolerance": settings.gate_brier_tolerance,
+                "ece_tolerance": settings.gate_ece_tolerance,
+                "forced": decision.forced,
+                **params,
+            }
+        )
         mlflow.log_metrics({f"candidate_{k}": v for k, v in decision.candidate_metrics.items()})
         mlflow.log_metrics({f"champion_{k}": v for k, v in decision.champion_metrics.items()})
-        mlflow.set_tags({
-            "careops.decision": "promoted" if decision.promoted else "refused",
-            "careops.reasons": "; ".join(decision.reasons) or "not worse on any gated metric",
-        })  # fmt: skip
+        mlflow.set_tags(
+            {
+                "careops.decision": "promoted" if decision.promoted else "refused",
+                "careops.reasons": "; ".join(decision.reasons) or "not worse on any gated metric",
+            }
+        )
     return run.info.run_id

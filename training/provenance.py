@@ -22,8 +22,11 @@ def git_commit(folder: Path | None = None) -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit

@@ -22,13 +22,15 @@ def gain_by_decile(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFram
     rows = []
     total = max(labels.sum(), 1)
     for decile, chunk in enumerate(np.array_split(order, DECILES), start=1):
-        rows.append({
-            "decile": decile,
-            "count": len(chunk),
-            "observed_rate": float(labels[chunk].mean()),
-            "mean_predicted": float(probabilities[chunk].mean()),
-            "share_of_positives": float(labels[chunk].sum() / total),
-        })  # fmt: skip
+        rows.append(
+            {
+                "decile": decile,
+                "count": len(chunk),
+                "observed_rate": float(labels[chunk].mean()),
+                "mean_predicted": float(probabilities[chunk].mean()),
+                "share_of_positives": float(labels[chunk].sum() / total),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["cumulative_share"] = frame["share_of_positives"].cumsum()
     return frame
@@ -36,8 +38,8 @@ def gain_by_decile(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFram
 
 def feature_importance(result: FitResult) -> dict[str, float]:
     """Total split gain per feature, largest first."""
-    names = result.trained.pipeline.named_steps["features"].get_feature_names_out().tolist()
-    booster = result.trained.pipeline.named_steps["classifier"].classifier.booster_
+    names = result.trained.features.get_feature_names_out().tolist()
+    booster = result.trained.classifier.booster_
     gains = booster.feature_importance(importance_type="gain")
     return dict(sorted(zip(names, map(float, gains), strict=True), key=lambda kv: -kv[1]))
 
@@ -119,9 +121,7 @@ def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: s
         },
         "model_parameters": {
             "data": {"file": data_name, "sha256": data_sha256, **result.rows},
-            "input_features": result.trained.pipeline.named_steps["features"]
-            .get_feature_names_out()
-            .tolist(),
+            "input_features": result.trained.features.get_feature_names_out().tolist(),
         },
         "quantitative_analysis": {
             "holdout_metrics": metrics,

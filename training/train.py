@@ -15,18 +15,18 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 
-from data.appointment_store import AppointmentStore
-from data.claim_store import ClaimStore
-from data.tables import file_sha256
+from config import Settings
+from data.loaders.tables import file_sha256
+from data.stores.appointments import AppointmentStore
+from data.stores.claims import ClaimStore
 from models.estimator import BoosterParams
 from models.pyfunc import MODEL_ARTIFACT, CareopsModel, input_schema, output_schema
+from models.registry import set_alias_if_absent
 from models.tasks import Task, caller_form, get_task
 from training.distributed_fit import fit_and_evaluate_distributed
 from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
 from training.provenance import git_commit, library_versions
-from training.registry import set_alias_if_absent
 from training.reports import dump_json, feature_importance, gain_by_decile, model_card, write_charts
-from training.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,26 +122,30 @@ def train(
     ):
         folder = Path(tmp)
         history = result.trained.history
-        mlflow.set_tags({
-            "careops.task": task.name,
-            "data_sha256": data_sha256,
-            "careops.git_commit": git_commit(),
-            **{f"lib.{name}": value for name, value in library_versions().items()},
-        })  # fmt: skip
-        mlflow.log_params({
-            "task": task.name,
-            "data_file": data_path.name,
-            "data_format": file_format,
-            "distributed": client is not None,
-            "seed": settings.seed,
-            "train_threads": settings.train_threads,
-            "holdout_fraction": settings.holdout_fraction,
-            "holdout_starts": str(result.holdout[task.time_column].min()),
-            "horizon_days": history.horizon_days if history else None,
-            "calibration": result.trained.pipeline.named_steps["classifier"].calibrator.method,
-            **(params or BoosterParams()).as_params(),
-            **rows,
-        })  # fmt: skip
+        mlflow.set_tags(
+            {
+                "careops.task": task.name,
+                "data_sha256": data_sha256,
+                "careops.git_commit": git_commit(),
+                **{f"lib.{name}": value for name, value in library_versions().items()},
+            }
+        )
+        mlflow.log_params(
+            {
+                "task": task.name,
+                "data_file": data_path.name,
+                "data_format": file_format,
+                "distributed": client is not None,
+                "seed": settings.seed,
+                "train_threads": settings.train_threads,
+                "holdout_fraction": settings.holdout_fraction,
+                "holdout_starts": str(result.holdout[task.time_column].min()),
+                "horizon_days": history.horizon_days if history else None,
+                "calibration": result.trained.classifier.calibration_method_,
+                **(params or BoosterParams()).as_params(),
+                **rows,
+            }
+        )
         mlflow.log_dict(reason_counts, "quarantine_reasons.json")
         log_evaluation(result, task, folder)
         card = dump_json(

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from data.appointment_store import AppointmentStore
-from models.risk_bands import RiskBands
+from config import Settings
+from data.stores.appointments import AppointmentStore
+from models.decisions.risk_bands import RiskBands
+from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
 from serving.fhir import (
@@ -20,9 +22,8 @@ from serving.fhir import (
     parse_bundle,
     risk_assessment_bundle,
 )
+from serving.limits import check_batch_size
 from serving.model_loader import LoadedModel
-from serving.scoring import check_batch_size, score_with_history
-from training.settings import Settings
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -37,7 +38,10 @@ async def no_show_risk(
     settings: SettingsDep,
     role: SchedulerRole,
 ) -> JSONResponse:
-    """Bundle of Appointment (+ Patient) in; Bundle of RiskAssessment out. Bad input: OperationOutcome."""
+    """Bundle of Appointment (+ Patient) in; Bundle of RiskAssessment out. Bad input: OperationOutcome.
+
+    Writes: like the score route, each appointment is booked in the appointment store first.
+    """
     try:
         payload = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -64,7 +68,8 @@ def _assess(
     settings: Settings,
 ) -> dict[str, Any]:
     records = [item.record for item in parsed]
-    probabilities, matrix, _ = score_with_history(model, store, records)
-    factors = model.scorer.top_factors(matrix, settings.top_factors)
-    risk = [bands.band(float(p), r.clinic_id) for p, r in zip(probabilities, records, strict=True)]
-    return risk_assessment_bundle(parsed, list(probabilities), risk, factors, model.name, model.version)
+    scores = book_and_score(model.scorer, store, records, settings.top_factors)
+    risk = [bands.band(float(p), r.clinic_id) for p, r in zip(scores.probability, records, strict=True)]
+    return risk_assessment_bundle(
+        parsed, list(scores.probability), risk, scores.factors, model.name, model.version
+    )

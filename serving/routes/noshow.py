@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
+from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.limits import check_batch_size
 from serving.schemas import (
     Factor,
+    ModelRef,
     NoShowScore,
     NoShowScoreRequest,
     NoShowScoreResponse,
     OutcomesRequest,
     OutcomesResponse,
 )
-from serving.scoring import check_batch_size, model_ref, score_with_history
 
 router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 
@@ -30,27 +32,22 @@ def score_appointments(
 ) -> NoShowScoreResponse:
     """No-show probability, risk band and top factors per appointment, in request order.
 
-    Each appointment is also stored as a booking, so that later scores see it in the patient's
-    upcoming visits and the clinic's load.
+    Writes: each appointment is also booked in the appointment store (or its booking updated), so
+    that later scores see it in the patient's upcoming visits and the clinic's load.
     """
     appointments = body.appointments
     check_batch_size(len(appointments), settings.max_batch)
-    if not appointments:
-        return NoShowScoreResponse(model=model_ref(model), predictions=[])
-    scorer = model.scorer
-    probabilities, matrix, columns = score_with_history(model, store, appointments)
-    factors = scorer.top_factors(matrix, settings.top_factors)
-    unseen = scorer.features.unseen_categories(columns)
+    scores = book_and_score(model.scorer, store, appointments, settings.top_factors)
     return NoShowScoreResponse(
-        model=model_ref(model),
+        model=ModelRef.of(model),
         predictions=[
             NoShowScore(
                 appointment_id=appointment.appointment_id,
-                no_show_probability=float(probabilities[i]),
-                risk_band=bands.band(float(probabilities[i]), appointment.clinic_id),
+                no_show_probability=float(scores.probability[i]),
+                risk_band=bands.band(float(scores.probability[i]), appointment.clinic_id),
                 model_version=model.version,
-                top_factors=[Factor(**vars(f)) for f in factors[i]],
-                unseen_inputs=unseen[i],
+                top_factors=[Factor(**vars(f)) for f in scores.factors[i]],
+                unseen_inputs=scores.unseen[i],
             )
             for i, appointment in enumerate(appointments)
         ],

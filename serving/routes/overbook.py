@@ -6,11 +6,13 @@ import math
 
 from fastapi import APIRouter, HTTPException, status
 
-from models.overbooking import Costs, Limits, Recommendation, recommend
-from models.session import SessionFigures
+from models.decisions.overbooking import Costs, Limits, Recommendation, recommend
+from models.decisions.session import SessionFigures
+from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
 from serving.schemas import (
+    ModelRef,
     OverbookRequest,
     OverbookResponse,
     PlannedAppointment,
@@ -18,7 +20,6 @@ from serving.schemas import (
     SlotPlan,
     Unscored,
 )
-from serving.scoring import model_ref, score_with_history
 
 router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 
@@ -49,6 +50,8 @@ def plan_overbooking(
 ) -> OverbookResponse:
     """Score the session's appointments and recommend where to add bookings.
 
+    Writes: like the score route, each appointment is booked in the appointment store first.
+
     Overbooks go where the marginal expected net value is largest while it stays positive and the
     limits hold. Expected wait per patient group is reported either way; with `fairness:
     "equal_wait"` a placement may not widen the gap between groups beyond the tolerance.
@@ -59,7 +62,7 @@ def plan_overbooking(
             f"slots: {len(body.slots)} slots; the most one request may plan is {settings.max_session_slots}",
         )
     appointments = [a for slot in body.slots for a in slot.appointments]
-    probabilities = score_with_history(model, store, appointments)[0] if appointments else []
+    probabilities = book_and_score(model.scorer, store, appointments).probability
     show = {}
     unscored = []
     for appointment, probability in zip(appointments, probabilities, strict=True):
@@ -89,7 +92,7 @@ def plan_overbooking(
         wait_gap_tolerance_minutes=body.wait_gap_tolerance_minutes,
     )
     return OverbookResponse(
-        model=model_ref(model),
+        model=ModelRef.of(model),
         clinic_id=body.clinic_id,
         provider_id=body.provider_id,
         session_date=body.session_date,

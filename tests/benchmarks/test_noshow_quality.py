@@ -16,8 +16,11 @@ CAREOPS = str(Path(sys.executable).parent / "careops")
 
 
 def run(command: list[str], workdir: Path) -> dict:
-    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'bench.db'}",
-                   "CAREOPS_ARTIFACT_LOCATION": str(workdir / "artifacts")}  # fmt: skip
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'bench.db'}",
+        "CAREOPS_ARTIFACT_LOCATION": str(workdir / "artifacts"),
+    }
     print(f"\n$ {shlex.join(command)}")
     completed = subprocess.run(
         command, cwd=workdir, env=environment, capture_output=True, text=True, check=False
@@ -28,18 +31,39 @@ def run(command: list[str], workdir: Path) -> dict:
 
 def show(summary: dict) -> None:
     m, rows = summary["metrics"], summary["rows"]
-    print(f"  rows train {rows['train'] + rows['calibration']}, test {rows['test']}; no-show rate train "
-          f"{summary['train_positive_rate']:.4f}, test {summary['test_positive_rate']:.4f}")  # fmt: skip
-    print(f"  ROC-AUC {m['roc_auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  Brier {m['brier']:.4f}  "
-          f"log loss {m['log_loss']:.4f}  ECE {m['ece']:.4f}")  # fmt: skip
-    print(f"  calibration intercept {m['calibration_intercept']:+.3f} slope {m['calibration_slope']:.3f} "
-          f"({summary['calibration_method']})")  # fmt: skip
+    print(
+        f"  rows train {rows['train'] + rows['calibration']}, test {rows['test']}; no-show rate train "
+        f"{summary['train_positive_rate']:.4f}, test {summary['test_positive_rate']:.4f}"
+    )
+    print(
+        f"  ROC-AUC {m['roc_auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  Brier {m['brier']:.4f}  "
+        f"log loss {m['log_loss']:.4f}  ECE {m['ece']:.4f}"
+    )
+    print(
+        f"  calibration intercept {m['calibration_intercept']:+.3f} slope {m['calibration_slope']:.3f} "
+        f"({summary['calibration_method']})"
+    )
 
 
 def test_brazil_2016_backtest(shared_data: Path, tmp_path: Path) -> None:
     data = shared_data / "noshow" / "noshow_brazil_2016_dev.csv.gz"
-    summary = run([CAREOPS, "backtest", "noshow", "--data", str(data), "--format", "kaggle-noshow",
-                   "--cutoff", "2016-05-16", "--horizon-days", "1", "--json"], tmp_path)  # fmt: skip
+    summary = run(
+        [
+            CAREOPS,
+            "backtest",
+            "noshow",
+            "--data",
+            str(data),
+            "--format",
+            "kaggle-noshow",
+            "--cutoff",
+            "2016-05-16",
+            "--horizon-days",
+            "1",
+            "--json",
+        ],
+        tmp_path,
+    )
     show(summary)
     print("  targets: ROC-AUC >= 0.745, ECE <= 0.02; leakage canary: ROC-AUC < 0.85")
     assert summary["metrics"]["roc_auc"] < 0.85
@@ -57,7 +81,11 @@ def test_synthetic_oracle_gap(rows: int, tmp_path: Path) -> None:
     )
     show(summary)
     oracle = summary["oracle"]
-    print(f"  oracle ROC-AUC {oracle['oracle_roc_auc']:.4f}: gap {oracle['roc_auc_gap_to_oracle']:.4f} "
-          "(target <= 0.01)")  # fmt: skip
-    print(f"  oracle Brier {oracle['oracle_brier']:.4f}: model/oracle {oracle['brier_ratio_to_oracle']:.4f} "
-          "(target <= 1.03)")  # fmt: skip
+    print(
+        f"  oracle ROC-AUC {oracle['oracle_roc_auc']:.4f}: gap {oracle['roc_auc_gap_to_oracle']:.4f} "
+        "(target <= 0.01)"
+    )
+    print(
+        f"  oracle Brier {oracle['oracle_brier']:.4f}: model/oracle {oracle['brier_ratio_to_oracle']:.4f} "
+        "(target <= 1.03)"
+    )

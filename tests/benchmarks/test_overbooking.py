@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from data.loaders import load_appointments
-from data.synthetic_appointments import generate_appointments
-from models.overbooking import Costs, recommend
-from models.session import evaluate_session
+from config import Settings
+from data.loaders.canonical import load_appointments
+from data.synthetic.appointments import generate_appointments
+from models.decisions.overbooking import Costs, recommend
+from models.decisions.session import evaluate_session
 from models.tasks import get_task
+from tests.bodies import session_body
 from tests.conftest import SCHEDULER
-from tests.serving.test_overbook_route import session_body
 from training.fit import fit_and_evaluate, recent_holdout_start
-from training.settings import Settings
 
 pytestmark = pytest.mark.bench
 SESSIONS, SLOTS, SLOT_MINUTES = 200, 32, 15
@@ -36,11 +36,13 @@ def sessions() -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], float]:
     out = []
     for _ in range(SESSIONS):
         rows = holdout.iloc[rng.choice(len(holdout), SLOTS, replace=False)]
-        out.append((
-            1 - rows["true_no_show_probability"].to_numpy(),
-            1 - rows["predicted"].to_numpy(),
-            np.where(rows["payer_type"].isin(["medicaid", "self_pay"]), "B", "A"),
-        ))  # fmt: skip
+        out.append(
+            (
+                1 - rows["true_no_show_probability"].to_numpy(),
+                1 - rows["predicted"].to_numpy(),
+                np.where(rows["payer_type"].isin(["medicaid", "self_pay"]), "B", "A"),
+            )
+        )
     return out, 1 - fit.metrics["train_positive_rate"]
 
 
@@ -119,9 +121,14 @@ def test_equal_wait_fairness(sessions) -> None:
         slots = [[float(x)] for x in truth]
         for fairness in ("none", "equal_wait"):
             plan = recommend(
-                slots, SLOT_MINUTES, COSTS, overbook_show_probability=p_new, groups=groups,
-                fairness=fairness, wait_gap_tolerance_minutes=tolerance,
-            )  # fmt: skip
+                slots,
+                SLOT_MINUTES,
+                COSTS,
+                overbook_show_probability=p_new,
+                groups=groups,
+                fairness=fairness,
+                wait_gap_tolerance_minutes=tolerance,
+            )
             waits = plan.after.mean_wait_by_group()
             gaps[fairness].append(abs(waits["B"] - waits["A"]))
             values[fairness].append(plan.net_value_after)
@@ -131,8 +138,10 @@ def test_equal_wait_fairness(sessions) -> None:
     count = len(gaps["none"])
     print(f"\ngroup B (medicaid, self-pay: higher no-show) vs A, {count} sessions, tolerance {tolerance}")
     print(f"  mean |wait gap| {before:.3f} -> {after:.3f} min (cut {gap_cut:.1%}; target >= 50%)")
-    print(f"  net value {np.mean(values['none']):.1f} -> {np.mean(values['equal_wait']):.1f} "
-          f"(cost {cost:.2%}; target <= 5%)")  # fmt: skip
+    print(
+        f"  net value {np.mean(values['none']):.1f} -> {np.mean(values['equal_wait']):.1f} "
+        f"(cost {cost:.2%}; target <= 5%)"
+    )
     assert gap_cut >= 0.5 and cost <= 0.05
 
 
@@ -151,6 +160,8 @@ def test_overbook_route_latency_for_40_slots(client: TestClient) -> None:
         start = time.perf_counter()
         recommend(slots, 15)
         plan_only.append((time.perf_counter() - start) * 1000)
-    print(f"\nPOST /v1/noshow/overbook, 40 slots, in-process (TestClient, 30 calls): median "
-          f"{statistics.median(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)")  # fmt: skip
+    print(
+        f"\nPOST /v1/noshow/overbook, 40 slots, in-process (TestClient, 30 calls): median "
+        f"{statistics.median(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)"
+    )
     print(f"of which the recommender alone: median {statistics.median(plan_only):.1f} ms")

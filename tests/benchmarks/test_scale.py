@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.loaders import load_appointments
-from data.synthetic_appointments import generate_appointments
-from data.tables import write_table
+from data.loaders.canonical import load_appointments
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
 from models.tasks import get_task
 from tests.conftest import make_settings
 from training.batch import dask_client, score_files
@@ -29,7 +29,7 @@ def test_throughput_for_a_million_appointments(tmp_path: Path) -> None:
     training = load_appointments(generate_appointments(100_000, seed=1)).valid
     trained = fit_and_evaluate(task, training, recent_holdout_start(task, training, 0.2), settings).trained
     data = write_table(generate_appointments(ROWS, seed=2), tmp_path / "appointments.csv")
-    booster = trained.pipeline.named_steps["classifier"].classifier.booster_
+    booster = trained.classifier.booster_
     print(f"\nmodel: {booster.num_trees()} trees; {ROWS:,} synthetic appointments in {data.name}")
 
     start = time.perf_counter()
@@ -40,15 +40,16 @@ def test_throughput_for_a_million_appointments(tmp_path: Path) -> None:
     in_process = time.perf_counter() - start
     assert len(probabilities) == ROWS
 
-    matrix = trained.pipeline.named_steps["features"].transform(trained.prepare(table))
+    matrix = trained.features.transform(trained.prepare(table))
     start = time.perf_counter()
     booster.predict(matrix, num_threads=2)
     raw = time.perf_counter() - start
 
     with dask_client(None, workers=2, timeout_seconds=30) as client:
         start = time.perf_counter()
-        result = score_files(trained, [data], tmp_path / "scores.parquet", client=client, show_progress=False,
-                             blocksize="16MB")  # fmt: skip
+        result = score_files(
+            trained, [data], tmp_path / "scores.parquet", client=client, show_progress=False, blocksize="16MB"
+        )
         distributed = time.perf_counter() - start
     assert result.rows_scored == ROWS
 

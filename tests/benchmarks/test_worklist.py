@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data.loaders import load_claims
-from data.synthetic_claims import generate_claims
+from config import Settings
+from data.loaders.canonical import load_claims
+from data.synthetic.claims import generate_claims
 from features.claim_lines import line_labels
 from features.columns import columns_from_frame
 from models.tasks import get_task
 from training.fit import FitResult, fit_and_evaluate, recent_holdout_start
-from training.settings import Settings
 
 pytestmark = pytest.mark.bench
 
@@ -38,8 +38,10 @@ def test_denial_model_is_close_to_the_oracle(result: FitResult) -> None:
         f"(gap {m['line_roc_auc_gap_to_oracle']:.4f}); Brier {m['line_brier_ratio_to_oracle']:.4f}x; "
         f"ECE {m['line_ece']:.4f}"
     )
-    print(f"  reason top-1 {m['reason_top1_accuracy']:.4f}, macro-F1 {m['reason_macro_f1']:.4f} "
-          f"on {int(m['reason_denied_rows'])} denied claims")  # fmt: skip
+    print(
+        f"  reason top-1 {m['reason_top1_accuracy']:.4f}, macro-F1 {m['reason_macro_f1']:.4f} "
+        f"on {int(m['reason_denied_rows'])} denied claims"
+    )
     assert m["roc_auc_gap_to_oracle"] <= 0.01 and m["brier_ratio_to_oracle"] <= 1.03
     assert m["line_roc_auc_gap_to_oracle"] <= 0.01 and m["line_brier_ratio_to_oracle"] <= 1.03
     assert m["reason_top1_accuracy"] >= 0.85

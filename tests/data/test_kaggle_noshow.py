@@ -1,4 +1,4 @@
-"""The public Brazil 2016 no-show CSV: each quirk from domain.md, then the real file itself."""
+"""The public Brazil 2016 no-show CSV: each quirk in docs/domain.md, then the real file itself."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.loaders import load_appointments
+from data.loaders.canonical import load_appointments
 
 HEADER = (
     "PatientId,AppointmentID,Gender,ScheduledDay,AppointmentDay,Age,Neighbourhood,Scholarship,"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.loaders import SchemaError, claims_for_file, load_appointments, load_claims
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import write_table
+from data.loaders.canonical import SchemaError, claims_for_file, load_appointments, load_claims
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 
 
 def test_bad_appointment_rows_are_quarantined_with_reasons(tmp_path: Path) -> None:

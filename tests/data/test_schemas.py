@@ -8,39 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from data.schemas import Appointment, Claim
-
-APPOINTMENT = {
-    "appointment_id": "A1",
-    "patient_id": "P1",
-    "clinic_id": "C01",
-    "provider_id": "C01-D1",
-    "booked_at": "2026-03-01T09:00:00",
-    "starts_at": "2026-03-10T14:30:00",
-    "duration_minutes": 20,
-    "appointment_type": "follow_up",
-    "patient_age": 34,
-    "patient_sex": "F",
-    "payer_type": "commercial",
-    "reminder_sent": True,
-}
-
-CLAIM = {
-    "claim_id": "CLM1",
-    "patient_id": "P1",
-    "payer_id": "MCR-TX",
-    "payer_type": "medicare",
-    "billing_provider_id": "1234567893",
-    "rendering_provider_id": "1003000007",
-    "service_date": "2026-03-02",
-    "submitted_at": "2026-03-05",
-    "place_of_service": "11",
-    "total_charge": 1310.0,
-    "diagnosis_codes": ["M54.50"],
-    "service_lines": [
-        {"procedure_code": "99213", "units": 1, "charge": 110.0},
-        {"procedure_code": "72148", "units": 1, "charge": 1200.0},
-    ],
-}
+from tests.bodies import APPOINTMENT, CLAIM
 
 
 def error_fields(error: ValidationError) -> set[str]:

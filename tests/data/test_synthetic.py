@@ -8,10 +8,10 @@ import pytest
 
 from data.reference import payers
 from data.schemas import DenialCategory
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import CATEGORIES, Mechanism, draw_line_outcomes, exact_truth, generate_claims
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import CATEGORIES, Mechanism, draw_line_outcomes, exact_truth, generate_claims
 
-# domain.md: initial denial rate by payer type (Premier 2022; KFF 2023 for marketplace).
+# docs/domain.md: initial denial rate by payer type (Premier 2022; KFF 2023 for marketplace).
 PUBLISHED_DENIAL_RATES = {
     "medicare": 0.084,
     "commercial": 0.139,

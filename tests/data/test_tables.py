@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.tables import UnsupportedFormatError, file_sha256, read_table, write_table
+from data.loaders.tables import UnsupportedFormatError, file_sha256, read_table, write_table
 
 
 @pytest.mark.parametrize("name", ["t.csv", "t.csv.gz", "t.parquet"])

@@ -1,4 +1,4 @@
-"""X12 835/837 in: denial labels by domain.md's rules, on hand-written files and the real samples."""
+"""X12 835/837 in: denial labels by the rules of docs/domain.md, on hand-written files and real samples."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from data.claim_store import ClaimStore
-from data.loaders import load_claims
-from data.tables import read_table
-from data.x12_835 import Adjustment, ClaimPayment, LinePayment, read_835
-from data.x12_837 import read_837
-from data.x12_ingest import ingest_x12
-from data.x12_reader import X12FileError
-from serving.cli import app
+from cli import app
+from data.loaders.canonical import load_claims
+from data.loaders.tables import read_table
+from data.stores.claims import ClaimStore
+from data.x12.claims_837 import read_837
+from data.x12.ingest import ingest_x12
+from data.x12.reader import X12FileError
+from data.x12.remittances_835 import Adjustment, ClaimPayment, LinePayment, read_835
 
 ISA = (
     "ISA*00*          *00*          *ZZ*CAREOPSTEST    *ZZ*PRACTICE       "
@@ -26,36 +26,92 @@ ISA = (
 
 def interchange(kind: str, version: str, body: list[str]) -> str:
     functional = "HP" if kind == "835" else "HC"
-    segments = [f"GS*{functional}*S*R*20261127*1200*1*X*{version}", f"ST*{kind}*0001", *body,
-                f"SE*{len(body) + 2}*0001", "GE*1*1", "IEA*1*000000001"]  # fmt: skip
+    segments = [
+        f"GS*{functional}*S*R*20261127*1200*1*X*{version}",
+        f"ST*{kind}*0001",
+        *body,
+        f"SE*{len(body) + 2}*0001",
+        "GE*1*1",
+        "IEA*1*000000001",
+    ]
     return ISA + "\n" + "~\n".join(segments) + "~\n"
 
 
-REMITTANCE = interchange("835", "005010X221A1", [
-    "BPR*I*100*C*CHK************20261120", "TRN*1*1*1", "N1*PR*PAYER", "N1*PE*PRACTICE*XX*1234567893", "LX*1",
-    # Denied: paid 0, prior auth CO-197 (largest) and a PR-96 line; six CAS triples on one segment.
-    "CLP*C1*1*500*0**12*X1", "NM1*QC*1*DOE*JO", "SVC*HC:72148*400*0**1", "REF*6R*C1-1",
-    "CAS*CO*197*380**16*10**1*1**2*1**3*1**253*7", "LQ*HE*N54",
-    "SVC*HC:99213:25*100*0**1", "REF*6R*C1-2", "CAS*PR*96*100",
-    # Paid: contractual CO-45 and coinsurance PR-2 are not denials.
-    "CLP*C2*1*200*150*20*12*X2", "CAS*CO*45*30", "SVC*HC:99214*200*150**1", "REF*6R*C2-1", "CAS*PR*2*20",
-    # Predetermination: not labelled.
-    "CLP*C3*25*300*0**12*X3", "SVC*HC:97110*300*0**4", "CAS*CO*197*300",
-    # A remittance for a claim we never sent.
-    "CLP*C9*1*50*50**12*X9",
-])  # fmt: skip
+REMITTANCE = interchange(
+    "835",
+    "005010X221A1",
+    [
+        "BPR*I*100*C*CHK************20261120",
+        "TRN*1*1*1",
+        "N1*PR*PAYER",
+        "N1*PE*PRACTICE*XX*1234567893",
+        "LX*1",
+        # Denied: paid 0, prior auth CO-197 (largest) and a PR-96 line; six CAS triples on one segment.
+        "CLP*C1*1*500*0**12*X1",
+        "NM1*QC*1*DOE*JO",
+        "SVC*HC:72148*400*0**1",
+        "REF*6R*C1-1",
+        "CAS*CO*197*380**16*10**1*1**2*1**3*1**253*7",
+        "LQ*HE*N54",
+        "SVC*HC:99213:25*100*0**1",
+        "REF*6R*C1-2",
+        "CAS*PR*96*100",
+        # Paid: contractual CO-45 and coinsurance PR-2 are not denials.
+        "CLP*C2*1*200*150*20*12*X2",
+        "CAS*CO*45*30",
+        "SVC*HC:99214*200*150**1",
+        "REF*6R*C2-1",
+        "CAS*PR*2*20",
+        # Predetermination: not labelled.
+        "CLP*C3*25*300*0**12*X3",
+        "SVC*HC:97110*300*0**4",
+        "CAS*CO*197*300",
+        # A remittance for a claim we never sent.
+        "CLP*C9*1*50*50**12*X9",
+    ],
+)
 
-CLAIMS = interchange("837", "005010X222A1", [
-    "BHT*0019*00*1*20261110*1200*CH", "HL*1**20*1", "NM1*85*2*PRACTICE*****XX*1234567893",
-    "HL*2*1*22*0", "SBR*P*18*******MB", "NM1*IL*1*DOE*JO****MI*P100", "NM1*PR*2*MEDICARE*****PI*MCR-TX",
-    "CLM*C1*500***11:B:1*Y*A*Y*Y", "REF*G1*PA-1", "HI*ABK:M5450*ABF:E119", "NM1*82*1*DOC*A****XX*1003000007",
-    "LX*1", "SV1*HC:72148*400*UN*1***1", "DTP*472*D8*20261101", "REF*6R*C1-1",
-    "LX*2", "SV1*HC:99213:25*100*UN*1***1", "DTP*472*D8*20261101", "REF*6R*C1-2",
-    "CLM*C2*200***11:B:1*Y*A*Y*Y", "HI*ABK:I10", "LX*1", "SV1*HC:99214*200*UN*1***1", "DTP*472*D8*20261102",
-    "REF*6R*C2-1",
-    "CLM*C3*300***11:B:1*Y*A*Y*Y", "HI*ABK:M1711", "LX*1", "SV1*HC:97110*300*UN*4***1", "DTP*472*D8*20261103",
-    "CLM*C4*80***11:B:1*Y*A*Y*Y", "HI*ABK:I10", "LX*1", "SV1*HC:93000*80*UN*1***1", "DTP*472*D8*20261104",
-])  # fmt: skip
+CLAIMS = interchange(
+    "837",
+    "005010X222A1",
+    [
+        "BHT*0019*00*1*20261110*1200*CH",
+        "HL*1**20*1",
+        "NM1*85*2*PRACTICE*****XX*1234567893",
+        "HL*2*1*22*0",
+        "SBR*P*18*******MB",
+        "NM1*IL*1*DOE*JO****MI*P100",
+        "NM1*PR*2*MEDICARE*****PI*MCR-TX",
+        "CLM*C1*500***11:B:1*Y*A*Y*Y",
+        "REF*G1*PA-1",
+        "HI*ABK:M5450*ABF:E119",
+        "NM1*82*1*DOC*A****XX*1003000007",
+        "LX*1",
+        "SV1*HC:72148*400*UN*1***1",
+        "DTP*472*D8*20261101",
+        "REF*6R*C1-1",
+        "LX*2",
+        "SV1*HC:99213:25*100*UN*1***1",
+        "DTP*472*D8*20261101",
+        "REF*6R*C1-2",
+        "CLM*C2*200***11:B:1*Y*A*Y*Y",
+        "HI*ABK:I10",
+        "LX*1",
+        "SV1*HC:99214*200*UN*1***1",
+        "DTP*472*D8*20261102",
+        "REF*6R*C2-1",
+        "CLM*C3*300***11:B:1*Y*A*Y*Y",
+        "HI*ABK:M1711",
+        "LX*1",
+        "SV1*HC:97110*300*UN*4***1",
+        "DTP*472*D8*20261103",
+        "CLM*C4*80***11:B:1*Y*A*Y*Y",
+        "HI*ABK:I10",
+        "LX*1",
+        "SV1*HC:93000*80*UN*1***1",
+        "DTP*472*D8*20261104",
+    ],
+)
 
 
 @pytest.fixture
@@ -105,8 +161,21 @@ def test_cli_ingest_writes_the_file_and_goes_on_past_a_broken_one(
     broken = tmp_path / "broken.835"
     broken.write_text("ST*835*0001~BPR*I~", encoding="utf-8")
     out = tmp_path / "claims.csv"
-    result = CliRunner().invoke(app, ["ingest", "x12", "--claims", str(files[0]), "--remits", str(files[1]),
-                                      "--remits", str(broken), "--out", str(out)])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            "x12",
+            "--claims",
+            str(files[0]),
+            "--remits",
+            str(files[1]),
+            "--remits",
+            str(broken),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "broken.835: segment ST: the file has no ISA interchange envelope" in result.output
     assert "2 labelled" in result.output and len(read_table(out)) == 4
@@ -121,8 +190,20 @@ def test_cli_ingest_can_record_the_claims_as_payer_history(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'careops.db'}"
     monkeypatch.setenv("CAREOPS_DATABASE_URL", url)
-    result = CliRunner().invoke(app, ["ingest", "x12", "--claims", str(files[0]), "--remits", str(files[1]),
-                                      "--out", str(tmp_path / "claims.csv"), "--record"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            "x12",
+            "--claims",
+            str(files[0]),
+            "--remits",
+            str(files[1]),
+            "--out",
+            str(tmp_path / "claims.csv"),
+            "--record",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "recorded 4 claims in the claim store" in result.output
     events = ClaimStore(url).events(["MCR-TX"], [], before_day=day_number(date(2026, 11, 21)))
@@ -147,7 +228,9 @@ def test_real_835_samples_give_the_labels_read_from_them(shared_data: Path) -> N
     assert managed["8765432112"].carcs == ["CO-A2", "PR-1", "CO-45"]
     medicare = payments("medicare-part-a.835")
     assert {c: (p.paid, p.denied, p.carcs) for c, p in medicare.items()} == {
-        "666123": (138018.40, False, ["CO-45"]), "777777": (11980.33, False, ["CO-45"])}  # fmt: skip
+        "666123": (138018.40, False, ["CO-45"]),
+        "777777": (11980.33, False, ["CO-45"]),
+    }
     secondary = payments("secondary-payment.835")
     assert [p.denied for p in secondary.values()] == [False, False]
     lines = secondary["0001000053"].lines
@@ -181,8 +264,11 @@ def test_real_835_samples_give_the_labels_read_from_them(shared_data: Path) -> N
 
 @pytest.mark.shared_data
 def test_real_837_samples_read_and_icd9_is_quarantined_with_a_reason(shared_data: Path) -> None:
-    claims = [c for name in ("demo.example1.837", "demo.cob.example3.A.837", "institutional-claim.837i")
-              for c in read_837(shared_data / X12 / name)]  # fmt: skip
+    claims = [
+        c
+        for name in ("demo.example1.837", "demo.cob.example3.A.837", "institutional-claim.837i")
+        for c in read_837(shared_data / X12 / name)
+    ]
     assert [c["claim_id"] for c in claims] == ["26463774", "26407789", "756048Q"]
     for claim in claims:
         assert abs(sum(line["charge"] for line in claim["service_lines"]) - claim["total_charge"]) < 0.01

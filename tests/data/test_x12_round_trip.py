@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from data.synthetic_claims import generate_claims
-from data.x12_ingest import ingest_x12
-from data.x12_writer import remittance_lines, write_835, write_837p
+from data.synthetic.claims import generate_claims
+from data.x12.ingest import ingest_x12
+from data.x12.writer import remittance_lines, write_835, write_837p
 
 
 def missing(value: object) -> object:

@@ -14,9 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from models.tasks import caller_form, get_task
+from tests.bodies import bodies, free_port
 from tests.conftest import ADMIN, TrainedStore
-from tests.e2e.test_uvicorn import free_port
-from tests.serving.test_api import bodies
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +32,23 @@ def served(request: pytest.FixtureRequest, trained_store: TrainedStore) -> Itera
     }
     mlflow = f"{bin_dir}/mlflow"
     process = subprocess.Popen(
-        [mlflow, "models", "serve", "-m", f"models:/{task_name}@champion", "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            mlflow,
+            "models",
+            "serve",
+            "-m",
+            f"models:/{task_name}@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.bodies import bodies, free_port
 from tests.conftest import API_KEYS, TrainedStore
-from tests.serving.test_api import bodies
 
 pytestmark = pytest.mark.e2e
 START_TIMEOUT_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +93,9 @@ def test_scores_both_tasks_and_enforces_auth_and_validation(
                 line["procedure_code"] for line in sent[prediction["claim_id"]]["service_lines"]
             ]
             assert all(0 < line["denial_probability"] < 1 for line in lines)
-        worklist = http.post("/v1/denial/worklist", json=body["denial"] | {"limit": 2},
-                             headers={"X-API-Key": "bill-key"})  # fmt: skip
+        worklist = http.post(
+            "/v1/denial/worklist", json=body["denial"] | {"limit": 2}, headers={"X-API-Key": "bill-key"}
+        )
         assert worklist.status_code == 200 and len(worklist.json()["items"]) == 2
         ranked = [item["dollars_at_risk"] for item in worklist.json()["items"]]
         assert ranked == sorted(ranked, reverse=True)

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.loaders import frame_records, load_appointments
+from data.loaders.canonical import frame_records, load_appointments
 from data.schemas import Appointment
-from data.synthetic_appointments import generate_appointments
+from data.synthetic.appointments import generate_appointments
 from features.appointment import AppointmentFeatures
 from features.columns import columns_from_records
 from features.history import HISTORY_FEATURES, HistoryParams, add_history
-from tests.data.test_schemas import APPOINTMENT
+from tests.bodies import APPOINTMENT
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.loaders import frame_records, load_claims
+from data.loaders.canonical import frame_records, load_claims
 from data.schemas import Claim
-from data.synthetic_claims import generate_claims
+from data.synthetic.claims import generate_claims
 from features.claim import ClaimFeatures
 from features.claim_history import CLAIM_HISTORY_COLUMNS, ClaimHistoryParams, add_claim_history
 from features.columns import columns_from_records
-from tests.data.test_schemas import CLAIM
+from tests.bodies import CLAIM
 
 
 @pytest.fixture(scope="module")

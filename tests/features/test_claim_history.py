@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.claim_store import ClaimStore, service_key
-from data.loaders import frame_records, load_claims
+from data.loaders.canonical import frame_records, load_claims
 from data.schemas import Claim
-from data.synthetic_claims import generate_claims
+from data.stores.claims import ClaimStore, service_key
+from data.synthetic.claims import generate_claims
 from features.claim_history import (
     CLAIM_HISTORY_FEATURES,
     LINE_HISTORY_COLUMN,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.appointment_store import AppointmentStore
-from data.loaders import frame_records, load_appointments
+from data.loaders.canonical import frame_records, load_appointments
 from data.schemas import Appointment
-from data.synthetic_appointments import generate_appointments
+from data.stores.appointments import AppointmentStore
+from data.synthetic.appointments import generate_appointments
 from features.history import HISTORY_FEATURES, HistoryParams, add_history, online_history
 
 
@@ -24,11 +24,20 @@ def visit(
     clinic: str = "C1",
 ) -> dict:
     return {
-        "appointment_id": appointment_id, "patient_id": patient, "clinic_id": clinic, "provider_id": "D1",
-        "booked_at": pd.Timestamp(booked), "starts_at": pd.Timestamp(starts), "duration_minutes": 20,
-        "appointment_type": "follow_up", "patient_age": 40, "patient_sex": "F", "payer_type": "commercial",
-        "reminder_sent": True, "no_show": no_show,
-    }  # fmt: skip
+        "appointment_id": appointment_id,
+        "patient_id": patient,
+        "clinic_id": clinic,
+        "provider_id": "D1",
+        "booked_at": pd.Timestamp(booked),
+        "starts_at": pd.Timestamp(starts),
+        "duration_minutes": 20,
+        "appointment_type": "follow_up",
+        "patient_age": 40,
+        "patient_sex": "F",
+        "payer_type": "commercial",
+        "reminder_sent": True,
+        "no_show": no_show,
+    }
 
 
 def history_of(rows: list[dict], params: HistoryParams) -> pd.DataFrame:

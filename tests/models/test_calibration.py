@@ -49,3 +49,26 @@ def test_isotonic_output_stays_inside_its_range_and_none_is_identity() -> None:
     assert np.array_equal(Calibrator("none").transform(np.array([0.2, 0.7])), np.array([0.2, 0.7]))
     with pytest.raises(ValueError, match="unknown calibration method"):
         fit_calibrator(raw, labels, "beta")
+
+
+def test_calibrated_classifier_keeps_its_parameters_and_fits_into_trailing_attributes() -> None:
+    from sklearn.base import clone
+
+    from models.estimator import BoosterParams, make_classifier
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(3_000, 3))
+    y = (rng.random(3_000) < 1 / (1 + np.exp(-2 * X[:, 0]))).astype(int)
+    model = make_classifier(BoosterParams(n_estimators=40, early_stopping_rounds=5), n_jobs=1, seed=1)
+    template = model.classifier
+    before = template.get_params()
+    model.fit(X[:2_000], y[:2_000], calibration_X=X[2_000:], calibration_y=y[2_000:], refit=True)
+    assert model.classifier is template and template.get_params() == before
+    assert not hasattr(template, "booster_")  # the template stays unfitted
+    assert model.classifier_ is not template and model.calibrator_ is not None
+    assert model.calibration_method_ in ("isotonic", "sigmoid")
+    assert set(model.calibration_scores_) == {"isotonic", "sigmoid"}
+    copy = clone(model)
+    assert not hasattr(copy, "classifier_") and copy.get_params()["classifier"] is not template
+    probability = model.predict_proba(X[2_000:])[:, 1]
+    assert np.all((probability > 0) & (probability < 1))

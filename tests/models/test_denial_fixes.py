@@ -6,8 +6,8 @@ import pytest
 
 from data.reference import payers, procedures
 from data.schemas import Claim
-from models.denial_fixes import recommended_fix
-from tests.data.test_schemas import CLAIM
+from models.decisions.denial_fixes import recommended_fix
+from tests.bodies import CLAIM
 
 
 def fix(category: str, **change: object) -> str:

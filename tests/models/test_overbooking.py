@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.overbooking import Costs, Limits, recommend
-from models.session import evaluate_session
+from models.decisions.overbooking import Costs, Limits, recommend
+from models.decisions.session import evaluate_session
 
 
 def test_nothing_to_gain_when_everyone_shows() -> None:
@@ -26,8 +26,10 @@ def test_overbooks_go_to_the_riskiest_slots_and_add_value() -> None:
     # Each placement is worth its cost: removing any one lowers the net value.
     costs = Costs(visit_value=100, wait_per_minute=1, idle_per_minute=3, overtime_per_minute=6)
     for slot in plan.placements:
-        fewer = [list(s) + [plan.overbook_show_probability] * (n - (i == slot)) for i, (s, n) in
-                 enumerate(zip(slots, plan.overbooks, strict=True))]  # fmt: skip
+        fewer = [
+            list(s) + [plan.overbook_show_probability] * (n - (i == slot))
+            for i, (s, n) in enumerate(zip(slots, plan.overbooks, strict=True))
+        ]
         assert costs.net_value(evaluate_session(fewer, 15)) < plan.net_value_after
 
 

@@ -6,7 +6,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from data.loaders import frame_records
+from data.loaders.canonical import frame_records
 from models.line_model import cap_by_lines
 from models.scorer import CompiledScorer
 from models.tasks import caller_form, get_task
@@ -24,7 +24,7 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
     prepared = trained.prepare(table)
     golden = prepared.tail(500)
     records = [task.record.model_validate(row) for row in frame_records(golden[task.input_columns])]
-    supplied = {c: golden[c].to_numpy() for c in trained.pipeline.named_steps["features"].input_columns}
+    supplied = {c: golden[c].to_numpy() for c in trained.features.input_columns}
 
     scorer = CompiledScorer(trained)
     compiled = scorer.score_records(

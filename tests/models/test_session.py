@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.session import arrival_pmf, evaluate_session
+from models.decisions.session import arrival_pmf, evaluate_session
 
 RUNS = 20_000
 SLOT = 15.0

@@ -12,24 +12,8 @@ from fastapi.testclient import TestClient
 
 from models.tasks import caller_form, get_task
 from serving.app import create_app
+from tests.bodies import bodies
 from tests.conftest import ADMIN, BILLER, SCHEDULER, TrainedStore, make_settings
-
-
-def bodies(store: TrainedStore, rows: int = 5) -> dict[str, dict]:
-    """Request bodies of canonical records, as a caller sends them."""
-    out = {}
-    for task_name, field, path in (
-        ("noshow", "appointments", store.appointments),
-        ("denial", "claims", store.claims),
-    ):
-        task = get_task(task_name)
-        records = json.loads(caller_form(task, task.load(path).valid.tail(rows)).to_json(orient="records"))
-        for record in records:
-            if task_name == "denial":
-                record["diagnosis_codes"] = record["diagnosis_codes"].split(";")
-                record["service_lines"] = json.loads(record["service_lines"])
-        out[task_name] = {field: records}
-    return out
 
 
 def test_ready_lists_the_loaded_versions(client: TestClient) -> None:

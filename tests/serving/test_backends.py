@@ -8,14 +8,14 @@ import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
-from data.loaders import claims_for_file
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import write_table
+from data.loaders.canonical import claims_for_file
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 from models.tasks import caller_form, get_task
 from serving.app import create_app
+from tests.bodies import bodies
 from tests.conftest import ADMIN, backend_settings
-from tests.serving.test_api import bodies
 from training.train import train
 
 

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from data.carc import CARC_CATEGORY
+from data.x12.carc import CARC_CATEGORY
 from features.claim_history import add_claim_history
 from models.tasks import get_task
+from tests.bodies import CLAIM, bodies
 from tests.conftest import BILLER, SCHEDULER, TrainedStore
-from tests.data.test_schemas import CLAIM
-from tests.serving.test_api import bodies
 
 
 def test_reason_accuracy_on_the_holdout_meets_the_target(trained_store: TrainedStore) -> None:
@@ -44,8 +43,13 @@ def test_scores_carry_three_reasons_with_carcs_and_fixes(
 
 def test_a_claim_missing_its_prior_auth_gets_that_reason_and_fix(client: TestClient) -> None:
     mri = CLAIM["service_lines"][1]
-    claim = {**CLAIM, "claim_id": "AUTH-1", "eligibility_verified_at": "2026-03-01", "service_lines": [mri],
-             "total_charge": mri["charge"]}  # fmt: skip
+    claim = {
+        **CLAIM,
+        "claim_id": "AUTH-1",
+        "eligibility_verified_at": "2026-03-01",
+        "service_lines": [mri],
+        "total_charge": mri["charge"],
+    }
     prediction = client.post("/v1/denial/score", json={"claims": [claim]}, headers=BILLER).json()[
         "predictions"
     ][0]
@@ -156,15 +160,31 @@ PAYER = "COM-AET"
 def test_recorded_denials_raise_the_payer_code_rate(client: TestClient) -> None:
     lines = [{"procedure_code": "93000", "units": 1, "charge": 80.0, "denied": True}]
     denied = [
-        {**CLAIM, "claim_id": f"HIST-{k}", "patient_id": f"P-H{k}", "payer_id": PAYER,
-         "payer_type": "commercial", "service_lines": lines, "total_charge": 80.0, "denied": True,
-         "diagnosis_codes": ["I10"],
-         "denial_category": "coding", "service_date": "2027-01-02", "submitted_at": "2027-01-04",
-         "adjudicated_at": "2027-01-20"}
+        {
+            **CLAIM,
+            "claim_id": f"HIST-{k}",
+            "patient_id": f"P-H{k}",
+            "payer_id": PAYER,
+            "payer_type": "commercial",
+            "service_lines": lines,
+            "total_charge": 80.0,
+            "denied": True,
+            "diagnosis_codes": ["I10"],
+            "denial_category": "coding",
+            "service_date": "2027-01-02",
+            "submitted_at": "2027-01-04",
+            "adjudicated_at": "2027-01-20",
+        }
         for k in range(40)
-    ]  # fmt: skip
-    target = {**denied[0], "claim_id": "HIST-T", "patient_id": "P-HT", "service_date": "2027-01-28",
-              "submitted_at": "2027-02-01", "eligibility_verified_at": "2027-01-20"}  # fmt: skip
+    ]
+    target = {
+        **denied[0],
+        "claim_id": "HIST-T",
+        "patient_id": "P-HT",
+        "service_date": "2027-01-28",
+        "submitted_at": "2027-02-01",
+        "eligibility_verified_at": "2027-01-20",
+    }
     for name in ("denied", "denial_category", "adjudicated_at"):
         target.pop(name)
     target["service_lines"] = [{**lines[0], "denied": None}]

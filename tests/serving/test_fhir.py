@@ -20,21 +20,27 @@ ROUTE = "/fhir/Appointment/$no-show-risk"
 def appointment(
     identifier: str, patient_reference: str, start: str, contained: list | None = None
 ) -> Appointment:
-    return Appointment.model_validate({
-        "resourceType": "Appointment", "id": identifier, "status": "booked",
-        "created": "2026-09-01T09:30:00Z", "start": start, "minutesDuration": 20,
-        "appointmentType": {"coding": [{"code": "follow_up"}]},
-        "participant": [
-            {"actor": {"reference": patient_reference}, "status": "accepted"},
-            {"actor": {"reference": "Location/C02"}, "status": "accepted"},
-            {"actor": {"reference": "Practitioner/C02-D1"}, "status": "accepted"},
-        ],
-        "extension": [
-            {"url": EXT_PAYER_TYPE, "valueCode": "medicaid"},
-            {"url": EXT_REMINDER_SENT, "valueBoolean": True},
-        ],
-        "contained": contained or [],
-    })  # fmt: skip
+    return Appointment.model_validate(
+        {
+            "resourceType": "Appointment",
+            "id": identifier,
+            "status": "booked",
+            "created": "2026-09-01T09:30:00Z",
+            "start": start,
+            "minutesDuration": 20,
+            "appointmentType": {"coding": [{"code": "follow_up"}]},
+            "participant": [
+                {"actor": {"reference": patient_reference}, "status": "accepted"},
+                {"actor": {"reference": "Location/C02"}, "status": "accepted"},
+                {"actor": {"reference": "Practitioner/C02-D1"}, "status": "accepted"},
+            ],
+            "extension": [
+                {"url": EXT_PAYER_TYPE, "valueCode": "medicaid"},
+                {"url": EXT_REMINDER_SENT, "valueBoolean": True},
+            ],
+            "contained": contained or [],
+        }
+    )
 
 
 def bundle() -> Bundle:
@@ -44,18 +50,21 @@ def bundle() -> Bundle:
     contained = Patient.model_validate(
         {"resourceType": "Patient", "id": "inline", "gender": "male", "birthDate": "1950-01-20"}
     )
-    return Bundle.model_validate({
-        "resourceType": "Bundle", "type": "collection",
-        "entry": [
-            BundleEntry.model_validate({"fullUrl": "urn:uuid:p1", "resource": referenced}),
-            BundleEntry.model_validate(
-                {"resource": appointment("FA1", "Patient/FP1", "2026-09-15T10:00:00Z")}
-            ),
-            BundleEntry.model_validate(
-                {"resource": appointment("FA2", "#inline", "2026-09-15T10:20:00Z", contained=[contained])}
-            ),
-        ],
-    })  # fmt: skip
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                BundleEntry.model_validate({"fullUrl": "urn:uuid:p1", "resource": referenced}),
+                BundleEntry.model_validate(
+                    {"resource": appointment("FA1", "Patient/FP1", "2026-09-15T10:00:00Z")}
+                ),
+                BundleEntry.model_validate(
+                    {"resource": appointment("FA2", "#inline", "2026-09-15T10:20:00Z", contained=[contained])}
+                ),
+            ],
+        }
+    )
 
 
 def post(client: TestClient, body: str | bytes, headers: dict | None = None):
@@ -88,10 +97,14 @@ def test_round_trip_returns_valid_r4b_risk_assessments(client: TestClient) -> No
         {"appointment_id": "FA2", "patient_id": "inline", "patient_age": 76, "patient_sex": "M"},
     ]
     common = {
-        "clinic_id": "C02", "provider_id": "C02-D1", "booked_at": "2026-09-01T09:30:00",
-        "duration_minutes": 20, "appointment_type": "follow_up", "payer_type": "medicaid",
+        "clinic_id": "C02",
+        "provider_id": "C02-D1",
+        "booked_at": "2026-09-01T09:30:00",
+        "duration_minutes": 20,
+        "appointment_type": "follow_up",
+        "payer_type": "medicaid",
         "reminder_sent": True,
-    }  # fmt: skip
+    }
     starts = ["2026-09-15T10:00:00", "2026-09-15T10:20:00"]
     body = {"appointments": [c | common | {"starts_at": s} for c, s in zip(canonical, starts, strict=True)]}
     scored = client.post("/v1/noshow/score", json=body, headers=SCHEDULER).json()["predictions"]

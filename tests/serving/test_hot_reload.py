@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from data.loaders import claims_for_file
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import write_table
+from data.loaders.canonical import claims_for_file
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 from serving.app import create_app
+from tests.bodies import session_body
 from tests.conftest import ADMIN, SCHEDULER, backend_settings
-from tests.serving.test_overbook_route import session_body
 from training.train import train
 
 

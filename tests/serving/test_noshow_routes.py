@@ -11,16 +11,22 @@ from data.schemas import Appointment
 from features.appointment import AppointmentFeatures
 from features.history import online_history
 from serving.app import create_app
+from tests.bodies import bodies
 from tests.conftest import ADMIN, BILLER, SCHEDULER, TrainedStore
-from tests.serving.test_api import bodies
 
 
 def new_patient_visits(patient: str) -> list[dict]:
     base = {
-        "patient_id": patient, "clinic_id": "C01", "provider_id": "C01-D1", "duration_minutes": 20,
-        "appointment_type": "follow_up", "patient_age": 30, "patient_sex": "M", "payer_type": "commercial",
+        "patient_id": patient,
+        "clinic_id": "C01",
+        "provider_id": "C01-D1",
+        "duration_minutes": 20,
+        "appointment_type": "follow_up",
+        "patient_age": 30,
+        "patient_sex": "M",
+        "payer_type": "commercial",
         "reminder_sent": False,
-    }  # fmt: skip
+    }
     return [
         {
             **base,
@@ -102,10 +108,12 @@ def test_outcomes_are_idempotent_and_feed_later_scores(client: TestClient) -> No
 
 def test_unknown_appointments_get_404_naming_them_and_nothing_is_recorded(client: TestClient) -> None:
     client.post("/v1/noshow/score", json={"appointments": new_patient_visits("UNKN")}, headers=SCHEDULER)
-    body = {"outcomes": [
-        {"appointment_id": "UNKN-1", "outcome": "attended"},
-        {"appointment_id": "NEVER-BOOKED-9", "outcome": "no_show"},
-    ]}  # fmt: skip
+    body = {
+        "outcomes": [
+            {"appointment_id": "UNKN-1", "outcome": "attended"},
+            {"appointment_id": "NEVER-BOOKED-9", "outcome": "no_show"},
+        ]
+    }
     response = client.post("/v1/noshow/outcomes", json=body, headers=ADMIN)
     assert response.status_code == 404
     assert "NEVER-BOOKED-9" in response.json()["detail"] and "UNKN-1" not in response.json()["detail"]
@@ -114,10 +122,12 @@ def test_unknown_appointments_get_404_naming_them_and_nothing_is_recorded(client
 
 
 def test_outcome_requests_are_validated_and_role_checked(client: TestClient) -> None:
-    conflicting = {"outcomes": [
-        {"appointment_id": "X1", "outcome": "attended"},
-        {"appointment_id": "X1", "outcome": "no_show"},
-    ]}  # fmt: skip
+    conflicting = {
+        "outcomes": [
+            {"appointment_id": "X1", "outcome": "attended"},
+            {"appointment_id": "X1", "outcome": "no_show"},
+        ]
+    }
     response = client.post("/v1/noshow/outcomes", json=conflicting, headers=SCHEDULER)
     assert response.status_code == 422 and "X1 has two different outcomes" in response.json()["message"]
     bad = {"outcomes": [{"appointment_id": "X1", "outcome": "late"}]}

@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.bodies import session_body
 from tests.conftest import BILLER, SCHEDULER
-
-
-def session_body(slots: int = 40, prefix: str = "OB", day: str = "2026-09-14") -> dict:
-    start = datetime.fromisoformat(f"{day}T08:00:00")
-    items = []
-    for index in range(slots):
-        at = start + timedelta(minutes=15 * index)
-        appointment = {
-            "appointment_id": f"{prefix}-{index}", "patient_id": f"{prefix}-P{index}", "clinic_id": "C01",
-            "provider_id": "C01-D1", "booked_at": (at - timedelta(days=3 + index % 20)).isoformat(),
-            "starts_at": at.isoformat(), "duration_minutes": 15, "appointment_type": "follow_up",
-            "patient_age": 20 + index, "patient_sex": "F" if index % 2 else "M",
-            "payer_type": "medicaid" if index % 3 == 0 else "commercial", "reminder_sent": index % 4 != 0,
-            "group": "B" if index % 3 == 0 else "A",
-        }  # fmt: skip
-        items.append({"starts_at": at.isoformat(), "appointments": [appointment]})
-    return {
-        "clinic_id": "C01",
-        "provider_id": "C01-D1",
-        "session_date": day,
-        "slot_minutes": 15,
-        "slots": items,
-    }
 
 
 def test_a_40_slot_session_gets_a_plan(client: TestClient) -> None:

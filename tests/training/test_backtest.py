@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from data.loaders import claims_for_file, load_appointments, load_claims
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import read_table, write_table
-from serving.cli import app
+from cli import app
+from data.loaders.canonical import claims_for_file, load_appointments, load_claims
+from data.loaders.tables import read_table, write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 from tests.conftest import make_settings
 from training.backtest import BacktestResult, run_backtest
 
@@ -40,9 +40,20 @@ def test_cli_prints_one_json_object_and_writes_predictions(
     out = tmp_path / "predictions.csv"
     result = CliRunner().invoke(
         app,
-        ["backtest", "noshow", "--data", str(appointments), "--cutoff", CUTOFF.isoformat(),
-         "--horizon-days", "2", "--predictions-out", str(out), "--json"],
-    )  # fmt: skip
+        [
+            "backtest",
+            "noshow",
+            "--data",
+            str(appointments),
+            "--cutoff",
+            CUTOFF.isoformat(),
+            "--horizon-days",
+            "2",
+            "--predictions-out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["cutoff"] == "2026-05-11" and summary["horizon_days"] == 2
@@ -133,9 +144,18 @@ def test_denial_backtest_reports_reasons_lines_and_writes_predictions(
     out = tmp_path / "predictions.csv"
     result = CliRunner().invoke(
         app,
-        ["backtest", "denial", "--data", str(claims), "--cutoff", CLAIM_CUTOFF.isoformat(),
-         "--predictions-out", str(out), "--json"],
-    )  # fmt: skip
+        [
+            "backtest",
+            "denial",
+            "--data",
+            str(claims),
+            "--cutoff",
+            CLAIM_CUTOFF.isoformat(),
+            "--predictions-out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert 0.5 < summary["metrics"]["roc_auc"] <= summary["oracle"]["oracle_roc_auc"] + 0.02
@@ -182,8 +202,7 @@ def test_remittances_after_the_cutoff_never_reach_training(claims: Path, tmp_pat
 
     def models(result: BacktestResult) -> list[str]:
         trained = result.fit.trained
-        boosters = [trained.pipeline.named_steps["classifier"].classifier.booster_,
-                    trained.lines.model.classifier.booster_, trained.reasons.booster]  # fmt: skip
+        boosters = [trained.classifier.booster_, trained.lines.model.booster_, trained.reasons.booster]
         return [b.model_to_string() for b in boosters] + [repr(trained.claim_history)]
 
     assert models(baseline) == models(rerun)

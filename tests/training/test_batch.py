@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from data.loaders import claims_for_file, load_appointments, load_claims
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import read_table, write_table
-from serving.cli import app
+from cli import app
+from data.loaders.canonical import claims_for_file, load_appointments, load_claims
+from data.loaders.tables import read_table, write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 from tests.conftest import TrainedStore
 from training.batch import dask_client, score_files
 
@@ -36,8 +36,9 @@ def test_100k_appointments_equal_in_process_scoring(
 ) -> None:
     data = write_table(generate_appointments(100_000, seed=91), tmp_path / "appointments.csv")
     trained = champion(trained_store, "noshow")
-    result = score_files(trained, [data], tmp_path / "scores.parquet", client=cluster, show_progress=False,
-                         blocksize="1MB")  # fmt: skip
+    result = score_files(
+        trained, [data], tmp_path / "scores.parquet", client=cluster, show_progress=False, blocksize="1MB"
+    )
     assert result.rows_scored == 100_000 and result.quarantine is None
     scored = pd.read_parquet(result.out).set_index("appointment_id")["no_show_probability"]
     table = load_appointments(data).valid

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli import app
+from cli import app
 
 runner = CliRunner()
 

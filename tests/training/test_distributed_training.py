@@ -9,11 +9,11 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from data.loaders import claims_for_file, load_appointments
-from data.synthetic_appointments import generate_appointments
-from data.synthetic_claims import generate_claims
-from data.tables import write_table
-from serving.cli import app
+from cli import app
+from data.loaders.canonical import claims_for_file, load_appointments
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 
 
 @pytest.fixture

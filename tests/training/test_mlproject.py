@@ -9,8 +9,8 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from data.synthetic_appointments import generate_appointments
-from data.tables import write_table
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,15 +24,32 @@ def test_mlflow_run_trains_and_registers_a_version(tmp_path: Path) -> None:
     bin_dir = str(Path(sys.executable).parent)
     environment = {
         **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        # Run as `.venv/bin/mlflow run` from a shell that never activated the venv: the entry point
+        # must still find careops.
+        "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != bin_dir),
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
         "CAREOPS_DATABASE_URL": settings.database_url,
     }
     completed = subprocess.run(
-        [f"{bin_dir}/mlflow", "run", str(ROOT), "-e", "train_noshow", "--env-manager", "local",
-         "-P", f"data={data}", "--experiment-id", experiment],
-        env=environment, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        [
+            f"{bin_dir}/mlflow",
+            "run",
+            str(ROOT),
+            "-e",
+            "train_noshow",
+            "--env-manager",
+            "local",
+            "-P",
+            f"data={data}",
+            "--experiment-id",
+            experiment,
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     versions = client.search_model_versions("name='noshow'")
     assert [v.version for v in versions] == [1] or [str(v.version) for v in versions] == ["1"]

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from data.loaders import load_appointments
-from data.synthetic_appointments import generate_appointments
-from data.tables import write_table
+from config import Settings
+from data.loaders.canonical import load_appointments
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from models.registry import alias_version
 from tests.conftest import backend_settings, make_settings
 from training.promotion import PromotionError, promote, rollback
-from training.registry import alias_version
-from training.settings import Settings
 from training.train import train
 
 

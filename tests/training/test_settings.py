@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.settings import Settings, api_key_roles, parse_api_keys
+from config import Settings, api_key_roles, parse_api_keys
 
 
 def test_api_keys_parse_into_roles() -> None:

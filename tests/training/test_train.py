@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from data.synthetic_appointments import generate_appointments
-from data.tables import file_sha256, write_table
+from data.loaders.tables import file_sha256, write_table
+from data.synthetic.appointments import generate_appointments
+from models.registry import alias_version
 from tests.conftest import TrainedStore, make_settings
-from training.registry import alias_version
 from training.train import TrainingDataError, train
 
 

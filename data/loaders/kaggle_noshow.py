@@ -1,6 +1,6 @@
 """Adapter for the public "Medical Appointment No Shows" CSV (Vitória, Brazil, 2016).
 
-Quirks handled (domain.md):
+Quirks handled (docs/domain.md):
 - `No-show` = "Yes" means the patient was absent.
 - AppointmentDay has no time of day, so same-day bookings look booked after the visit. A visit
   is taken to start at midnight of its day, or at its booking time when it was booked that day
@@ -17,9 +17,21 @@ from pathlib import Path
 import pandas as pd
 
 KAGGLE_COLUMNS = (
-    "PatientId", "AppointmentID", "Gender", "ScheduledDay", "AppointmentDay", "Age", "Neighbourhood",
-    "Scholarship", "Hipertension", "Diabetes", "Alcoholism", "Handcap", "SMS_received", "No-show",
-)  # fmt: skip
+    "PatientId",
+    "AppointmentID",
+    "Gender",
+    "ScheduledDay",
+    "AppointmentDay",
+    "Age",
+    "Neighbourhood",
+    "Scholarship",
+    "Hipertension",
+    "Diabetes",
+    "Alcoholism",
+    "Handcap",
+    "SMS_received",
+    "No-show",
+)
 # Constants for what the public file does not record.
 UNRECORDED_DURATION_MINUTES = 15
 UNRECORDED_TYPE = "unspecified"

@@ -13,12 +13,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from data.carc import LIKELY_CARCS
 from data.schemas import DenialCategory
+from data.x12.carc import LIKELY_CARCS
 
 PAID_SHARE = 0.8
-FILING_INDICATOR = {"medicare": "MB", "medicare_advantage": "16", "medicaid": "MC", "managed_medicaid": "MC",
-                    "commercial": "CI", "marketplace": "CI"}  # fmt: skip
+FILING_INDICATOR = {
+    "medicare": "MB",
+    "medicare_advantage": "16",
+    "medicaid": "MC",
+    "managed_medicaid": "MC",
+    "commercial": "CI",
+    "marketplace": "CI",
+}
 SENDER, RECEIVER = "CAREOPS", "PAYER"
 FILE_STAMP = datetime(2026, 11, 27, 12, 0)
 
@@ -30,8 +36,11 @@ def _envelope(functional: str, version: str, transactions: list[list[str]], stam
     for number, body in enumerate(transactions, start=1):
         kind = "837" if functional == "HC" else "835"
         control = f"{number:09d}"
-        segments += [f"ST*{kind}*{control}*{version}" if kind == "837" else f"ST*{kind}*{control}", *body,
-                     f"SE*{len(body) + 2}*{control}"]  # fmt: skip
+        segments += [
+            f"ST*{kind}*{control}*{version}" if kind == "837" else f"ST*{kind}*{control}",
+            *body,
+            f"SE*{len(body) + 2}*{control}",
+        ]
     segments += [f"GE*{len(transactions)}*1", "IEA*1*000000001"]
     return "~\n".join(segments) + "~\n"
 
@@ -58,11 +67,14 @@ def write_837p(claims: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
     for claim in claims:
         body = [
             f"BHT*0019*00*{claim['claim_id']}*{_d8(claim['submitted_at'])}*1200*CH",
-            "HL*1**20*1", f"NM1*85*2*BILLING*****XX*{claim['billing_provider_id']}",
-            "HL*2*1*22*0", f"SBR*P*18*******{FILING_INDICATOR.get(claim['payer_type'], 'ZZ')}",
-            f"NM1*IL*1*PATIENT*****MI*{claim['patient_id']}", f"NM1*PR*2*PAYER*****PI*{claim['payer_id']}",
+            "HL*1**20*1",
+            f"NM1*85*2*BILLING*****XX*{claim['billing_provider_id']}",
+            "HL*2*1*22*0",
+            f"SBR*P*18*******{FILING_INDICATOR.get(claim['payer_type'], 'ZZ')}",
+            f"NM1*IL*1*PATIENT*****MI*{claim['patient_id']}",
+            f"NM1*PR*2*PAYER*****PI*{claim['payer_id']}",
             f"CLM*{claim['claim_id']}*{_money(claim['total_charge'])}***{claim['place_of_service']}:B:1*Y*A*Y*Y",
-        ]  # fmt: skip
+        ]
         if claim.get("prior_auth_number"):
             body.append(f"REF*G1*{claim['prior_auth_number']}")
         codes = [c.replace(".", "") for c in claim["diagnosis_codes"]]
@@ -107,8 +119,13 @@ def write_835(claims: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
         by_date.setdefault(key, []).append(claim)
     transactions = []
     for number, (paid_on, group) in enumerate(sorted(by_date.items()), start=1):
-        body = [f"BPR*I*0*C*NON************{paid_on}", f"TRN*1*{number}*1", "N1*PR*PAYER",
-                "N1*PE*PRACTICE*XX*1234567893", "LX*1"]  # fmt: skip
+        body = [
+            f"BPR*I*0*C*NON************{paid_on}",
+            f"TRN*1*{number}*1",
+            "N1*PR*PAYER",
+            "N1*PE*PRACTICE*XX*1234567893",
+            "LX*1",
+        ]
         for claim in group:
             lines = remittance_lines(claim)
             paid = round(sum(p for p, _, _, _ in lines), 2)

@@ -32,10 +32,10 @@ from sqlalchemy import (
     update,
 )
 
-from data.upsert import upsert
+from data.epoch import as_seconds, day_number
+from data.stores.upsert import upsert
 
 OUTCOMES = ("attended", "no_show", "cancelled")
-SECONDS_PER_DAY = 86400
 
 metadata = MetaData()
 appointments = Table(
@@ -54,12 +54,22 @@ appointments = Table(
 
 @dataclass(frozen=True)
 class PatientRows:
-    """One patient's stored appointments (cancelled ones left out) as arrays."""
+    """Appointments as arrays: day numbers of the start, booking times (epoch seconds), outcomes
+    (1 no-show, 0 attended, NaN unknown) and ids."""
 
     days: np.ndarray
     booked: np.ndarray
     outcome: np.ndarray
     ids: np.ndarray
+
+    @classmethod
+    def empty(cls) -> PatientRows:
+        """No appointments."""
+        return cls(np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=object))
+
+    def take(self, rows: np.ndarray | list[int]) -> PatientRows:
+        """The given rows (an index array of any shape)."""
+        return PatientRows(self.days[rows], self.booked[rows], self.outcome[rows], self.ids[rows])
 
 
 @dataclass
@@ -77,13 +87,9 @@ def booking_row(appointment_id: str, patient_id: str, clinic_id: str, starts: fl
         "appointment_id": appointment_id,
         "patient_id": patient_id,
         "clinic_id": clinic_id,
-        "start_day": int(starts // SECONDS_PER_DAY),
+        "start_day": int(day_number(starts)),
         "booked_at": float(booked),
     }
-
-
-def _epoch_seconds(values: pd.Series) -> np.ndarray:
-    return values.to_numpy(dtype="datetime64[s]").astype(np.int64).astype(np.float64)
 
 
 class AppointmentStore:
@@ -102,8 +108,8 @@ class AppointmentStore:
 
     def seed(self, frame: pd.DataFrame) -> int:
         """Store a canonical appointments table with its known outcomes; returns rows written."""
-        starts = _epoch_seconds(frame["starts_at"])
-        booked = _epoch_seconds(frame["booked_at"])
+        starts = as_seconds(frame["starts_at"].to_numpy())
+        booked = as_seconds(frame["booked_at"].to_numpy())
         now = datetime.now()
         rows = []
         for i, (appointment_id, patient_id, clinic_id, no_show) in enumerate(

@@ -1,13 +1,18 @@
-"""The careops command line for data and training: generate, train."""
+"""The one careops command line: data, training, scoring and serving commands, above every package."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from config import ROLES
 
 app = typer.Typer(
     name="careops", help="No-show and claim-denial risk: data, training and serving.", no_args_is_help=True
@@ -43,10 +48,10 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same file.")] = 42,
 ) -> None:
     """Generate a synthetic canonical table, with each row's true probability in extra columns."""
-    from data.loaders import claims_for_file
-    from data.synthetic_appointments import generate_appointments
-    from data.synthetic_claims import generate_claims
-    from data.tables import write_table
+    from data.loaders.canonical import claims_for_file
+    from data.loaders.tables import write_table
+    from data.synthetic.appointments import generate_appointments
+    from data.synthetic.claims import generate_claims
 
     if table is TableName.appointments:
         frame = generate_appointments(rows, seed=seed)
@@ -86,9 +91,9 @@ def train(
     """Train, evaluate on a temporal holdout, log to MLflow and register a model version."""
     from mlflow import MlflowClient
 
+    from config import Settings
+    from models.registry import alias_version
     from training.fit import TrainingDataError
-    from training.registry import alias_version
-    from training.settings import Settings
     from training.train import train as run_training
 
     configure_logging()
@@ -150,13 +155,12 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Train on what was known before the cut-off, score what came after, and report the figures."""
-    import json
     from datetime import date
 
-    from data.tables import write_table
+    from config import Settings
+    from data.loaders.tables import write_table
     from training.backtest import run_backtest
     from training.fit import TrainingDataError
-    from training.settings import Settings
 
     configure_logging()
     try:
@@ -210,9 +214,9 @@ def promote(
     reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (logged).")] = None,
 ) -> None:
     """Judge a candidate against @champion on the most recent holdout of DATA; promote if not worse."""
+    from config import Settings
     from training.promotion import PromotionError
     from training.promotion import promote as run_gate
-    from training.settings import Settings
 
     configure_logging()
     try:
@@ -233,8 +237,10 @@ def promote(
         how = (
             f"forced ({'; '.join(decision.reasons)})" if decision.forced else "not worse on any gated metric"
         )
-        typer.echo(f"promoted {task.value} v{decision.candidate} to @champion, {how}; "
-                   f"v{decision.champion} is @previous (run {decision.run_id})")  # fmt: skip
+        typer.echo(
+            f"promoted {task.value} v{decision.candidate} to @champion, {how}; "
+            f"v{decision.champion} is @previous (run {decision.run_id})"
+        )
         return
     typer.echo(
         f"refused {task.value} v{decision.candidate}: {'; '.join(decision.reasons)} (run {decision.run_id})"
@@ -245,9 +251,9 @@ def promote(
 @app.command()
 def rollback(task: Annotated[TaskName, typer.Argument(help="Which model.")]) -> None:
     """Restore @previous as @champion."""
+    from config import Settings
     from training.promotion import PromotionError
     from training.promotion import rollback as run_rollback
-    from training.settings import Settings
 
     configure_logging()
     try:
@@ -255,8 +261,10 @@ def rollback(task: Annotated[TaskName, typer.Argument(help="Which model.")]) -> 
     except PromotionError as error:
         typer.echo(f"error: {error}; nothing changed", err=True)
         raise typer.Exit(code=2) from None
-    typer.echo(f"{task.value}@champion is v{decision.candidate} again; v{decision.champion} is @previous "
-               f"(run {decision.run_id})")  # fmt: skip
+    typer.echo(
+        f"{task.value}@champion is v{decision.candidate} again; v{decision.champion} is @previous "
+        f"(run {decision.run_id})"
+    )
 
 
 QUARANTINED_EXIT_CODE = 3
@@ -279,8 +287,8 @@ def score(
     """Score files with dask.dataframe; bad rows go to <out>.quarantine.csv (exit code 3)."""
     import mlflow
 
+    from config import Settings
     from training.batch import SchedulerUnreachableError, dask_client, score_files
-    from training.settings import Settings
 
     configure_logging()
     settings = Settings()
@@ -318,11 +326,11 @@ def ingest_x12_files(
     ] = False,
 ) -> None:
     """Canonical claims from 837 files, labelled (denied, category, CARC/RARC, paid) from 835 files."""
-    from data.claim_store import ClaimStore
-    from data.loaders import load_claims
-    from data.tables import write_table
-    from data.x12_ingest import ingest_x12
-    from training.settings import Settings
+    from config import Settings
+    from data.loaders.canonical import load_claims
+    from data.loaders.tables import write_table
+    from data.stores.claims import ClaimStore
+    from data.x12.ingest import ingest_x12
 
     frame, report = ingest_x12(claims, remits)
     for error in report.file_errors:
@@ -333,8 +341,10 @@ def ingest_x12_files(
         f"{report.remittances} remittances"
     )
     typer.echo(f"  claims without a remittance: {len(report.claims_without_remittance)}")
-    typer.echo(f"  remittances without a claim: {len(report.remittances_without_claim)} "
-               f"{report.remittances_without_claim[:10]}")  # fmt: skip
+    typer.echo(
+        f"  remittances without a claim: {len(report.remittances_without_claim)} "
+        f"{report.remittances_without_claim[:10]}"
+    )
     typer.echo(f"  predeterminations / forwarded (not labelled): {len(report.unlabelled_payments)}")
     undated = len(report.payments_without_date)
     typer.echo(f"  labelled without a payment date (BPR16), so not payer history: {undated}")
@@ -343,5 +353,71 @@ def ingest_x12_files(
         store = ClaimStore(Settings().database_url)
         recorded = store.record(loaded.valid)
         store.engine.dispose()
-        typer.echo(f"recorded {recorded} claims in the claim store; {len(loaded.quarantined)} invalid "
-                   f"ones were not ({loaded.reason_counts})")  # fmt: skip
+        typer.echo(
+            f"recorded {recorded} claims in the claim store; {len(loaded.quarantined)} invalid "
+            f"ones were not ({loaded.reason_counts})"
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the scoring API with uvicorn; both @champion models load at start-up."""
+    import uvicorn
+
+    configure_logging()
+    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+def keys(
+    file: Annotated[Path, typer.Option(help="Where to keep the keys (git-ignored).")] = Path(
+        ".careops/api-keys"
+    ),
+) -> None:
+    """Create one API key per role in FILE if it does not exist, and print them once."""
+    if file.exists():
+        typer.echo(f"API keys already in {file} (set CAREOPS_API_KEYS_FILE={file} to use them)")
+        return
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{secrets.token_urlsafe(24)}:{role}" for role in ROLES]
+    descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    typer.echo(f"Created API keys in {file} (shown once; the file is git-ignored):")
+    for line in lines:
+        key, _, role = line.rpartition(":")
+        typer.echo(f"  {role:<9} {key}")
+
+
+@app.command()
+def examples(
+    appointments: Annotated[Path, typer.Option(exists=True, help="Canonical appointments file.")],
+    claims: Annotated[Path, typer.Option(exists=True, help="Canonical claims file.")],
+    out: Annotated[Path, typer.Option(help="Folder for the request bodies.")] = Path(".careops/requests"),
+    keys_file: Annotated[Path, typer.Option(help="The API keys file.")] = Path(".careops/api-keys"),
+    base_url: Annotated[str, typer.Option(help="Where the API listens.")] = "http://127.0.0.1:8000",
+    rows: Annotated[int, typer.Option(min=1, max=100)] = 3,
+) -> None:
+    """Write example request bodies from canonical files and print a curl for each route."""
+    from models.tasks import caller_records, get_task
+
+    out.mkdir(parents=True, exist_ok=True)
+    bodies = {"noshow": ("appointments", appointments), "denial": ("claims", claims)}
+    for task_name, (field, path) in bodies.items():
+        task = get_task(task_name)
+        records = caller_records(task, task.load(path).valid.tail(rows))
+        (out / f"{task_name}-score.json").write_text(json.dumps({field: records}, indent=2), encoding="utf-8")
+    role_of = {"noshow": "scheduler", "denial": "biller"}
+    typer.echo("\nTry it (keys are read from the git-ignored key file):")
+    for task_name, role in role_of.items():
+        key = f"$(grep ':{role}$' {keys_file} | cut -d: -f1)"
+        typer.echo(
+            f"  curl -s -X POST {base_url}/v1/{task_name}/score -H 'Content-Type: application/json' "
+            f'-H "X-API-Key: {key}" -d @{out}/{task_name}-score.json'
+        )
+    typer.echo(f"  curl -s {base_url}/health/ready")
+    typer.echo(f"  open {base_url}/docs for the OpenAPI documentation\n")

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from data.x12_835 import ClaimPayment, LinePayment, read_835
-from data.x12_837 import read_837
-from data.x12_reader import X12FileError
+from data.x12.claims_837 import read_837
+from data.x12.reader import X12FileError
+from data.x12.remittances_835 import ClaimPayment, LinePayment, read_835
 
 
 @dataclass

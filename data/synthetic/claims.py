@@ -198,8 +198,10 @@ def exact_truth(mechanisms: list[Mechanism], charges: list[float], base_shares: 
     n = len(charges)
     whole = [m for m in mechanisms if m.lines is None]
     claim_survive = float(np.prod([1 - m.hazard for m in whole]))
-    line_hit = [1 - float(np.prod([1 - m.hazard for m in mechanisms if m.lines and line in m.lines]))
-                for line in range(n)]  # fmt: skip
+    line_hit = [
+        1 - float(np.prod([1 - m.hazard for m in mechanisms if m.lines and line in m.lines]))
+        for line in range(n)
+    ]
     top = int(np.argmax(charges))
     others_all_hit = float(np.prod([line_hit[k] for k in range(n) if k != top]))
 

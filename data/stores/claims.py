@@ -27,8 +27,9 @@ from sqlalchemy import (
     select,
 )
 
+from data.epoch import epoch_day
 from data.schemas import DenialCategory, line_field, service_lines
-from data.upsert import upsert
+from data.stores.upsert import upsert
 
 # Denial categories whose payer rates history reads.
 HISTORY_CATEGORIES = tuple(c.value for c in DenialCategory if c is not DenialCategory.PROVIDER_ENROLLMENT)
@@ -80,12 +81,6 @@ lines_table = Table(
 )
 
 
-def _day(value: Any) -> int | None:
-    if value is None or value != value:
-        return None
-    return int(pd.Timestamp(value).value // 86_400_000_000_000)
-
-
 def _float(value: Any) -> float | None:
     return None if value is None or value != value else float(value)
 
@@ -105,7 +100,7 @@ class ClaimStore:
         claims, lines = [], []
         for row in frame.itertuples(index=False):
             lines_of_claim = service_lines(row.service_lines)
-            adjudicated = _day(getattr(row, "adjudicated_at", None))
+            adjudicated = epoch_day(getattr(row, "adjudicated_at", None))
             denied = _float(getattr(row, "denied", None))
             known = adjudicated is not None and denied is not None
             category = getattr(row, "denial_category", None)
@@ -114,7 +109,7 @@ class ClaimStore:
                     "claim_id": row.claim_id,
                     "payer_id": str(row.payer_id),
                     "service_key": service_key(row.patient_id, row.service_date, lines_of_claim),
-                    "submitted_day": _day(row.submitted_at),
+                    "submitted_day": epoch_day(row.submitted_at),
                     "adjudicated_day": adjudicated if known else None,
                     "denied": denied if known else None,
                     "category": category if known and isinstance(category, str) else None,

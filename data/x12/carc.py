@@ -1,6 +1,6 @@
 """Claim adjustment reason codes (CARC): which adjustments are denials, and their root-cause category.
 
-From domain.md (the x12.org list). Deactivated codes still found in old files are mapped by their
+From the x12.org list (docs/domain.md). Deactivated codes still found in old files are mapped by their
 former meaning: 15, 38, 62 and 165 (authorisation, referral) as prior authorization; 42, A2 and A7
 (fee schedule, contractual and presumptive payment adjustments) as not denials.
 """
@@ -43,7 +43,7 @@ def category_of(code: str) -> DenialCategory | None:
     return CARC_CATEGORY.get(code.strip().upper())
 
 
-# The CARCs a payer most often sends for each category (domain.md's table, most common first).
+# The CARCs a payer most often sends for each category (docs/domain.md, most common first).
 LIKELY_CARCS: dict[DenialCategory, tuple[str, ...]] = {
     DenialCategory.ELIGIBILITY: ("27", "26", "31"),
     DenialCategory.MISSING_INFORMATION: ("16", "252", "226"),

@@ -2,7 +2,7 @@
 
 Each claim payment takes its date from the transaction's BPR16 (the payment or notice date): that
 is when the practice learns the outcome, which point-in-time history needs.
-Rules (domain.md): a line is denied when paid = 0, charge > 0 and a denial CARC is present (group
+Rules (docs/domain.md): a line is denied when paid = 0, charge > 0 and a denial CARC is present (group
 CO/PI/OA, or PR 96/204); a claim is denied when it is paid 0 on a positive charge with a denial
 CARC on the claim or its lines. CLP02 is not used for denial (4 means "patient not recognized" in
 5010). Predeterminations (CLP02=25) and forwarded claims (19-21, 23) are left out of labelling.
@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from data.carc import category_of, is_denial, refined_category
-from data.x12_reader import X12Segment, read_segments
+from data.x12.carc import category_of, is_denial, refined_category
+from data.x12.reader import X12Segment, read_segments
 
-UNLABELLED_STATUSES = {"19": "forwarded", "20": "forwarded", "21": "forwarded", "23": "forwarded",
-                       "25": "predetermination"}  # fmt: skip
+UNLABELLED_STATUSES = {
+    "19": "forwarded",
+    "20": "forwarded",
+    "21": "forwarded",
+    "23": "forwarded",
+    "25": "predetermination",
+}
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,14 @@ def _adjustments(segment: X12Segment) -> list[Adjustment]:
     for start in range(2, 20, 3):  # up to six (reason, amount, quantity) triples: parse them all
         code = segment.element(start)
         if code:
-            out.append(Adjustment(group, code, _amount(segment.element(start + 1)) or 0.0,
-                                  _amount(segment.element(start + 2))))  # fmt: skip
+            out.append(
+                Adjustment(
+                    group,
+                    code,
+                    _amount(segment.element(start + 1)) or 0.0,
+                    _amount(segment.element(start + 2)),
+                )
+            )
     return out
 
 

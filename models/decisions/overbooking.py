@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from models.session import SessionFigures, _pmf_matrix, backlog_dynamics, evaluate_session
+from models.decisions.session import SessionFigures, _pmf_matrix, backlog_dynamics, evaluate_session
 
 Fairness = Literal["none", "equal_wait"]
 
@@ -90,9 +90,11 @@ def recommend(
     if not booked:
         raise ValueError("a session needs at least one slot")
     everyone = [p for s in booked for p in s]
-    p_new = overbook_show_probability if overbook_show_probability is not None else (
-        float(np.mean(everyone)) if everyone else 0.8
-    )  # fmt: skip
+    p_new = (
+        overbook_show_probability
+        if overbook_show_probability is not None
+        else (float(np.mean(everyone)) if everyone else 0.8)
+    )
     cap = limits.max_per_session if limits.max_per_session is not None else len(booked)
     bound_slots = limits.overtime_bound_minutes / slot_minutes
     names, g_sum, g_sq = _group_sums(booked, groups if fairness == "equal_wait" else None)

@@ -14,13 +14,24 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from data.x12_reader import X12Segment, read_segments
+from data.x12.reader import X12Segment, read_segments
 
 FILING_INDICATOR_PAYER_TYPE = {
-    "MA": "medicare", "MB": "medicare", "16": "medicare_advantage", "MC": "medicaid",
-    "CI": "commercial", "BL": "commercial", "HM": "commercial", "12": "commercial", "13": "commercial",
-    "14": "commercial", "15": "commercial", "17": "commercial", "CH": "commercial", "VA": "commercial",
-}  # fmt: skip
+    "MA": "medicare",
+    "MB": "medicare",
+    "16": "medicare_advantage",
+    "MC": "medicaid",
+    "CI": "commercial",
+    "BL": "commercial",
+    "HM": "commercial",
+    "12": "commercial",
+    "13": "commercial",
+    "14": "commercial",
+    "15": "commercial",
+    "17": "commercial",
+    "CH": "commercial",
+    "VA": "commercial",
+}
 DIAGNOSIS_QUALIFIERS = {"ABK", "ABF", "BK", "BF", "APR", "PR"}
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from data.kaggle_noshow import read_kaggle_noshow
+from data.loaders.kaggle_noshow import read_kaggle_noshow
+from data.loaders.tables import read_table
 from data.schemas import Appointment, CanonicalRecord, Claim
-from data.tables import read_table
 
 QUARANTINE_REASON = "quarantine_reason"
 QUARANTINE_RULE = "quarantine_rule"

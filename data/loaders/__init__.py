@@ -1,0 +1,1 @@
+"""Loaders: files and frames in, validated canonical tables out, bad rows quarantined with a reason."""

@@ -1,0 +1,1 @@
+"""The service's stores: bookings and outcomes, claims and remittances, in any SQLAlchemy database."""

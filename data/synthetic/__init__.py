@@ -1,0 +1,1 @@
+"""Synthetic generators that record each row's true probability beside the canonical columns."""

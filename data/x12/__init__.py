@@ -1,0 +1,1 @@
+"""X12 837 claims and 835 remittances: reading, labelling by CARC/RARC, writing."""

@@ -1,0 +1,1 @@
+"""Decisions built on probabilities: risk bands, the session model, overbooking, denial fixes, worklist."""

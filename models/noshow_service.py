@@ -1,0 +1,54 @@
+"""The no-show scoring service: validated appointments in, probabilities with their factors out.
+
+Every request-path caller (the score, overbook and FHIR routes) goes through `book_and_score`, so
+each scored appointment is booked in the store before its history is read, as it is offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from data.epoch import as_seconds
+from data.schemas import Appointment
+from data.stores.appointments import AppointmentStore, booking_row
+from features.history import online_history
+from models.scorer import CompiledScorer, Factor
+
+
+@dataclass(frozen=True)
+class AppointmentScores:
+    """Per appointment, in request order: P(no-show), the top factors and the unseen inputs."""
+
+    probability: np.ndarray
+    factors: list[list[Factor]]
+    unseen: list[list[str]]
+
+
+def book_and_score(
+    scorer: CompiledScorer,
+    store: AppointmentStore,
+    appointments: Sequence[Appointment],
+    top_factors: int = 0,
+) -> AppointmentScores:
+    """Write the appointments to the store as bookings, then score them with their history.
+
+    The write is deliberate: a scored appointment is a booking, and later scores must see it in the
+    patient's upcoming visits and the clinic's load. `top_factors` = 0 skips the explanations.
+    """
+    if not appointments:
+        return AppointmentScores(np.empty(0), [], [])
+    starts = as_seconds([a.starts_at for a in appointments])
+    booked = as_seconds([a.booked_at for a in appointments])
+    store.upsert_bookings(
+        [
+            booking_row(a.appointment_id, a.patient_id, a.clinic_id, starts[i], booked[i])
+            for i, a in enumerate(appointments)
+        ]
+    )
+    columns = scorer.columns(appointments, online_history(store, appointments, scorer.trained.history))
+    scored = scorer.score_columns(columns)
+    factors = scorer.top_factors(scored.matrix, top_factors) if top_factors else [[] for _ in appointments]
+    return AppointmentScores(scored.probability, factors, scorer.features.unseen_categories(columns))

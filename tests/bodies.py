@@ -1,0 +1,90 @@
+"""Request bodies and small helpers that several test modules share."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta
+
+from models.tasks import caller_records, get_task
+from tests.conftest import TrainedStore
+
+APPOINTMENT = {
+    "appointment_id": "A1",
+    "patient_id": "P1",
+    "clinic_id": "C01",
+    "provider_id": "C01-D1",
+    "booked_at": "2026-03-01T09:00:00",
+    "starts_at": "2026-03-10T14:30:00",
+    "duration_minutes": 20,
+    "appointment_type": "follow_up",
+    "patient_age": 34,
+    "patient_sex": "F",
+    "payer_type": "commercial",
+    "reminder_sent": True,
+}
+
+CLAIM = {
+    "claim_id": "CLM1",
+    "patient_id": "P1",
+    "payer_id": "MCR-TX",
+    "payer_type": "medicare",
+    "billing_provider_id": "1234567893",
+    "rendering_provider_id": "1003000007",
+    "service_date": "2026-03-02",
+    "submitted_at": "2026-03-05",
+    "place_of_service": "11",
+    "total_charge": 1310.0,
+    "diagnosis_codes": ["M54.50"],
+    "service_lines": [
+        {"procedure_code": "99213", "units": 1, "charge": 110.0},
+        {"procedure_code": "72148", "units": 1, "charge": 1200.0},
+    ],
+}
+
+
+def bodies(store: TrainedStore, rows: int = 5) -> dict[str, dict]:
+    """Request bodies of canonical records, as a caller sends them."""
+    out = {}
+    for task_name, field, path in (
+        ("noshow", "appointments", store.appointments),
+        ("denial", "claims", store.claims),
+    ):
+        task = get_task(task_name)
+        out[task_name] = {field: caller_records(task, task.load(path).valid.tail(rows))}
+    return out
+
+
+def session_body(slots: int = 40, prefix: str = "OB", day: str = "2026-09-14") -> dict:
+    start = datetime.fromisoformat(f"{day}T08:00:00")
+    items = []
+    for index in range(slots):
+        at = start + timedelta(minutes=15 * index)
+        appointment = {
+            "appointment_id": f"{prefix}-{index}",
+            "patient_id": f"{prefix}-P{index}",
+            "clinic_id": "C01",
+            "provider_id": "C01-D1",
+            "booked_at": (at - timedelta(days=3 + index % 20)).isoformat(),
+            "starts_at": at.isoformat(),
+            "duration_minutes": 15,
+            "appointment_type": "follow_up",
+            "patient_age": 20 + index,
+            "patient_sex": "F" if index % 2 else "M",
+            "payer_type": "medicaid" if index % 3 == 0 else "commercial",
+            "reminder_sent": index % 4 != 0,
+            "group": "B" if index % 3 == 0 else "A",
+        }
+        items.append({"starts_at": at.isoformat(), "appointments": [appointment]})
+    return {
+        "clinic_id": "C01",
+        "provider_id": "C01-D1",
+        "session_date": day,
+        "slot_minutes": 15,
+        "slots": items,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
