@@ -3,7 +3,8 @@
 The same steps as in-process training, distributed: validation per partition, point-in-time
 history by patient and by clinic, a day-aligned temporal split, a DaskLGBMClassifier with early
 stopping on the most recent slice of the training window, then calibration on that slice.
-Only the holdout (for the run's report) and the calibration scores are collected locally.
+The holdout (for the run's report), the calibration scores and the rows the reason and line
+models fit on are collected locally; those sub-models are fitted by the same step as in-process.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from models.estimator import BoosterParams, build_pipeline, pipeline_steps
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.batch import gather_claim_events, read_files, validated, with_claim_history, with_history
-from training.fit import FitResult, TrainingDataError, evaluate_holdout, history_params, known_by_cutoff
+from training.fit import (
+    FitResult,
+    TrainingDataError,
+    evaluate_holdout,
+    fit_submodels,
+    history_params,
+    known_by_cutoff,
+)
 
 
 @dataclass
@@ -128,13 +136,32 @@ def fit_and_evaluate_distributed(
     calibrated = CalibratedClassifier.from_fitted(classifier, calibrator, scores)
     pipeline = Pipeline([("features", features), ("classifier", calibrated)])
 
-    holdout_rows = labelled[labelled[time] >= holdout_start].compute().sort_values([time, task.id_column])
+    def local(rows: dd.DataFrame) -> pd.DataFrame:
+        return rows.compute().sort_values([time, task.id_column], kind="stable")
+
+    # The reason and line models fit in this process, on the rows they need, as in-process training.
+    reasons = lines = None
+    if task.reason_column is not None or task.line_oracle_column is not None:
+        has_lines = task.line_oracle_column is not None
+        reasons, lines = fit_submodels(
+            task,
+            features,
+            local(fit_rows[fit_rows[label] == 1]),
+            local(train_rows) if has_lines else None,
+            local(calibration_rows) if has_lines else None,
+            params,
+            settings,
+        )
+
+    holdout_rows = local(labelled[labelled[time] >= holdout_start])
+    before = labelled[labelled[time] < holdout_start]
     rows = {
         "rows_train": int(train_rows.shape[0].compute()),
         "rows_calibration": len(scored),
         "rows_holdout": len(holdout_rows),
         "rows_unlabelled": rows_valid - int(labelled.shape[0].compute()),
+        "rows_label_after_cutoff": int(before.shape[0].compute()) - int(fit_rows.shape[0].compute()),
     }
-    trained = TrainedModel(task.name, pipeline, history, claim_history=claim_history)
+    trained = TrainedModel(task.name, pipeline, history, reasons, lines, claim_history)
     result = evaluate_holdout(task, trained, holdout_rows, positive_rate, rows, scores, holdout_start)
     return result, load, valid

@@ -96,12 +96,16 @@ def fit_submodels(
     task: Task,
     features: CanonicalFeatures,
     fit_rows: pd.DataFrame,
-    train_rows: pd.DataFrame,
-    calibration_rows: pd.DataFrame,
+    train_rows: pd.DataFrame | None,
+    calibration_rows: pd.DataFrame | None,
     params: BoosterParams,
     settings: Settings,
 ) -> tuple[ReasonModel | None, LineModel | None]:
-    """The models beside the main one, for tasks that have them: denial reasons and service lines."""
+    """The models beside the main one, for tasks that have them: denial reasons and service lines.
+
+    `fit_rows` needs only its denied rows; `train_rows` and `calibration_rows` are read only by a
+    line model. In-process and Dask training both fit their sub-models here.
+    """
     reasons = lines = None
     if task.reason_column is not None:
         denied = fit_rows[fit_rows[task.label_column] == 1]
@@ -112,7 +116,7 @@ def fit_submodels(
             settings.train_threads,
             settings.seed,
         )
-    if task.line_oracle_column is not None:
+    if task.line_oracle_column is not None and train_rows is not None and calibration_rows is not None:
         lines = fit_line_model(
             features, train_rows, calibration_rows, params, settings.train_threads, settings.seed
         )

@@ -113,9 +113,10 @@ def train(
     }
     data_sha256 = file_sha256(data_path)
 
+    distributed = client is not None
     mlflow.set_tracking_uri(settings.tracking_uri)
-    client = MlflowClient()
-    experiment_id = experiment_for(client, f"careops-{task.name}", settings)
+    registry = MlflowClient()
+    experiment_id = experiment_for(registry, f"careops-{task.name}", settings)
     with (
         mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{task.name}") as run,
         tempfile.TemporaryDirectory() as tmp,
@@ -135,7 +136,7 @@ def train(
                 "task": task.name,
                 "data_file": data_path.name,
                 "data_format": file_format,
-                "distributed": client is not None,
+                "distributed": distributed,
                 "seed": settings.seed,
                 "train_threads": settings.train_threads,
                 "holdout_fraction": settings.holdout_fraction,
@@ -171,7 +172,7 @@ def train(
             pip_requirements=[f"{name}=={package_version(name)}" for name in REQUIREMENTS],
         )
         version = str(info.registered_model_version)
-        client.update_model_version(
+        registry.update_model_version(
             task.name,
             version,
             description=(
@@ -180,7 +181,7 @@ def train(
                 "model card in the model's artifacts/model_card.json."
             ),
         )
-        champion_set = set_alias_if_absent(client, task.name, settings.champion_alias, version)
+        champion_set = set_alias_if_absent(registry, task.name, settings.champion_alias, version)
         mlflow.set_tag("careops.champion_set", str(champion_set).lower())
     if task.uses_patient_history:
         store = AppointmentStore(settings.database_url)

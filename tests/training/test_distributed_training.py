@@ -6,14 +6,19 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from cli import app
-from data.loaders.canonical import claims_for_file, load_appointments
+from data.loaders.canonical import claims_for_file, load_appointments, load_claims
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
+from models.tasks import caller_records, get_task
+from serving.app import create_app
+from tests.conftest import ADMIN, make_settings
+from training.train import train
 
 
 @pytest.fixture
@@ -65,6 +70,38 @@ def test_train_denials_on_a_local_cluster(tmp_path: Path, tracking: str) -> None
     client = MlflowClient(tracking_uri=tracking)
     metrics = client.get_run(client.get_model_version_by_alias("denial", "champion").run_id).data.metrics
     assert metrics["holdout_roc_auc"] >= 0.95 * metrics["oracle_roc_auc"]
+    assert (
+        client.get_run(client.get_model_version_by_alias("denial", "champion").run_id).data.params[
+            "distributed"
+        ]
+        == "True"
+    )
     mlflow.set_tracking_uri(tracking)
     trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
     assert trained.claim_history is not None and trained.claim_history.prior_denial_rate > 0
+    assert trained.reasons is not None and trained.lines is not None
+
+    # The same file trained in-process: the two champions answer the API with the same capabilities.
+    local = make_settings(tmp_path / "in-process")
+    train("denial", data, local)
+    body = {"claims": caller_records(get_task("denial"), load_claims(data).valid.tail(20))}
+    answers = []
+    for settings in (make_settings(tmp_path, tracking_uri=tracking), local):
+        with TestClient(create_app(settings)) as api:
+            response = api.post("/v1/denial/score", json=body, headers=ADMIN)
+            assert response.status_code == 200, response.text
+            answers.append(response.json()["predictions"])
+    distributed, in_process = answers
+    for mine, theirs in zip(distributed, in_process, strict=True):
+        assert mine.keys() == theirs.keys() and mine["claim_id"] == theirs["claim_id"]
+        assert len(mine["reasons"]) == len(theirs["reasons"]) == 3
+        assert [r.keys() for r in mine["reasons"]] == [r.keys() for r in theirs["reasons"]]
+        assert len(mine["lines"]) == len(theirs["lines"]) > 0
+        for line, other in zip(mine["lines"], theirs["lines"], strict=True):
+            assert line.keys() == other.keys()
+            assert (line["rules_broken"], line["recommended_fixes"]) == (
+                other["rules_broken"],
+                other["recommended_fixes"],
+            )
+            assert 0 <= line["denial_probability"] <= 1
+        assert mine["denial_probability"] <= min(line["denial_probability"] for line in mine["lines"]) + 1e-12

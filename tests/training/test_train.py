@@ -46,6 +46,7 @@ def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore,
     }
     assert {"model_card.json", "subgroup_report.json", "feature_importance_gain.json", "charts"} <= artifacts
     assert run.data.params["train_threads"] == "1"
+    assert run.data.params["distributed"] == "False"
 
 
 def test_holdout_is_the_most_recent_part(trained_store: TrainedStore) -> None:
