@@ -25,7 +25,6 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    create_engine,
     func,
     or_,
     select,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 )
 
 from data.epoch import as_seconds, day_number
+from data.stores.engine import store_engine, with_retries, writer
 from data.stores.upsert import upsert
 
 OUTCOMES = ("attended", "no_show", "cancelled")
@@ -96,11 +96,15 @@ class AppointmentStore:
     """Bookings and outcomes; creating one creates its table if missing."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
 
     def _upsert(self, rows: Sequence[dict], columns: Iterable[str]) -> None:
-        upsert(self.engine, appointments, rows, ["appointment_id"], columns)
+        def write() -> None:
+            with writer(self.engine).begin() as connection:
+                upsert(connection, appointments, rows, ["appointment_id"], columns)
+
+        with_retries(write)
 
     def upsert_bookings(self, rows: Sequence[dict]) -> None:
         """Add or update bookings; outcomes already recorded are kept."""
@@ -133,8 +137,11 @@ class AppointmentStore:
 
     def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
         """Record outcomes for known appointments, all or nothing: any unknown id changes nothing."""
+        return with_retries(lambda: self._record_outcomes(outcomes))
+
+    def _record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
         result = OutcomeResult()
-        with self.engine.begin() as connection:
+        with writer(self.engine).begin() as connection:
             stored = dict(
                 connection.execute(
                     select(appointments.c.appointment_id, appointments.c.outcome).where(
@@ -146,7 +153,7 @@ class AppointmentStore:
             if result.unknown:
                 return result
             now = datetime.now()
-            for appointment_id, outcome in outcomes.items():
+            for appointment_id, outcome in sorted(outcomes.items()):
                 if stored[appointment_id] == outcome:
                     result.unchanged.append(appointment_id)
                     continue

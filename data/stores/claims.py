@@ -21,7 +21,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
     delete,
     func,
     select,
@@ -29,6 +28,7 @@ from sqlalchemy import (
 
 from data.epoch import epoch_day
 from data.schemas import DenialCategory, line_field, service_lines
+from data.stores.engine import store_engine, with_retries, writer
 from data.stores.upsert import upsert
 
 # Denial categories whose payer rates history reads.
@@ -89,7 +89,7 @@ class ClaimStore:
     """Claims and their outcomes; creating one creates its tables if missing."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
 
     def record(self, frame: pd.DataFrame) -> int:
@@ -127,17 +127,20 @@ class ClaimStore:
                         "denied": line_denied,
                     }
                 )
-        upsert(self.engine, claims_table, claims, ["claim_id"])
-        ids = [claim["claim_id"] for claim in claims]
-        with self.engine.begin() as connection:  # a claim recorded again may have fewer lines now
-            for start in range(0, len(ids), IN_CHUNK):
-                connection.execute(
-                    delete(lines_table).where(lines_table.c.claim_id.in_(ids[start : start + IN_CHUNK]))
-                )
-        keys = ["claim_id", "line_number"]
-        upsert(
-            self.engine, lines_table, lines, keys, [c.name for c in lines_table.columns if c.name not in keys]
-        )
+        ids = sorted({claim["claim_id"] for claim in claims})
+        line_keys = ["claim_id", "line_number"]
+        line_columns = [c.name for c in lines_table.columns if c.name not in line_keys]
+
+        def write() -> None:
+            # One transaction: a claim recorded again replaces its lines (it may have fewer now).
+            with writer(self.engine).begin() as connection:
+                upsert(connection, claims_table, claims, ["claim_id"])
+                for start in range(0, len(ids), IN_CHUNK):
+                    chunk = ids[start : start + IN_CHUNK]
+                    connection.execute(delete(lines_table).where(lines_table.c.claim_id.in_(chunk)))
+                upsert(connection, lines_table, lines, line_keys, line_columns)
+
+        with_retries(write)
         return len(claims)
 
     def events(self, payer_ids: Iterable[str], service_keys: Iterable[str], before_day: float) -> ClaimEvents:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Table
 
 CHUNK = 5000
 
 
 def upsert(
-    engine: Engine, table: Table, rows: Sequence[dict], keys: list[str], columns: Iterable[str] | None = None
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict],
+    keys: list[str],
+    columns: Iterable[str] | None = None,
 ) -> None:
-    """Insert `rows`; where a row's `keys` exist already, update `columns` (default: all but the keys)."""
-    if engine.dialect.name == "postgresql":
+    """Insert `rows`; where a row's `keys` exist already, update `columns` (default: all but the keys).
+
+    Rows are written in key order inside the caller's transaction, so concurrent writers of
+    overlapping rows take their row locks in the same order and cannot deadlock each other.
+    """
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -23,5 +32,4 @@ def upsert(
         statement = statement.on_conflict_do_update(
             index_elements=keys, set_={name: statement.excluded[name] for name in names}
         )
-        with engine.begin() as connection:
-            connection.execute(statement, list(rows[start : start + CHUNK]))
+        connection.execute(statement, rows[start : start + CHUNK])

@@ -1,0 +1,67 @@
+"""The stores' database engine: SQLite made fit for concurrent writers, parameters kept out of errors.
+
+SQLite serialises writers. In WAL mode readers never wait for the writer, and a write transaction
+starts with BEGIN IMMEDIATE, so that it queues for the write lock (up to the busy timeout) instead
+of failing when it upgrades from a read. On every backend SQLAlchemy hides statement parameters
+(patient and claim identifiers) from its errors and logs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "careops_write"
+RETRIES = 5
+T = TypeVar("T")
+
+
+def store_engine(url: str) -> Engine:
+    """An engine for a store: parameters hidden; on SQLite, WAL, a busy timeout and queued writers."""
+    engine = create_engine(url, hide_parameters=True, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, whose transactions take the write lock when they begin."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _transient(error: DBAPIError) -> bool:
+    """A lock timeout, deadlock or serialization failure: the same write may succeed if tried again."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in ("40001", "40P01") or "database is locked" in str(error.orig)
+
+
+def with_retries(write: Callable[[], T]) -> T:
+    """Run a write transaction, again after a short pause if the database reports a transient conflict."""
+    for attempt in range(RETRIES):
+        try:
+            return write()
+        except DBAPIError as error:
+            if attempt == RETRIES - 1 or not _transient(error):
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")

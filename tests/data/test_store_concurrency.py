@@ -1,0 +1,104 @@
+"""Many writers at once: the stores neither fail nor lose a write, and keep parameters out of errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from data.loaders.canonical import load_claims
+from data.stores.appointments import AppointmentStore, booking_row
+from data.stores.claims import ClaimStore
+from data.synthetic.claims import generate_claims
+from tests.conftest import backend_settings
+
+WRITERS = 8
+ROUNDS = 12
+MARKER = "ZZMARKER"
+
+
+def _run(workers: list[threading.Thread]) -> None:
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+
+
+def test_concurrent_writers_all_succeed(tmp_path: Path, backend: str) -> None:
+    url = backend_settings(tmp_path, backend).database_url
+    appointments, claims = AppointmentStore(url), ClaimStore(url)
+    table = load_claims(generate_claims(WRITERS * ROUNDS * 5, seed=3)).valid
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for round_ in range(ROUNDS):
+                # Every writer books, then records outcomes of, the same shared appointments and its own.
+                shared = [booking_row(f"S{k}", f"P{k}", "C01", 86400.0 * 20_000, 0.0) for k in range(50)]
+                own = [
+                    booking_row(f"W{worker}-{round_}-{k}", "P1", "C01", 86400.0 * 20_000, 0.0)
+                    for k in range(50)
+                ]
+                appointments.upsert_bookings(shared + own)
+                outcome = "no_show" if (worker + round_) % 2 else "attended"
+                appointments.record_outcomes({f"S{k}": outcome for k in range(50)})
+                start = (worker * ROUNDS + round_) * 5
+                claims.record(pd.concat([table.iloc[start : start + 5], table.iloc[:5]]))
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    _run([threading.Thread(target=write, args=(worker,)) for worker in range(WRITERS)])
+    assert errors == []
+    with appointments.engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT count(*) FROM careops_appointments")).scalar()
+            == 50 + WRITERS * ROUNDS * 50
+        )
+        assert (
+            connection.execute(text("SELECT count(*) FROM careops_claims")).scalar() == WRITERS * ROUNDS * 5
+        )
+    appointments.engine.dispose()
+    claims.engine.dispose()
+
+
+def test_store_errors_never_carry_parameters(tmp_path: Path) -> None:
+    store = AppointmentStore(f"sqlite:///{tmp_path / 'c.db'}")
+    with store.engine.begin() as connection:
+        connection.execute(text("DROP TABLE careops_appointments"))
+    with pytest.raises(DBAPIError) as caught:
+        store.upsert_bookings([booking_row(f"{MARKER}-1", f"{MARKER}-P", "C01", 0.0, 0.0)])
+    assert MARKER not in str(caught.value) and "hidden" in str(caught.value)
+
+
+def test_a_write_waits_for_a_long_writer_instead_of_failing(tmp_path: Path) -> None:
+    """Another process (a training run seeding the store) holds the write lock for six seconds."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "c.db"
+    store = AppointmentStore(f"sqlite:///{path}")
+    held = threading.Event()
+
+    def long_writer() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO careops_appointments VALUES ('L1', 'P', 'C', 1, 0.0, NULL, NULL)")
+        held.set()
+        time.sleep(6)
+        connection.execute("COMMIT")
+        connection.close()
+
+    worker = threading.Thread(target=long_writer)
+    worker.start()
+    held.wait(10)
+    started = time.monotonic()
+    store.upsert_bookings([booking_row("A1", "P1", "C01", 0.0, 0.0)])
+    waited = time.monotonic() - started
+    worker.join()
+    assert 4 < waited < 30
+    assert set(store.patient_rows(["P", "P1"])) == {"P", "P1"}
+    store.engine.dispose()
