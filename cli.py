@@ -368,8 +368,17 @@ def serve(
     """Serve the scoring API with uvicorn; both @champion models load at start-up."""
     import uvicorn
 
-    configure_logging()
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, workers=workers)
+    from serving.request_log import LOG_CONFIG
+
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=LOG_CONFIG,
+        access_log=False,
+    )
 
 
 @app.command()

@@ -62,7 +62,13 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = Field(
         default=None, description="A file holding key:role pairs, used when api_keys is unset."
     )
-    max_batch: int = Field(default=1000, ge=1, description="Most records one scoring request may hold.")
+    max_batch: int = Field(default=1000, ge=1, description="Most records any list in one request may hold.")
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body, in bytes (413 beyond it)."
+    )
+    max_json_depth: int = Field(
+        default=32, ge=4, description="Deepest JSON nesting a request may have (400)."
+    )
 
 
 def parse_api_keys(text: str) -> dict[str, str]:

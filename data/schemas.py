@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,6 +28,22 @@ def _flag_text(value: Any) -> Any:
 
 
 Flag = Annotated[bool, BeforeValidator(_flag_text)]
+
+# Every date a record may carry lies in this range, so that no route or loader hands pandas (whose
+# timestamps end in 2262) or the stores a date they cannot hold.
+EARLIEST, LATEST = date(1900, 1, 1), date(2200, 12, 31)
+DATE_RANGE_MESSAGE = f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
+
+
+def _date_in_range(value: date) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(DATE_RANGE_MESSAGE)
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_date_in_range)]
+Day = Annotated[date, AfterValidator(_date_in_range)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -69,8 +86,8 @@ class Appointment(CanonicalRecord):
     patient_id: Identifier
     clinic_id: Identifier
     provider_id: Identifier
-    booked_at: datetime
-    starts_at: datetime
+    booked_at: Moment
+    starts_at: Moment
     duration_minutes: int = Field(gt=0, le=720)
     appointment_type: Label
     patient_age: int = Field(ge=0, le=120)
@@ -109,7 +126,7 @@ class ServiceLine(CanonicalRecord):
     def _procedure_code(cls, value: str) -> str:
         value = value.strip().upper()
         if not CPT_HCPCS_PATTERN.match(value):
-            raise ValueError(f"'{value}' is not a CPT/HCPCS code (5 characters, e.g. 99213 or J1100)")
+            raise ValueError("not a CPT/HCPCS code (5 characters, e.g. 99213 or J1100)")
         return value
 
     @field_validator("modifiers", mode="before")
@@ -125,7 +142,7 @@ class ServiceLine(CanonicalRecord):
         value = [m.strip().upper() for m in value]
         for modifier in value:
             if not MODIFIER_PATTERN.match(modifier):
-                raise ValueError(f"'{modifier}' is not a 2-character modifier")
+                raise ValueError("not a 2-character modifier (e.g. 25)")
         return value
 
     @model_validator(mode="after")
@@ -145,17 +162,17 @@ class Claim(CanonicalRecord):
     claim_type: Literal["professional", "institutional"] = "professional"
     billing_provider_id: Identifier
     rendering_provider_id: Identifier | None = None
-    service_date: date
-    submitted_at: date
+    service_date: Day
+    submitted_at: Day
     place_of_service: str
     total_charge: float = Field(ge=0, le=100_000_000)
     diagnosis_codes: list[str] = Field(min_length=1, max_length=12)
     service_lines: list[ServiceLine] = Field(min_length=1, max_length=50)
     prior_auth_number: Identifier | None = None
-    eligibility_verified_at: date | None = None
+    eligibility_verified_at: Day | None = None
     denied: Flag | None = None
     denial_category: DenialCategory | None = None
-    adjudicated_at: date | None = None
+    adjudicated_at: Day | None = None
 
     @field_validator(
         "service_date", "submitted_at", "eligibility_verified_at", "adjudicated_at", mode="before"
@@ -190,7 +207,7 @@ class Claim(CanonicalRecord):
         value = [c.strip().upper() for c in value]
         for code in value:
             if not ICD10_PATTERN.match(code):
-                raise ValueError(f"'{code}' is not an ICD-10-CM code (e.g. E11.9)")
+                raise ValueError("not an ICD-10-CM code (e.g. E11.9)")
         return value
 
     @field_validator("service_lines", mode="before")
@@ -209,10 +226,7 @@ class Claim(CanonicalRecord):
             raise ValueError("submitted_at is before service_date")
         line_total = sum(line.charge for line in self.service_lines)
         if abs(line_total - self.total_charge) > 0.01 * max(1, len(self.service_lines)):
-            raise ValueError(
-                f"total_charge {self.total_charge:.2f} does not equal the sum of line charges "
-                f"{line_total:.2f}"
-            )
+            raise ValueError("total_charge does not equal the sum of the service lines' charges")
         if self.denial_category is not None and self.denied is False:
             raise ValueError("denial_category is set on a claim that was not denied")
         if self.adjudicated_at is not None and self.adjudicated_at < self.submitted_at:

@@ -15,7 +15,9 @@ from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.decisions.risk_bands import RiskBands
 from serving.errors import install_error_handlers
+from serving.limits import BodyLimits
 from serving.model_loader import ModelSet
+from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, noshow, overbook
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.risk_bands = risk_bands
     app.state.models = ModelSet()
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    app.add_middleware(RequestLog)  # outermost: every answer, 413 and 400 included, is logged
     app.include_router(health.router)
     app.include_router(noshow.router)
     app.include_router(overbook.router)

@@ -18,14 +18,20 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _model(request: Request, task: str) -> LoadedModel:
+    model = request.app.state.models.get(task)
+    request.state.model = f"{model.name}/{model.version}"  # for the request's log line
+    return model
+
+
 def get_noshow_model(request: Request) -> LoadedModel:
     """The loaded no-show model (503 when there is none)."""
-    return request.app.state.models.get("noshow")
+    return _model(request, "noshow")
 
 
 def get_denial_model(request: Request) -> LoadedModel:
     """The loaded denial model (503 when there is none)."""
-    return request.app.state.models.get("denial")
+    return _model(request, "denial")
 
 
 def get_store(request: Request) -> AppointmentStore:

@@ -1,4 +1,4 @@
-"""Error responses: 422 naming each bad field, without echoing the submitted values back."""
+"""Error responses: one shape everywhere, naming each bad field without echoing what was sent."""
 
 from __future__ import annotations
 
@@ -7,8 +7,42 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.model_loader import ModelUnavailableError
+
+MAX_DETAILS = 20
+SUMMARISED = 5
+
+
+class ErrorItem(BaseModel):
+    """One problem: the field's path, the rule it broke, and pydantic's error type."""
+
+    field: str
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns: a one-line message, and the problems field by field (422)."""
+
+    message: str
+    detail: list[ErrorItem] = []
+
+
+class InvalidRequest(Exception):
+    """A request that is well-formed but breaks a rule across records (e.g. a duplicate id): 422."""
+
+    def __init__(self, field: str, message: str, kind: str = "value_error") -> None:
+        super().__init__(f"{field}: {message}")
+        self.item = ErrorItem(field=field, message=message, type=kind)
+
+
+def error_response(status_code: int, message: str, detail: list[ErrorItem] | None = None) -> JSONResponse:
+    """The JSON response for an error."""
+    body = ErrorBody(message=message, detail=detail or [])
+    return JSONResponse(status_code=status_code, content=body.model_dump())
 
 
 def field_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -21,10 +55,9 @@ def field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return path or "body"
 
 
-def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    details = []
-    for item in error.errors():
+def _items(error: RequestValidationError) -> list[ErrorItem]:
+    items = []
+    for item in error.errors()[:MAX_DETAILS]:
         kind = str(item.get("type", ""))
         message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
         location = item.get("loc", ())
@@ -32,22 +65,63 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
             position = location[-1] if location else "?"
             field, message = "body", f"invalid JSON near character {position}"
         else:
-            field = field_path(location)
+            # Tagged unions put the tag in the path; it is not a field the caller sent.
+            field = field_path([p for p in location if not (isinstance(p, str) and "[" in p)])
             if item.get("input", ...) is None and kind.endswith("_type"):
                 message = "is required and may not be null"
-        details.append({"field": field, "message": message, "type": kind})
-    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-    return JSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"message": f"invalid request: {summary}", "detail": details},
-    )
+        items.append(ErrorItem(field=field, message=message[:200], type=kind))
+    return items
+
+
+def summary(items: list[ErrorItem], total: int) -> str:
+    """`invalid request: a: rule; b: rule` for the first few problems, with how many there were."""
+    text = "; ".join(f"{item.field}: {item.message}" for item in items[:SUMMARISED])
+    more = f" (and {total - SUMMARISED} more)" if total > SUMMARISED else ""
+    return f"invalid request: {text}{more}"
+
+
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    items = _items(error)
+    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, summary(items, len(error.errors())), items)
+
+
+def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidRequest)
+    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, summary([error.item], 1), [error.item])
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    response = error_response(error.status_code, str(error.detail))
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def _model_unavailable(request: Request, error: Exception) -> JSONResponse:
-    return JSONResponse(status_code=status.HTTP_503_SERVICE_UNAVAILABLE, content={"message": str(error)})
+    return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, str(error))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register our handlers on `app`."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InvalidRequest, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ModelUnavailableError, _model_unavailable)
+
+
+ERROR_STATUSES = {
+    400: "The body is not JSON, or nests deeper than the limit",
+    401: "A missing or unknown X-API-Key",
+    403: "The key's role may not call this route",
+    404: "A record the request refers to is unknown",
+    413: "The body or a list in it is larger than the limits",
+    422: "A field breaks a rule; `detail` names each one",
+    503: "No model is loaded for this task (the message says why)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the ErrorBody shape."""
+    return {code: {"model": ErrorBody, "description": ERROR_STATUSES[code]} for code in codes}

@@ -78,11 +78,10 @@ def parse_bundle(payload: Any) -> list[ParsedAppointment]:
         bundle = Bundle.model_validate(payload)
     except ValidationError as error:
         first = error.errors()[0]
-        raise FhirInputError(first["msg"].removeprefix("Value error, "), _expression(first["loc"])) from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise FhirInputError(
-            f"the Bundle holds a resource that is not FHIR R4: {error}", "Bundle.entry"
-        ) from None
+        message = first["msg"].removeprefix("Value error, ")[:200]
+        raise FhirInputError(message, _expression(first["loc"])) from None
+    except (KeyError, TypeError, ValueError):
+        raise FhirInputError("an entry's resource is not a known FHIR R4 resource", "Bundle.entry") from None
     patients: dict[str, Patient] = {}
     for entry in bundle.entry or []:
         if isinstance(entry.resource, Patient) and entry.resource.id:
@@ -90,9 +89,14 @@ def parse_bundle(payload: Any) -> list[ParsedAppointment]:
             if entry.fullUrl:
                 patients[entry.fullUrl] = entry.resource
     parsed = []
+    first_of: dict[str, int] = {}
     for index, entry in enumerate(bundle.entry or []):
         if isinstance(entry.resource, FhirAppointment):
-            parsed.append(_appointment(entry.resource, patients, f"Bundle.entry[{index}].resource"))
+            path = f"Bundle.entry[{index}].resource"
+            parsed.append(_appointment(entry.resource, patients, path))
+            earlier = first_of.setdefault(parsed[-1].record.appointment_id, index)
+            if earlier != index:
+                raise FhirInputError(f"the Appointment id repeats Bundle.entry[{earlier}]'s", f"{path}.id")
     if not parsed:
         raise FhirInputError("the Bundle holds no Appointment resources", "Bundle.entry")
     return parsed

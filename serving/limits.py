@@ -1,14 +1,115 @@
-"""Request limits the scoring routes share: how many records one request may hold."""
+"""Request limits: body size and JSON nesting checked before anything parses, and records per list.
+
+`BodyLimits` answers 413 from the Content-Length header alone when it is too large, and otherwise
+reads at most the limit before giving up, so an oversized body costs milliseconds and no memory.
+A JSON body nested deeper than the limit gets 400 before a parser can recurse into it.
+"""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
+import re
+
+import numpy as np
+from fastapi import HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.errors import InvalidRequest, error_response
+from serving.fhir import operation_outcome
+
+ESCAPE = re.compile(rb"\\.", re.DOTALL)
+OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+CLOSERS = np.frombuffer(b"]}", dtype=np.uint8)
+FHIR_PREFIX = "/fhir/"
+FHIR_JSON = "application/fhir+json"
 
 
-def check_batch_size(count: int, limit: int) -> None:
-    """413 when a request holds more records than the configured limit."""
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings are skipped, not parsed)."""
+    outside_strings = b"".join(ESCAPE.sub(b"", body).split(b'"')[::2])
+    codes = np.frombuffer(outside_strings, dtype=np.uint8)
+    steps = np.isin(codes, OPENERS).astype(np.int32) - np.isin(codes, CLOSERS)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def check_batch_size(request: Request, count: int, limit: int) -> None:
+    """413 when a list holds more records than the configured limit; notes the count for the log."""
+    request.state.records = count
     if count > limit:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"{count} records in one request; the limit is {limit} (CAREOPS_MAX_BATCH)",
         )
+
+
+class BodyLimits:
+    """ASGI middleware enforcing the body size and JSON depth limits on every request with a body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"").decode("latin-1").strip()
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send, 413, self._too_large())
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, 413, self._too_large())
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b"") and json_depth(body) > self.max_depth:
+            text = f"the JSON body nests deeper than {self.max_depth} levels"
+            await self._refuse(scope, receive, send, 400, text)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return f"the body is larger than {self.max_bytes} bytes (CAREOPS_MAX_BODY_BYTES)"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, code: int, text: str) -> None:
+        if scope["path"].startswith(FHIR_PREFIX):
+            issue = "too-long" if code == 413 else "structure"
+            response = JSONResponse(operation_outcome(text, code=issue), code, media_type=FHIR_JSON)
+        else:
+            response = error_response(code, text)
+        await response(scope, receive, send)
+
+
+def check_unique(ids: list[tuple[str, str]]) -> None:
+    """422 naming the first record whose id repeats an earlier one; `ids` holds (field path, id) pairs."""
+    first: dict[str, str] = {}
+    for path, value in ids:
+        earlier = first.setdefault(value, path)
+        if earlier != path:
+            raise InvalidRequest(
+                path, f"repeats {earlier}; each record may appear once per request", "duplicate_id"
+            )
+
+
+def ids_of(records: list, list_name: str, id_field: str) -> list[tuple[str, str]]:
+    """(field path, id) of each record of a list in the body."""
+    return [(f"{list_name}[{i}].{id_field}", getattr(r, id_field)) for i, r in enumerate(records)]

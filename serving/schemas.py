@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from data.schemas import Appointment, Claim
+from data.schemas import Appointment, Claim, Day, Moment
+
+MAX_COST = 1_000_000.0
+MINUTES_PER_DAY = 24 * 60.0
 
 
 class ModelRef(BaseModel):
@@ -68,14 +71,6 @@ class OutcomesRequest(BaseModel):
     """Outcomes to record; posting the same outcomes again changes nothing."""
 
     outcomes: list[Outcome]
-
-    @model_validator(mode="after")
-    def _one_outcome_per_appointment(self) -> OutcomesRequest:
-        seen: dict[str, str] = {}
-        for item in self.outcomes:
-            if seen.setdefault(item.appointment_id, item.outcome) != item.outcome:
-                raise ValueError(f"appointment {item.appointment_id} has two different outcomes")
-        return self
 
 
 class OutcomesResponse(BaseModel):
@@ -206,25 +201,25 @@ class SessionAppointment(Appointment):
 class SessionSlot(BaseModel):
     """One slot of a clinic session and the appointments booked into it (possibly none)."""
 
-    starts_at: datetime
+    starts_at: Moment
     appointments: list[SessionAppointment] = Field(default_factory=list, max_length=10)
 
 
 class CostsIn(BaseModel):
     """Money per visit seen, and per minute of patient waiting, clinic idle time and overtime."""
 
-    visit_value: float = Field(default=100.0, ge=0)
-    wait_per_minute: float = Field(default=0.5, ge=0)
-    idle_per_minute: float = Field(default=2.0, ge=0)
-    overtime_per_minute: float = Field(default=8.0, ge=0)
+    visit_value: float = Field(default=100.0, ge=0, le=MAX_COST, allow_inf_nan=False)
+    wait_per_minute: float = Field(default=0.5, ge=0, le=MAX_COST, allow_inf_nan=False)
+    idle_per_minute: float = Field(default=2.0, ge=0, le=MAX_COST, allow_inf_nan=False)
+    overtime_per_minute: float = Field(default=8.0, ge=0, le=MAX_COST, allow_inf_nan=False)
 
 
 class LimitsIn(BaseModel):
     """How far overbooking may go."""
 
     max_overbooks_per_slot: int = Field(default=1, ge=0, le=5)
-    max_overbooks_per_session: int | None = Field(default=None, ge=0)
-    overtime_bound_minutes: float = Field(default=30.0, ge=0)
+    max_overbooks_per_session: int | None = Field(default=None, ge=0, le=1000)
+    overtime_bound_minutes: float = Field(default=30.0, ge=0, le=MINUTES_PER_DAY, allow_inf_nan=False)
     max_overtime_probability: float | None = Field(default=None, gt=0, le=1)
 
 
@@ -233,13 +228,13 @@ class OverbookRequest(BaseModel):
 
     clinic_id: str = Field(min_length=1, max_length=64)
     provider_id: str = Field(min_length=1, max_length=64)
-    session_date: date
+    session_date: Day
     slot_minutes: int = Field(gt=0, le=240)
     slots: list[SessionSlot] = Field(min_length=1)
     costs: CostsIn = Field(default_factory=CostsIn)
     limits: LimitsIn = Field(default_factory=LimitsIn)
     fairness: Literal["none", "equal_wait"] = "none"
-    wait_gap_tolerance_minutes: float = Field(default=1.0, ge=0)
+    wait_gap_tolerance_minutes: float = Field(default=1.0, ge=0, le=MINUTES_PER_DAY, allow_inf_nan=False)
     overbook_show_probability: float | None = Field(
         default=None, gt=0, le=1, description="Show probability of an added patient (default: session mean)."
     )
@@ -251,8 +246,7 @@ class OverbookRequest(BaseModel):
             previous, start = self.slots[index - 1].starts_at, self.slots[index].starts_at
             if start < previous + length:
                 raise ValueError(
-                    f"slots[{index}] starts at {start:%H:%M}, inside slots[{index - 1}] ({previous:%H:%M} + "
-                    f"{self.slot_minutes} min); give slots in time order without overlap"
+                    f"slots[{index}] starts inside slots[{index - 1}]; give the slots in time order, apart"
                 )
         return self
 

@@ -88,3 +88,38 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def fhir_bundle() -> dict:
+    """A FHIR R4 Bundle with a Patient and one booked Appointment that refers to it."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:p1",
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "FP1",
+                    "gender": "female",
+                    "birthDate": "1990-05-04",
+                },
+            },
+            {
+                "resource": {
+                    "resourceType": "Appointment",
+                    "id": "FA1",
+                    "status": "booked",
+                    "created": "2026-09-01T09:30:00Z",
+                    "start": "2026-09-15T10:00:00Z",
+                    "minutesDuration": 20,
+                    "appointmentType": {"coding": [{"code": "follow_up"}]},
+                    "participant": [
+                        {"actor": {"reference": "Patient/FP1"}, "status": "accepted"},
+                        {"actor": {"reference": "Location/C02"}, "status": "accepted"},
+                        {"actor": {"reference": "Practitioner/C02-D1"}, "status": "accepted"},
+                    ],
+                }
+            },
+        ],
+    }

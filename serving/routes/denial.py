@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from models import denial_service
 from models.decisions.worklist import rank
 from serving.auth import BillerRole
 from serving.dependencies import ClaimStoreDep, DenialModelDep, SettingsDep
-from serving.limits import check_batch_size
+from serving.limits import check_batch_size, check_unique, ids_of
 from serving.schemas import (
     ClaimHistoryRequest,
     ClaimHistoryResponse,
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/v1/denial", tags=["denial"])
 
 @router.post("/score", response_model=DenialScoreResponse)
 def score_claims(
+    request: Request,
     body: DenialScoreRequest,
     model: DenialModelDep,
     store: ClaimStoreDep,
@@ -38,7 +39,8 @@ def score_claims(
     """Per claim: P(denied whole), P(denied) per line with the rules it breaks, the likely reasons with
     CARCs and fixes, and top factors. Reads payer history from the claim store; writes nothing."""
     claims = body.claims
-    check_batch_size(len(claims), settings.max_batch)
+    check_batch_size(request, len(claims), settings.max_batch)
+    check_unique(ids_of(claims, "claims", "claim_id"))
     scores = denial_service.score_claims(
         model.scorer, store, claims, settings.top_factors, settings.expected_payment_ratio
     )
@@ -61,6 +63,7 @@ def score_claims(
 
 @router.post("/worklist", response_model=WorklistResponse)
 def worklist(
+    request: Request,
     body: WorklistRequest,
     model: DenialModelDep,
     store: ClaimStoreDep,
@@ -71,7 +74,8 @@ def worklist(
 
     Reads payer history from the claim store; writes nothing."""
     claims = body.claims
-    check_batch_size(len(claims), settings.max_batch)
+    check_batch_size(request, len(claims), settings.max_batch)
+    check_unique(ids_of(claims, "claims", "claim_id"))
     scores = denial_service.score_claims(
         model.scorer, store, claims, settings.top_factors, settings.expected_payment_ratio
     )
@@ -97,7 +101,7 @@ def worklist(
 
 @router.post("/history", response_model=ClaimHistoryResponse)
 def record_history(
-    body: ClaimHistoryRequest, store: ClaimStoreDep, settings: SettingsDep, role: BillerRole
+    request: Request, body: ClaimHistoryRequest, store: ClaimStoreDep, settings: SettingsDep, role: BillerRole
 ) -> ClaimHistoryResponse:
     """Record submitted claims, with their remittance outcomes when known, as history for later scores.
 
@@ -105,6 +109,7 @@ def record_history(
     denial rates from the day after it was adjudicated; any claim counts as an earlier submission
     of its patient, service date and codes. Recording a claim again replaces it.
     """
-    check_batch_size(len(body.claims), settings.max_batch)
+    check_batch_size(request, len(body.claims), settings.max_batch)
+    check_unique(ids_of(body.claims, "claims", "claim_id"))
     recorded, with_outcome = denial_service.record_claims(store, body.claims)
     return ClaimHistoryResponse(recorded=recorded, with_outcome=with_outcome)

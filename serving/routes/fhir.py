@@ -44,8 +44,13 @@ async def no_show_risk(
     """
     try:
         payload = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        outcome = operation_outcome(f"the body is not JSON: {error}", code="structure")
+    except json.JSONDecodeError as error:
+        outcome = operation_outcome(
+            f"the body is not JSON (line {error.lineno}, column {error.colno})", code="structure"
+        )
+        return JSONResponse(outcome, status.HTTP_400_BAD_REQUEST, media_type=FHIR_JSON)
+    except (UnicodeDecodeError, RecursionError):
+        outcome = operation_outcome("the body is not UTF-8 JSON of a sensible depth", code="structure")
         return JSONResponse(outcome, status.HTTP_400_BAD_REQUEST, media_type=FHIR_JSON)
     try:
         parsed = parse_bundle(payload)
@@ -55,7 +60,7 @@ async def no_show_risk(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             media_type=FHIR_JSON,
         )
-    check_batch_size(len(parsed), settings.max_batch)
+    check_batch_size(request, len(parsed), settings.max_batch)
     body = await run_in_threadpool(_assess, parsed, model, store, bands, settings)
     return JSONResponse(body, media_type=FHIR_JSON)
 

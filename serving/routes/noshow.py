@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
 from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
-from serving.limits import check_batch_size
+from serving.limits import check_batch_size, check_unique, ids_of
 from serving.schemas import (
     Factor,
     ModelRef,
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 
 @router.post("/score", response_model=NoShowScoreResponse)
 def score_appointments(
+    request: Request,
     body: NoShowScoreRequest,
     model: NoShowModelDep,
     store: StoreDep,
@@ -36,7 +37,8 @@ def score_appointments(
     that later scores see it in the patient's upcoming visits and the clinic's load.
     """
     appointments = body.appointments
-    check_batch_size(len(appointments), settings.max_batch)
+    check_batch_size(request, len(appointments), settings.max_batch)
+    check_unique(ids_of(appointments, "appointments", "appointment_id"))
     scores = book_and_score(model.scorer, store, appointments, settings.top_factors)
     return NoShowScoreResponse(
         model=ModelRef.of(model),
@@ -55,11 +57,16 @@ def score_appointments(
 
 
 @router.post("/outcomes", response_model=OutcomesResponse)
-def record_outcomes(body: OutcomesRequest, store: StoreDep, role: SchedulerRole) -> OutcomesResponse:
+def record_outcomes(
+    request: Request, body: OutcomesRequest, store: StoreDep, settings: SettingsDep, role: SchedulerRole
+) -> OutcomesResponse:
     """Record attended / no_show / cancelled for booked appointments; idempotent.
 
-    Unknown appointment ids get a 404 that names them, and nothing in the request is recorded.
+    Unknown appointment ids get a 404 that names them (they are the caller's own references), and
+    nothing in the request is recorded.
     """
+    check_batch_size(request, len(body.outcomes), settings.max_batch)
+    check_unique(ids_of(body.outcomes, "outcomes", "appointment_id"))
     result = store.record_outcomes({item.appointment_id: item.outcome for item in body.outcomes})
     if result.unknown:
         shown = ", ".join(result.unknown[:20]) + (" ..." if len(result.unknown) > 20 else "")

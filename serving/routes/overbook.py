@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Request
 
 from models.decisions.overbooking import Costs, Limits, Recommendation, recommend
 from models.decisions.session import SessionFigures
 from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
+from serving.errors import InvalidRequest
+from serving.limits import check_batch_size, check_unique
 from serving.schemas import (
     ModelRef,
     OverbookRequest,
@@ -46,7 +48,12 @@ def _figures(figures: SessionFigures, costs: Costs) -> SessionFiguresOut:
 
 @router.post("/overbook", response_model=OverbookResponse)
 def plan_overbooking(
-    body: OverbookRequest, model: NoShowModelDep, store: StoreDep, settings: SettingsDep, role: SchedulerRole
+    request: Request,
+    body: OverbookRequest,
+    model: NoShowModelDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    role: SchedulerRole,
 ) -> OverbookResponse:
     """Score the session's appointments and recommend where to add bookings.
 
@@ -57,11 +64,18 @@ def plan_overbooking(
     "equal_wait"` a placement may not widen the gap between groups beyond the tolerance.
     """
     if len(body.slots) > settings.max_session_slots:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"slots: {len(body.slots)} slots; the most one request may plan is {settings.max_session_slots}",
+        raise InvalidRequest(
+            "slots", f"the most slots one request may plan is {settings.max_session_slots}", "too_long"
         )
     appointments = [a for slot in body.slots for a in slot.appointments]
+    check_batch_size(request, len(appointments), settings.max_batch)
+    check_unique(
+        [
+            (f"slots[{s}].appointments[{i}].appointment_id", a.appointment_id)
+            for s, slot in enumerate(body.slots)
+            for i, a in enumerate(slot.appointments)
+        ]
+    )
     probabilities = book_and_score(model.scorer, store, appointments).probability
     show = {}
     unscored = []

@@ -91,7 +91,7 @@ def test_bad_claim_fields_are_named_down_to_the_line(change: dict, field: str) -
 
 
 def test_total_charge_must_match_the_lines() -> None:
-    with pytest.raises(ValidationError, match="does not equal the sum of line charges"):
+    with pytest.raises(ValidationError, match="does not equal the sum of the service lines"):
         Claim.model_validate({**CLAIM, "total_charge": 999.0})
 
 

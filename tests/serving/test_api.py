@@ -135,7 +135,7 @@ def test_batches_over_the_limit_get_413(trained_store: TrainedStore) -> None:
     with TestClient(create_app(settings)) as limited:
         response = limited.post("/v1/noshow/score", json=body, headers=SCHEDULER)
         assert response.status_code == 413
-        assert "limit is 3" in response.json()["detail"]
+        assert "limit is 3" in response.json()["message"]
         body["appointments"] = body["appointments"][:3]
         assert limited.post("/v1/noshow/score", json=body, headers=SCHEDULER).status_code == 200
 
