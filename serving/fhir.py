@@ -235,3 +235,50 @@ def risk_assessment_bundle(
         )
     bundle = Bundle.model_validate({"resourceType": "Bundle", "type": "collection", "entry": entries})
     return bundle.model_dump(mode="json", exclude_none=True)
+
+
+# What the OpenAPI document says of the FHIR operation: the shapes, not the whole R4 specification.
+BUNDLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A FHIR R4 Bundle of Appointments, with their Patients as entries or contained resources.",
+    "required": ["resourceType"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string"},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "fullUrl": {"type": "string"},
+                    "resource": {
+                        "type": "object",
+                        "required": ["resourceType"],
+                        "properties": {
+                            "resourceType": {"type": "string", "enum": ["Appointment", "Patient"]}
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+RISK_BUNDLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A FHIR R4 Bundle of RiskAssessments, one per Appointment, in request order.",
+    "required": ["resourceType", "type", "entry"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["collection"]},
+        "entry": {"type": "array", "items": {"type": "object"}},
+    },
+}
+OUTCOME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A FHIR OperationOutcome; each issue's expression names the element at fault.",
+    "required": ["resourceType", "issue"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+        "issue": {"type": "array", "items": {"type": "object"}},
+    },
+}

@@ -143,6 +143,14 @@ class DenialScoreResponse(BaseModel):
     predictions: list[DenialScore]
 
 
+class ReloadOutcome(BaseModel):
+    """What a reload did for one task."""
+
+    action: Literal["loaded", "unchanged", "refused", "kept", "missing"]
+    version: str | None
+    reason: str | None
+
+
 class ModelStatus(BaseModel):
     """A task's loaded model, or why none is loaded."""
 

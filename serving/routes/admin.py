@@ -9,12 +9,15 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.auth import require_role
 from serving.dependencies import SettingsDep
+from serving.errors import error_responses
+from serving.schemas import ReloadOutcome
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 AdminRole = Annotated[str, Depends(require_role("admin"))]
 
 
-@router.post("/reload")
-async def reload_models(request: Request, settings: SettingsDep, role: AdminRole) -> dict[str, dict]:
+@router.post("/reload", response_model=dict[str, ReloadOutcome], responses=error_responses(401, 403))
+async def reload_models(request: Request, settings: SettingsDep, role: AdminRole) -> dict[str, ReloadOutcome]:
     """Follow the champion alias now: load, check and swap each task's new version, or refuse it."""
-    return await run_in_threadpool(request.app.state.models.refresh, settings)
+    outcome = await run_in_threadpool(request.app.state.models.refresh, settings)
+    return {task: ReloadOutcome(**result) for task, result in outcome.items()}

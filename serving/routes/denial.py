@@ -8,6 +8,7 @@ from models import denial_service
 from models.decisions.worklist import rank
 from serving.auth import BillerRole
 from serving.dependencies import ClaimStoreDep, DenialModelDep, SettingsDep
+from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
 from serving.schemas import (
     ClaimHistoryRequest,
@@ -27,7 +28,9 @@ from serving.schemas import (
 router = APIRouter(prefix="/v1/denial", tags=["denial"])
 
 
-@router.post("/score", response_model=DenialScoreResponse)
+@router.post(
+    "/score", response_model=DenialScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
+)
 def score_claims(
     request: Request,
     body: DenialScoreRequest,
@@ -61,7 +64,9 @@ def score_claims(
     )
 
 
-@router.post("/worklist", response_model=WorklistResponse)
+@router.post(
+    "/worklist", response_model=WorklistResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
+)
 def worklist(
     request: Request,
     body: WorklistRequest,
@@ -99,7 +104,9 @@ def worklist(
     )
 
 
-@router.post("/history", response_model=ClaimHistoryResponse)
+@router.post(
+    "/history", response_model=ClaimHistoryResponse, responses=error_responses(400, 401, 403, 413, 422)
+)
 def record_history(
     request: Request, body: ClaimHistoryRequest, store: ClaimStoreDep, settings: SettingsDep, role: BillerRole
 ) -> ClaimHistoryResponse:

@@ -15,21 +15,44 @@ from models.decisions.risk_bands import RiskBands
 from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.errors import error_responses
 from serving.fhir import (
+    BUNDLE_SCHEMA,
+    OUTCOME_SCHEMA,
+    RISK_BUNDLE_SCHEMA,
     FhirInputError,
     ParsedAppointment,
     operation_outcome,
     parse_bundle,
     risk_assessment_bundle,
 )
-from serving.limits import check_batch_size
 from serving.model_loader import LoadedModel
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
 
 
-@router.post("/Appointment/$no-show-risk", response_class=JSONResponse)
+def _fhir(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {FHIR_JSON: {"schema": schema}}}
+
+
+@router.post(
+    "/Appointment/$no-show-risk",
+    response_class=JSONResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {FHIR_JSON: {"schema": BUNDLE_SCHEMA}, "application/json": {"schema": BUNDLE_SCHEMA}},
+        }
+    },
+    responses={
+        200: _fhir(RISK_BUNDLE_SCHEMA, "One RiskAssessment per Appointment"),
+        400: _fhir(OUTCOME_SCHEMA, "The body is not JSON, or nests too deep"),
+        413: _fhir(OUTCOME_SCHEMA, "The body, or its number of Appointments, is over the limit"),
+        422: _fhir(OUTCOME_SCHEMA, "An element breaks a rule; the issue's expression names it"),
+        **error_responses(401, 403, 503),
+    },
+)
 async def no_show_risk(
     request: Request,
     model: NoShowModelDep,
@@ -60,7 +83,14 @@ async def no_show_risk(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             media_type=FHIR_JSON,
         )
-    check_batch_size(request, len(parsed), settings.max_batch)
+    request.state.records = len(parsed)
+    if len(parsed) > settings.max_batch:
+        text = (
+            f"{len(parsed)} Appointments in one Bundle; the limit is {settings.max_batch} (CAREOPS_MAX_BATCH)"
+        )
+        return JSONResponse(
+            operation_outcome(text, "Bundle.entry", code="too-long"), 413, media_type=FHIR_JSON
+        )
     body = await run_in_threadpool(_assess, parsed, model, store, bands, settings)
     return JSONResponse(body, media_type=FHIR_JSON)
 

@@ -16,7 +16,11 @@ def live() -> dict[str, str]:
     return {"status": "live"}
 
 
-@router.get("/ready", response_model=Readiness)
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A task has no model"}},
+)
 def ready(request: Request, response: Response) -> Readiness:
     """200 with the loaded model versions when every task has a model; 503 otherwise."""
     models = request.app.state.models

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
 from serving.schemas import (
     Factor,
@@ -21,7 +22,9 @@ from serving.schemas import (
 router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 
 
-@router.post("/score", response_model=NoShowScoreResponse)
+@router.post(
+    "/score", response_model=NoShowScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
+)
 def score_appointments(
     request: Request,
     body: NoShowScoreRequest,
@@ -56,7 +59,9 @@ def score_appointments(
     )
 
 
-@router.post("/outcomes", response_model=OutcomesResponse)
+@router.post(
+    "/outcomes", response_model=OutcomesResponse, responses=error_responses(400, 401, 403, 404, 413, 422)
+)
 def record_outcomes(
     request: Request, body: OutcomesRequest, store: StoreDep, settings: SettingsDep, role: SchedulerRole
 ) -> OutcomesResponse:

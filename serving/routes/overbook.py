@@ -11,7 +11,7 @@ from models.decisions.session import SessionFigures
 from models.noshow_service import book_and_score
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
-from serving.errors import InvalidRequest
+from serving.errors import InvalidRequest, error_responses
 from serving.limits import check_batch_size, check_unique
 from serving.schemas import (
     ModelRef,
@@ -46,7 +46,9 @@ def _figures(figures: SessionFigures, costs: Costs) -> SessionFiguresOut:
     )
 
 
-@router.post("/overbook", response_model=OverbookResponse)
+@router.post(
+    "/overbook", response_model=OverbookResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
+)
 def plan_overbooking(
     request: Request,
     body: OverbookRequest,
