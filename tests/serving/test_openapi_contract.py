@@ -68,4 +68,3 @@ def test_the_document_declares_the_error_shape_and_the_fhir_body(api_schema) -> 
     fhir = document["paths"]["/fhir/Appointment/$no-show-risk"]["post"]
     assert fhir["requestBody"]["content"]["application/fhir+json"]["schema"]["properties"]["entry"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
-
