@@ -267,7 +267,7 @@ def rollback(task: Annotated[TaskName, typer.Argument(help="Which model.")]) -> 
     )
 
 
-QUARANTINED_EXIT_CODE = 3
+QUARANTINED_EXIT_CODE = 3  # some input was refused (rows or files); the rest was processed
 
 
 @app.command()
@@ -328,13 +328,18 @@ def ingest_x12_files(
     """Canonical claims from 837 files, labelled (denied, category, CARC/RARC, paid) from 835 files."""
     from config import Settings
     from data.loaders.canonical import load_claims
-    from data.loaders.tables import write_table
+    from data.loaders.tables import UnsupportedFormatError, table_format, write_table
     from data.stores.claims import ClaimStore
     from data.x12.ingest import ingest_x12
 
+    try:
+        table_format(out)
+    except UnsupportedFormatError as error:
+        typer.echo(f"error: --out {error}", err=True)
+        raise typer.Exit(code=2) from None
     frame, report = ingest_x12(claims, remits)
     for error in report.file_errors:
-        typer.echo(f"error: {error} (file skipped; the others were read)", err=True)
+        typer.echo(f"error: {error} (file rejected; the others were read)", err=True)
     write_table(frame, out)
     typer.echo(
         f"wrote {len(frame)} claims to {out}: {report.labelled} labelled from "
@@ -357,6 +362,9 @@ def ingest_x12_files(
             f"recorded {recorded} claims in the claim store; {len(loaded.quarantined)} invalid "
             f"ones were not ({loaded.reason_counts})"
         )
+    if report.file_errors:
+        typer.echo(f"{len(report.file_errors)} file(s) rejected; see the errors above", err=True)
+        raise typer.Exit(code=QUARANTINED_EXIT_CODE)
 
 
 @app.command()

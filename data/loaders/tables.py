@@ -15,7 +15,8 @@ class UnsupportedFormatError(ValueError):
     """The file extension names no table format we read or write."""
 
 
-def _kind(path: Path) -> str:
+def table_format(path: Path) -> str:
+    """"csv" or "parquet" by the file's extension; UnsupportedFormatError for any other."""
     name = path.name.lower()
     if name.endswith(CSV_SUFFIXES):
         return "csv"
@@ -29,7 +30,7 @@ def _kind(path: Path) -> str:
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a table; CSV cells are read as text so that identifiers keep their exact form."""
     path = Path(path)
-    if _kind(path) == "csv":
+    if table_format(path) == "csv":
         return pd.read_csv(path, dtype=str, keep_default_na=True)
     return pd.read_parquet(path)
 
@@ -37,7 +38,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a table, creating the parent folder; returns the path written."""
     path = Path(path)
-    kind = _kind(path)
+    kind = table_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
         frame.to_csv(path, index=False)

@@ -176,7 +176,7 @@ def test_cli_ingest_writes_the_file_and_goes_on_past_a_broken_one(
             str(out),
         ],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     assert "broken.835: segment ST: the file has no ISA interchange envelope" in result.output
     assert "2 labelled" in result.output and len(read_table(out)) == 4
 
@@ -304,3 +304,65 @@ def test_the_largest_denial_is_refined_by_its_remark_codes(
     claim = ClaimPayment("X1", "1", 140.0, 0.0, None, lines=[other, line])
     assert line.denial_category == category and claim.denial_category == category
     assert other.denial_category == "eligibility"
+
+
+def _cut(text: str, before: str) -> str:
+    return text[: text.index(before)]
+
+
+BROKEN_REMITTANCES = {
+    "no trailers": (_cut(REMITTANCE, "SE*"), "SE", "cut short"),
+    "cut mid-claim": (_cut(REMITTANCE, "CLP*C2"), "SE", "cut short"),
+    "no IEA": (_cut(REMITTANCE, "IEA*"), "IEA", "cut short"),
+    "wrong segment count": (REMITTANCE.replace("SE*", "SE*9", 1), "SE", "segment count"),
+    "wrong control number": (REMITTANCE.replace("IEA*1*000000001", "IEA*1*000000002"), "IEA", "ISA13"),
+    "wrong group count": (REMITTANCE.replace("GE*1*1", "GE*2*1"), "GE", "GE01"),
+    "envelope only": (
+        ISA + "\nGS*HP*S*R*20261127*1200*1*X*005010X221A1~\nGE*0*1~\nIEA*1*000000001~\n",
+        "ST",
+        "no transactions",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_REMITTANCES))
+def test_a_broken_interchange_is_refused_whole_with_the_segment_named(case: str, tmp_path: Path) -> None:
+    text, segment, words = BROKEN_REMITTANCES[case]
+    path = tmp_path / "payer.835"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(X12FileError, match=f"payer.835: segment {segment}: .*{words}"):
+        read_835(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"), [(b"", "the file is empty"), (bytes(range(256)) * 40, "the file is binary, not X12 text")]
+)
+def test_empty_and_binary_files_get_one_line_without_their_bytes(
+    content: bytes, words: str, files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.835"
+    bad.write_bytes(content)
+    out = tmp_path / "claims.csv"
+    arguments = ["ingest", "x12", "--claims", str(files[0]), "--remits", str(files[1]), "--remits", str(bad)]
+    result = CliRunner().invoke(app, [*arguments, "--out", str(out)])
+    assert result.exit_code == 3 and f"bad.835: segment (none): {words}" in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].isprintable() and len(errors[0]) < 200
+    assert "2 labelled" in result.output and len(read_table(out)) == 4  # the good files were still read
+
+
+def test_a_truncated_remittance_labels_nothing(files: tuple[Path, Path], tmp_path: Path) -> None:
+    cut = tmp_path / "cut.835"
+    cut.write_text(_cut(REMITTANCE, "CLP*C2"), encoding="utf-8")
+    out = tmp_path / "claims.csv"
+    arguments = ["ingest", "x12", "--claims", str(files[0]), "--remits", str(cut), "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 3 and "0 labelled" in result.output
+
+
+def test_an_unknown_out_extension_is_a_one_line_error(files: tuple[Path, Path], tmp_path: Path) -> None:
+    arguments = ["ingest", "x12", "--claims", str(files[0]), "--remits", str(files[1])]
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "out.txt")])
+    assert result.exit_code == 2 and "unsupported extension" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert len(result.output.strip().splitlines()) == 1
