@@ -16,7 +16,7 @@ class UnsupportedFormatError(ValueError):
 
 
 def table_format(path: Path) -> str:
-    """"csv" or "parquet" by the file's extension; UnsupportedFormatError for any other."""
+    """ "csv" or "parquet" by the file's extension; UnsupportedFormatError for any other."""
     name = path.name.lower()
     if name.endswith(CSV_SUFFIXES):
         return "csv"

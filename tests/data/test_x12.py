@@ -335,7 +335,8 @@ def test_a_broken_interchange_is_refused_whole_with_the_segment_named(case: str,
 
 
 @pytest.mark.parametrize(
-    ("content", "words"), [(b"", "the file is empty"), (bytes(range(256)) * 40, "the file is binary, not X12 text")]
+    ("content", "words"),
+    [(b"", "the file is empty"), (bytes(range(256)) * 40, "the file is binary, not X12 text")],
 )
 def test_empty_and_binary_files_get_one_line_without_their_bytes(
     content: bytes, words: str, files: tuple[Path, Path], tmp_path: Path
