@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -80,6 +81,39 @@ class ClaimFeatures(CanonicalFeatures):
         super().fit(X, y)
         self.payers_: dict[str, Payer] = dict(payers())
         self.procedures_: dict[str, Procedure] = dict(procedures())
+        return self
+
+    def fitted_state(self) -> dict[str, Any]:
+        """Vocabularies, and the payer and procedure tables as they were when the model was fitted."""
+        return super().fitted_state() | {
+            "payers": [
+                asdict(p)
+                | {
+                    "auth_required_codes": sorted(p.auth_required_codes),
+                    "noncovered_codes": sorted(p.noncovered_codes),
+                }
+                for p in self.payers_.values()
+            ],
+            "procedures": [asdict(p) for p in self.procedures_.values()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> ClaimFeatures:
+        """Set the saved vocabularies and reference-table snapshot; returns self, fitted."""
+        super().restore(state)
+        self.payers_ = {
+            p["payer_id"]: Payer(
+                **p
+                | {
+                    "auth_required_codes": frozenset(p["auth_required_codes"]),
+                    "noncovered_codes": frozenset(p["noncovered_codes"]),
+                }
+            )
+            for p in state["payers"]
+        }
+        self.procedures_ = {
+            p["procedure_code"]: Procedure(**p | {"supporting_diagnoses": tuple(p["supporting_diagnoses"])})
+            for p in state["procedures"]
+        }
         return self
 
     def line_flags(self, columns: Columns, row: int) -> np.ndarray:

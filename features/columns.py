@@ -57,6 +57,13 @@ class Vocabulary:
         kept = sorted(counts[counts >= min_count].index)
         self.codes: dict[str, int] = {value: code for code, value in enumerate(kept)}
 
+    @classmethod
+    def from_codes(cls, codes: dict[str, int]) -> Vocabulary:
+        """A vocabulary restored from its saved codes."""
+        vocabulary = cls([])
+        vocabulary.codes = {str(value): int(code) for value, code in codes.items()}
+        return vocabulary
+
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Integer codes as float64, NaN for missing or unseen values."""
         codes = self.codes

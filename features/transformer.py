@@ -33,6 +33,20 @@ class CanonicalFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_ = len(self.input_columns)
         return self
 
+    def fitted_state(self) -> dict[str, Any]:
+        """What `fit` learned, as JSON-ready data (saved with the model instead of a pickle)."""
+        return {
+            "vocabularies": {name: v.codes for name, v in self.vocabularies_.items()},
+            "watched": {name: v.codes for name, v in self.watched_.items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> CanonicalFeatures:
+        """Set the fitted state saved by `fitted_state`; returns self, fitted."""
+        self.vocabularies_ = {name: Vocabulary.from_codes(c) for name, c in state["vocabularies"].items()}
+        self.watched_ = {name: Vocabulary.from_codes(c) for name, c in state["watched"].items()}
+        self.n_features_in_ = len(self.input_columns)
+        return self
+
     def numeric_features(self, columns: Columns) -> dict[str, np.ndarray]:
         """One float array per name in `numeric`."""
         raise NotImplementedError

@@ -31,6 +31,27 @@ class Calibrator:
     slope: float = 1.0
     intercept: float = 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """The calibrator as JSON-ready data."""
+        return {
+            "method": self.method,
+            "x": self.x.tolist(),
+            "y": self.y.tolist(),
+            "slope": self.slope,
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        """A calibrator from `to_dict`'s data."""
+        return cls(
+            data["method"],
+            x=np.asarray(data["x"], dtype=np.float64),
+            y=np.asarray(data["y"], dtype=np.float64),
+            slope=float(data["slope"]),
+            intercept=float(data["intercept"]),
+        )
+
     def transform(self, p: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for raw ones."""
         if self.method == "isotonic":

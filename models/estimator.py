@@ -111,3 +111,23 @@ def fit_pipeline(
         features.categorical_indices(),
         params,
     )
+
+
+class BoosterClassifier:
+    """A fitted binary LightGBM booster with the classifier interface the pipeline needs.
+
+    This is what a model loaded from its saved LightGBM text becomes: it predicts exactly as the
+    LGBMClassifier that was trained (the same trees and the same best iteration).
+    """
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, booster: lgb.Booster, best_iteration: int, n_jobs: int = 1) -> None:
+        self.booster_ = booster
+        self.best_iteration_ = best_iteration
+        self.n_jobs = n_jobs
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities of class 0 and class 1."""
+        p = self.booster_.predict(X, num_iteration=self.best_iteration_ or None, num_threads=self.n_jobs)
+        return np.column_stack([1 - p, p])

@@ -1,21 +1,34 @@
-"""The MLflow pyfunc wrapper: canonical records in, one probability per record out."""
+"""The MLflow pyfunc wrapper: canonical records in, one probability per record out.
+
+It is logged as MLflow "models from code": the registered version holds MODEL_CODE (three lines that
+import this class from the installed careops) and data-only artifacts, so loading it unpickles nothing.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import joblib
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from models.tasks import Task, get_task
+from models.artifacts import load_trained
+from models.tasks import Task
 from models.trained import TrainedModel
 
 MODEL_ARTIFACT = "trained_model"
+GOLDEN_SET_ARTIFACT = "golden_set"
+GOLDEN_SCORES_ARTIFACT = "golden_scores"
 MAX_REASONS_SHOWN = 5
+MODEL_CODE = """from mlflow.models import set_model
+
+from models.pyfunc import CareopsModel
+
+set_model(CareopsModel())
+"""
 
 
 class CareopsModel(mlflow.pyfunc.PythonModel):
@@ -25,19 +38,20 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
     are history for later ones), unless the caller supplies the history columns.
     """
 
-    def __init__(self, task_name: str) -> None:
-        self.task_name = task_name
+    def __init__(self) -> None:
         self.trained: TrainedModel | None = None
         self.golden_set_path: str | None = None
+        self.golden_scores_path: str | None = None
 
     def load_context(self, context: Any) -> None:
-        """Load the joblib-saved TrainedModel from the model's artifacts."""
-        self.trained = joblib.load(context.artifacts[MODEL_ARTIFACT])
-        self.golden_set_path = context.artifacts.get("golden_set")
+        """Read the TrainedModel from the version's data files (JSON and LightGBM text)."""
+        self.trained = load_trained(Path(context.artifacts[MODEL_ARTIFACT]))
+        self.golden_set_path = context.artifacts.get(GOLDEN_SET_ARTIFACT)
+        self.golden_scores_path = context.artifacts.get(GOLDEN_SCORES_ARTIFACT)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Validate the records like a loader does, then score them with the pipeline."""
-        task = get_task(self.task_name)
+        task = self.trained.task
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
         result = task.load(model_input)

@@ -66,7 +66,7 @@ class TrainedModel:
         if frame.empty:
             return np.empty(0)
         prepared = self.prepare(frame)
-        threads = self.classifier.classifier_.get_params().get("n_jobs")
+        threads = getattr(self.classifier.classifier_, "n_jobs", None)
         scorer = CompiledScorer(self, num_threads=threads if isinstance(threads, int) and threads > 0 else 1)
         return scorer.score_columns(columns_from_frame(prepared, self.features.input_columns)).probability
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import numpy as np
-import pandas as pd
 from mlflow import MlflowClient
 
 from config import Settings
 from data.loaders.canonical import frame_records
+from models.artifacts import golden_probabilities, read_golden_set
 from models.pyfunc import CareopsModel
 from models.registry import alias_version
 from models.scorer import CompiledScorer
@@ -45,17 +47,22 @@ class Refusal:
     reason: str
 
 
-def check_golden_set(model: LoadedModel, golden_set_path: str | None) -> None:
-    """Raise unless the version scores its stored golden set: schema holds, outputs finite in [0, 1],
-    and the compiled scorer gives the pipeline's numbers."""
-    if not golden_set_path:
+def check_golden_set(model: LoadedModel, wrapper: CareopsModel) -> None:
+    """Raise unless the version scores its stored golden set as it did when trained: the schema holds,
+    the outputs are finite probabilities, the pipeline read from the artifacts gives the stored
+    probabilities, and the compiled scorer gives the pipeline's."""
+    if not wrapper.golden_set_path or not wrapper.golden_scores_path:
         raise ModelUnavailableError("the version has no stored golden set to check it on")
     task, trained = model.task, model.scorer.trained
-    loaded = task.load(pd.read_json(golden_set_path, orient="records", dtype=False))
-    if len(loaded.quarantined) or loaded.valid.empty:
-        raise ModelUnavailableError(f"golden set does not fit the schema: {loaded.reason_counts}")
-    prepared = trained.prepare(loaded.valid)
-    reference = trained.pipeline.predict_proba(prepared)[:, 1]
+    try:
+        golden = read_golden_set(task.name, wrapper.golden_set_path)
+    except ValueError as error:
+        raise ModelUnavailableError(str(error)) from None
+    reference = golden_probabilities(trained, golden)
+    stored = np.asarray(json.loads(Path(wrapper.golden_scores_path).read_text())["probabilities"])
+    if stored.shape != reference.shape or np.abs(stored - reference).max() > GOLDEN_TOLERANCE:
+        raise ModelUnavailableError("the loaded model does not reproduce its golden-set scores from training")
+    prepared = trained.prepare(golden)
     records = [task.record.model_validate(r) for r in frame_records(prepared[list(task.record.model_fields)])]
     supplied = {
         c: prepared[c].to_numpy() for c in model.scorer.features.input_columns if c not in task.input_columns
@@ -81,7 +88,7 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
         alias=settings.champion_alias,
         scorer=CompiledScorer(wrapper.trained, num_threads=settings.score_threads),
     )
-    check_golden_set(model, wrapper.golden_set_path)
+    check_golden_set(model, wrapper)
     return model
 
 

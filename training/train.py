@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-import joblib
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -19,8 +18,16 @@ from config import Settings
 from data.loaders.tables import file_sha256
 from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
+from models.artifacts import golden_probabilities, read_golden_set, save_trained
 from models.estimator import BoosterParams
-from models.pyfunc import MODEL_ARTIFACT, CareopsModel, input_schema, output_schema
+from models.pyfunc import (
+    GOLDEN_SCORES_ARTIFACT,
+    GOLDEN_SET_ARTIFACT,
+    MODEL_ARTIFACT,
+    MODEL_CODE,
+    input_schema,
+    output_schema,
+)
 from models.registry import set_alias_if_absent
 from models.tasks import Task, caller_form, get_task
 from training.distributed_fit import fit_and_evaluate_distributed
@@ -32,8 +39,7 @@ log = logging.getLogger(__name__)
 
 INPUT_EXAMPLE_ROWS = 3
 GOLDEN_SET_ROWS = 200
-GOLDEN_SET_ARTIFACT = "golden_set.json"
-REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pydantic", "joblib", "sqlalchemy")
+REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pydantic", "sqlalchemy")
 
 __all__ = ["TrainResult", "TrainingDataError", "train"]
 
@@ -153,18 +159,22 @@ def train(
             model_card(result, task.name, data_path.name, data_sha256), folder / "model_card.json"
         )
         mlflow.log_artifact(str(card))
-        model_path = folder / "trained_model.joblib"
-        joblib.dump(result.trained, model_path)
-        golden_path = folder / GOLDEN_SET_ARTIFACT
+        model_path = save_trained(result.trained, folder / "trained_model")
+        golden_path = folder / "golden_set.json"
         golden = caller_form(task, result.holdout.tail(GOLDEN_SET_ROWS), with_labels=True)
         golden_path.write_text(golden.to_json(orient="records", date_format="iso"), encoding="utf-8")
+        scores = golden_probabilities(result.trained, read_golden_set(task.name, golden_path))
+        scores_path = dump_json({"probabilities": scores.tolist()}, folder / "golden_scores.json")
+        code_path = folder / "careops_model.py"
+        code_path.write_text(MODEL_CODE, encoding="utf-8")
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=CareopsModel(task.name),
+            python_model=str(code_path),
             artifacts={
                 MODEL_ARTIFACT: str(model_path),
                 "model_card": str(card),
-                "golden_set": str(golden_path),
+                GOLDEN_SET_ARTIFACT: str(golden_path),
+                GOLDEN_SCORES_ARTIFACT: str(scores_path),
             },
             signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
             input_example=input_example(task, result.holdout),

@@ -32,7 +32,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory, backend: str):
     mlflow.set_tracking_uri(settings.tracking_uri)
     source = MlflowClient().get_model_version("noshow", "3").source
     model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=source))
-    (model_dir / "artifacts" / "trained_model.joblib").write_bytes(b"not a model")
+    (model_dir / "artifacts" / "trained_model" / "booster.txt").write_text("not a model")
     return settings
 
 
