@@ -148,75 +148,147 @@ def counts_before(
     return matched[names].fillna(0.0).to_numpy()
 
 
-def claim_history(frame: pd.DataFrame, events: ClaimEvents, params: ClaimHistoryParams) -> pd.DataFrame:
-    """CLAIM_HISTORY_COLUMNS for the claims in `frame`, from the events known before each submission."""
-    submitted = as_days(frame["submitted_at"])
-    payer = frame["payer_id"].astype(str).to_numpy(dtype=object)
-    claims = events.claims
+@dataclass(frozen=True)
+class HistoryQueries:
+    """What payer history asks of a batch of claims: each claim's payer, service key and submission
+    day, and each line's (payer, procedure code) key, in claim then line order."""
+
+    payer: np.ndarray
+    service_key: np.ndarray
+    day: np.ndarray
+    line_key: np.ndarray
+    line_owner: np.ndarray
+    line_starts: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        payers: Sequence[Any],
+        patients: Sequence[Any],
+        service_dates: Sequence[Any],
+        submitted: Any,
+        lines: Sequence[Any],
+    ) -> HistoryQueries:
+        """Queries from the claims' fields (a table's columns or records' attributes)."""
+        line_lists = [service_lines(value) for value in lines]
+        payer = np.array([str(p) for p in payers], dtype=object)
+        owner = np.repeat(np.arange(len(payer)), [len(items) for items in line_lists]).astype(np.int64)
+        line_key = np.array(
+            [
+                f"{payer[row]}|{line_field(line, 'procedure_code')}"
+                for row, items in enumerate(line_lists)
+                for line in items
+            ],
+            dtype=object,
+        )
+        keys = [
+            service_key(p, d, items) for p, d, items in zip(patients, service_dates, line_lists, strict=True)
+        ]
+        return cls(
+            payer=payer,
+            service_key=np.array(keys, dtype=object),
+            day=as_days(submitted),
+            line_key=line_key,
+            line_owner=owner,
+            line_starts=np.concatenate([[0], np.cumsum([len(items) for items in line_lists])]).astype(
+                np.int64
+            ),
+        )
+
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame) -> HistoryQueries:
+        """Queries for the claims of a canonical table."""
+        return cls.of(
+            frame["payer_id"].tolist(),
+            frame["patient_id"].tolist(),
+            frame["service_date"].tolist(),
+            frame["submitted_at"].to_numpy(),
+            frame["service_lines"].tolist(),
+        )
+
+
+@dataclass(frozen=True)
+class HistoryCounts:
+    """Sums of the events known before each claim's submission day.
+
+    payer: per claim, adjudicated claims of its payer (n, denied, then one count per category);
+    code: per line, adjudicated lines of its (payer, code) (n, denied); earlier: per claim, earlier
+    submissions of its service key.
+    """
+
+    payer: np.ndarray
+    code: np.ndarray
+    earlier: np.ndarray
+
+
+def counts_from_events(queries: HistoryQueries, events: ClaimEvents) -> HistoryCounts:
+    """HistoryCounts from a table's events (offline)."""
+    claims, lines, submissions = events.claims, events.lines, events.submissions
     sums = ["n", "denied", *(f"category:{c}" for c in HISTORY_CATEGORIES)]
-    payer_counts = counts_before(
-        claims["payer_id"].to_numpy(dtype=object),
-        claims["day"].to_numpy(),
-        claims[sums].to_numpy(),
-        payer,
-        submitted,
+    line_keys = (lines["payer_id"].astype(str) + "|" + lines["procedure_code"].astype(str)).to_numpy(
+        dtype=object
     )
-    n = payer_counts[:, 0]
+    return HistoryCounts(
+        payer=counts_before(
+            claims["payer_id"].to_numpy(dtype=object),
+            claims["day"].to_numpy(),
+            claims[sums].to_numpy(),
+            queries.payer,
+            queries.day,
+        ),
+        code=counts_before(
+            line_keys,
+            lines["day"].to_numpy(),
+            lines[["n", "denied"]].to_numpy(),
+            queries.line_key,
+            queries.day[queries.line_owner],
+        ),
+        earlier=counts_before(
+            submissions["service_key"].to_numpy(dtype=object),
+            submissions["day"].to_numpy(),
+            submissions[["n"]].to_numpy(),
+            queries.service_key,
+            queries.day,
+        )[:, 0],
+    )
+
+
+def history_from_counts(
+    queries: HistoryQueries, counts: HistoryCounts, params: ClaimHistoryParams
+) -> dict[str, Any]:
+    """CLAIM_HISTORY_COLUMNS from the counts: the one definition of the features, offline and online."""
+    n = counts.payer[:, 0]
     out: dict[str, Any] = {
         "payer_claims_adjudicated": n,
-        "payer_denial_rate": (payer_counts[:, 1] + params.payer_weight * params.prior_denial_rate)
+        "payer_denial_rate": (counts.payer[:, 1] + params.payer_weight * params.prior_denial_rate)
         / (n + params.payer_weight),
     }
     for k, c in enumerate(HISTORY_CATEGORIES):
         prior = params.prior_category_rates.get(c, 0.0)
-        out[f"payer_{c}_rate"] = (payer_counts[:, 2 + k] + params.payer_weight * prior) / (
+        out[f"payer_{c}_rate"] = (counts.payer[:, 2 + k] + params.payer_weight * prior) / (
             n + params.payer_weight
         )
-
-    line_lists = [service_lines(lines) for lines in frame["service_lines"]]
-    owner = np.repeat(np.arange(len(frame)), [len(lines) for lines in line_lists])
-    line_keys = np.array(
-        [
-            f"{payer[row]}|{line_field(line, 'procedure_code')}"
-            for row, lines in enumerate(line_lists)
-            for line in lines
-        ],
-        dtype=object,
+    code_rate = (counts.code[:, 1] + params.code_weight * params.prior_line_denial_rate) / (
+        counts.code[:, 0] + params.code_weight
     )
-    lines = events.lines
-    event_keys = (lines["payer_id"].astype(str) + "|" + lines["procedure_code"].astype(str)).to_numpy(
-        dtype=object
-    )
-    code_counts = counts_before(
-        event_keys, lines["day"].to_numpy(), lines[["n", "denied"]].to_numpy(), line_keys, submitted[owner]
-    )
-    code_rate = (code_counts[:, 1] + params.code_weight * params.prior_line_denial_rate) / (
-        code_counts[:, 0] + params.code_weight
-    )
-    per_line = np.column_stack([code_counts[:, 0], code_rate])
-    starts = np.concatenate([[0], np.cumsum([len(lines) for lines in line_lists])])
-    out[LINE_HISTORY_COLUMN] = [per_line[starts[i] : starts[i + 1]] for i in range(len(frame))]
+    per_line = np.column_stack([counts.code[:, 0], code_rate])
+    starts = queries.line_starts
+    claims = len(starts) - 1
+    out[LINE_HISTORY_COLUMN] = [per_line[starts[i] : starts[i + 1]] for i in range(claims)]
     out["max_payer_code_denial_rate"] = np.array(
         [
             code_rate[starts[i] : starts[i + 1]].max() if starts[i + 1] > starts[i] else np.nan
-            for i in range(len(frame))
+            for i in range(claims)
         ]
     )
-    keys = np.array(
-        [
-            service_key(p, d, s)
-            for p, d, s in zip(frame["patient_id"], frame["service_date"], line_lists, strict=True)
-        ],
-        dtype=object,
-    )
-    earlier = counts_before(
-        events.submissions["service_key"].to_numpy(dtype=object),
-        events.submissions["day"].to_numpy(),
-        events.submissions[["n"]].to_numpy(),
-        keys,
-        submitted,
-    )
-    out["earlier_submissions_same_service"] = earlier[:, 0]
+    out["earlier_submissions_same_service"] = counts.earlier
+    return out
+
+
+def claim_history(frame: pd.DataFrame, events: ClaimEvents, params: ClaimHistoryParams) -> pd.DataFrame:
+    """CLAIM_HISTORY_COLUMNS for the claims in `frame`, from the events known before each submission."""
+    queries = HistoryQueries.of_frame(frame)
+    out = history_from_counts(queries, counts_from_events(queries, events), params)
     return pd.DataFrame({name: out[name] for name in CLAIM_HISTORY_COLUMNS}, index=frame.index)
 
 
@@ -234,26 +306,30 @@ def add_claim_history(
 def online_claim_history(
     store: ClaimStore, records: Sequence[Claim], params: ClaimHistoryParams
 ) -> dict[str, np.ndarray]:
-    """CLAIM_HISTORY_COLUMNS of claims about to be submitted, from the store, by `claim_history`."""
-    frame = pd.DataFrame(
-        {
-            "patient_id": [r.patient_id for r in records],
-            "payer_id": [r.payer_id for r in records],
-            "service_date": [r.service_date for r in records],
-            "submitted_at": [r.submitted_at for r in records],
-            "service_lines": [list(r.service_lines) for r in records],
-        }
+    """CLAIM_HISTORY_COLUMNS of claims about to be submitted, from the store's daily counts.
+
+    The store answers each key's sums before a day with indexed look-ups, so the cost does not grow
+    with the history it holds; `history_from_counts` turns them into features as offline.
+    """
+    queries = HistoryQueries.of(
+        [r.payer_id for r in records],
+        [r.patient_id for r in records],
+        [r.service_date for r in records],
+        [r.submitted_at for r in records],
+        [list(r.service_lines) for r in records],
     )
-    keys = [service_key(r.patient_id, r.service_date, r.service_lines) for r in records]
-    last_day = float(as_days(frame["submitted_at"]).max()) if records else 0.0
-    events = store.events(frame["payer_id"].tolist(), keys, before_day=last_day)
-    history = claim_history(frame, events, params)
-    out = {}
+    payer, code, earlier = store.counts_before(
+        list(zip(queries.payer, queries.day, strict=True)),
+        list(zip(queries.line_key, queries.day[queries.line_owner], strict=True)),
+        list(zip(queries.service_key, queries.day, strict=True)),
+    )
+    history = history_from_counts(queries, HistoryCounts(payer, code, earlier), params)
+    out: dict[str, np.ndarray] = {}
     for name in CLAIM_HISTORY_COLUMNS:
-        values = np.empty(len(records), dtype=object) if name == LINE_HISTORY_COLUMN else None
-        if values is not None:
+        if name == LINE_HISTORY_COLUMN:
+            values = np.empty(len(records), dtype=object)
             values[:] = list(history[name])
             out[name] = values
         else:
-            out[name] = history[name].to_numpy(dtype=np.float64)
+            out[name] = np.asarray(history[name], dtype=np.float64)
     return out

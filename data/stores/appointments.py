@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -25,9 +26,12 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    delete,
     func,
+    insert,
     or_,
     select,
+    tuple_,
     update,
 )
 
@@ -50,6 +54,42 @@ appointments = Table(
     Column("outcome_recorded_at", DateTime, nullable=True),
     Index("ix_careops_appointments_clinic_day", "clinic_id", "start_day"),
 )
+# Known outcomes per clinic and day, kept as outcomes are recorded: a clinic's rate "as of day D"
+# is an indexed range sum over its days, whatever the history's size.
+clinic_days = Table(
+    "careops_clinic_days",
+    metadata,
+    Column("clinic_id", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("visits", Float, nullable=False),
+    Column("no_shows", Float, nullable=False),
+)
+KNOWN = ("attended", "no_show")
+IN_CHUNK = 500
+
+
+def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]]) -> None:
+    """Count the known outcomes of these (clinic, day) pairs again from the appointments themselves."""
+    pairs = sorted(set(keys))
+    c = appointments.c
+    for start in range(0, len(pairs), IN_CHUNK):
+        chunk = pairs[start : start + IN_CHUNK]
+        connection.execute(
+            delete(clinic_days).where(tuple_(clinic_days.c.clinic_id, clinic_days.c.day).in_(chunk))
+        )
+        counted = (
+            select(
+                c.clinic_id,
+                c.start_day,
+                func.count(),
+                func.sum(case((c.outcome == "no_show", 1.0), else_=0.0)),
+            )
+            .where(tuple_(c.clinic_id, c.start_day).in_(chunk), c.outcome.in_(KNOWN))
+            .group_by(c.clinic_id, c.start_day)
+        )
+        connection.execute(
+            insert(clinic_days).from_select(["clinic_id", "day", "visits", "no_shows"], counted)
+        )
 
 
 @dataclass(frozen=True)
@@ -98,11 +138,40 @@ class AppointmentStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
+        c = appointments.c
+        with self.engine.connect() as connection:
+            known = connection.execute(select(c.appointment_id).where(c.outcome.in_(KNOWN)).limit(1)).first()
+            counted = connection.execute(select(clinic_days.c.day).limit(1)).first()
+        if known is not None and counted is None:  # a store from before the daily counts: build them once
+            with_retries(self._recount_all)
+
+    def _recount_all(self) -> None:
+        c = appointments.c
+        with writer(self.engine).begin() as connection:
+            keys = connection.execute(select(c.clinic_id, c.start_day).where(c.outcome.in_(KNOWN)).distinct())
+            recount_clinic_days(connection, [tuple(k) for k in keys])
 
     def _upsert(self, rows: Sequence[dict], columns: Iterable[str]) -> None:
+        ids = [row["appointment_id"] for row in rows]
+        c = appointments.c
+
         def write() -> None:
             with writer(self.engine).begin() as connection:
+                # Appointments whose known outcome may move to another clinic or day.
+                before: dict[str, tuple[str, int]] = {}
+                for start in range(0, len(ids), IN_CHUNK):
+                    query = select(c.appointment_id, c.clinic_id, c.start_day).where(
+                        c.appointment_id.in_(ids[start : start + IN_CHUNK]), c.outcome.in_(KNOWN)
+                    )
+                    before |= {a: (clinic, day) for a, clinic, day in connection.execute(query)}
                 upsert(connection, appointments, rows, ["appointment_id"], columns)
+                touched = set(before.values()) | {
+                    (row["clinic_id"], row["start_day"])
+                    for row in rows
+                    if row["appointment_id"] in before or row.get("outcome") in KNOWN
+                }
+                if touched:
+                    recount_clinic_days(connection, touched)
 
         with_retries(write)
 
@@ -142,13 +211,16 @@ class AppointmentStore:
     def _record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
         result = OutcomeResult()
         with writer(self.engine).begin() as connection:
-            stored = dict(
-                connection.execute(
-                    select(appointments.c.appointment_id, appointments.c.outcome).where(
-                        appointments.c.appointment_id.in_(list(outcomes))
-                    )
-                ).all()
-            )
+            rows = connection.execute(
+                select(
+                    appointments.c.appointment_id,
+                    appointments.c.outcome,
+                    appointments.c.clinic_id,
+                    appointments.c.start_day,
+                ).where(appointments.c.appointment_id.in_(list(outcomes)))
+            ).all()
+            stored = {row[0]: row[1] for row in rows}
+            place = {row[0]: (row[2], row[3]) for row in rows}
             result.unknown = [a for a in outcomes if a not in stored]
             if result.unknown:
                 return result
@@ -163,6 +235,7 @@ class AppointmentStore:
                     .values(outcome=outcome, outcome_recorded_at=now)
                 )
                 result.changed.append(appointment_id)
+            recount_clinic_days(connection, [place[a] for a in result.changed])
         return result
 
     def patient_rows(self, patient_ids: Iterable[str]) -> dict[str, PatientRows]:
@@ -213,17 +286,13 @@ class AppointmentStore:
 
     def clinic_outcomes(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, float]]:
         """(no-shows, visits with a known outcome) of each clinic on days up to the day given."""
-        wanted = sorted(set(keys))
-        columns = appointments.c
         found = {}
-        no_show = func.sum(case((columns.outcome == "no_show", 1), else_=0))
+        d = clinic_days.c
         with self.engine.connect() as connection:
-            for clinic_id, last_day in wanted:
-                query = select(no_show, func.count()).where(
-                    columns.clinic_id == clinic_id,
-                    columns.start_day <= last_day,
-                    columns.outcome.in_(("attended", "no_show")),
+            for clinic_id, last_day in sorted(set(keys)):
+                query = select(func.sum(d.no_shows), func.sum(d.visits)).where(
+                    d.clinic_id == clinic_id, d.day <= last_day
                 )
                 no_shows, visits = connection.execute(query).one()
-                found[(clinic_id, last_day)] = (float(no_shows or 0), float(visits))
+                found[(clinic_id, last_day)] = (float(no_shows or 0), float(visits or 0))
         return found

@@ -7,23 +7,27 @@ No names, dates of birth or diagnoses are stored: a patient id, payer, codes and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     delete,
     func,
+    insert,
     select,
+    tuple_,
 )
 
 from data.epoch import epoch_day
@@ -81,6 +85,60 @@ lines_table = Table(
 )
 
 
+# Daily counts kept as claims are recorded: what payer history sums before a day, by indexed range.
+payer_days = Table(
+    "careops_payer_days",
+    metadata,
+    Column("payer_id", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("n", Float, nullable=False),
+    Column("denied", Float, nullable=False),
+    *(Column(f"category_{name}", Float, nullable=False) for name in HISTORY_CATEGORIES),
+)
+code_days = Table(
+    "careops_code_days",
+    metadata,
+    Column("payer_id", String(64), primary_key=True),
+    Column("procedure_code", String(16), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("n", Float, nullable=False),
+    Column("denied", Float, nullable=False),
+)
+service_days = Table(
+    "careops_service_days",
+    metadata,
+    Column("service_key", String(512), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("n", Float, nullable=False),
+)
+Index("ix_careops_claims_payer_adjudicated", claims_table.c.payer_id, claims_table.c.adjudicated_day)
+Index("ix_careops_claims_service_submitted", claims_table.c.service_key, claims_table.c.submitted_day)
+Index(
+    "ix_careops_claim_lines_code_adjudicated",
+    lines_table.c.payer_id,
+    lines_table.c.procedure_code,
+    lines_table.c.adjudicated_day,
+)
+
+
+@dataclass
+class Touched:
+    """The daily-count keys a write may change: (payer, day), (payer, code, day), (service key, day)."""
+
+    payer: set[tuple[str, int]] = field(default_factory=set)
+    code: set[tuple[str, str, int]] = field(default_factory=set)
+    service: set[tuple[str, int]] = field(default_factory=set)
+
+    def add_claims(self, rows: Iterable[Any]) -> None:
+        for payer_id, key, submitted, adjudicated in rows:
+            self.service.add((key, submitted))
+            if adjudicated is not None:
+                self.payer.add((payer_id, adjudicated))
+
+    def add_lines(self, rows: Iterable[Any]) -> None:
+        self.code |= {(p, code, day) for p, code, day in rows if day is not None}
+
+
 def _float(value: Any) -> float | None:
     return None if value is None or value != value else float(value)
 
@@ -91,6 +149,11 @@ class ClaimStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
+        with self.engine.connect() as connection:
+            has_claims = connection.execute(select(claims_table.c.claim_id).limit(1)).first() is not None
+            has_counts = connection.execute(select(service_days.c.day).limit(1)).first() is not None
+        if has_claims and not has_counts:  # a store from before the daily counts: build them once
+            with_retries(self._rebuild_counts)
 
     def record(self, frame: pd.DataFrame) -> int:
         """Store canonical claims as submitted, with their outcomes where known; returns claims written.
@@ -132,16 +195,140 @@ class ClaimStore:
         line_columns = [c.name for c in lines_table.columns if c.name not in line_keys]
 
         def write() -> None:
-            # One transaction: a claim recorded again replaces its lines (it may have fewer now).
+            # One transaction: a claim recorded again replaces its lines (it may have fewer now),
+            # and the daily counts of every key the old or new rows touch are counted again.
             with writer(self.engine).begin() as connection:
+                touched = Touched()
+                c, line = claims_table.c, lines_table.c
+                for start in range(0, len(ids), IN_CHUNK):
+                    chunk = ids[start : start + IN_CHUNK]
+                    touched.add_claims(
+                        connection.execute(
+                            select(c.payer_id, c.service_key, c.submitted_day, c.adjudicated_day).where(
+                                c.claim_id.in_(chunk)
+                            )
+                        ).all()
+                    )
+                    touched.add_lines(
+                        connection.execute(
+                            select(line.payer_id, line.procedure_code, line.adjudicated_day).where(
+                                line.claim_id.in_(chunk)
+                            )
+                        ).all()
+                    )
                 upsert(connection, claims_table, claims, ["claim_id"])
                 for start in range(0, len(ids), IN_CHUNK):
                     chunk = ids[start : start + IN_CHUNK]
                     connection.execute(delete(lines_table).where(lines_table.c.claim_id.in_(chunk)))
                 upsert(connection, lines_table, lines, line_keys, line_columns)
+                touched.add_claims(
+                    (r["payer_id"], r["service_key"], r["submitted_day"], r["adjudicated_day"])
+                    for r in claims
+                )
+                touched.add_lines((r["payer_id"], r["procedure_code"], r["adjudicated_day"]) for r in lines)
+                self._recount(connection, touched)
 
         with_retries(write)
         return len(claims)
+
+    def counts_before(
+        self,
+        payers: Sequence[tuple[str, float]],
+        codes: Sequence[tuple[str, float]],
+        services: Sequence[tuple[str, float]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums of the daily counts before each query's day, by indexed range over one key's days.
+
+        `payers`: (payer_id, day) -> n, denied, then one count per category; `codes`:
+        ("payer|code", day) -> n, denied; `services`: (service_key, day) -> earlier submissions.
+        """
+        width = 2 + len(HISTORY_CATEGORIES)
+        p, k, s = payer_days.c, code_days.c, service_days.c
+        payer_sums = [
+            func.sum(p.n),
+            func.sum(p.denied),
+            *(func.sum(p[f"category_{n}"]) for n in HISTORY_CATEGORIES),
+        ]
+        found: dict[tuple[str, Any, float], tuple] = {}
+        with self.engine.connect() as connection:
+            for payer_id, day in set(payers):
+                row = connection.execute(select(*payer_sums).where(p.payer_id == payer_id, p.day < day)).one()
+                found[("payer", payer_id, day)] = row
+            for key, day in set(codes):
+                payer_id, _, code = key.partition("|")
+                query = select(func.sum(k.n), func.sum(k.denied)).where(
+                    k.payer_id == payer_id, k.procedure_code == code, k.day < day
+                )
+                found[("code", key, day)] = connection.execute(query).one()
+            for key, day in set(services):
+                query = select(func.sum(s.n)).where(s.service_key == key, s.day < day)
+                found[("service", key, day)] = connection.execute(query).one()
+
+        def table(kind: str, queries: Sequence[tuple[str, float]], columns: int) -> np.ndarray:
+            values = [[v or 0.0 for v in found[(kind, key, day)]] for key, day in queries]
+            return np.asarray(values, dtype=np.float64).reshape(len(queries), columns)
+
+        return table("payer", payers, width), table("code", codes, 2), table("service", services, 1)[:, 0]
+
+    def _recount(self, connection: Connection, touched: Touched) -> None:
+        """Count the daily totals of the touched keys again from the claims and lines themselves."""
+        c, line = claims_table.c, lines_table.c
+        for keys, aggregate, key_columns, raw_key, source, where in (
+            (
+                touched.payer,
+                payer_days,
+                ("payer_id", "day"),
+                (c.payer_id, c.adjudicated_day),
+                select(c.payer_id, c.adjudicated_day, *_claim_sums()),
+                c.denied.is_not(None),
+            ),
+            (
+                touched.code,
+                code_days,
+                ("payer_id", "procedure_code", "day"),
+                (line.payer_id, line.procedure_code, line.adjudicated_day),
+                select(
+                    line.payer_id,
+                    line.procedure_code,
+                    line.adjudicated_day,
+                    func.count(),
+                    func.sum(line.denied),
+                ),
+                line.denied.is_not(None),
+            ),
+            (
+                touched.service,
+                service_days,
+                ("service_key", "day"),
+                (c.service_key, c.submitted_day),
+                select(c.service_key, c.submitted_day, func.count()),
+                None,
+            ),
+        ):
+            pairs = sorted(keys)
+            for start in range(0, len(pairs), IN_CHUNK):
+                chunk = pairs[start : start + IN_CHUNK]
+                connection.execute(
+                    delete(aggregate).where(tuple_(*(aggregate.c[n] for n in key_columns)).in_(chunk))
+                )
+                query = source.where(tuple_(*raw_key).in_(chunk)).group_by(*raw_key)
+                if where is not None:
+                    query = query.where(where)
+                connection.execute(
+                    insert(aggregate).from_select([col.name for col in aggregate.columns], query)
+                )
+
+    def _rebuild_counts(self) -> None:
+        with writer(self.engine).begin() as connection:
+            touched = Touched()
+            c, line = claims_table.c, lines_table.c
+            touched.add_claims(
+                connection.execute(select(c.payer_id, c.service_key, c.submitted_day, c.adjudicated_day))
+            )
+            touched.add_lines(
+                connection.execute(select(line.payer_id, line.procedure_code, line.adjudicated_day))
+            )
+            self._recount(connection, touched)
 
     def events(self, payer_ids: Iterable[str], service_keys: Iterable[str], before_day: float) -> ClaimEvents:
         """History events of these payers and service keys on days before `before_day`, as daily counts."""
@@ -189,6 +376,18 @@ class ClaimStore:
             lines=_frame(line_rows, ["payer_id", "procedure_code", "day", "n", "denied"]),
             submissions=_frame(submission_rows, ["service_key", "day", "n"]),
         )
+
+
+def _claim_sums() -> list[Any]:
+    c = claims_table.c
+    return [
+        func.count().label("n"),
+        func.sum(c.denied).label("denied"),
+        *(
+            func.sum(func.coalesce((c.category == name).cast(Integer), 0)).label(f"category_{name}")
+            for name in HISTORY_CATEGORIES
+        ),
+    ]
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
