@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from data.epoch import as_seconds, day_number
-from data.stores.engine import store_engine, with_retries, writer
+from data.stores.engine import store_engine, with_retries, write_transaction
 from data.stores.upsert import upsert
 
 OUTCOMES = ("attended", "no_show", "cancelled")
@@ -147,7 +147,7 @@ class AppointmentStore:
 
     def _recount_all(self) -> None:
         c = appointments.c
-        with writer(self.engine).begin() as connection:
+        with write_transaction(self.engine) as connection:
             keys = connection.execute(select(c.clinic_id, c.start_day).where(c.outcome.in_(KNOWN)).distinct())
             recount_clinic_days(connection, [tuple(k) for k in keys])
 
@@ -156,7 +156,7 @@ class AppointmentStore:
         c = appointments.c
 
         def write() -> None:
-            with writer(self.engine).begin() as connection:
+            with write_transaction(self.engine) as connection:
                 # Appointments whose known outcome may move to another clinic or day.
                 before: dict[str, tuple[str, int]] = {}
                 for start in range(0, len(ids), IN_CHUNK):
@@ -210,7 +210,7 @@ class AppointmentStore:
 
     def _record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
         result = OutcomeResult()
-        with writer(self.engine).begin() as connection:
+        with write_transaction(self.engine) as connection:
             rows = connection.execute(
                 select(
                     appointments.c.appointment_id,

@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from data.epoch import epoch_day
 from data.schemas import DenialCategory, line_field, service_lines
-from data.stores.engine import store_engine, with_retries, writer
+from data.stores.engine import store_engine, with_retries, write_transaction
 from data.stores.upsert import upsert
 
 # Denial categories whose payer rates history reads.
@@ -197,7 +197,7 @@ class ClaimStore:
         def write() -> None:
             # One transaction: a claim recorded again replaces its lines (it may have fewer now),
             # and the daily counts of every key the old or new rows touch are counted again.
-            with writer(self.engine).begin() as connection:
+            with write_transaction(self.engine) as connection:
                 touched = Touched()
                 c, line = claims_table.c, lines_table.c
                 for start in range(0, len(ids), IN_CHUNK):
@@ -319,7 +319,7 @@ class ClaimStore:
                 )
 
     def _rebuild_counts(self) -> None:
-        with writer(self.engine).begin() as connection:
+        with write_transaction(self.engine) as connection:
             touched = Touched()
             c, line = claims_table.c, lines_table.c
             touched.add_claims(

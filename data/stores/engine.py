@@ -8,11 +8,14 @@ of failing when it upgrades from a read. On every backend SQLAlchemy hides state
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -30,9 +33,21 @@ def store_engine(url: str) -> Engine:
     return engine
 
 
-def writer(engine: Engine) -> Engine:
-    """The same engine, whose transactions take the write lock when they begin."""
-    return engine.execution_options(**{WRITE_OPTION: True})
+_process_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the write lock when it begins.
+
+    Writers of this process queue on a Python lock first: SQLite's own busy handler waits in
+    growing sleeps (up to 100 ms each), which would put those sleeps into request latency.
+    """
+    with _locks_guard:
+        lock = _process_locks.setdefault(engine, threading.Lock())
+    with lock, engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+        yield connection
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
