@@ -153,13 +153,24 @@ def backtest(
         Path | None, typer.Option(help="Write one row per scored record here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    folds: Annotated[
+        int, typer.Option(min=1, help="Rolling origin: this many consecutive cut-offs, the last at --cutoff.")
+    ] = 1,
+    fold_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --folds: days between cut-offs, each fold scoring that many."),
+    ] = None,
 ) -> None:
-    """Train on what was known before the cut-off, score what came after, and report the figures."""
+    """Train on what was known before the cut-off, score what came after, and report the figures.
+
+    With --folds K --fold-days D: K folds with cut-offs D days apart, each scoring the D days after
+    its cut-off; the report has every fold, the mean and the worst, and subgroups across folds.
+    """
     from datetime import date
 
     from config import Settings
     from data.loaders.tables import write_table
-    from training.backtest import run_backtest
+    from training.backtest import run_backtest, run_rolling_backtest
     from training.fit import TrainingDataError
 
     configure_logging()
@@ -169,9 +180,14 @@ def backtest(
         typer.echo(f"error: --cutoff '{cutoff}' is not a YYYY-MM-DD date", err=True)
         raise typer.Exit(code=2) from None
     try:
-        result = run_backtest(
-            task.value, data, when, Settings(), file_format=file_format.value, horizon_days=horizon_days
-        )
+        if folds > 1 or fold_days is not None:
+            result = run_rolling_backtest(
+                task.value, data, when, folds, fold_days or 7, Settings(), file_format.value, horizon_days
+            )
+        else:
+            result = run_backtest(
+                task.value, data, when, Settings(), file_format=file_format.value, horizon_days=horizon_days
+            )
     except (TrainingDataError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
@@ -180,6 +196,9 @@ def backtest(
     summary = result.summary
     if as_json:
         typer.echo(json.dumps(summary, default=str))
+        return
+    if "folds" in summary:
+        _print_rolling(summary)
         return
     m = summary["metrics"]
     typer.echo(
@@ -202,6 +221,36 @@ def backtest(
             f"  {label:<32} {row['count']:>6}  {row['observed_rate']:.4f}    {row['mean_predicted']:.4f}   "
             f"{auc}   {slope}"
         )
+
+
+def _print_rolling(summary: dict) -> None:
+    typer.echo(
+        f"{summary['task']} rolling backtest: {len(summary['folds'])} folds of {summary['fold_days']} days"
+    )
+    typer.echo("  cut-off     test rows  rate    ROC-AUC  PR-AUC  Brier   ECE     intercept  slope")
+    rows = [(f["cutoff"], f["rows"]["test"], f["test_positive_rate"], f["metrics"]) for f in summary["folds"]]
+    rows += [("mean", "", "", summary["mean"]), ("worst", "", "", summary["worst"])]
+    for label, count, rate, m in rows:
+        rate_text = f"{rate:.4f}" if rate != "" else ""
+        typer.echo(
+            f"  {label:<11} {count!s:>9}  {rate_text:<6}  {m['roc_auc']:.4f}   {m['pr_auc']:.4f}  "
+            f"{m['brier']:.4f}  {m['ece']:.4f}  {m['calibration_intercept']:+.3f}     "
+            f"{m['calibration_slope']:.3f}"
+        )
+    typer.echo("  subgroup (mean over folds)         rows  ROC-AUC  intercept  slope")
+    for row in summary["subgroups"]:
+        auc, intercept, slope = (
+            row[f"mean_{n}"] for n in ("roc_auc", "calibration_intercept", "calibration_slope")
+        )
+        label = f"{row['attribute']}={row['group']}"[:32]
+        typer.echo(
+            f"  {label:<32} {row['count']:>6}  {_number(auc, '.3f')}    {_number(intercept, '+.3f')}     "
+            f"{_number(slope, '.3f')}"
+        )
+
+
+def _number(value: float | None, spec: str) -> str:
+    return format(value, spec) if value is not None else "  -  "
 
 
 @app.command()

@@ -130,8 +130,10 @@ def fit_and_evaluate(
     settings: Settings,
     params: BoosterParams | None = None,
     horizon_days: int | None = None,
+    holdout_end: datetime | pd.Timestamp | None = None,
 ) -> FitResult:
-    """Train on rows before `holdout_start` and evaluate on labelled rows at or after it.
+    """Train on rows before `holdout_start` and evaluate on labelled rows at or after it (and before
+    `holdout_end` when given; later rows stay in the table as bookings known in time).
 
     Point-in-time history is computed once over the whole table: a row's features use only
     outcomes from `horizon_days` or more before its own day, so no training row sees the holdout.
@@ -141,8 +143,9 @@ def fit_and_evaluate(
     table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
     labelled = table[task.label_column].notna().to_numpy()
     before = (table[time] < holdout_start).to_numpy()
+    scored = ~before if holdout_end is None else ~before & (table[time] < holdout_end).to_numpy()
     known = table.index.isin(known_by_cutoff(table, task, holdout_start).index)
-    fit_rows, holdout_rows = table[labelled & known], table[labelled & ~before]
+    fit_rows, holdout_rows = table[labelled & known], table[labelled & scored]
     if fit_rows.empty or holdout_rows.empty:
         raise TrainingDataError(
             f"the split at {holdout_start} leaves {len(fit_rows)} labelled rows before it and "
@@ -162,7 +165,7 @@ def fit_and_evaluate(
         table = add_history(table, history)
     if claim_history is not None:
         table = add_claim_history(table, claim_history)
-    fit_rows, holdout_rows = table[labelled & known], table[labelled & ~before]
+    fit_rows, holdout_rows = table[labelled & known], table[labelled & scored]
     train_rows, calibration_rows = temporal_split(fit_rows, time, settings.validation_fraction)
 
     pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)

@@ -210,3 +210,38 @@ def test_remittances_after_the_cutoff_never_reach_training(claims: Path, tmp_pat
     assert not np.array_equal(
         baseline.predictions["denial_probability"], rerun.predictions["denial_probability"]
     )
+
+
+def test_rolling_backtest_trains_each_fold_only_on_its_past(appointments: Path, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from training.backtest import run_rolling_backtest
+
+    settings = make_settings(tmp_path)
+    last = date(2026, 5, 25)
+    result = run_rolling_backtest("noshow", appointments, last, 3, 7, settings)
+    summary = result.summary
+    assert summary["cutoffs"] == ["2026-05-11", "2026-05-18", "2026-05-25"]
+    table = load_appointments(appointments).valid
+    starts = table["starts_at"]
+    for fold in summary["folds"]:
+        cutoff = pd.Timestamp(fold["cutoff"])
+        before = int((starts < cutoff).sum())
+        window = int(((starts >= cutoff) & (starts < cutoff + pd.Timedelta(days=7))).sum())
+        assert fold["rows"]["train"] + fold["rows"]["calibration"] == before
+        assert fold["rows"]["test"] == window > 0
+    rocs = [fold["metrics"]["roc_auc"] for fold in summary["folds"]]
+    assert summary["mean"]["roc_auc"] == pytest.approx(np.mean(rocs))
+    assert summary["worst"]["roc_auc"] == min(rocs) and summary["worst"]["ece"] == max(
+        fold["metrics"]["ece"] for fold in summary["folds"]
+    )
+    ages = {row["group"]: row for row in summary["subgroups"] if row["attribute"] == "age_band"}
+    assert ages and all(row["folds_with_calibration_slope"] <= 3 for row in ages.values())
+    scored = result.predictions.groupby("fold_cutoff").size().to_dict()
+    assert scored == {fold["cutoff"]: fold["rows"]["test"] for fold in summary["folds"]}
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    parent = client.get_run(result.run_id)
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
+    assert sorted(child.data.params["cutoff"] for child in children) == summary["cutoffs"]
+    assert parent.data.metrics["mean_roc_auc"] == pytest.approx(summary["mean"]["roc_auc"])
