@@ -1,0 +1,87 @@
+"""`careops serve --workers 2`: every worker scores, keeps the limits, and follows the champion alias."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+
+from data.loaders.tables import write_table
+from data.synthetic.appointments import generate_appointments
+from tests.bodies import bodies, free_port
+from tests.conftest import API_KEYS, TrainedStore, make_settings
+from training.train import train
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    for seed in (91, 92):
+        train(
+            "noshow",
+            write_table(generate_appointments(3_000, seed=seed), tmp_path / f"a{seed}.csv"),
+            settings,
+        )
+    train("denial", trained_store.claims, settings)
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))},
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "CAREOPS_DATABASE_URL": settings.database_url,
+        "CAREOPS_API_KEYS": API_KEYS,
+        "CAREOPS_RELOAD_INTERVAL_SECONDS": "0.5",
+        "CAREOPS_MAX_BATCH": "5",
+    }
+    command = [str(Path(sys.executable).parent / "careops"), "serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    body = bodies(trained_store, rows=3)["noshow"]
+    headers = {"X-API-Key": "sched-key"}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        with httpx.Client(base_url=base, timeout=30) as http:
+            versions = {
+                http.post("/v1/noshow/score", json=body, headers=headers).json()["model"]["version"]
+                for _ in range(20)
+            }
+            assert versions == {"1"}
+            too_many = {"appointments": bodies(trained_store, rows=6)["noshow"]["appointments"]}
+            assert {
+                http.post("/v1/noshow/score", json=too_many, headers=headers).status_code for _ in range(6)
+            } == {413}
+            MlflowClient(tracking_uri=settings.tracking_uri).set_registered_model_alias(
+                "noshow", "champion", "2"
+            )
+            time.sleep(5)  # each worker's poller checks every 0.5 s
+            answers = [http.post("/v1/noshow/score", json=body, headers=headers) for _ in range(20)]
+            assert {r.status_code for r in answers} == {200}
+            assert {r.json()["model"]["version"] for r in answers} == {"2"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    pids = {
+        line.split("[")[1].split("]")[0]
+        for line in log.read_text().splitlines()
+        if "Started server process" in line
+    }
+    assert len(pids) == 2
