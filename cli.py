@@ -157,9 +157,9 @@ def backtest(
         int, typer.Option(min=1, help="Rolling origin: this many consecutive cut-offs, the last at --cutoff.")
     ] = 1,
     fold_days: Annotated[
-        int | None,
-        typer.Option(min=1, help="With --folds: days between cut-offs, each fold scoring that many."),
-    ] = None,
+        int,
+        typer.Option(min=1, help="With --folds above 1: days between cut-offs, each fold scoring so many."),
+    ] = 7,
 ) -> None:
     """Train on what was known before the cut-off, score what came after, and report the figures.
 
@@ -180,9 +180,9 @@ def backtest(
         typer.echo(f"error: --cutoff '{cutoff}' is not a YYYY-MM-DD date", err=True)
         raise typer.Exit(code=2) from None
     try:
-        if folds > 1 or fold_days is not None:
+        if folds > 1:
             result = run_rolling_backtest(
-                task.value, data, when, folds, fold_days or 7, Settings(), file_format.value, horizon_days
+                task.value, data, when, folds, fold_days, Settings(), file_format.value, horizon_days
             )
         else:
             result = run_backtest(
