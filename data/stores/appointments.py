@@ -26,16 +26,14 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    delete,
     func,
-    insert,
     or_,
     select,
-    tuple_,
     update,
 )
 
 from data.epoch import as_seconds, day_number
+from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import store_engine, with_retries, write_transaction
 from data.stores.upsert import upsert
 
@@ -65,31 +63,15 @@ clinic_days = Table(
     Column("no_shows", Float, nullable=False),
 )
 KNOWN = ("attended", "no_show")
-IN_CHUNK = 500
 
 
 def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]]) -> None:
     """Count the known outcomes of these (clinic, day) pairs again from the appointments themselves."""
-    pairs = sorted(set(keys))
     c = appointments.c
-    for start in range(0, len(pairs), IN_CHUNK):
-        chunk = pairs[start : start + IN_CHUNK]
-        connection.execute(
-            delete(clinic_days).where(tuple_(clinic_days.c.clinic_id, clinic_days.c.day).in_(chunk))
-        )
-        counted = (
-            select(
-                c.clinic_id,
-                c.start_day,
-                func.count(),
-                func.sum(case((c.outcome == "no_show", 1.0), else_=0.0)),
-            )
-            .where(tuple_(c.clinic_id, c.start_day).in_(chunk), c.outcome.in_(KNOWN))
-            .group_by(c.clinic_id, c.start_day)
-        )
-        connection.execute(
-            insert(clinic_days).from_select(["clinic_id", "day", "visits", "no_shows"], counted)
-        )
+    counted = select(
+        c.clinic_id, c.start_day, func.count(), func.sum(case((c.outcome == "no_show", 1.0), else_=0.0))
+    ).where(c.outcome.in_(KNOWN))
+    recount_days(connection, clinic_days, keys, counted, (c.clinic_id, c.start_day))
 
 
 @dataclass(frozen=True)

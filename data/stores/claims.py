@@ -25,20 +25,17 @@ from sqlalchemy import (
     Table,
     delete,
     func,
-    insert,
     select,
-    tuple_,
 )
 
 from data.epoch import epoch_day
 from data.schemas import DenialCategory, line_field, service_lines
+from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import store_engine, with_retries, write_transaction
 from data.stores.upsert import upsert
 
 # Denial categories whose payer rates history reads.
 HISTORY_CATEGORIES = tuple(c.value for c in DenialCategory if c is not DenialCategory.PROVIDER_ENROLLMENT)
-
-IN_CHUNK = 500
 
 
 @dataclass
@@ -273,50 +270,13 @@ class ClaimStore:
     def _recount(self, connection: Connection, touched: Touched) -> None:
         """Count the daily totals of the touched keys again from the claims and lines themselves."""
         c, line = claims_table.c, lines_table.c
-        for keys, aggregate, key_columns, raw_key, source, where in (
-            (
-                touched.payer,
-                payer_days,
-                ("payer_id", "day"),
-                (c.payer_id, c.adjudicated_day),
-                select(c.payer_id, c.adjudicated_day, *_claim_sums()),
-                c.denied.is_not(None),
-            ),
-            (
-                touched.code,
-                code_days,
-                ("payer_id", "procedure_code", "day"),
-                (line.payer_id, line.procedure_code, line.adjudicated_day),
-                select(
-                    line.payer_id,
-                    line.procedure_code,
-                    line.adjudicated_day,
-                    func.count(),
-                    func.sum(line.denied),
-                ),
-                line.denied.is_not(None),
-            ),
-            (
-                touched.service,
-                service_days,
-                ("service_key", "day"),
-                (c.service_key, c.submitted_day),
-                select(c.service_key, c.submitted_day, func.count()),
-                None,
-            ),
-        ):
-            pairs = sorted(keys)
-            for start in range(0, len(pairs), IN_CHUNK):
-                chunk = pairs[start : start + IN_CHUNK]
-                connection.execute(
-                    delete(aggregate).where(tuple_(*(aggregate.c[n] for n in key_columns)).in_(chunk))
-                )
-                query = source.where(tuple_(*raw_key).in_(chunk)).group_by(*raw_key)
-                if where is not None:
-                    query = query.where(where)
-                connection.execute(
-                    insert(aggregate).from_select([col.name for col in aggregate.columns], query)
-                )
+        claims_counted = select(c.payer_id, c.adjudicated_day, *_claim_sums()).where(c.denied.is_not(None))
+        recount_days(connection, payer_days, touched.payer, claims_counted, (c.payer_id, c.adjudicated_day))
+        code_key = (line.payer_id, line.procedure_code, line.adjudicated_day)
+        lines_counted = select(*code_key, func.count(), func.sum(line.denied)).where(line.denied.is_not(None))
+        recount_days(connection, code_days, touched.code, lines_counted, code_key)
+        submissions = select(c.service_key, c.submitted_day, func.count())
+        recount_days(connection, service_days, touched.service, submissions, (c.service_key, c.submitted_day))
 
     def _rebuild_counts(self) -> None:
         with write_transaction(self.engine) as connection:
