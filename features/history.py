@@ -225,18 +225,18 @@ def online_history(
     by_patient: dict[str, list[int]] = defaultdict(list)
     for row, record in enumerate(records):
         by_patient[record.patient_id].append(row)
-    stored = store.patient_rows(by_patient)
+    keys = [(record.clinic_id, int(day)) for record, day in zip(records, days, strict=True)]
+    known_by = [(clinic, day - params.horizon_days) for clinic, day in keys]
+    stored = store.history(by_patient, keys, known_by)
     for patient_id, rows in by_patient.items():
         patient[rows] = patient_history(
-            params, targets.take(rows), stored.get(patient_id, PatientRows.empty())
+            params, targets.take(rows), stored.patients.get(patient_id, PatientRows.empty())
         )
-    keys = [(record.clinic_id, int(day)) for record, day in zip(records, days, strict=True)]
-    bookings = store.clinic_day_bookings(keys)
-    outcomes = store.clinic_outcomes([(clinic, day - params.horizon_days) for clinic, day in keys])
     load = np.empty(len(records))
     rate = np.empty(len(records))
     for row, (clinic, day) in enumerate(keys):
-        load[row] = clinic_day_loads(params, days[row], booked[row : row + 1], bookings[(clinic, day)])[0]
-        rate[row] = clinic_rate(params, *outcomes[(clinic, day - params.horizon_days)])
+        bookings = stored.bookings[(clinic, day)]
+        load[row] = clinic_day_loads(params, days[row], booked[row : row + 1], bookings)[0]
+        rate[row] = clinic_rate(params, *stored.outcomes[known_by[row]])
     out = {name: patient[:, k] for k, name in enumerate(PATIENT_FEATURES)}
     return {**out, CLINIC_RATE: rate, CLINIC_LOAD: load}

@@ -6,7 +6,6 @@ history and clinic load are read from it at scoring time.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
+    bindparam,
     case,
     func,
     or_,
@@ -35,7 +34,8 @@ from sqlalchemy import (
 from data.epoch import as_seconds, day_number
 from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import store_engine, with_retries, write_transaction
-from data.stores.upsert import upsert
+from data.stores.prepared import Cursor, Prepared, reading, writing
+from data.stores.upsert import upsert, upsert_statement
 
 OUTCOMES = ("attended", "no_show", "cancelled")
 
@@ -63,6 +63,7 @@ clinic_days = Table(
     Column("no_shows", Float, nullable=False),
 )
 KNOWN = ("attended", "no_show")
+BOOKING = ("patient_id", "clinic_id", "start_day", "booked_at")
 
 
 def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]]) -> None:
@@ -94,6 +95,59 @@ class PatientRows:
         return PatientRows(self.days[rows], self.booked[rows], self.outcome[rows], self.ids[rows])
 
 
+@dataclass(frozen=True)
+class StoredHistory:
+    """What a score reads from the store, from one snapshot: each patient's appointments, the
+    booking times of each (clinic, day), and (no-shows, known visits) of each clinic up to a day."""
+
+    patients: dict[str, PatientRows]
+    bookings: dict[tuple[str, int], np.ndarray]
+    outcomes: dict[tuple[str, int], tuple[float, float]]
+
+
+class _Statements:
+    """The request path's point look-ups and booking write, compiled once for the store's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        c, d = appointments.c, clinic_days.c
+        not_cancelled = or_(c.outcome.is_(None), c.outcome != "cancelled")
+        self.patient = Prepared(
+            engine,
+            select(c.start_day, c.booked_at, c.outcome, c.appointment_id).where(
+                c.patient_id == bindparam("patient_id"), not_cancelled
+            ),
+        )
+        self.clinic_day = Prepared(
+            engine,
+            select(c.booked_at).where(
+                c.clinic_id == bindparam("clinic_id"), c.start_day == bindparam("day"), not_cancelled
+            ),
+        )
+        self.clinic_outcomes = Prepared(
+            engine,
+            select(func.sum(d.no_shows), func.sum(d.visits)).where(
+                d.clinic_id == bindparam("clinic_id"), d.day <= bindparam("day")
+            ),
+        )
+        self.known_place = Prepared(
+            engine,
+            select(c.clinic_id, c.start_day).where(
+                c.appointment_id == bindparam("appointment_id"), or_(*(c.outcome == k for k in KNOWN))
+            ),
+        )
+        names = ("appointment_id", *BOOKING)
+        self.book = Prepared(
+            engine,
+            upsert_statement(engine.dialect.name, appointments, ["appointment_id"], BOOKING).values(
+                {name: bindparam(name) for name in names}
+            ),
+        )
+
+
+class _MovesAnOutcome(Exception):
+    """A booking would move a recorded outcome to another clinic or day."""
+
+
 @dataclass
 class OutcomeResult:
     """What recording a batch of outcomes did."""
@@ -120,6 +174,7 @@ class AppointmentStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
+        self._statements = _Statements(self.engine)
         c = appointments.c
         with self.engine.connect() as connection:
             known = connection.execute(select(c.appointment_id).where(c.outcome.in_(KNOWN)).limit(1)).first()
@@ -147,11 +202,14 @@ class AppointmentStore:
                     )
                     before |= {a: (clinic, day) for a, clinic, day in connection.execute(query)}
                 upsert(connection, appointments, rows, ["appointment_id"], columns)
-                touched = set(before.values()) | {
-                    (row["clinic_id"], row["start_day"])
-                    for row in rows
-                    if row["appointment_id"] in before or row.get("outcome") in KNOWN
-                }
+                # Counts change where an outcome is written, and where a known one moves.
+                touched: set[tuple[str, int]] = set()
+                for row in rows:
+                    place, old = (row["clinic_id"], row["start_day"]), before.get(row["appointment_id"])
+                    if "outcome" in row or (old is not None and old != place):
+                        touched.add(place)
+                        if old is not None:
+                            touched.add(old)
                 if touched:
                     recount_clinic_days(connection, touched)
 
@@ -159,7 +217,20 @@ class AppointmentStore:
 
     def upsert_bookings(self, rows: Sequence[dict]) -> None:
         """Add or update bookings; outcomes already recorded are kept."""
-        self._upsert(rows, ("patient_id", "clinic_id", "start_day", "booked_at"))
+        try:
+            with_retries(lambda: self._book_in_place(rows))
+        except _MovesAnOutcome:  # rare: the daily counts of two places must be counted again
+            self._upsert(rows, BOOKING)
+
+    def _book_in_place(self, rows: Sequence[dict]) -> None:
+        """The request path's write: bookings that leave every recorded outcome where it was."""
+        statements = self._statements
+        with writing(self.engine) as cursor:
+            for row in rows:
+                place = cursor.one(statements.known_place, appointment_id=row["appointment_id"])
+                if place is not None and tuple(place) != (row["clinic_id"], row["start_day"]):
+                    raise _MovesAnOutcome
+            cursor.many(statements.book, sorted(rows, key=lambda row: row["appointment_id"]))
 
     def seed(self, frame: pd.DataFrame) -> int:
         """Store a canonical appointments table with its known outcomes; returns rows written."""
@@ -220,61 +291,40 @@ class AppointmentStore:
             recount_clinic_days(connection, [place[a] for a in result.changed])
         return result
 
-    def patient_rows(self, patient_ids: Iterable[str]) -> dict[str, PatientRows]:
-        """Each patient's appointments that were not cancelled."""
-        wanted = sorted(set(patient_ids))
-        grouped: dict[str, list[tuple]] = defaultdict(list)
-        columns = appointments.c
-        with self.engine.connect() as connection:
-            for start in range(0, len(wanted), 500):
-                query = select(
-                    columns.patient_id,
-                    columns.start_day,
-                    columns.booked_at,
-                    columns.outcome,
-                    columns.appointment_id,
-                ).where(
-                    columns.patient_id.in_(wanted[start : start + 500]),
-                    or_(columns.outcome.is_(None), columns.outcome != "cancelled"),
+    def history(
+        self,
+        patient_ids: Iterable[str],
+        clinic_days: Iterable[tuple[str, int]] = (),
+        clinic_outcomes: Iterable[tuple[str, int]] = (),
+    ) -> StoredHistory:
+        """One snapshot of: each patient's appointments that were not cancelled; the booking times of
+        each (clinic, day)'s appointments that were not cancelled; and each clinic's (no-shows,
+        visits with a known outcome) on days up to the day given. Each is an indexed point look-up."""
+        statements = self._statements
+        with reading(self.engine) as cursor:
+            patients = {p: self._patient(cursor, p) for p in sorted(set(patient_ids))}
+            bookings = {
+                (clinic, day): np.asarray(
+                    [b for (b,) in cursor.rows(statements.clinic_day, clinic_id=clinic, day=day)],
+                    dtype=np.float64,
                 )
-                for patient_id, day, booked, outcome, appointment_id in connection.execute(query):
-                    grouped[patient_id].append((day, booked, outcome, appointment_id))
-        result = {}
-        for patient_id, items in grouped.items():
-            days, booked, outcome, ids = zip(*items, strict=True)
-            result[patient_id] = PatientRows(
-                days=np.asarray(days, dtype=np.float64),
-                booked=np.asarray(booked, dtype=np.float64),
-                outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
-                ids=np.asarray(ids, dtype=object),
-            )
-        return result
+                for clinic, day in sorted(set(clinic_days))
+            }
+            outcomes = {}
+            for clinic, day in sorted(set(clinic_outcomes)):
+                no_shows, visits = cursor.one(statements.clinic_outcomes, clinic_id=clinic, day=day) or (0, 0)
+                outcomes[(clinic, day)] = (float(no_shows or 0), float(visits or 0))
+        found = {p: rows for p, rows in patients.items() if rows is not None}
+        return StoredHistory(found, bookings, outcomes)
 
-    def clinic_day_bookings(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
-        """Booking times of each clinic-day's appointments that were not cancelled."""
-        wanted = sorted(set(keys))
-        found: dict[tuple[str, int], list[float]] = {key: [] for key in wanted}
-        columns = appointments.c
-        with self.engine.connect() as connection:
-            for start in range(0, len(wanted), 200):
-                chunk = wanted[start : start + 200]
-                query = select(columns.clinic_id, columns.start_day, columns.booked_at).where(
-                    or_(*(and_(columns.clinic_id == c, columns.start_day == d) for c, d in chunk)),
-                    or_(columns.outcome.is_(None), columns.outcome != "cancelled"),
-                )
-                for clinic_id, day, booked in connection.execute(query):
-                    found[(clinic_id, day)].append(booked)
-        return {key: np.asarray(values, dtype=np.float64) for key, values in found.items()}
-
-    def clinic_outcomes(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[float, float]]:
-        """(no-shows, visits with a known outcome) of each clinic on days up to the day given."""
-        found = {}
-        d = clinic_days.c
-        with self.engine.connect() as connection:
-            for clinic_id, last_day in sorted(set(keys)):
-                query = select(func.sum(d.no_shows), func.sum(d.visits)).where(
-                    d.clinic_id == clinic_id, d.day <= last_day
-                )
-                no_shows, visits = connection.execute(query).one()
-                found[(clinic_id, last_day)] = (float(no_shows or 0), float(visits or 0))
-        return found
+    def _patient(self, cursor: Cursor, patient_id: str) -> PatientRows | None:
+        found = cursor.rows(self._statements.patient, patient_id=patient_id)
+        if not found:
+            return None
+        days, booked, outcome, ids = zip(*found, strict=True)
+        return PatientRows(
+            days=np.asarray(days, dtype=np.float64),
+            booked=np.asarray(booked, dtype=np.float64),
+            outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
+            ids=np.asarray(ids, dtype=object),
+        )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     func,
     select,
@@ -32,6 +33,7 @@ from data.epoch import epoch_day
 from data.schemas import DenialCategory, line_field, service_lines
 from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.prepared import Prepared, reading
 from data.stores.upsert import upsert
 
 # Denial categories whose payer rates history reads.
@@ -140,12 +142,36 @@ def _float(value: Any) -> float | None:
     return None if value is None or value != value else float(value)
 
 
+class _Sums:
+    """The request path's look-ups: a key's daily counts summed over the days before a day."""
+
+    def __init__(self, engine: Engine) -> None:
+        p, k, s = payer_days.c, code_days.c, service_days.c
+        before = bindparam("day", type_=Float)  # day numbers may carry a fraction
+        self.payer = Prepared(
+            engine,
+            select(
+                func.sum(p.n), func.sum(p.denied), *(func.sum(p[f"category_{n}"]) for n in HISTORY_CATEGORIES)
+            ).where(p.payer_id == bindparam("payer_id"), p.day < before),
+        )
+        self.code = Prepared(
+            engine,
+            select(func.sum(k.n), func.sum(k.denied)).where(
+                k.payer_id == bindparam("payer_id"), k.procedure_code == bindparam("code"), k.day < before
+            ),
+        )
+        self.service = Prepared(
+            engine, select(func.sum(s.n)).where(s.service_key == bindparam("key"), s.day < before)
+        )
+
+
 class ClaimStore:
     """Claims and their outcomes; creating one creates its tables if missing."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
+        self._sums = _Sums(self.engine)
         with self.engine.connect() as connection:
             has_claims = connection.execute(select(claims_table.c.claim_id).limit(1)).first() is not None
             has_counts = connection.execute(select(service_days.c.day).limit(1)).first() is not None
@@ -240,26 +266,16 @@ class ClaimStore:
         ("payer|code", day) -> n, denied; `services`: (service_key, day) -> earlier submissions.
         """
         width = 2 + len(HISTORY_CATEGORIES)
-        p, k, s = payer_days.c, code_days.c, service_days.c
-        payer_sums = [
-            func.sum(p.n),
-            func.sum(p.denied),
-            *(func.sum(p[f"category_{n}"]) for n in HISTORY_CATEGORIES),
-        ]
+        sums = self._sums
         found: dict[tuple[str, Any, float], tuple] = {}
-        with self.engine.connect() as connection:
+        with reading(self.engine) as cursor:  # one snapshot for every look-up
             for payer_id, day in set(payers):
-                row = connection.execute(select(*payer_sums).where(p.payer_id == payer_id, p.day < day)).one()
-                found[("payer", payer_id, day)] = row
+                found[("payer", payer_id, day)] = cursor.one(sums.payer, payer_id=payer_id, day=day)
             for key, day in set(codes):
                 payer_id, _, code = key.partition("|")
-                query = select(func.sum(k.n), func.sum(k.denied)).where(
-                    k.payer_id == payer_id, k.procedure_code == code, k.day < day
-                )
-                found[("code", key, day)] = connection.execute(query).one()
+                found[("code", key, day)] = cursor.one(sums.code, payer_id=payer_id, code=code, day=day)
             for key, day in set(services):
-                query = select(func.sum(s.n)).where(s.service_key == key, s.day < day)
-                found[("service", key, day)] = connection.execute(query).one()
+                found[("service", key, day)] = cursor.one(sums.service, key=key, day=day)
 
         def table(kind: str, queries: Sequence[tuple[str, float]], columns: int) -> np.ndarray:
             values = [[v or 0.0 for v in found[(kind, key, day)]] for key, day in queries]

@@ -37,16 +37,20 @@ _process_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
-@contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes the write lock when it begins.
+def process_lock(engine: Engine) -> threading.Lock:
+    """The lock this process's writers to `engine` queue on before they ask the database for its own.
 
-    Writers of this process queue on a Python lock first: SQLite's own busy handler waits in
-    growing sleeps (up to 100 ms each), which would put those sleeps into request latency.
+    SQLite's busy handler waits in growing sleeps (up to 100 ms each), which would put those sleeps
+    into request latency; a Python lock hands over as soon as the writer before is done.
     """
     with _locks_guard:
-        lock = _process_locks.setdefault(engine, threading.Lock())
-    with lock, engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+        return _process_locks.setdefault(engine, threading.Lock())
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the write lock when it begins (after this process's `process_lock`)."""
+    with process_lock(engine), engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
         yield connection
 
 

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Insert, Table
 
 CHUNK = 5000
+
+
+def upsert_statement(dialect: str, table: Table, keys: list[str], names: Iterable[str]) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET each of `names` to the inserted value."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={name: statement.excluded[name] for name in names}
+    )
 
 
 def upsert(
@@ -22,14 +34,7 @@ def upsert(
     overlapping rows take their row locks in the same order and cannot deadlock each other.
     """
     rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     names = [c.name for c in table.columns if c.name not in keys] if columns is None else list(columns)
+    statement = upsert_statement(connection.dialect.name, table, keys, names)
     for start in range(0, len(rows), CHUNK):
-        statement = insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=keys, set_={name: statement.excluded[name] for name in names}
-        )
         connection.execute(statement, rows[start : start + CHUNK])

@@ -100,5 +100,5 @@ def test_a_write_waits_for_a_long_writer_instead_of_failing(tmp_path: Path) -> N
     waited = time.monotonic() - started
     worker.join()
     assert 4 < waited < 30
-    assert set(store.patient_rows(["P", "P1"])) == {"P", "P1"}
+    assert set(store.history(["P", "P1"]).patients) == {"P", "P1"}
     store.engine.dispose()

@@ -1,0 +1,38 @@
+"""The appointment store's booking write: the daily counts follow an outcome that moves, and only then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from data.stores.appointments import AppointmentStore, booking_row
+from tests.features.test_history import visit
+
+DAY = 20_513  # 2026-03-02
+
+
+def counts(store: AppointmentStore) -> dict[str, tuple[float, float]]:
+    found = store.history([], clinic_outcomes=[("C1", DAY + 30), ("C2", DAY + 30)]).outcomes
+    return {clinic: found[(clinic, DAY + 30)] for clinic in ("C1", "C2")}
+
+
+def test_rebooking_a_visit_with_an_outcome_moves_its_count(tmp_path: Path) -> None:
+    store = AppointmentStore(f"sqlite:///{tmp_path / 's.db'}")
+    store.seed(
+        pd.DataFrame(
+            [
+                visit("A1", "2026-03-02 09:00", "2026-02-20 10:00", 1.0),
+                visit("A2", "2026-03-02 10:00", "2026-02-20 10:00", 0.0),
+            ]
+        )
+    )
+    assert counts(store) == {"C1": (1.0, 2.0), "C2": (0.0, 0.0)}
+    seconds = DAY * 86400.0 + 9 * 3600
+    store.upsert_bookings([booking_row("A1", "P1", "C1", seconds, seconds - 86400)])  # same place
+    assert counts(store) == {"C1": (1.0, 2.0), "C2": (0.0, 0.0)}
+    store.upsert_bookings([booking_row("A1", "P1", "C2", seconds, seconds - 86400)])  # another clinic
+    assert counts(store) == {"C1": (0.0, 1.0), "C2": (1.0, 1.0)}
+    store.upsert_bookings([booking_row("A3", "P3", "C2", seconds, seconds)])  # no outcome yet: no count
+    assert counts(store) == {"C1": (0.0, 1.0), "C2": (1.0, 1.0)}
+    assert sorted(store.history(["P1", "P3"]).patients["P1"].ids) == ["A1", "A2"]
