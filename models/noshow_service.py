@@ -1,7 +1,8 @@
 """The no-show scoring service: validated appointments in, probabilities with their factors out.
 
-Every request-path caller (the score, overbook and FHIR routes) goes through `book_and_score`, so
-each scored appointment is booked in the store before its history is read, as it is offline.
+Every request-path caller (the score, overbook and FHIR routes) books each appointment in the store
+before its history is read, as it is offline: through `book_and_score`, or, where the booking goes
+through the group-commit queue, `booking_rows` and then `score_booked`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ class AppointmentScores:
     unseen: list[list[str]]
 
 
+def booking_rows(appointments: Sequence[Appointment]) -> list[dict]:
+    """The store rows that book these appointments."""
+    starts = as_seconds([a.starts_at for a in appointments])
+    booked = as_seconds([a.booked_at for a in appointments])
+    return [
+        booking_row(a.appointment_id, a.patient_id, a.clinic_id, starts[i], booked[i])
+        for i, a in enumerate(appointments)
+    ]
+
+
 def book_and_score(
     scorer: CompiledScorer,
     store: AppointmentStore,
@@ -38,16 +49,20 @@ def book_and_score(
     The write is deliberate: a scored appointment is a booking, and later scores must see it in the
     patient's upcoming visits and the clinic's load. `top_factors` = 0 skips the explanations.
     """
+    if appointments:
+        store.upsert_bookings(booking_rows(appointments))
+    return score_booked(scorer, store, appointments, top_factors)
+
+
+def score_booked(
+    scorer: CompiledScorer,
+    store: AppointmentStore,
+    appointments: Sequence[Appointment],
+    top_factors: int = 0,
+) -> AppointmentScores:
+    """Score appointments whose bookings are already in the store (see `book_and_score`)."""
     if not appointments:
         return AppointmentScores(np.empty(0), [], [])
-    starts = as_seconds([a.starts_at for a in appointments])
-    booked = as_seconds([a.booked_at for a in appointments])
-    store.upsert_bookings(
-        [
-            booking_row(a.appointment_id, a.patient_id, a.clinic_id, starts[i], booked[i])
-            for i, a in enumerate(appointments)
-        ]
-    )
     columns = scorer.columns(appointments, online_history(store, appointments, scorer.trained.history))
     scored = scorer.score_columns(columns)
     factors = scorer.top_factors(scored.matrix, top_factors) if top_factors else [[] for _ in appointments]

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config import Settings, api_key_roles
 from data.stores.appointments import AppointmentStore
+from data.stores.booking_queue import BookingQueue
 from data.stores.claims import ClaimStore
 from models.decisions.risk_bands import RiskBands
 from serving.errors import install_error_handlers
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
+        app.state.bookings = BookingQueue(app.state.store)
         await run_in_threadpool(app.state.models.refresh, settings)
         stop = threading.Event()
         poller = None
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop.set()
         if poller is not None:
             poller.join(timeout=10)
+        await run_in_threadpool(app.state.bookings.close)  # what is queued is written before exit
         app.state.store.engine.dispose()
         app.state.claim_store.engine.dispose()
 

@@ -24,7 +24,7 @@ def require_role(*roles: str) -> Callable[..., str]:
     """A dependency that admits keys whose role is one of `roles` (admin is always admitted)."""
     allowed = {*roles, "admin"}
 
-    def check(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> str:
+    async def check(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> str:
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
         role = _role_for(key, request.app.state.api_keys)

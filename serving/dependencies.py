@@ -8,12 +8,13 @@ from fastapi import Depends, Request
 
 from config import Settings
 from data.stores.appointments import AppointmentStore
+from data.stores.booking_queue import BookingQueue
 from data.stores.claims import ClaimStore
 from models.decisions.risk_bands import RiskBands
 from serving.model_loader import LoadedModel
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
@@ -24,33 +25,39 @@ def _model(request: Request, task: str) -> LoadedModel:
     return model
 
 
-def get_noshow_model(request: Request) -> LoadedModel:
+async def get_noshow_model(request: Request) -> LoadedModel:
     """The loaded no-show model (503 when there is none)."""
     return _model(request, "noshow")
 
 
-def get_denial_model(request: Request) -> LoadedModel:
+async def get_denial_model(request: Request) -> LoadedModel:
     """The loaded denial model (503 when there is none)."""
     return _model(request, "denial")
 
 
-def get_store(request: Request) -> AppointmentStore:
+async def get_store(request: Request) -> AppointmentStore:
     """The service's appointment store."""
     return request.app.state.store
 
 
-def get_claim_store(request: Request) -> ClaimStore:
+async def get_bookings(request: Request) -> BookingQueue:
+    """The group-commit queue that writes scored appointments' bookings."""
+    return request.app.state.bookings
+
+
+async def get_claim_store(request: Request) -> ClaimStore:
     """The service's claim store (submissions and remittance outcomes)."""
     return request.app.state.claim_store
 
 
-def get_risk_bands(request: Request) -> RiskBands:
+async def get_risk_bands(request: Request) -> RiskBands:
     """The configured risk-band thresholds."""
     return request.app.state.risk_bands
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[AppointmentStore, Depends(get_store)]
+BookingsDep = Annotated[BookingQueue, Depends(get_bookings)]
 ClaimStoreDep = Annotated[ClaimStore, Depends(get_claim_store)]
 RiskBandsDep = Annotated[RiskBands, Depends(get_risk_bands)]
 NoShowModelDep = Annotated[LoadedModel, Depends(get_noshow_model)]

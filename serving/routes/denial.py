@@ -10,6 +10,7 @@ from serving.auth import BillerRole
 from serving.dependencies import ClaimStoreDep, DenialModelDep, SettingsDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
+from serving.offload import run_scoring
 from serving.schemas import (
     ClaimHistoryRequest,
     ClaimHistoryResponse,
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/v1/denial", tags=["denial"])
 @router.post(
     "/score", response_model=DenialScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
-def score_claims(
+async def score_claims(
     request: Request,
     body: DenialScoreRequest,
     model: DenialModelDep,
@@ -44,8 +45,14 @@ def score_claims(
     claims = body.claims
     check_batch_size(request, len(claims), settings.max_batch)
     check_unique(ids_of(claims, "claims", "claim_id"))
-    scores = denial_service.score_claims(
-        model.scorer, store, claims, settings.top_factors, settings.expected_payment_ratio
+    scores = await run_scoring(
+        len(claims),
+        denial_service.score_claims,
+        model.scorer,
+        store,
+        claims,
+        settings.top_factors,
+        settings.expected_payment_ratio,
     )
     return DenialScoreResponse(
         model=ModelRef.of(model),

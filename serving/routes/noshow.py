@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, HTTPException, Request, status
 
-from models.noshow_service import book_and_score
+from models.noshow_service import booking_rows, score_booked
 from serving.auth import SchedulerRole
-from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.dependencies import BookingsDep, NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
+from serving.offload import run_scoring
 from serving.schemas import (
     Factor,
     ModelRef,
@@ -25,11 +28,12 @@ router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
 @router.post(
     "/score", response_model=NoShowScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
-def score_appointments(
+async def score_appointments(
     request: Request,
     body: NoShowScoreRequest,
     model: NoShowModelDep,
     store: StoreDep,
+    bookings: BookingsDep,
     bands: RiskBandsDep,
     settings: SettingsDep,
     role: SchedulerRole,
@@ -42,7 +46,11 @@ def score_appointments(
     appointments = body.appointments
     check_batch_size(request, len(appointments), settings.max_batch)
     check_unique(ids_of(appointments, "appointments", "appointment_id"))
-    scores = book_and_score(model.scorer, store, appointments, settings.top_factors)
+    # The booking is committed (by the group-commit thread) before the history is read.
+    await asyncio.wrap_future(bookings.submit(booking_rows(appointments)))
+    scores = await run_scoring(
+        len(appointments), score_booked, model.scorer, store, appointments, settings.top_factors
+    )
     return NoShowScoreResponse(
         model=ModelRef.of(model),
         predictions=[
