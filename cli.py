@@ -422,20 +422,12 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
 ) -> None:
-    """Serve the scoring API with uvicorn; both @champion models load at start-up."""
-    import uvicorn
+    """Serve the scoring API with uvicorn; both @champion models load at start-up in every worker."""
+    from serving.workers import serve as run
 
-    from serving.request_log import LOG_CONFIG
-
-    uvicorn.run(
-        "serving.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=LOG_CONFIG,
-        access_log=False,
-    )
+    code = run(host, port, workers)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()

@@ -1,15 +1,17 @@
 """One JSON log line per request, free of identifiers; a request id on every response; no crash leaks.
 
 The line holds the time, the request id (also sent back as X-Request-ID), the method, the route
-template (never the raw path or query), the status, the latency, how many records the request held
-and which model version answered. An exception that escapes a route is logged by its type alone and
-answered with a plain 500, so no submitted value or statement parameter reaches a log or a client.
+template (never the raw path or query), the status, the latency, how many records the request held,
+which model version answered and which worker process. An exception that escapes a route is logged
+by its type alone and answered with a plain 500, so no submitted value or statement parameter
+reaches a log or a client.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -63,6 +65,7 @@ class RequestLog:
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "records": state.get("records"),
             "model": state.get("model"),
+            "worker": os.getpid(),
         }
         if error is not None:
             line["error"] = error

@@ -1,7 +1,8 @@
-"""`careops serve --workers 2`: every worker scores, keeps the limits, and follows the champion alias."""
+"""`careops serve --workers 2`: both workers take connections and score, keep the limits, follow the alias."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,17 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
             answers = [http.post("/v1/noshow/score", json=body, headers=headers) for _ in range(20)]
             assert {r.status_code for r in answers} == {200}
             assert {r.json()["model"]["version"] for r in answers} == {"2"}
+            # A client with a pool of keep-alive connections reaches both workers, without stalls.
+            for _ in range(16):
+                with httpx.Client(base_url=base, timeout=30) as connection:
+                    for _ in range(2):
+                        assert connection.post("/v1/noshow/score", json=body, headers=headers).is_success
+            pauses = []
+            for _ in range(20):
+                started = time.perf_counter()
+                http.get("/health/live")
+                pauses.append(time.perf_counter() - started)
+            assert sorted(pauses)[10] < 0.02  # not the 40 ms of a delayed ACK (no TCP_NODELAY)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -85,3 +97,6 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
         if "Started server process" in line
     }
     assert len(pids) == 2
+    requests = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    scored_by = {r["worker"] for r in requests if r["route"] == "/v1/noshow/score" and r["status"] == 200}
+    assert scored_by == {int(pid) for pid in pids}
