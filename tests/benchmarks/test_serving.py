@@ -2,15 +2,14 @@
 
 On a store the size of `make run`'s (100,000 appointments, 50,000 claims). Each server gets the
 same single-record request at concurrency 1, 8 and 32, and 100-record batches, from a bounded
-asyncio client on loopback. `mlflow models serve` scores a lone record without its patient's
-history (its pyfunc reads history only from the rows it is given); careops reads it from its store.
+asyncio client on loopback (tests/benchmarks/load.py). `mlflow models serve` scores a lone record
+without its patient's history (its pyfunc reads history only from the rows it is given); careops
+reads it from its store.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from models.tasks import caller_records, get_task
+from tests.benchmarks.load import LoadResult, load
 from tests.bodies import free_port
 
 pytestmark = pytest.mark.bench
@@ -55,7 +55,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return workdir, environment
 
 
-def start(command: list[str], workdir: Path, environment: dict, ready: str) -> Iterator[str]:
+def start(command: list[str], workdir: Path, environment: dict, ready: str) -> Iterator[int]:
     port = free_port()
     process = subprocess.Popen(
         [*command, "--port" if command[0].endswith("careops") else "-p", str(port)],
@@ -76,42 +76,10 @@ def start(command: list[str], workdir: Path, environment: dict, ready: str) -> I
         assert time.monotonic() < deadline, f"{command[:3]} did not start"
         time.sleep(0.5)
     try:
-        yield base
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-async def _load(url: str, body: dict, headers: dict, concurrency: int, seconds: float) -> dict:
-    latencies: list[float] = []
-    failures = 0
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers=headers, timeout=30, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal failures
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                response = await client.post(url, json=body)
-                latencies.append(time.perf_counter() - started)
-                failures += response.status_code != 200
-
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.monotonic() - started
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        "failures": failures,
-    }
-
-
-def load(url: str, body: dict, headers: dict, concurrency: int) -> dict:
-    asyncio.run(_load(url, body, headers, concurrency, 1.0))  # warm-up
-    return asyncio.run(_load(url, body, headers, concurrency, SECONDS_PER_LOAD))
 
 
 def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
@@ -121,7 +89,10 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
     )
     claims = caller_records(get_task("denial"), get_task("denial").load(workdir / "c.csv").valid.tail(1))
     key = {"X-API-Key": "bench-key"}
-    results: dict[tuple[str, str], dict] = {}
+    results: dict[tuple[str, str], LoadResult] = {}
+
+    def run(server: str, case: str, port: int, path: str, body: dict, headers: dict, c: int) -> None:
+        results[(server, case)] = load(port, path, body, headers, c, SECONDS_PER_LOAD)
 
     mlflow_serve = [
         str(BIN / "mlflow"),
@@ -134,45 +105,43 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
         "-h",
         "127.0.0.1",
     ]
-    for base in start(mlflow_serve, workdir, environment, "/ping"):
+    for port in start(mlflow_serve, workdir, environment, "/ping"):
         for c in (1, 8, 32):
-            results[("mlflow serve", f"noshow x1 c={c}")] = load(
-                base + "/invocations", {"dataframe_records": appointments[:1]}, {}, c
-            )
-        results[("mlflow serve", "noshow x100 c=8")] = load(
-            base + "/invocations", {"dataframe_records": appointments}, {}, 8
-        )
+            frame = {"dataframe_records": appointments[:1]}
+            run("mlflow serve", f"noshow x1 c={c}", port, "/invocations", frame, {}, c)
+        frame = {"dataframe_records": appointments}
+        run("mlflow serve", "noshow x100 c=8", port, "/invocations", frame, {}, 8)
     for workers in (1, 2):
         name = f"careops {workers}w"
         command = [str(BIN / "careops"), "serve", "--host", "127.0.0.1", "--workers", str(workers)]
-        for base in start(command, workdir, environment, "/health/ready"):
+        for port in start(command, workdir, environment, "/health/ready"):
             for c in (1, 8, 32):
-                results[(name, f"noshow x1 c={c}")] = load(
-                    base + "/v1/noshow/score", {"appointments": appointments[:1]}, key, c
-                )
-            results[(name, "noshow x100 c=8")] = load(
-                base + "/v1/noshow/score", {"appointments": appointments}, key, 8
-            )
-            results[(name, "denial x1 c=8")] = load(base + "/v1/denial/score", {"claims": claims}, key, 8)
+                one = {"appointments": appointments[:1]}
+                run(name, f"noshow x1 c={c}", port, "/v1/noshow/score", one, key, c)
+            run(name, "noshow x100 c=8", port, "/v1/noshow/score", {"appointments": appointments}, key, 8)
+            run(name, "denial x1 c=8", port, "/v1/denial/score", {"claims": claims}, key, 8)
 
     print(f"\n{'server':<14} {'load':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for (server, case), r in results.items():
-        print(f"{server:<14} {case:<18} {r['rps']:>8.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}")
-        assert r["failures"] == 0, (server, case)
-    reference = results[("mlflow serve", "noshow x1 c=8")]["rps"]
-    best = max((1, 2), key=lambda w: results[(f"careops {w}w", "noshow x1 c=8")]["rps"])
+        print(f"{server:<14} {case:<18} {r.rps:>8.1f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}")
+        assert r.failures == 0, (server, case)
+    reference = results[("mlflow serve", "noshow x1 c=8")].rps
+    best = max((1, 2), key=lambda w: results[(f"careops {w}w", "noshow x1 c=8")].rps)
     noshow = results[(f"careops {best}w", "noshow x1 c=8")]
-    denial = min(results[(f"careops {w}w", "denial x1 c=8")]["p99_ms"] for w in (1, 2))
-    ratio = noshow["rps"] / reference
+    denial = min(results[(f"careops {w}w", "denial x1 c=8")].p99_ms for w in (1, 2))
+    ratio = noshow.rps / reference
+    batch = max(results[(f"careops {w}w", "noshow x100 c=8")].rps for w in (1, 2))
+    batch_ratio = batch / results[("mlflow serve", "noshow x100 c=8")].rps
     print(f"careops ({best} worker(s)) / mlflow serve, single record at c=8: {ratio:.1f}x (target >= 30x)")
-    print(
-        f"  its p99 {noshow['p99_ms']:.1f} ms (target <= 10 ms); denial claim p99 {denial:.1f} ms (<= 20 ms)"
-    )
+    print(f"  100-record batches at c=8: {batch_ratio:.1f}x")
+    print(f"  its p99 {noshow.p99_ms:.1f} ms (target <= 10 ms); denial claim p99 {denial:.1f} ms (<= 20 ms)")
+    # careops must at least stay well ahead, whatever the targets below say.
+    assert ratio >= 10 and batch_ratio >= 1
     missed = [
         text
         for text, met in (
             (f"{ratio:.1f}x mlflow serve", ratio >= 30),
-            (f"no-show p99 {noshow['p99_ms']:.1f} ms", noshow["p99_ms"] <= 10),
+            (f"no-show p99 {noshow.p99_ms:.1f} ms", noshow.p99_ms <= 10),
             (f"denial p99 {denial:.1f} ms", denial <= 20),
         )
         if not met
