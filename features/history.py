@@ -210,6 +210,24 @@ def add_history(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     return out
 
 
+def _padded(batch: Sequence[PatientRows], time: float) -> PatientRows:
+    """Patients' rows stacked to equal length (patients x appointments), padded with rows at `time`
+    whose outcome is unknown: at +inf they are never history, load or upcoming for anyone."""
+    width = max(1, *(len(rows.days) for rows in batch))
+
+    def pad(values: np.ndarray, fill: object, dtype: object) -> np.ndarray:
+        out = np.full(width, fill, dtype=dtype)
+        out[: len(values)] = values
+        return out
+
+    return PatientRows(
+        days=np.stack([pad(rows.days, time, np.float64) for rows in batch]),
+        booked=np.stack([pad(rows.booked, time, np.float64) for rows in batch]),
+        outcome=np.stack([pad(rows.outcome, np.nan, np.float64) for rows in batch]),
+        ids=np.stack([pad(rows.ids, None, object) for rows in batch]),
+    )
+
+
 def online_history(
     store: AppointmentStore, records: Sequence[Appointment], params: HistoryParams
 ) -> dict[str, np.ndarray]:
@@ -221,17 +239,19 @@ def online_history(
     booked = as_seconds([record.booked_at for record in records])
     ids = np.array([record.appointment_id for record in records], dtype=object)
     targets = PatientRows(days=days, booked=booked, outcome=np.full(len(records), np.nan), ids=ids)
-    patient = np.empty((len(records), len(PATIENT_FEATURES)))
     by_patient: dict[str, list[int]] = defaultdict(list)
     for row, record in enumerate(records):
         by_patient[record.patient_id].append(row)
     keys = [(record.clinic_id, int(day)) for record, day in zip(records, days, strict=True)]
     known_by = [(clinic, day - params.horizon_days) for clinic, day in keys]
     stored = store.history(by_patient, keys, known_by)
-    for patient_id, rows in by_patient.items():
-        patient[rows] = patient_history(
-            params, targets.take(rows), stored.patients.get(patient_id, PatientRows.empty())
-        )
+    # Every patient in one batch: padded appointments are never known, booked or upcoming.
+    rows = list(by_patient.values())
+    own = [stored.patients.get(patient_id, PatientRows.empty()) for patient_id in by_patient]
+    values = patient_history(params, _padded([targets.take(r) for r in rows], 0.0), _padded(own, np.inf))
+    patient = np.empty((len(records), len(PATIENT_FEATURES)))
+    for k, r in enumerate(rows):
+        patient[r] = values[k, : len(r)]
     load = np.empty(len(records))
     rate = np.empty(len(records))
     for row, (clinic, day) in enumerate(keys):

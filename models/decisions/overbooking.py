@@ -14,7 +14,8 @@ from typing import Literal
 
 import numpy as np
 
-from models.decisions.session import SessionFigures, _pmf_matrix, backlog_dynamics, evaluate_session
+from models.decisions.session import SessionFigures, _pmf_matrix, evaluate_session
+from models.decisions.variants import SessionPasses
 
 Fairness = Literal["none", "equal_wait"]
 
@@ -98,64 +99,82 @@ def recommend(
     cap = limits.max_per_session if limits.max_per_session is not None else len(booked)
     bound_slots = limits.overtime_bound_minutes / slot_minutes
     names, g_sum, g_sq = _group_sums(booked, groups if fairness == "equal_wait" else None)
-    g_arrivals = g_sum.sum(axis=1)
-
-    def gap(mean_backlog: np.ndarray, totals: np.ndarray) -> np.ndarray:
-        if len(names) < 2:
-            return np.zeros(mean_backlog.shape[0])
-        waits = g_sum[None] * mean_backlog[:, None, :] + (g_sum[None] * totals[:, None, :] - g_sq[None]) / 2
-        mean_wait = slot_minutes * waits.sum(axis=2) / np.maximum(g_arrivals[None], 1e-12)
-        return mean_wait.max(axis=1) - mean_wait.min(axis=1)
-
+    g_arrivals = np.maximum(g_sum.sum(axis=1), 1e-12)
+    waiting_cost = costs.wait_per_minute * slot_minutes
     overbooks = [0] * len(booked)
     placements: list[int] = []
     current = [list(s) for s in booked]
+    sums = np.array([sum(s) for s in current])
+    squares = np.array([sum(p * p for p in s) for s in current])
 
-    def value_of(pmfs: np.ndarray, sums: np.ndarray, squares: np.ndarray) -> tuple[np.ndarray, ...]:
-        mean_backlog, idle, final_mean, over = backlog_dynamics(pmfs, bound_slots)
-        waiting = slot_minutes * (sums * mean_backlog + (sums * sums - squares) / 2).sum(axis=1)
-        value = (
-            costs.visit_value * sums.sum(axis=1)
-            - costs.wait_per_minute * waiting
-            - costs.idle_per_minute * slot_minutes * idle.sum(axis=1)
-            - costs.overtime_per_minute * slot_minutes * final_mean
-        )
-        return value, over, gap(mean_backlog, sums)
+    def gap(backlog_ahead: np.ndarray, totals: np.ndarray) -> np.ndarray:
+        """Largest minus smallest mean wait across groups: (groups, C) ahead, (C, S) slot totals."""
+        if len(names) < 2:
+            return np.zeros(backlog_ahead.shape[1])
+        among = (totals @ g_sum.T).T - g_sq.sum(axis=1, keepdims=True)  # others arriving alongside
+        mean_wait = slot_minutes * (backlog_ahead + among / 2) / g_arrivals[:, None]
+        return mean_wait.max(axis=0) - mean_wait.min(axis=0)
 
-    base_pmf = _pmf_matrix(current)
-    sums = np.array([[sum(s) for s in current]])
-    squares = np.array([[sum(p * p for p in s) for s in current]])
-    value_now, _, gap_now = value_of(base_pmf[None], sums, squares)
+    slots = len(booked)
+    cap = min(cap, slots * limits.max_per_slot)
+    # Arrival distributions, wide enough for every overbook to come, and each slot's variant with
+    # one more overbook; backlog levels up to the most that any of them can reach.
+    width = max(len(s) for s in booked) + limits.max_per_slot + 1
+    pmfs = np.zeros((slots, width))
+    pmfs[:, : max(len(s) for s in booked) + 1] = _pmf_matrix(booked)
+
+    def one_more(rows: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(rows), rows.shape[1] + 1))
+        out[:, :-1] += (1 - p_new) * rows
+        out[:, 1:] += p_new * rows
+        return out
+
+    levels = np.arange(sum(max(len(s) - 1, 0) for s in booked) + cap + 3)
+    # Figures: 0 the cost (waiting, idle, overtime), 1 P(overtime beyond the bound), 2.. each
+    # group's expected backlog ahead of its patients; all linear in the backlog (see variants.py).
+    terminal = np.vstack(
+        [
+            costs.overtime_per_minute * slot_minutes * levels,
+            levels > bound_slots,
+            np.zeros((len(names), len(levels))),
+        ]
+    )
+    betas = np.zeros((len(terminal), slots))
+    betas[0] = costs.idle_per_minute * slot_minutes
+    alphas = np.vstack([waiting_cost * sums, np.zeros(slots), g_sum])
+    variant_alpha = np.zeros(len(terminal))
+    variant_alpha[0] = waiting_cost * p_new
+    passes = SessionPasses(pmfs, one_more(pmfs), alphas, betas, terminal, variant_alpha)
     while len(placements) < cap:
-        open_slots = [t for t in range(len(current)) if overbooks[t] < limits.max_per_slot]
-        if not open_slots:
-            break
-        width = max(len(s) for s in current) + 2
-        pmfs = np.zeros((len(open_slots), len(current), width))
-        pmfs[:, :, : base_pmf.shape[1]] = base_pmf
-        cand_sums = np.repeat(sums, len(open_slots), axis=0)
-        cand_squares = np.repeat(squares, len(open_slots), axis=0)
-        for c, t in enumerate(open_slots):
-            extended = np.convolve(base_pmf[t], [1 - p_new, p_new])
-            pmfs[c, t, : len(extended)] = extended
-            cand_sums[c, t] += p_new
-            cand_squares[c, t] += p_new * p_new
-        values, over, gaps = value_of(pmfs, cand_sums, cand_squares)
-        feasible = values - value_now[0] > 1e-9
+        figures = passes.figures()
+        alongside = waiting_cost * (sums * sums - squares).sum() / 2
+        value_now = costs.visit_value * sums.sum() - figures.session[0] - alongside
+        # An overbook at t adds p_new x sums[t] to the waiting among those arriving together.
+        values = (
+            costs.visit_value * (sums.sum() + p_new)
+            - figures.variants[0]
+            - (alongside + waiting_cost * p_new * sums)
+        )
+        feasible = np.array([n < limits.max_per_slot for n in overbooks])
+        feasible &= values - value_now > 1e-9
         if limits.max_overtime_probability is not None:
-            feasible &= over <= limits.max_overtime_probability
+            feasible &= figures.variants[1] <= limits.max_overtime_probability
         if fairness == "equal_wait":
-            feasible &= gaps <= max(wait_gap_tolerance_minutes, gap_now[0]) + 1e-12
+            gap_now = gap(figures.session[2:, None], sums[None])[0]
+            candidates = np.repeat(sums[None], slots, axis=0) + p_new * np.eye(slots)
+            gaps = gap(figures.variants[2:], candidates)
+            feasible &= gaps <= max(wait_gap_tolerance_minutes, gap_now) + 1e-12
         if not feasible.any():
             break
-        best = int(np.argmax(np.where(feasible, values, -np.inf)))
-        t = open_slots[best]
+        t = int(np.argmax(np.where(feasible, values, -np.inf)))
         current[t].append(p_new)
         overbooks[t] += 1
         placements.append(t)
-        base_pmf = _pmf_matrix(current)
-        sums, squares = cand_sums[best : best + 1], cand_squares[best : best + 1]
-        value_now, gap_now = values[best : best + 1], gaps[best : best + 1]
+        sums[t] += p_new
+        squares[t] += p_new * p_new
+        alphas[0, t] = waiting_cost * sums[t]
+        pmfs[t] = one_more(pmfs[t : t + 1])[0, :width]
+        passes.change(t, pmfs[t], one_more(pmfs[t : t + 1])[0], alphas[:, t])
 
     group_labels = None
     if groups is not None:

@@ -147,21 +147,26 @@ def test_equal_wait_fairness(sessions) -> None:
 
 def test_overbook_route_latency_for_40_slots(client: TestClient) -> None:
     body = session_body(40, prefix="LAT")
-    client.post("/v1/noshow/overbook", json=body, headers=SCHEDULER)  # warm up
+    first = client.post("/v1/noshow/overbook", json=body, headers=SCHEDULER)  # warm up
     timings = []
     for _ in range(30):
         start = time.perf_counter()
         response = client.post("/v1/noshow/overbook", json=body, headers=SCHEDULER)
         timings.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200
+    # The recommender alone, on the same session's scores.
+    slots = [[a["show_probability"] for a in slot["appointments"]] for slot in first.json()["slots"]]
     plan_only = []
-    slots = [[0.8]] * 40
     for _ in range(30):
         start = time.perf_counter()
-        recommend(slots, 15)
+        plan = recommend(slots, 15)
         plan_only.append((time.perf_counter() - start) * 1000)
+    route, alone = statistics.median(timings), statistics.median(plan_only)
     print(
         f"\nPOST /v1/noshow/overbook, 40 slots, in-process (TestClient, 30 calls): median "
-        f"{statistics.median(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)"
+        f"{route:.1f} ms, max {max(timings):.1f} ms (target <= 5 ms)"
     )
-    print(f"of which the recommender alone: median {statistics.median(plan_only):.1f} ms")
+    print(f"of which the recommender alone ({len(plan.placements)} overbooks): median {alone:.1f} ms")
+    assert route < 50
+    if route > 5:  # the online-path work is not finished: report, do not hide it
+        pytest.xfail(f"40-slot plan median {route:.1f} ms > 5 ms")
