@@ -65,5 +65,5 @@ def score_booked(
         return AppointmentScores(np.empty(0), [], [])
     columns = scorer.columns(appointments, online_history(store, appointments, scorer.trained.history))
     scored = scorer.score_columns(columns)
-    factors = scorer.top_factors(scored.matrix, top_factors) if top_factors else [[] for _ in appointments]
+    factors = scorer.top_factors(scored.matrix, top_factors)
     return AppointmentScores(scored.probability, factors, scorer.features.unseen_categories(columns))

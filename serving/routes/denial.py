@@ -51,7 +51,7 @@ async def score_claims(
         model.scorer,
         store,
         claims,
-        settings.top_factors,
+        settings.top_factors if body.explain else 0,
         settings.expected_payment_ratio,
     )
     return DenialScoreResponse(

@@ -49,7 +49,12 @@ async def score_appointments(
     # The booking is committed (by the group-commit thread) before the history is read.
     await asyncio.wrap_future(bookings.submit(booking_rows(appointments)))
     scores = await run_scoring(
-        len(appointments), score_booked, model.scorer, store, appointments, settings.top_factors
+        len(appointments),
+        score_booked,
+        model.scorer,
+        store,
+        appointments,
+        settings.top_factors if body.explain else 0,
     )
     return NoShowScoreResponse(
         model=ModelRef.of(model),

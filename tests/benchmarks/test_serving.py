@@ -119,6 +119,8 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
                 one = {"appointments": appointments[:1]}
                 run(name, f"noshow x1 c={c}", port, "/v1/noshow/score", one, key, c)
             run(name, "noshow x100 c=8", port, "/v1/noshow/score", {"appointments": appointments}, key, 8)
+            plain = {"appointments": appointments, "explain": False}  # as mlflow serve: no factors
+            run(name, "noshow x100 plain", port, "/v1/noshow/score", plain, key, 8)
             run(name, "denial x1 c=8", port, "/v1/denial/score", {"claims": claims}, key, 8)
 
     print(f"\n{'server':<14} {'load':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
@@ -130,10 +132,10 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
     noshow = results[(f"careops {best}w", "noshow x1 c=8")]
     denial = min(results[(f"careops {w}w", "denial x1 c=8")].p99_ms for w in (1, 2))
     ratio = noshow.rps / reference
-    batch = max(results[(f"careops {w}w", "noshow x100 c=8")].rps for w in (1, 2))
+    batch = max(results[(f"careops {w}w", "noshow x100 plain")].rps for w in (1, 2))
     batch_ratio = batch / results[("mlflow serve", "noshow x100 c=8")].rps
     print(f"careops ({best} worker(s)) / mlflow serve, single record at c=8: {ratio:.1f}x (target >= 30x)")
-    print(f"  100-record batches at c=8: {batch_ratio:.1f}x")
+    print(f"  100-record batches at c=8, without factors as mlflow serve: {batch_ratio:.1f}x")
     print(f"  its p99 {noshow.p99_ms:.1f} ms (target <= 10 ms); denial claim p99 {denial:.1f} ms (<= 20 ms)")
     # careops must at least stay well ahead, whatever the targets below say.
     assert ratio >= 10 and batch_ratio >= 1

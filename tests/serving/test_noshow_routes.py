@@ -64,6 +64,20 @@ def test_scores_carry_readable_top_factors_and_a_risk_band(
         assert prediction["risk_band"] == ("high" if p >= 0.35 else "medium" if p >= 0.15 else "low")
 
 
+@pytest.mark.parametrize("route", ["noshow", "denial"])
+def test_explain_false_gives_the_same_scores_without_factors(
+    client: TestClient, trained_store: TrainedStore, route: str
+) -> None:
+    body = bodies(trained_store, rows=6)[route]
+    headers = SCHEDULER if route == "noshow" else BILLER
+    explained = client.post(f"/v1/{route}/score", json=body, headers=headers).json()["predictions"]
+    plain = client.post(f"/v1/{route}/score", json={**body, "explain": False}, headers=headers).json()
+    plain = plain["predictions"]
+    field = "no_show_probability" if route == "noshow" else "denial_probability"
+    assert [p[field] for p in plain] == [p[field] for p in explained]
+    assert all(p["top_factors"] for p in explained) and not any(p["top_factors"] for p in plain)
+
+
 def test_risk_band_thresholds_can_differ_per_clinic(trained_store: TrainedStore) -> None:
     settings = trained_store.settings.model_copy(
         update={"risk_bands": '{"default": [0.98, 0.99], "C01": [0.001, 0.002]}'}
