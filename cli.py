@@ -298,6 +298,42 @@ def promote(
 
 
 @app.command()
+def recalibrate(
+    task: Annotated[TaskName, typer.Argument(help="Which model.")],
+    data: DataOption,
+    days: Annotated[int, typer.Option(min=1, max=90, help="Labelled days at the end of DATA to use.")] = 7,
+    file_format: FormatOption = FileFormat.careops,
+) -> None:
+    """Register @champion with an intercept update from the last DAYS labelled days of DATA.
+
+    The booster is kept; only the log-odds offset moves, so the ranking (ROC-AUC) is unchanged.
+    The new version is a challenger: judge it with `careops promote`.
+    """
+    from config import Settings
+    from training.recalibrate import RecalibrationError
+    from training.recalibrate import recalibrate as run_update
+
+    configure_logging()
+    try:
+        result = run_update(task.value, data, Settings(), days, file_format.value)
+    except RecalibrationError as error:
+        typer.echo(f"error: {error}; nothing registered", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(
+        f"{task.value} v{result.base_version} -> v{result.version}: offset {result.offset:+.4f} log-odds "
+        f"from {result.rows} rows ({result.window_start[:10]} to {result.window_end[:10]}, observed rate "
+        f"{result.observed_rate:.4f})"
+    )
+    for label, metrics in (("before", result.before), ("after", result.after)):
+        typer.echo(
+            f"  {label:<6} ECE {metrics['ece']:.4f}  intercept {metrics['calibration_intercept']:+.3f}  "
+            f"slope {metrics['calibration_slope']:.3f}  Brier {metrics['brier']:.4f}  "
+            f"ROC-AUC {metrics['roc_auc']:.4f}"
+        )
+    typer.echo(f"v{result.version} is a challenger: careops promote {task.value} --data <recent file>")
+
+
+@app.command()
 def rollback(task: Annotated[TaskName, typer.Argument(help="Which model.")]) -> None:
     """Restore @previous as @champion."""
     from config import Settings

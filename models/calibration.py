@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -21,15 +22,37 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def shifted(p: np.ndarray, offset: float) -> np.ndarray:
+    """Probabilities moved by `offset` on the log-odds scale (0 leaves them as they are)."""
+    if offset == 0.0:
+        return np.asarray(p, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-(logit(p) + offset)))
+
+
+def intercept_offset(p: np.ndarray, y: np.ndarray) -> float:
+    """The log-odds shift that makes the mean of the shifted probabilities the observed rate.
+
+    This is an intercept update: it corrects calibration-in-the-large (a base rate that moved)
+    without retraining the booster, and leaves the ranking, hence ROC-AUC, as it was.
+    """
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(p) == 0 or len(np.unique(y)) < 2:
+        raise ValueError("an intercept update needs labelled rows of both classes")
+    rate = float(y.mean())
+    return float(brentq(lambda d: float(shifted(p, d).mean()) - rate, -10.0, 10.0))
+
+
 @dataclass(frozen=True)
 class Calibrator:
-    """A fitted map from raw to calibrated probabilities."""
+    """A fitted map from raw to calibrated probabilities, then an optional log-odds `offset`
+    (an intercept update from recent outcomes; 0 as fitted)."""
 
     method: str
     x: np.ndarray = field(default_factory=lambda: np.empty(0))
     y: np.ndarray = field(default_factory=lambda: np.empty(0))
     slope: float = 1.0
     intercept: float = 0.0
+    offset: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The calibrator as JSON-ready data."""
@@ -39,6 +62,7 @@ class Calibrator:
             "y": self.y.tolist(),
             "slope": self.slope,
             "intercept": self.intercept,
+            "offset": self.offset,
         }
 
     @classmethod
@@ -50,15 +74,18 @@ class Calibrator:
             y=np.asarray(data["y"], dtype=np.float64),
             slope=float(data["slope"]),
             intercept=float(data["intercept"]),
+            offset=float(data.get("offset", 0.0)),  # versions saved before intercept updates have none
         )
 
     def transform(self, p: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for raw ones."""
         if self.method == "isotonic":
-            return np.interp(p, self.x, self.y)
-        if self.method == "sigmoid":
-            return 1.0 / (1.0 + np.exp(-(self.slope * logit(p) + self.intercept)))
-        return np.asarray(p, dtype=np.float64)
+            mapped = np.interp(p, self.x, self.y)
+        elif self.method == "sigmoid":
+            mapped = 1.0 / (1.0 + np.exp(-(self.slope * logit(p) + self.intercept)))
+        else:
+            mapped = np.asarray(p, dtype=np.float64)
+        return shifted(mapped, self.offset)
 
 
 def fit_calibrator(p: np.ndarray, y: np.ndarray, method: str) -> Calibrator:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
@@ -85,6 +86,14 @@ class TrainedStore:
     appointments: Path
     claims: Path
     results: dict[str, TrainResult]
+
+
+@pytest.fixture(autouse=True)
+def keep_tracking_uri() -> Iterator[None]:
+    """A test that points MLflow at a store of its own leaves the next test's ambient store alone."""
+    before = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(before)
 
 
 @pytest.fixture(scope="session")

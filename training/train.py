@@ -30,6 +30,7 @@ from models.pyfunc import (
 )
 from models.registry import set_alias_if_absent
 from models.tasks import Task, caller_form, get_task
+from models.trained import TrainedModel
 from training.distributed_fit import fit_and_evaluate_distributed
 from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
 from training.provenance import git_commit, library_versions
@@ -81,6 +82,42 @@ def log_evaluation(result: FitResult, task: Task, folder: Path) -> None:
     mlflow.log_dict({"deciles": gains.to_dict("records")}, "gain_by_decile.json")
     for chart in write_charts(result, labels(result.holdout, task), folder):
         mlflow.log_artifact(str(chart), "charts")
+
+
+def register_version(
+    task: Task, trained: TrainedModel, card: Path, recent: pd.DataFrame, folder: Path, description: str
+) -> str:
+    """Log `trained` in the active run as a models-from-code version of `task`, and register it.
+
+    `recent` holds labelled canonical rows: its latest ones become the golden set, scored now and
+    checked again by the API before the version serves.
+    """
+    registry = MlflowClient()
+    model_path = save_trained(trained, folder / "trained_model")
+    golden_path = folder / "golden_set.json"
+    golden = caller_form(task, recent.tail(GOLDEN_SET_ROWS), with_labels=True)
+    golden_path.write_text(golden.to_json(orient="records", date_format="iso"), encoding="utf-8")
+    scores = golden_probabilities(trained, read_golden_set(task.name, golden_path))
+    scores_path = dump_json({"probabilities": scores.tolist()}, folder / "golden_scores.json")
+    code_path = folder / "careops_model.py"
+    code_path.write_text(MODEL_CODE, encoding="utf-8")
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(code_path),
+        artifacts={
+            MODEL_ARTIFACT: str(model_path),
+            "model_card": str(card),
+            GOLDEN_SET_ARTIFACT: str(golden_path),
+            GOLDEN_SCORES_ARTIFACT: str(scores_path),
+        },
+        signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
+        input_example=input_example(task, recent),
+        registered_model_name=task.name,
+        pip_requirements=[f"{name}=={package_version(name)}" for name in REQUIREMENTS],
+    )
+    version = str(info.registered_model_version)
+    registry.update_model_version(task.name, version, description=description)
+    return version
 
 
 def train(
@@ -159,38 +196,12 @@ def train(
             model_card(result, task.name, data_path.name, data_sha256), folder / "model_card.json"
         )
         mlflow.log_artifact(str(card))
-        model_path = save_trained(result.trained, folder / "trained_model")
-        golden_path = folder / "golden_set.json"
-        golden = caller_form(task, result.holdout.tail(GOLDEN_SET_ROWS), with_labels=True)
-        golden_path.write_text(golden.to_json(orient="records", date_format="iso"), encoding="utf-8")
-        scores = golden_probabilities(result.trained, read_golden_set(task.name, golden_path))
-        scores_path = dump_json({"probabilities": scores.tolist()}, folder / "golden_scores.json")
-        code_path = folder / "careops_model.py"
-        code_path.write_text(MODEL_CODE, encoding="utf-8")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(code_path),
-            artifacts={
-                MODEL_ARTIFACT: str(model_path),
-                "model_card": str(card),
-                GOLDEN_SET_ARTIFACT: str(golden_path),
-                GOLDEN_SCORES_ARTIFACT: str(scores_path),
-            },
-            signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
-            input_example=input_example(task, result.holdout),
-            registered_model_name=task.name,
-            pip_requirements=[f"{name}=={package_version(name)}" for name in REQUIREMENTS],
+        description = (
+            f"Holdout ROC-AUC {result.metrics['holdout_roc_auc']:.4f}, "
+            f"Brier {result.metrics['holdout_brier']:.4f}, ECE {result.metrics['holdout_ece']:.4f}; "
+            "model card in the model's artifacts/model_card.json."
         )
-        version = str(info.registered_model_version)
-        registry.update_model_version(
-            task.name,
-            version,
-            description=(
-                f"Holdout ROC-AUC {result.metrics['holdout_roc_auc']:.4f}, "
-                f"Brier {result.metrics['holdout_brier']:.4f}, ECE {result.metrics['holdout_ece']:.4f}; "
-                "model card in the model's artifacts/model_card.json."
-            ),
-        )
+        version = register_version(task, result.trained, card, result.holdout, folder, description)
         champion_set = set_alias_if_absent(registry, task.name, settings.champion_alias, version)
         mlflow.set_tag("careops.champion_set", str(champion_set).lower())
     if task.uses_patient_history:

@@ -45,6 +45,7 @@ def test_saved_models_read_back_to_the_same_probabilities(
     task = get_task(task_name)
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
     table = task.load(path).valid.tail(2_000)
+    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)  # not whichever store a test used last
     original = mlflow.pyfunc.load_model(f"models:/{task_name}@champion").unwrap_python_model().trained
     again = load_trained(save_trained(original, tmp_path / "model"))
     assert np.array_equal(again.predict_frame(table), original.predict_frame(table))
