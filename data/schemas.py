@@ -6,7 +6,7 @@ import json
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -102,10 +102,13 @@ class Appointment(CanonicalRecord):
     no_show: Flag | None = None
 
     _naive_times = field_validator("booked_at", "starts_at")(_naive)
+    # Booked no later than it starts; the column loader reads the same pair.
+    time_order: ClassVar[tuple[str, str]] = ("booked_at", "starts_at")
 
     @model_validator(mode="after")
     def _booked_before_start(self) -> Appointment:
-        if self.starts_at < self.booked_at:
+        first, then = self.time_order
+        if getattr(self, then) < getattr(self, first):
             raise ValueError("starts_at is before booked_at")
         return self
 

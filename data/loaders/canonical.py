@@ -1,4 +1,4 @@
-"""Loaders that validate canonical tables row by row and quarantine bad rows with a reason."""
+"""Loaders that validate canonical tables and quarantine bad rows with a reason."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from data.loaders.columnar import Judged, judge_columns
 from data.loaders.kaggle_noshow import read_kaggle_noshow
 from data.loaders.tables import read_table
 from data.schemas import Appointment, CanonicalRecord, Claim
@@ -68,51 +69,90 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def validate_frame(frame: pd.DataFrame, model: type[CanonicalRecord], id_column: str) -> LoadResult:
-    """Validate each row against `model`; rows that fail, or repeat an id, go to quarantine."""
+    """Validate each row against `model`; rows that fail, or repeat an id, go to quarantine.
+
+    Columns are judged whole first (`columnar.judge_columns`, the model's own rules); only rows
+    that do not pass there are validated one by one, which also words their reasons.
+    """
     missing = [c for c in required_columns(model) if c not in frame.columns]
     if missing:
         raise SchemaError(f"missing required columns: {', '.join(missing)}")
     frame = frame.reset_index(drop=True)
-    good_positions: list[int] = []
-    good_records: list[dict[str, Any]] = []
-    bad_positions: list[int] = []
-    reasons: list[str] = []
-    rules: list[str] = []
-    seen_ids: set[str] = set()
-    for position, row in enumerate(frame_records(frame)):
-        try:
-            record = model.model_validate(row)
-        except ValidationError as error:
-            texts = [_error_text(e) for e in error.errors(include_url=False)]
-            bad_positions.append(position)
-            reasons.append("; ".join(text for text, _ in texts))
-            rules.append(texts[0][1])
-            continue
-        record_id = getattr(record, id_column)
-        if record_id in seen_ids:
-            bad_positions.append(position)
-            reasons.append(f"{id_column}: duplicate of an earlier row")
-            rules.append(f"{id_column}: duplicate")
-            continue
-        seen_ids.add(record_id)
-        good_positions.append(position)
-        good_records.append(record.model_dump(mode="python"))
-
     columns = canonical_columns(model)
-    valid = pd.DataFrame.from_records(good_records, columns=columns)
+    judged = judge_columns(frame, model)
+    fast = judged.accepted if judged is not None else np.zeros(len(frame), dtype=bool)
+    slow_positions = np.flatnonzero(~fast)
+    rows = _validate_rows(frame.iloc[slow_positions], slow_positions, model)
+    valid = _assemble(columns, judged, fast, rows)
+    # Repeated ids: the first row keeps its place, later ones go to quarantine.
+    repeated = valid[id_column].duplicated().to_numpy()
+    positions = valid.pop("_position").to_numpy()
+    bad_positions = [*rows.bad, *positions[repeated]]
+    reasons = [*rows.reasons, *[f"{id_column}: duplicate of an earlier row"] * int(repeated.sum())]
+    rules = [*rows.rules, *[f"{id_column}: duplicate"] * int(repeated.sum())]
+    valid = valid[~repeated].reset_index(drop=True)
+    good_positions = positions[~repeated]
     extras = [c for c in frame.columns if c not in columns]
     if extras:
         extra_frame = frame.loc[good_positions, extras].reset_index(drop=True)
         valid = pd.concat([valid, extra_frame], axis=1)
-    quarantined = frame.loc[bad_positions].copy()
-    quarantined.insert(0, SOURCE_ROW, np.asarray(bad_positions, dtype=np.int64) + 1)
-    quarantined[QUARANTINE_REASON] = reasons
-    quarantined[QUARANTINE_RULE] = rules
+    order = np.argsort(np.asarray(bad_positions, dtype=np.int64), kind="stable")
+    bad_sorted = np.asarray(bad_positions, dtype=np.int64)[order]
+    quarantined = frame.loc[bad_sorted].copy()
+    quarantined.insert(0, SOURCE_ROW, bad_sorted + 1)
+    quarantined[QUARANTINE_REASON] = [reasons[i] for i in order]
+    quarantined[QUARANTINE_RULE] = [rules[i] for i in order]
     return LoadResult(
         valid=valid,
         quarantined=quarantined.reset_index(drop=True),
-        reason_counts=dict(Counter(rules).most_common()),
+        reason_counts=dict(Counter(quarantined[QUARANTINE_RULE]).most_common()),
     )
+
+
+def _assemble(columns: list[str], judged: Judged | None, fast: np.ndarray, rows: _Rows) -> pd.DataFrame:
+    """The valid rows in source order, with a `_position` column: those judged by column, and
+    those validated one by one, with the column types one list of records would give them."""
+    slow = pd.DataFrame.from_records(rows.records, columns=columns).infer_objects()
+    slow["_position"] = np.asarray(rows.good, dtype=np.int64)
+    if judged is None or not fast.any():
+        return slow
+    accepted = {name: judged.values[name][fast].reset_index(drop=True) for name in columns}
+    quick = pd.DataFrame(accepted, columns=columns).infer_objects()
+    quick["_position"] = np.flatnonzero(fast)
+    if slow.empty:
+        return quick
+    for name in columns:  # so that concat does not turn a whole typed column into objects
+        if quick[name].dtype.kind in "Mi" and slow[name].dtype != quick[name].dtype:
+            slow[name] = slow[name].astype(quick[name].dtype)
+    both = pd.concat([quick, slow], ignore_index=True)
+    return both.sort_values("_position", kind="stable").reset_index(drop=True).infer_objects()
+
+
+@dataclass
+class _Rows:
+    """What row-by-row validation found: valid records and their positions; bad rows and why."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    good: list[int] = field(default_factory=list)
+    bad: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+def _validate_rows(frame: pd.DataFrame, positions: np.ndarray, model: type[CanonicalRecord]) -> _Rows:
+    found = _Rows()
+    for position, row in zip(positions, frame_records(frame), strict=True):
+        try:
+            record = model.model_validate(row)
+        except ValidationError as error:
+            texts = [_error_text(e) for e in error.errors(include_url=False)]
+            found.bad.append(int(position))
+            found.reasons.append("; ".join(text for text, _ in texts))
+            found.rules.append(texts[0][1])
+            continue
+        found.good.append(int(position))
+        found.records.append(record.model_dump(mode="python"))
+    return found
 
 
 def _typed_appointments(valid: pd.DataFrame) -> pd.DataFrame:

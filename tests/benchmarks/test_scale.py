@@ -59,4 +59,8 @@ def test_throughput_for_a_million_appointments(tmp_path: Path) -> None:
     print(f"  dask, 2-worker LocalCluster, file -> validation -> scores: {rate(ROWS, distributed)}")
     ratio = raw / in_process
     print(f"  in-process / raw booster throughput: {ratio:.3f} (target >= 0.25)")
+    from_file = raw / (loaded + in_process)
+    print(f"  file -> validation -> scores / raw booster throughput: {from_file:.3f} (target >= 0.5)")
     assert ratio >= 0.25
+    if from_file < 0.5:  # the online-path work is not finished: report, do not hide it
+        pytest.xfail(f"file -> scores at {from_file:.2f}x the raw booster, below 0.5x")
