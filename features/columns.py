@@ -49,6 +49,20 @@ def as_float(values: np.ndarray) -> np.ndarray:
     return np.array([np.nan if is_missing(v) else v for v in array], dtype=np.float64)
 
 
+def _distinct_text(values: np.ndarray, at_least: int = 1024) -> tuple[np.ndarray, list[str]] | None:
+    """For a long column whose present values are all text: each row's index into the distinct
+    values (missing rows point one past them), and those values; None otherwise.
+
+    Hashing groups 1, 1.0 and True together although their text differs, so only text qualifies.
+    """
+    if len(values) < at_least:
+        return None
+    index, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    if not all(isinstance(u, str) for u in uniques):
+        return None
+    return np.where(index < 0, len(uniques), index), list(uniques)
+
+
 class Vocabulary:
     """Maps the categories seen in training to integer codes; unseen ones map to NaN."""
 
@@ -67,6 +81,11 @@ class Vocabulary:
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Integer codes as float64, NaN for missing or unseen values."""
         codes = self.codes
+        distinct = _distinct_text(values)
+        if distinct is not None:  # a large column of text: each distinct value looked up once
+            index, uniques = distinct
+            mapped = np.array([codes.get(u, np.nan) for u in uniques] + [np.nan], dtype=np.float64)
+            return mapped[index]
         return np.fromiter(
             (np.nan if is_missing(v) else codes.get(str(v), np.nan) for v in values),
             dtype=np.float64,
@@ -76,6 +95,10 @@ class Vocabulary:
     def unseen(self, values: np.ndarray) -> np.ndarray:
         """True where a present value was not seen in training."""
         codes = self.codes
+        distinct = _distinct_text(values)
+        if distinct is not None:
+            index, uniques = distinct
+            return np.array([u not in codes for u in uniques] + [False], dtype=bool)[index]
         return np.fromiter(
             (not is_missing(v) and str(v) not in codes for v in values),
             dtype=bool,
