@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 from datetime import datetime, timedelta
 
+import pandas as pd
+
 from models.tasks import caller_records, get_task
-from tests.conftest import TrainedStore
+from tests.helpers import TrainedStore
 
 APPOINTMENT = {
     "appointment_id": "A1",
@@ -122,4 +124,29 @@ def fhir_bundle() -> dict:
                 }
             },
         ],
+    }
+
+
+def visit(
+    appointment_id: str,
+    starts: str,
+    booked: str,
+    no_show: float | None,
+    patient: str = "P1",
+    clinic: str = "C1",
+) -> dict:
+    return {
+        "appointment_id": appointment_id,
+        "patient_id": patient,
+        "clinic_id": clinic,
+        "provider_id": "D1",
+        "booked_at": pd.Timestamp(booked),
+        "starts_at": pd.Timestamp(starts),
+        "duration_minutes": 20,
+        "appointment_type": "follow_up",
+        "patient_age": 40,
+        "patient_sex": "F",
+        "payer_type": "commercial",
+        "reminder_sent": True,
+        "no_show": no_show,
     }

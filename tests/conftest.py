@@ -3,67 +3,22 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
-from config import Settings
 from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from serving.app import create_app
-from training.train import TrainResult, train
+from tests.helpers import POSTGRES_ENV, TrainedStore, make_settings
+from training.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-POSTGRES_ENV = (
-    "CAREOPS_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:55432 (.ci/run sets it)
-)
-API_KEYS = "sched-key:scheduler,bill-key:biller,admin-key:admin"
-SCHEDULER = {"X-API-Key": "sched-key"}
-BILLER = {"X-API-Key": "bill-key"}
-ADMIN = {"X-API-Key": "admin-key"}
-
-
-def make_settings(root: Path, **overrides: object) -> Settings:
-    """Settings for a store under `root`, ignoring any .env file and ambient variables."""
-    values: dict[str, object] = {
-        "tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
-        "artifact_location": str(root / "artifacts"),
-        "database_url": f"sqlite:///{root / 'careops.db'}",
-        "api_keys": API_KEYS,
-        "train_threads": 1,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
-
-
-def fresh_postgres_database() -> str:
-    """A new, empty database on the test PostgreSQL server; returns its SQLAlchemy URL."""
-    from sqlalchemy import create_engine, text
-
-    base = os.environ[POSTGRES_ENV].rstrip("/")
-    name = f"careops_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return f"{base}/{name}"
-
-
-def backend_settings(root: Path, backend: str, **overrides: object) -> Settings:
-    """Settings whose MLflow store and appointment store live on `backend` (sqlite or postgresql)."""
-    if backend == "postgresql":
-        overrides = {
-            "tracking_uri": fresh_postgres_database(),
-            "database_url": fresh_postgres_database(),
-        } | overrides
-    return make_settings(root, **overrides)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -75,17 +30,6 @@ def backend(request: pytest.FixtureRequest) -> str:
             pytest.fail(f"{reason}; .ci/run must start one")
         pytest.skip(reason)
     return request.param
-
-
-@dataclass(frozen=True)
-class TrainedStore:
-    """A temporary MLflow store in which both tasks have a champion."""
-
-    root: Path
-    settings: Settings
-    appointments: Path
-    claims: Path
-    results: dict[str, TrainResult]
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from models.decisions.overbooking import Costs, recommend
 from models.decisions.session import evaluate_session
 from models.tasks import get_task
 from tests.bodies import session_body
-from tests.conftest import SCHEDULER
+from tests.helpers import SCHEDULER
 from training.fit import fit_and_evaluate, recent_holdout_start
 
 pytestmark = pytest.mark.bench

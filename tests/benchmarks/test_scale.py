@@ -11,7 +11,7 @@ from data.loaders.canonical import load_appointments
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from models.tasks import get_task
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from training.batch import dask_client, score_files
 from training.fit import fit_and_evaluate, recent_holdout_start
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from data.stores.appointments import AppointmentStore, booking_row
-from tests.features.test_history import visit
+from tests.bodies import visit
 
 DAY = 20_513  # 2026-03-02
 

@@ -14,7 +14,7 @@ from data.loaders.canonical import load_claims
 from data.stores.appointments import AppointmentStore, booking_row
 from data.stores.claims import ClaimStore
 from data.synthetic.claims import generate_claims
-from tests.conftest import backend_settings
+from tests.helpers import backend_settings
 
 WRITERS = 8
 ROUNDS = 12

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from models.tasks import caller_form, get_task
 from tests.bodies import bodies, free_port
-from tests.conftest import ADMIN, TrainedStore
+from tests.helpers import ADMIN, TrainedStore
 
 pytestmark = pytest.mark.e2e
 

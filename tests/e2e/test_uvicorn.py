@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.bodies import bodies, free_port
-from tests.conftest import API_KEYS, TrainedStore
+from tests.helpers import API_KEYS, TrainedStore
 
 pytestmark = pytest.mark.e2e
 START_TIMEOUT_SECONDS = 120

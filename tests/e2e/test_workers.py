@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from tests.bodies import bodies, free_port
-from tests.conftest import API_KEYS, TrainedStore, make_settings
+from tests.helpers import API_KEYS, TrainedStore, make_settings
 from training.train import train
 
 pytestmark = pytest.mark.e2e

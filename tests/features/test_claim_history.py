@@ -19,7 +19,7 @@ from features.claim_history import (
     add_claim_history,
     online_claim_history,
 )
-from tests.conftest import backend_settings
+from tests.helpers import backend_settings
 
 PARAMS = ClaimHistoryParams(
     prior_denial_rate=0.1,

@@ -13,31 +13,7 @@ from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from features.history import HISTORY_FEATURES, HistoryParams, add_history, online_history
-
-
-def visit(
-    appointment_id: str,
-    starts: str,
-    booked: str,
-    no_show: float | None,
-    patient: str = "P1",
-    clinic: str = "C1",
-) -> dict:
-    return {
-        "appointment_id": appointment_id,
-        "patient_id": patient,
-        "clinic_id": clinic,
-        "provider_id": "D1",
-        "booked_at": pd.Timestamp(booked),
-        "starts_at": pd.Timestamp(starts),
-        "duration_minutes": 20,
-        "appointment_type": "follow_up",
-        "patient_age": 40,
-        "patient_sex": "F",
-        "payer_type": "commercial",
-        "reminder_sent": True,
-        "no_show": no_show,
-    }
+from tests.bodies import visit
 
 
 def history_of(rows: list[dict], params: HistoryParams) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from data.synthetic.appointments import generate_appointments
 from models.artifacts import load_trained, save_trained
 from models.tasks import get_task
 from serving.model_loader import load_version
-from tests.conftest import TrainedStore, make_settings
+from tests.helpers import TrainedStore, make_settings
 from training.train import train
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".cloudpickle")

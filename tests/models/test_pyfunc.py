@@ -13,7 +13,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from models.tasks import caller_form, get_task
-from tests.conftest import TrainedStore
+from tests.helpers import TrainedStore
 
 FRESH_PROCESS = """
 import json, sys

@@ -10,7 +10,7 @@ from data.loaders.canonical import frame_records
 from models.line_model import cap_by_lines
 from models.scorer import CompiledScorer
 from models.tasks import caller_form, get_task
-from tests.conftest import TrainedStore
+from tests.helpers import TrainedStore
 
 
 @pytest.mark.parametrize("task_name", ["noshow", "denial"])

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from models.tasks import caller_form, get_task
 from serving.app import create_app
 from tests.bodies import bodies
-from tests.conftest import ADMIN, BILLER, SCHEDULER, TrainedStore, make_settings
+from tests.helpers import ADMIN, BILLER, SCHEDULER, TrainedStore, make_settings
 
 
 def test_ready_lists_the_loaded_versions(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from data.synthetic.claims import generate_claims
 from models.tasks import caller_form, get_task
 from serving.app import create_app
 from tests.bodies import bodies
-from tests.conftest import ADMIN, backend_settings
+from tests.helpers import ADMIN, backend_settings
 from training.train import train
 
 

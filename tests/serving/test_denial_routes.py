@@ -11,7 +11,7 @@ from data.x12.carc import CARC_CATEGORY
 from features.claim_history import add_claim_history
 from models.tasks import get_task
 from tests.bodies import CLAIM, bodies
-from tests.conftest import BILLER, SCHEDULER, TrainedStore
+from tests.helpers import BILLER, SCHEDULER, TrainedStore
 
 
 def test_reason_accuracy_on_the_holdout_meets_the_target(trained_store: TrainedStore) -> None:

@@ -12,7 +12,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from serving.fhir import EXT_PAYER_TYPE, EXT_REMINDER_SENT, EXT_TOP_FACTOR
-from tests.conftest import BILLER, SCHEDULER
+from tests.helpers import BILLER, SCHEDULER
 
 ROUTE = "/fhir/Appointment/$no-show-risk"
 

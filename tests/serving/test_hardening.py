@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from tests.bodies import APPOINTMENT, CLAIM, fhir_bundle, session_body
-from tests.conftest import ADMIN, TrainedStore
+from tests.helpers import ADMIN, TrainedStore
 
 MARKER = "ZQ9MARK"
 MB = 1024 * 1024

@@ -17,7 +17,7 @@ from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from serving.app import create_app
 from tests.bodies import session_body
-from tests.conftest import ADMIN, SCHEDULER, backend_settings
+from tests.helpers import ADMIN, SCHEDULER, backend_settings
 from training.train import train
 
 

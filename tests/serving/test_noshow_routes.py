@@ -12,7 +12,7 @@ from features.appointment import AppointmentFeatures
 from features.history import online_history
 from serving.app import create_app
 from tests.bodies import bodies
-from tests.conftest import ADMIN, BILLER, SCHEDULER, TrainedStore
+from tests.helpers import ADMIN, BILLER, SCHEDULER, TrainedStore
 
 
 def new_patient_visits(patient: str) -> list[dict]:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 from serving.app import create_app
-from tests.conftest import ADMIN, TrainedStore
+from tests.helpers import ADMIN, TrainedStore
 
 CHECKS = [
     checks.not_a_server_error,

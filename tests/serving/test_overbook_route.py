@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.bodies import session_body
-from tests.conftest import BILLER, SCHEDULER
+from tests.helpers import BILLER, SCHEDULER
 
 
 def test_a_40_slot_session_gets_a_plan(client: TestClient) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from serving.app import create_app
 from tests.bodies import APPOINTMENT, CLAIM
-from tests.conftest import ADMIN, TrainedStore
+from tests.helpers import ADMIN, TrainedStore
 
 MARKER = "ZQ8MARK"
 

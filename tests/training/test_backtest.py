@@ -16,7 +16,7 @@ from data.loaders.canonical import claims_for_file, load_appointments, load_clai
 from data.loaders.tables import read_table, write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from training.backtest import BacktestResult, run_backtest
 
 CUTOFF = date(2026, 5, 11)

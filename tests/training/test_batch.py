@@ -16,7 +16,7 @@ from data.loaders.canonical import claims_for_file, load_appointments, load_clai
 from data.loaders.tables import read_table, write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
-from tests.conftest import TrainedStore
+from tests.helpers import TrainedStore
 from training.batch import dask_client, score_files
 
 

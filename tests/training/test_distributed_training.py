@@ -17,7 +17,7 @@ from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from models.tasks import caller_records, get_task
 from serving.app import create_app
-from tests.conftest import ADMIN, make_settings
+from tests.helpers import ADMIN, make_settings
 from training.train import train
 
 

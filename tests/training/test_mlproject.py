@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

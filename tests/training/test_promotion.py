@@ -14,7 +14,7 @@ from data.loaders.canonical import load_appointments
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from models.registry import alias_version
-from tests.conftest import backend_settings, make_settings
+from tests.helpers import backend_settings, make_settings
 from training.promotion import PromotionError, promote, rollback
 from training.train import train
 

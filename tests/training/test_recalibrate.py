@@ -16,7 +16,7 @@ from data.synthetic.appointments import generate_appointments
 from models.calibration import Calibrator, intercept_offset, shifted
 from models.registry import alias_version
 from models.tasks import caller_form, get_task
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from training.recalibrate import RecalibrationError, recalibrate
 from training.train import train
 

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from data.loaders.tables import file_sha256, write_table
 from data.synthetic.appointments import generate_appointments
 from models.registry import alias_version
-from tests.conftest import TrainedStore, make_settings
+from tests.helpers import TrainedStore, make_settings
 from training.train import TrainingDataError, train
 
 
