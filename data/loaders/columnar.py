@@ -31,6 +31,7 @@ TRUE_TEXT, FALSE_TEXT = ("true", "True", "1", "1.0"), ("false", "False", "0", "0
 # that pyarrow's regex engine reads too: strings with one at an edge go to the model.
 _SPACES = "".join(re.escape(chr(code)) for code in range(0x3001) if chr(code).isspace())
 EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
+FLAG_READER = typing.get_args(Flag)[1].func  # how `Flag` reads a cell: marks a field as a flag
 
 
 @dataclass(frozen=True)
@@ -126,17 +127,13 @@ def _judge(column: pd.Series, annotation: Any, metadata: list[Any]) -> tuple[np.
         return _moment(column)
     if annotation is int:
         return _integer(column, metadata)
-    if annotation is bool and any(getattr(m, "func", None) is _flag_function() for m in metadata):
+    if annotation is bool and any(getattr(m, "func", None) is FLAG_READER for m in metadata):
         return _flag(column)
     if typing.get_origin(annotation) is Literal and all(
         isinstance(a, str) for a in typing.get_args(annotation)
     ):
         return _choice(column, typing.get_args(annotation))
     return None
-
-
-def _flag_function() -> Any:
-    return typing.get_args(Flag)[1].func
 
 
 def _optional(annotation: Any) -> tuple[Any, list[Any]] | None:

@@ -173,7 +173,7 @@ def recommend(
         sums[t] += p_new
         squares[t] += p_new * p_new
         alphas[0, t] = waiting_cost * sums[t]
-        pmfs[t] = one_more(pmfs[t : t + 1])[0, :width]
+        pmfs[t] = passes.variant_pmfs[t, :width]  # the variant just placed is the slot now
         passes.change(t, pmfs[t], one_more(pmfs[t : t + 1])[0], alphas[:, t])
 
     group_labels = None
