@@ -396,6 +396,82 @@ def score(
         raise typer.Exit(code=QUARANTINED_EXIT_CODE)
 
 
+@app.command()
+def monitor(
+    task: Annotated[TaskName, typer.Argument(help="Which model.")],
+    since: Annotated[
+        str | None, typer.Option(help="Only predictions scored on or after this day (YYYY-MM-DD).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Realized and estimated performance by week, drift and whether to retrain; logged to MLflow."""
+    from datetime import date
+
+    from config import Settings
+    from models.monitoring.service import MonitoringError
+    from models.monitoring.service import monitor as make_report
+    from training.monitoring import log_report, monitor_report_text
+
+    configure_logging()
+    settings = Settings()
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError:
+        typer.echo("error: --since must be a date such as 2026-11-01", err=True)
+        raise typer.Exit(code=2) from None
+    try:
+        report = make_report(task.value, settings, day)
+    except MonitoringError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    run_id = log_report(report, settings)
+    typer.echo(json.dumps(report, indent=2, default=str) if as_json else monitor_report_text(report))
+    typer.echo(f"logged as MLflow run {run_id} in careops-{task.value}-monitoring", err=True)
+
+
+@app.command()
+def retrain(
+    task: Annotated[TaskName, typer.Argument(help="Which model.")],
+    export: Annotated[
+        Path | None, typer.Option(help="Also keep the exported labelled table here (.csv or .parquet).")
+    ] = None,
+) -> None:
+    """Train a challenger on the service store's labelled history, then gate it against @champion.
+
+    Exit code 0 when it was promoted, 1 when the gate refused it, 2 when there was too little history."""
+    from config import Settings
+    from training.retrain import RetrainError
+    from training.retrain import retrain as run_retrain
+
+    configure_logging()
+    try:
+        result = run_retrain(task.value, Settings(), export)
+    except RetrainError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    trained, decision = result.trained, result.decision
+    typer.echo(
+        f"trained {task.value} v{trained.model_version} on {result.labelled_rows} labelled records from the "
+        f"store: holdout ROC-AUC {trained.metrics['holdout_roc_auc']:.4f}"
+    )
+    if decision is None:
+        typer.echo(f"v{trained.model_version} is @champion (there was none)")
+        return
+    for label, version, metrics in (
+        ("candidate", decision.candidate, decision.candidate_metrics),
+        ("champion", decision.champion, decision.champion_metrics),
+    ):
+        typer.echo(
+            f"  {label:<9} v{version}: ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
+            f"ECE {metrics['ece']:.4f}"
+        )
+    if decision.promoted:
+        typer.echo(f"promoted v{decision.candidate} to @champion; v{decision.champion} is @previous")
+        return
+    typer.echo(f"refused v{decision.candidate}: {'; '.join(decision.reasons)}")
+    raise typer.Exit(code=1)
+
+
 ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tables.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 

@@ -72,6 +72,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest request body, in bytes (413 beyond it)."
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the prediction log's record pseudonyms (HMAC-SHA256); without it, no log.",
+    )
+    prediction_log: bool = Field(default=True, description="Log every score (needs pseudonym_key).")
+    prediction_retention_days: int = Field(
+        default=400, ge=1, description="Days the prediction log keeps rows and daily histograms."
+    )
+    monitor_rate_bound: float = Field(
+        default=0.03, gt=0, lt=1, description="Observed minus predicted rate that calls for retraining."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for GET /metrics (an admin API key works as well)."
+    )
     max_json_depth: int = Field(
         default=32, ge=4, description="Deepest JSON nesting a request may have (400)."
     )

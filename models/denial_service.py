@@ -59,6 +59,7 @@ class ClaimScores:
     unseen: list[list[str]]
     expected_payment: np.ndarray
     dollars_at_risk: np.ndarray
+    matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
 
 
 def _reasons(scorer: CompiledScorer, claims: Sequence[Claim], scored: Scored) -> list[list[ReasonRisk]]:
@@ -140,6 +141,7 @@ def score_claims(
         unseen=scorer.features.unseen_categories(columns),
         expected_payment=np.array([c.total_charge for c in claims]) * payment_ratio,
         dollars_at_risk=dollars_at_risk(claims, scored.probability, line_probability, payment_ratio),
+        matrix=scored.matrix,
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from data.epoch import as_seconds
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, booking_row
+from data.stores.appointments import INPUTS, AppointmentStore, booking_row
 from features.history import online_history
 from models.scorer import CompiledScorer, Factor
 
@@ -26,6 +26,7 @@ class AppointmentScores:
     probability: np.ndarray
     factors: list[list[Factor]]
     unseen: list[list[str]]
+    matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
 
 
 def booking_rows(appointments: Sequence[Appointment]) -> list[dict]:
@@ -33,7 +34,14 @@ def booking_rows(appointments: Sequence[Appointment]) -> list[dict]:
     starts = as_seconds([a.starts_at for a in appointments])
     booked = as_seconds([a.booked_at for a in appointments])
     return [
-        booking_row(a.appointment_id, a.patient_id, a.clinic_id, starts[i], booked[i])
+        booking_row(
+            a.appointment_id,
+            a.patient_id,
+            a.clinic_id,
+            starts[i],
+            booked[i],
+            a.model_dump_json(include=INPUTS),
+        )
         for i, a in enumerate(appointments)
     ]
 
@@ -66,4 +74,5 @@ def score_booked(
     columns = scorer.columns(appointments, online_history(store, appointments, scorer.trained.history))
     scored = scorer.score_columns(columns)
     factors = scorer.top_factors(scored.matrix, top_factors)
-    return AppointmentScores(scored.probability, factors, scorer.features.unseen_categories(columns))
+    unseen = scorer.features.unseen_categories(columns)
+    return AppointmentScores(scored.probability, factors, unseen, scored.matrix)

@@ -22,6 +22,7 @@ from models.trained import TrainedModel
 MODEL_ARTIFACT = "trained_model"
 GOLDEN_SET_ARTIFACT = "golden_set"
 GOLDEN_SCORES_ARTIFACT = "golden_scores"
+REFERENCE_ARTIFACT = "reference_profile"
 MAX_REASONS_SHOWN = 5
 MODEL_CODE = """from mlflow.models import set_model
 
@@ -42,12 +43,14 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
         self.trained: TrainedModel | None = None
         self.golden_set_path: str | None = None
         self.golden_scores_path: str | None = None
+        self.reference_path: str | None = None
 
     def load_context(self, context: Any) -> None:
         """Read the TrainedModel from the version's data files (JSON and LightGBM text)."""
         self.trained = load_trained(Path(context.artifacts[MODEL_ARTIFACT]))
         self.golden_set_path = context.artifacts.get(GOLDEN_SET_ARTIFACT)
         self.golden_scores_path = context.artifacts.get(GOLDEN_SCORES_ARTIFACT)
+        self.reference_path = context.artifacts.get(REFERENCE_ARTIFACT)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Validate the records like a loader does, then score them with the pipeline."""

@@ -60,7 +60,7 @@ class CompiledScorer:
         self.num_iteration = self.classifier.num_iteration_
         self.num_threads = num_threads
         self.feature_names = list(self.features.get_feature_names_out())
-        self._category_names = {
+        self.category_names = {
             self.feature_names[index]: {code: value for value, code in vocabulary.codes.items()}
             for index, vocabulary in zip(
                 self.features.categorical_indices(), self.features.vocabularies_.values(), strict=True
@@ -135,7 +135,7 @@ class CompiledScorer:
     def _readable(self, column: int, value: float) -> float | str | None:
         if np.isnan(value):
             return None
-        names = self._category_names.get(self.feature_names[column])
+        names = self.category_names.get(self.feature_names[column])
         if names is not None:
             return names.get(int(value))
         return float(value)

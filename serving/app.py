@@ -17,9 +17,11 @@ from data.stores.claims import ClaimStore
 from models.decisions.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
+from serving.metrics import ModelAndDrift, ServiceMetrics
 from serving.model_loader import ModelSet
+from serving.prediction_log import start_recorder
 from serving.request_log import RequestLog
-from serving.routes import admin, denial, fhir, health, noshow, overbook
+from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
         app.state.bookings = BookingQueue(app.state.store)
+        app.state.recorder = await run_in_threadpool(start_recorder, settings)
+        app.state.metrics.attach(
+            ModelAndDrift(
+                app.state.metrics.worker, app.state.models, getattr(app.state.recorder, "log", None)
+            )
+        )
         await run_in_threadpool(app.state.models.refresh, settings)
         stop = threading.Event()
         poller = None
@@ -61,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if poller is not None:
             poller.join(timeout=10)
         await run_in_threadpool(app.state.bookings.close)  # what is queued is written before exit
+        if app.state.recorder is not None:
+            await run_in_threadpool(app.state.recorder.close)
         app.state.store.engine.dispose()
         app.state.claim_store.engine.dispose()
 
@@ -74,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = keys
     app.state.risk_bands = risk_bands
     app.state.models = ModelSet()
+    app.state.recorder = None
+    app.state.metrics = ServiceMetrics()
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     app.add_middleware(RequestLog)  # outermost: every answer, 413 and 400 included, is logged
@@ -83,4 +95,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     app.include_router(admin.router)
     app.include_router(denial.router)
+    app.include_router(monitoring.router)
     return app

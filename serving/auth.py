@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key from CAREOPS_API_KEYS.")
 
 
-def _role_for(key: str, keys: dict[str, str]) -> str | None:
+def role_for(key: str, keys: dict[str, str]) -> str | None:
     role = None
     for known, known_role in keys.items():
         if hmac.compare_digest(known.encode(), key.encode()):
@@ -27,7 +27,7 @@ def require_role(*roles: str) -> Callable[..., str]:
     async def check(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> str:
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
-        role = _role_for(key, request.app.state.api_keys)
+        role = role_for(key, request.app.state.api_keys)
         if role is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
         if role not in allowed:

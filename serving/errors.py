@@ -116,6 +116,7 @@ ERROR_STATUSES = {
     401: "A missing or unknown X-API-Key",
     403: "The key's role may not call this route",
     404: "A record the request refers to is unknown",
+    409: "The service is not set up for this (the message says what to set)",
     413: "The body or a list in it is larger than the limits",
     422: "A field breaks a rule; `detail` names each one",
     503: "No model is loaded for this task (the message says why)",

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from config import Settings
 from data.loaders.canonical import frame_records
 from models.artifacts import golden_probabilities, read_golden_set
+from models.monitoring.reference import ReferenceProfile
 from models.pyfunc import CareopsModel
 from models.registry import alias_version
 from models.scorer import CompiledScorer
@@ -37,6 +38,7 @@ class LoadedModel:
     version: str
     alias: str
     scorer: CompiledScorer
+    profile: ReferenceProfile | None = None  # versions registered before monitoring have none
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
         version=version,
         alias=settings.champion_alias,
         scorer=CompiledScorer(wrapper.trained, num_threads=settings.score_threads),
+        profile=(
+            ReferenceProfile.from_json(Path(wrapper.reference_path).read_text(encoding="utf-8"))
+            if wrapper.reference_path
+            else None
+        ),
     )
     check_golden_set(model, wrapper)
     return model

@@ -69,6 +69,12 @@ class RequestLog:
         }
         if error is not None:
             line["error"] = error
+        metrics = getattr(scope.get("app"), "state", None)
+        metrics = getattr(metrics, "metrics", None)
+        if metrics is not None:
+            metrics.observe_request(
+                line["route"], line["method"], line["status"], time.perf_counter() - started
+            )
         log.log(logging.ERROR if line["status"] >= 500 else logging.INFO, json.dumps(line))
 
 

@@ -17,6 +17,7 @@ API_KEYS = "sched-key:scheduler,bill-key:biller,admin-key:admin"
 SCHEDULER = {"X-API-Key": "sched-key"}
 BILLER = {"X-API-Key": "bill-key"}
 ADMIN = {"X-API-Key": "admin-key"}
+PSEUDONYM_KEY = "test-pseudonym-key"
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:
@@ -26,6 +27,7 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         "artifact_location": str(root / "artifacts"),
         "database_url": f"sqlite:///{root / 'careops.db'}",
         "api_keys": API_KEYS,
+        "pseudonym_key": PSEUDONYM_KEY,
         "train_threads": 1,
     }
     values.update(overrides)

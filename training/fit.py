@@ -19,11 +19,12 @@ from features.columns import columns_from_frame
 from features.history import HistoryParams, add_history
 from features.transformer import CanonicalFeatures
 from models.estimator import BoosterParams, build_pipeline, fit_pipeline, pipeline_steps
+from models.evaluation import binary_metrics, oracle_comparison, subgroup_report
 from models.line_model import LineModel, fit_line_model
 from models.reasons import ReasonModel, fit_reason_model
+from models.subgroups import age_band
 from models.tasks import Task
 from models.trained import TrainedModel
-from training.evaluation import age_band, binary_metrics, oracle_comparison, subgroup_report
 from training.split import temporal_split
 
 

@@ -13,9 +13,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from config import Settings
+from models.evaluation import binary_metrics
 from models.registry import alias_version
 from models.tasks import caller_form, get_task
-from training.evaluation import binary_metrics
 from training.fit import recent_holdout_start
 from training.train import experiment_for
 

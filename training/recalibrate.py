@@ -22,10 +22,10 @@ from mlflow import MlflowClient
 from config import Settings
 from data.loaders.tables import file_sha256
 from models.calibration import Calibrator, intercept_offset, shifted
+from models.evaluation import binary_metrics
 from models.registry import alias_version
 from models.tasks import get_task
 from models.trained import TrainedModel
-from training.evaluation import binary_metrics
 from training.reports import dump_json
 from training.train import experiment_for, register_version
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Iterable
@@ -20,11 +21,13 @@ from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.artifacts import golden_probabilities, read_golden_set, save_trained
 from models.estimator import BoosterParams
+from models.monitoring.reference import PROFILE_FILE, profile_of
 from models.pyfunc import (
     GOLDEN_SCORES_ARTIFACT,
     GOLDEN_SET_ARTIFACT,
     MODEL_ARTIFACT,
     MODEL_CODE,
+    REFERENCE_ARTIFACT,
     input_schema,
     output_schema,
 )
@@ -99,6 +102,8 @@ def register_version(
     golden_path.write_text(golden.to_json(orient="records", date_format="iso"), encoding="utf-8")
     scores = golden_probabilities(trained, read_golden_set(task.name, golden_path))
     scores_path = dump_json({"probabilities": scores.tolist()}, folder / "golden_scores.json")
+    holdout_metrics = json.loads(card.read_text(encoding="utf-8"))["quantitative_analysis"]["holdout_metrics"]
+    profile = profile_of(trained, recent, holdout_metrics).save(folder / PROFILE_FILE)
     code_path = folder / "careops_model.py"
     code_path.write_text(MODEL_CODE, encoding="utf-8")
     info = mlflow.pyfunc.log_model(
@@ -109,6 +114,7 @@ def register_version(
             "model_card": str(card),
             GOLDEN_SET_ARTIFACT: str(golden_path),
             GOLDEN_SCORES_ARTIFACT: str(scores_path),
+            REFERENCE_ARTIFACT: str(profile),
         },
         signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
         input_example=input_example(task, recent),

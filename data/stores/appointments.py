@@ -6,6 +6,7 @@ history and clinic load are read from it at scoring time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     bindparam,
     case,
     func,
@@ -32,9 +34,11 @@ from sqlalchemy import (
 )
 
 from data.epoch import as_seconds, day_number
+from data.schemas import Appointment
 from data.stores.daily_counts import IN_CHUNK, recount_days
-from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.engine import add_missing_columns, store_engine, with_retries, write_transaction
 from data.stores.prepared import Cursor, Prepared, reading, writing
+from data.stores.records import record_json
 from data.stores.upsert import upsert, upsert_statement
 
 OUTCOMES = ("attended", "no_show", "cancelled")
@@ -50,6 +54,9 @@ appointments = Table(
     Column("booked_at", Float, nullable=False),
     Column("outcome", String(16), nullable=True),
     Column("outcome_recorded_at", DateTime, nullable=True),
+    # The canonical record as JSON (its inputs, no label), so that a model can be trained again
+    # on what the store has seen (`labelled_records`).
+    Column("record", Text, nullable=True),
     Index("ix_careops_appointments_clinic_day", "clinic_id", "start_day"),
 )
 # Known outcomes per clinic and day, kept as outcomes are recorded: a clinic's rate "as of day D"
@@ -63,7 +70,8 @@ clinic_days = Table(
     Column("no_shows", Float, nullable=False),
 )
 KNOWN = ("attended", "no_show")
-BOOKING = ("patient_id", "clinic_id", "start_day", "booked_at")
+INPUTS = frozenset(name for name in Appointment.model_fields if name != "no_show")
+BOOKING = ("patient_id", "clinic_id", "start_day", "booked_at", "record")
 
 
 def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]]) -> None:
@@ -157,14 +165,22 @@ class OutcomeResult:
     unknown: list[str] = field(default_factory=list)
 
 
-def booking_row(appointment_id: str, patient_id: str, clinic_id: str, starts: float, booked: float) -> dict:
-    """A store row from epoch seconds of the start and of the booking."""
+def booking_row(
+    appointment_id: str,
+    patient_id: str,
+    clinic_id: str,
+    starts: float,
+    booked: float,
+    record: str | None = None,
+) -> dict:
+    """A store row from epoch seconds of the start and of the booking, and the record's JSON."""
     return {
         "appointment_id": appointment_id,
         "patient_id": patient_id,
         "clinic_id": clinic_id,
         "start_day": int(day_number(starts)),
         "booked_at": float(booked),
+        "record": record,
     }
 
 
@@ -174,6 +190,7 @@ class AppointmentStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine, appointments)
         self._statements = _Statements(self.engine)
         c = appointments.c
         with self.engine.connect() as connection:
@@ -237,6 +254,7 @@ class AppointmentStore:
         starts = as_seconds(frame["starts_at"].to_numpy())
         booked = as_seconds(frame["booked_at"].to_numpy())
         now = datetime.now()
+        records = record_json(frame, sorted(INPUTS))
         rows = []
         for i, (appointment_id, patient_id, clinic_id, no_show) in enumerate(
             zip(
@@ -247,15 +265,33 @@ class AppointmentStore:
                 strict=True,
             )
         ):
-            row = booking_row(appointment_id, patient_id, clinic_id, starts[i], booked[i])
+            row = booking_row(appointment_id, patient_id, clinic_id, starts[i], booked[i], records[i])
             known = no_show == no_show and no_show is not None
             row["outcome"] = ("no_show" if no_show else "attended") if known else None
             row["outcome_recorded_at"] = now if known else None
             rows.append(row)
-        self._upsert(
-            rows, ("patient_id", "clinic_id", "start_day", "booked_at", "outcome", "outcome_recorded_at")
-        )
+        self._upsert(rows, (*BOOKING, "outcome", "outcome_recorded_at"))
         return len(rows)
+
+    def labelled_records(self) -> pd.DataFrame:
+        """Every stored appointment with a known outcome and its record, as a canonical table with
+        its `no_show` label (cancelled appointments and bookings without a record are left out)."""
+        c = appointments.c
+        query = select(c.record, c.outcome).where(c.outcome.in_(KNOWN), c.record.is_not(None))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            return pd.DataFrame(columns=[*sorted(INPUTS), "no_show"])
+        frame = pd.DataFrame([json.loads(record) for record, _ in rows])
+        frame["no_show"] = [outcome == "no_show" for _, outcome in rows]
+        return frame
+
+    def known_outcomes(self) -> list[tuple[str, int]]:
+        """(appointment id, 1 no-show or 0 attended) of every appointment whose outcome is known."""
+        c = appointments.c
+        query = select(c.appointment_id, c.outcome).where(c.outcome.in_(KNOWN))
+        with self.engine.connect() as connection:
+            return [(a, int(outcome == "no_show")) for a, outcome in connection.execute(query)]
 
     def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
         """Record outcomes for known appointments, all or nothing: any unknown id changes nothing."""

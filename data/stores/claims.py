@@ -7,6 +7,7 @@ No names, dates of birth or diagnoses are stored: a patient id, payer, codes and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     bindparam,
     delete,
     func,
@@ -30,10 +32,11 @@ from sqlalchemy import (
 )
 
 from data.epoch import epoch_day
-from data.schemas import DenialCategory, line_field, service_lines
+from data.schemas import Claim, DenialCategory, line_field, service_lines
 from data.stores.daily_counts import IN_CHUNK, recount_days
-from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.engine import add_missing_columns, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, reading
+from data.stores.records import record_json
 from data.stores.upsert import upsert
 
 # Denial categories whose payer rates history reads.
@@ -71,6 +74,7 @@ claims_table = Table(
     Column("adjudicated_day", Integer, nullable=True),
     Column("denied", Float, nullable=True),
     Column("category", String(32), nullable=True),
+    Column("record", Text, nullable=True),  # the canonical claim as JSON, to train on again
 )
 lines_table = Table(
     "careops_claim_lines",
@@ -171,6 +175,7 @@ class ClaimStore:
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine, claims_table)
         self._sums = _Sums(self.engine)
         with self.engine.connect() as connection:
             has_claims = connection.execute(select(claims_table.c.claim_id).limit(1)).first() is not None
@@ -184,7 +189,8 @@ class ClaimStore:
         Recording a claim again replaces it, so a later remittance updates its outcome.
         """
         claims, lines = [], []
-        for row in frame.itertuples(index=False):
+        records = record_json(frame, list(Claim.model_fields))
+        for index, row in enumerate(frame.itertuples(index=False)):
             lines_of_claim = service_lines(row.service_lines)
             adjudicated = epoch_day(getattr(row, "adjudicated_at", None))
             denied = _float(getattr(row, "denied", None))
@@ -199,6 +205,7 @@ class ClaimStore:
                     "adjudicated_day": adjudicated if known else None,
                     "denied": denied if known else None,
                     "category": category if known and isinstance(category, str) else None,
+                    "record": records[index],
                 }
             )
             for number, line in enumerate(lines_of_claim, start=1):
@@ -253,6 +260,21 @@ class ClaimStore:
 
         with_retries(write)
         return len(claims)
+
+    def labelled_records(self) -> pd.DataFrame:
+        """Every stored claim whose remittance has arrived, as a canonical table with its labels."""
+        c = claims_table.c
+        query = select(c.record).where(c.denied.is_not(None), c.record.is_not(None))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).scalars().all()
+        return pd.DataFrame([json.loads(record) for record in rows], columns=list(Claim.model_fields))
+
+    def known_outcomes(self) -> list[tuple[str, int]]:
+        """(claim id, 1 denied or 0 paid) of every claim whose remittance has been recorded."""
+        c = claims_table.c
+        query = select(c.claim_id, c.denied).where(c.denied.is_not(None))
+        with self.engine.connect() as connection:
+            return [(claim, int(denied >= 0.5)) for claim, denied in connection.execute(query)]
 
     def counts_before(
         self,

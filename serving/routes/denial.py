@@ -6,11 +6,14 @@ from fastapi import APIRouter, Request
 
 from models import denial_service
 from models.decisions.worklist import rank
+from models.denial_service import ClaimScores
 from serving.auth import BillerRole
 from serving.dependencies import ClaimStoreDep, DenialModelDep, SettingsDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
+from serving.model_loader import LoadedModel
 from serving.offload import run_scoring
+from serving.prediction_log import record_scores
 from serving.schemas import (
     ClaimHistoryRequest,
     ClaimHistoryResponse,
@@ -27,6 +30,20 @@ from serving.schemas import (
 )
 
 router = APIRouter(prefix="/v1/denial", tags=["denial"])
+
+
+def _record(request: Request, model: LoadedModel, source: str, claims: list, scores: ClaimScores) -> None:
+    record_scores(
+        request,
+        model,
+        source,
+        claims,
+        scores.probability,
+        scores.matrix,
+        scores.unseen,
+        top_reasons=[reasons[0].category if reasons else None for reasons in scores.reasons],
+        line_probabilities=[[line.denial_probability for line in lines] for lines in scores.lines],
+    )
 
 
 @router.post(
@@ -54,6 +71,7 @@ async def score_claims(
         settings.top_factors if body.explain else 0,
         settings.expected_payment_ratio,
     )
+    _record(request, model, "api", claims, scores)
     return DenialScoreResponse(
         model=ModelRef.of(model),
         predictions=[
@@ -91,6 +109,7 @@ def worklist(
     scores = denial_service.score_claims(
         model.scorer, store, claims, settings.top_factors, settings.expected_payment_ratio
     )
+    _record(request, model, "worklist", claims, scores)
     order = rank(scores.dollars_at_risk, scores.probability, body.min_probability, body.limit)
     items = [
         WorklistItem(

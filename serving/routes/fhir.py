@@ -27,6 +27,7 @@ from serving.fhir import (
     risk_assessment_bundle,
 )
 from serving.model_loader import LoadedModel
+from serving.prediction_log import record_scores
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -91,11 +92,12 @@ async def no_show_risk(
         return JSONResponse(
             operation_outcome(text, "Bundle.entry", code="too-long"), 413, media_type=FHIR_JSON
         )
-    body = await run_in_threadpool(_assess, parsed, model, store, bands, settings)
+    body = await run_in_threadpool(_assess, request, parsed, model, store, bands, settings)
     return JSONResponse(body, media_type=FHIR_JSON)
 
 
 def _assess(
+    request: Request,
     parsed: list[ParsedAppointment],
     model: LoadedModel,
     store: AppointmentStore,
@@ -104,6 +106,7 @@ def _assess(
 ) -> dict[str, Any]:
     records = [item.record for item in parsed]
     scores = book_and_score(model.scorer, store, records, settings.top_factors)
+    record_scores(request, model, "fhir", records, scores.probability, scores.matrix, scores.unseen)
     risk = [bands.band(float(p), r.clinic_id) for p, r in zip(scores.probability, records, strict=True)]
     return risk_assessment_bundle(
         parsed, list(scores.probability), risk, scores.factors, model.name, model.version

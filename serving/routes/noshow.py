@@ -12,6 +12,7 @@ from serving.dependencies import BookingsDep, NoShowModelDep, RiskBandsDep, Sett
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
 from serving.offload import run_scoring
+from serving.prediction_log import record_scores
 from serving.schemas import (
     Factor,
     ModelRef,
@@ -56,6 +57,7 @@ async def score_appointments(
         appointments,
         settings.top_factors if body.explain else 0,
     )
+    record_scores(request, model, "api", appointments, scores.probability, scores.matrix, scores.unseen)
     return NoShowScoreResponse(
         model=ModelRef.of(model),
         predictions=[

@@ -13,6 +13,7 @@ from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
 from serving.errors import InvalidRequest, error_responses
 from serving.limits import check_batch_size, check_unique
+from serving.prediction_log import record_scores
 from serving.schemas import (
     ModelRef,
     OverbookRequest,
@@ -78,7 +79,9 @@ def plan_overbooking(
             for i, a in enumerate(slot.appointments)
         ]
     )
-    probabilities = book_and_score(model.scorer, store, appointments).probability
+    scores = book_and_score(model.scorer, store, appointments)
+    record_scores(request, model, "overbook", appointments, scores.probability, scores.matrix, scores.unseen)
+    probabilities = scores.probability
     show = {}
     unscored = []
     for appointment, probability in zip(appointments, probabilities, strict=True):

@@ -9,77 +9,16 @@ reads it from its store.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from models.tasks import caller_records, get_task
 from tests.benchmarks.load import LoadResult, load
-from tests.bodies import free_port
+from tests.benchmarks.servers import BIN, start
 
 pytestmark = pytest.mark.bench
 SECONDS_PER_LOAD = 6.0
-BIN = Path(sys.executable).parent
-
-
-def careops(workdir: Path, environment: dict, *arguments: str) -> None:
-    subprocess.run(
-        [str(BIN / "careops"), *arguments], cwd=workdir, env=environment, check=True, capture_output=True
-    )
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    workdir = tmp_path_factory.mktemp("serving")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))}
-    environment |= {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
-        "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}",
-        "CAREOPS_ARTIFACT_LOCATION": str(workdir / "artifacts"),
-        "CAREOPS_API_KEYS": "bench-key:admin",
-        "CAREOPS_RELOAD_INTERVAL_SECONDS": "0",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    careops(
-        workdir, environment, "generate", "appointments", "--rows", "100000", "--seed", "42", "--out", "a.csv"
-    )
-    careops(workdir, environment, "generate", "claims", "--rows", "50000", "--seed", "42", "--out", "c.csv")
-    careops(workdir, environment, "train", "noshow", "--data", "a.csv")
-    careops(workdir, environment, "train", "denial", "--data", "c.csv")
-    return workdir, environment
-
-
-def start(command: list[str], workdir: Path, environment: dict, ready: str) -> Iterator[int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*command, "--port" if command[0].endswith("careops") else "-p", str(port)],
-        cwd=workdir,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        assert process.poll() is None, f"{command[:3]} exited"
-        try:
-            if httpx.get(base + ready, timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{command[:3]} did not start"
-        time.sleep(0.5)
-    try:
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_serving_side_by_side(store: tuple[Path, dict]) -> None:

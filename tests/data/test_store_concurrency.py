@@ -86,7 +86,10 @@ def test_a_write_waits_for_a_long_writer_instead_of_failing(tmp_path: Path) -> N
     def long_writer() -> None:
         connection = sqlite3.connect(path, isolation_level=None)
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute("INSERT INTO careops_appointments VALUES ('L1', 'P', 'C', 1, 0.0, NULL, NULL)")
+        connection.execute(
+            "INSERT INTO careops_appointments (appointment_id, patient_id, clinic_id, start_day, booked_at)"
+            " VALUES ('L1', 'P', 'C', 1, 0.0)"
+        )
         held.set()
         time.sleep(6)
         connection.execute("COMMIT")

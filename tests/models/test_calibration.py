@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.calibration import Calibrator, choose_calibrator, fit_calibrator, logit
-from training.evaluation import expected_calibration_error
+from models.evaluation import expected_calibration_error
 
 
 def overconfident(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,8 +11,6 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from models.calibration import logit
 
 MIN_SUBGROUP_ROWS = 50
-AGE_BANDS = (0, 18, 40, 65, 200)
-AGE_BAND_LABELS = ("0-17", "18-39", "40-64", "65+")
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> float:
@@ -74,11 +72,6 @@ def oracle_comparison(labels: np.ndarray, probabilities: np.ndarray, oracle: np.
         "roc_auc_gap_to_oracle": best["roc_auc"] - model["roc_auc"],
         "brier_ratio_to_oracle": model["brier"] / best["brier"],
     }
-
-
-def age_band(ages: pd.Series) -> pd.Series:
-    """Age bands used in fairness reports."""
-    return pd.cut(ages, bins=AGE_BANDS, right=False, labels=AGE_BAND_LABELS).astype("string")
 
 
 def subgroup_report(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluation import (
+from models.evaluation import (
     binary_metrics,
     calibration_intercept_slope,
     expected_calibration_error,

@@ -1,0 +1,1 @@
+"""Monitoring: reference profiles, the prediction log's contents, drift and performance estimates."""

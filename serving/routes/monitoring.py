@@ -1,0 +1,56 @@
+"""Monitoring surfaces: the report of a task (admin) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from models.monitoring.service import MonitoringError, monitor
+from serving.auth import role_for
+from serving.dependencies import SettingsDep
+from serving.errors import error_responses
+from serving.routes.admin import AdminRole
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get("/v1/monitoring/{task}", responses=error_responses(401, 403, 409, 422))
+async def monitoring_report(
+    task: Literal["noshow", "denial"],
+    settings: SettingsDep,
+    role: AdminRole,
+    since: Annotated[date | None, Query(description="Only predictions scored on or after this day.")] = None,
+) -> dict[str, Any]:
+    """Realized and estimated performance by week, subgroups, drift, and whether to retrain.
+
+    The same report as `careops monitor TASK --json`."""
+    try:
+        return await run_in_threadpool(monitor, task, settings, since)
+    except MonitoringError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, settings: SettingsDep) -> Response:
+    """Prometheus text format; for an admin API key (X-API-Key) or `Authorization: Bearer <token>`."""
+    state = request.app.state
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    bearer = request.headers.get("authorization", "")
+    key = request.headers.get("x-api-key")
+    allowed = bool(token and bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:], token))
+    allowed = allowed or (key is not None and role_for(key, state.api_keys) == "admin")
+    if not allowed:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "metrics need an admin X-API-Key or the metrics token"
+        )
+    recorder = state.recorder
+    if recorder is not None:
+        state.metrics.log_dropped.labels(state.metrics.worker).set(recorder.dropped)
+    body = await run_in_threadpool(state.metrics.text)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
