@@ -36,9 +36,13 @@ train: data
 
 run: train
 	@if [ -z "$$CAREOPS_API_KEYS" ]; then $(CAREOPS) keys --file $(STATE)/api-keys; fi
+	@test -s $(STATE)/pseudonym-key || (umask 077; $(BIN)/python -c \
+		'import secrets; print(secrets.token_urlsafe(32))' > $(STATE)/pseudonym-key)
 	@$(CAREOPS) examples --appointments $(APPOINTMENTS) --claims $(CLAIMS) --keys-file $(STATE)/api-keys \
 		--base-url http://$(HOST):$(PORT)
-	CAREOPS_API_KEYS_FILE=$(STATE)/api-keys $(CAREOPS) serve --host $(HOST) --port $(PORT)
+	@echo "Monitoring: export CAREOPS_PSEUDONYM_KEY=\$$(cat $(STATE)/pseudonym-key); careops monitor noshow"
+	CAREOPS_PSEUDONYM_KEY=$${CAREOPS_PSEUDONYM_KEY:-$$(cat $(STATE)/pseudonym-key)} \
+		CAREOPS_API_KEYS_FILE=$(STATE)/api-keys $(CAREOPS) serve --host $(HOST) --port $(PORT)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -46,15 +46,32 @@ def generate(
     out: Annotated[Path, typer.Option(help="Output file; .csv, .csv.gz or .parquet.")],
     rows: Annotated[int, typer.Option(min=1, help="Number of rows.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same file.")] = 42,
+    clinic_opens: Annotated[
+        str | None,
+        typer.Option(
+            help="Appointments only: from this day (YYYY-MM-DD) a new clinic C09 takes 35% of the "
+            "bookings, with more no-shows and reminders that do not work (a drift scenario)."
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic canonical table, with each row's true probability in extra columns."""
+    from datetime import date
+
     from data.loaders.canonical import claims_for_file
     from data.loaders.tables import write_table
-    from data.synthetic.appointments import generate_appointments
+    from data.synthetic.appointments import ClinicOpens, generate_appointments
     from data.synthetic.claims import generate_claims
 
+    try:
+        shift = ClinicOpens(date.fromisoformat(clinic_opens)) if clinic_opens else None
+    except ValueError:
+        typer.echo("error: --clinic-opens must be a date such as 2026-05-04", err=True)
+        raise typer.Exit(code=2) from None
+    if shift is not None and table is not TableName.appointments:
+        typer.echo("error: --clinic-opens applies to appointments only", err=True)
+        raise typer.Exit(code=2)
     if table is TableName.appointments:
-        frame = generate_appointments(rows, seed=seed)
+        frame = generate_appointments(rows, seed=seed, shift=shift)
     else:
         frame = claims_for_file(generate_claims(rows, seed=seed))
     write_table(frame, out)

@@ -157,14 +157,30 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_scores_: dict[str, float] = {}
         if calibration_X is None or calibration_y is None:
             return self
-        self.calibrator_, self.calibration_scores_ = choose_calibrator(
-            self.raw_probability(calibration_X), calibration_y
-        )
-        if refit:
-            rounds = max(1, round(self.classifier_.best_iteration_ * (len(X) + len(calibration_X)) / len(X)))
-            kept = {k: v for k, v in fit_params.items() if k == "categorical_feature"}
-            self.classifier_ = clone(self.classifier).set_params(n_estimators=rounds)
-            self.classifier_.fit(np.vstack([X, calibration_X]), np.concatenate([y, calibration_y]), **kept)
+        if not refit:
+            self.calibrator_, self.calibration_scores_ = choose_calibrator(
+                self.raw_probability(calibration_X), calibration_y
+            )
+            return self
+        best = self.classifier_.best_iteration_ or self.classifier.get_params()["n_estimators"]
+        kept = {k: v for k, v in fit_params.items() if k == "categorical_feature"}
+
+        def refitted(extra: np.ndarray) -> Any:
+            rows = len(X) + len(extra)
+            model = clone(self.classifier).set_params(n_estimators=max(1, round(best * rows / len(X))))
+            return model.fit(
+                np.vstack([X, calibration_X[extra]]), np.concatenate([y, calibration_y[extra]]), **kept
+            )
+
+        # The refitted booster has learned from the calibration rows, so its scores there are not
+        # out of sample. Each half of them is scored by a booster refitted with the other half, and
+        # the calibrator is fitted on those scores: it then matches a booster that has seen recent rows.
+        halves = np.array_split(np.arange(len(calibration_X)), 2)
+        scores = np.empty(len(calibration_X))
+        for fitted, scored in ((halves[0], halves[1]), (halves[1], halves[0])):
+            scores[scored] = refitted(fitted).predict_proba(calibration_X[scored])[:, 1]
+        self.calibrator_, self.calibration_scores_ = choose_calibrator(scores, calibration_y)
+        self.classifier_ = refitted(np.arange(len(calibration_X)))
         return self
 
     def __sklearn_is_fitted__(self) -> bool:

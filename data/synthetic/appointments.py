@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -27,6 +28,18 @@ HISTORY_EFFECT = 3.0
 FIRST_VISIT_EFFECT = 0.25
 
 
+@dataclass(frozen=True)
+class ClinicOpens:
+    """A documented shift: from `start` on, a new clinic takes `share` of the bookings. Its patients
+    miss more often (`effect` more log-odds) and its reminder system does not work, although
+    reminders are still recorded as sent. Training data from before `start` has never seen it."""
+
+    start: date
+    share: float = 0.35
+    effect: float = 1.0
+    clinic_id: str = "C09"
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -37,9 +50,15 @@ def _business_days(start: date, days: int) -> np.ndarray:
 
 
 def generate_appointments(
-    rows: int, seed: int = 42, start: date = date(2026, 1, 5), business_days: int = 130
+    rows: int,
+    seed: int = 42,
+    start: date = date(2026, 1, 5),
+    business_days: int = 130,
+    shift: ClinicOpens | None = None,
 ) -> pd.DataFrame:
-    """Generate `rows` labelled appointments, sorted by start, with `true_no_show_probability`."""
+    """Generate `rows` labelled appointments, sorted by start, with `true_no_show_probability`.
+
+    With `shift`, the practice changes from its start date on (see `ClinicOpens`)."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -76,6 +95,17 @@ def generate_appointments(
     booked_at = starts_at - (lead_days * 86400 + offset_seconds).astype("timedelta64[s]")
     lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
     reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
+    reminder_works = np.ones(rows, dtype=bool)
+    clinic_names = [f"C{c + 1:02d}" for c in range(n_clinics)]
+    if shift is not None:
+        # Drawn from a generator of its own, so the practice before the shift is the same as without.
+        moved = (day >= np.datetime64(shift.start)) & (
+            np.random.default_rng(seed + 1).random(rows) < shift.share
+        )
+        clinic = np.where(moved, n_clinics, clinic)
+        clinic_effect = np.append(clinic_effect, shift.effect)
+        clinic_names.append(shift.clinic_id)
+        reminder_works = ~moved
 
     weekday = pd.DatetimeIndex(starts_at).day_of_week.to_numpy()
     hour = pd.DatetimeIndex(starts_at).hour.to_numpy()
@@ -92,7 +122,7 @@ def generate_appointments(
         - 0.15 * (patient_age < 12)
         + np.array([PAYER_EFFECT[p] for p in payer[patient]])
         + np.array([TYPE_EFFECT[t] for t in appointment_type])
-        - 0.35 * reminder
+        - 0.35 * (reminder & reminder_works)
         + clinic_effect[clinic]
     )
 
@@ -124,8 +154,8 @@ def generate_appointments(
         {
             "appointment_id": [f"A{i:08d}" for i in range(1, rows + 1)],
             "patient_id": [f"P{p:07d}" for p in patient + 1],
-            "clinic_id": [f"C{c + 1:02d}" for c in clinic],
-            "provider_id": [f"C{c + 1:02d}-D{d}" for c, d in zip(clinic, provider, strict=True)],
+            "clinic_id": [clinic_names[c] for c in clinic],
+            "provider_id": [f"{clinic_names[c]}-D{d}" for c, d in zip(clinic, provider, strict=True)],
             "booked_at": pd.to_datetime(booked_at),
             "starts_at": pd.to_datetime(starts_at),
             "duration_minutes": duration,

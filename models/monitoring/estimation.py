@@ -8,6 +8,12 @@ positives there, so the expected ROC curve, and its area, follow from the scores
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+
+from models.calibration import logit
+
+MIN_RECALIBRATION_ROWS = 200
 
 
 def expected_roc_auc(probabilities: np.ndarray) -> float:
@@ -31,3 +37,21 @@ def expected_figures(probabilities: np.ndarray) -> dict[str, float]:
         "expected_rate": float(p.mean()) if len(p) else float("nan"),
         "expected_brier": float(np.mean(p * (1 - p))) if len(p) else float("nan"),
     }
+
+
+def recent_calibration(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float] | None:
+    """Intercept and slope on the log-odds that map recent scores to their recent outcomes, or None
+    when there are too few of them (fewer than MIN_RECALIBRATION_ROWS, or one class only)."""
+    labels = np.asarray(labels, dtype=float)
+    if len(labels) < MIN_RECALIBRATION_ROWS or not 0 < labels.sum() < len(labels):
+        return None
+    model = LogisticRegression(C=np.inf).fit(
+        logit(np.asarray(probabilities, dtype=float)).reshape(-1, 1), labels
+    )
+    return float(model.intercept_[0]), float(model.coef_[0, 0])
+
+
+def recalibrated(probabilities: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    """Scores moved by a `recent_calibration`."""
+    intercept, slope = calibration
+    return expit(intercept + slope * logit(np.asarray(probabilities, dtype=float)))

@@ -98,11 +98,15 @@ def bin_counts(scored: Scored, days: np.ndarray) -> dict[BinKey, int]:
             counts[(scored.task, scored.version, int(day), name, int(index))] = int(count)
 
     add(SCORE, np.where(keep, scored.probability, 0.0))
+    width = scored.matrix.shape[1]
     for j, bins in enumerate(profile.features):
         unseen = None
         if bins.categories is not None and scored.unseen is not None:
             unseen = np.array([bins.name in names for names in scored.unseen], dtype=bool)
-        add(bins.name, scored.matrix[:, j], unseen)
+        if j < width:
+            add(bins.name, scored.matrix[:, j], unseen)
+        elif unseen is not None:  # a watched input: only whether its value was seen in training
+            add(bins.name, np.full(len(unseen), np.nan), unseen)
     return counts
 
 

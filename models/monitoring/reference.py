@@ -79,6 +79,9 @@ class ReferenceProfile:
     counts: dict[str, list[int]]
     metrics: dict[str, float] = field(default_factory=dict)
     rows: int = 0
+    # Inputs that are not model features but are watched for values training never saw (the
+    # clinic): their bins follow the model features' in `features`, 0 seen (or missing), 1 unseen.
+    watched: list[str] = field(default_factory=list)
 
     @property
     def score_bins(self) -> FeatureBins:
@@ -102,6 +105,7 @@ class ReferenceProfile:
         state["features"] = [
             FeatureBins(f["name"], tuple(f["edges"]), f["categories"]) for f in state["features"]
         ]
+        state.setdefault("watched", [])
         return cls(**state)
 
     def save(self, path: Path) -> Path:
@@ -128,14 +132,24 @@ def build_profile(
     matrix: np.ndarray,
     probability: np.ndarray,
     metrics: dict[str, float],
+    watched: dict[str, np.ndarray] | None = None,
 ) -> ReferenceProfile:
     """The reference profile of a feature matrix (columns named `names`) and its scores.
 
-    `categories` gives each categorical feature's number of training codes."""
+    `categories` gives each categorical feature's number of training codes; `watched` maps each
+    watched input to its rows' unseen flags."""
     bins = [feature_bins(name, matrix[:, j], categories.get(name)) for j, name in enumerate(names)]
     counts = {b.name: b.counts(matrix[:, j]).tolist() for j, b in enumerate(bins)}
+    for name, unseen in (watched or {}).items():
+        bins.append(watch_bins(name))
+        counts[name] = bins[-1].counts(np.full(len(unseen), np.nan), unseen).tolist()
     counts[SCORE] = FeatureBins(SCORE, SCORE_EDGES).counts(probability).tolist()
-    return ReferenceProfile(task, bins, counts, dict(metrics), len(matrix))
+    return ReferenceProfile(task, bins, counts, dict(metrics), len(matrix), sorted(watched or {}))
+
+
+def watch_bins(name: str) -> FeatureBins:
+    """Two bins for a watched input: seen in training (or missing), and unseen."""
+    return FeatureBins(name, (), categories=0)
 
 
 def profile_of(trained: TrainedModel, frame: pd.DataFrame, metrics: dict[str, float]) -> ReferenceProfile:
@@ -144,6 +158,18 @@ def profile_of(trained: TrainedModel, frame: pd.DataFrame, metrics: dict[str, fl
     columns = columns_from_frame(trained.prepare(frame), trained.features.input_columns)
     scored = scorer.score_columns(columns)
     categories = {name: len(codes) for name, codes in scorer.category_names.items()}
+    unseen = scorer.features.unseen_categories(columns)
+    watched = {
+        name: np.array([name in row for row in unseen], dtype=bool)
+        for name in trained.features.watched_
+        if name not in categories
+    }
     return build_profile(
-        trained.task_name, scorer.feature_names, categories, scored.matrix, scored.probability, metrics
+        trained.task_name,
+        scorer.feature_names,
+        categories,
+        scored.matrix,
+        scored.probability,
+        metrics,
+        watched,
     )

@@ -19,12 +19,13 @@ import pandas as pd
 
 from models.evaluation import binary_metrics, subgroup_report
 from models.monitoring.drift import ACT, WATCH, level, psi
-from models.monitoring.estimation import expected_figures
+from models.monitoring.estimation import expected_figures, recalibrated, recent_calibration
 from models.monitoring.reference import SCORE, ReferenceProfile
 
 EPOCH = date(1970, 1, 1)
 MIN_WEEK_LABELS = 30  # labelled rows (with both classes) before a week gets realized figures
 DRIFT_DAYS = 14
+RECENT_WEEKS = 2  # labelled weeks whose calibration an estimate applies
 
 
 @dataclass(frozen=True)
@@ -62,25 +63,39 @@ def latest_predictions(log: pd.DataFrame, labels: Mapping[str, int]) -> pd.DataF
 
 
 def weekly_performance(latest: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per event week: counts, rates, estimated figures from the scores, realized ones from labels."""
-    weeks = []
+    """Per event week: counts, rates, estimated figures from the scores, realized ones from labels.
+
+    A week's estimate first moves its scores by the calibration the last RECENT_WEEKS labelled
+    weeks before it showed (when they hold enough outcomes): a model that drifted out of calibration
+    is then estimated as it behaves now, not as it did at training. The estimate uses nothing of
+    the week's own outcomes, so weeks with outcomes check it (`estimated` against `realized`)."""
+    weeks: list[dict[str, Any]] = []
+    earlier: list[tuple[np.ndarray, np.ndarray]] = []  # (scores, outcomes) of each labelled week so far
     for week, rows in latest.groupby("week", sort=True):
         p = rows["probability"].to_numpy()
         labelled = rows["label"].notna().to_numpy()
         y = rows.loc[labelled, "label"].to_numpy()
+        recent = earlier[-RECENT_WEEKS:]
+        calibration = (
+            recent_calibration(np.concatenate([r[0] for r in recent]), np.concatenate([r[1] for r in recent]))
+            if recent
+            else None
+        )
+        estimated = expected_figures(recalibrated(p, calibration) if calibration else p)
+        estimated["recalibrated"] = calibration is not None
         entry: dict[str, Any] = {
             "week": str(week),
             "predictions": len(rows),
             "labelled": int(labelled.sum()),
             "mean_probability": float(p.mean()),
             "observed_rate": float(y.mean()) if len(y) else None,
-            "estimated": expected_figures(p),
+            "estimated": estimated,
             "realized": None,
         }
         if len(y) >= MIN_WEEK_LABELS and 0 < y.sum() < len(y):
             entry["realized"] = binary_metrics(y, p[labelled])
-            # Checks the estimator: what the scores alone expected of the same labelled rows.
-            entry["estimated_on_labelled"] = expected_figures(p[labelled])
+            entry["estimate_error"] = estimated["expected_roc_auc"] - entry["realized"]["roc_auc"]
+            earlier.append((p[labelled], y))
         weeks.append(entry)
     return weeks
 
