@@ -13,9 +13,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+)
 
 from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.prepared import Prepared, writing
 
 metadata = MetaData()
 predictions = Table(
@@ -76,7 +90,15 @@ class PredictionLog:
     def __init__(self, url: str) -> None:
         self.engine = store_engine(url)
         metadata.create_all(self.engine)
-        self._add = _add_counts(self.engine.dialect.name)
+        row_names = [c.name for c in predictions.columns if c.name != "id"]
+        self._insert = Prepared(
+            self.engine, insert(predictions).values({name: bindparam(name) for name in row_names})
+        )
+        bin_names = [c.name for c in feature_bins.columns]
+        self._add = Prepared(
+            self.engine,
+            _add_counts(self.engine.dialect.name).values({name: bindparam(name) for name in bin_names}),
+        )
 
     def write(self, batches: Sequence[LogBatch]) -> None:
         """Append the batches' rows and add their bin counts, in one transaction."""
@@ -91,11 +113,9 @@ class PredictionLog:
         bin_rows = [dict(zip(names, (*key, count), strict=True)) for key, count in sorted(counts.items())]
 
         def write() -> None:
-            with write_transaction(self.engine) as connection:
-                if rows:
-                    connection.execute(insert(predictions), rows)
-                if bin_rows:
-                    connection.execute(self._add, bin_rows)
+            with writing(self.engine) as cursor:  # compiled once; rows go straight to the driver
+                cursor.many(self._insert, rows)
+                cursor.many(self._add, bin_rows)
 
         with_retries(write)
 

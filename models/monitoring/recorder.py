@@ -3,18 +3,18 @@
 A request hands over what it scored (ids, probabilities, the feature matrix, its records) and
 goes on. The writer thread turns a burst of such hand-overs into one transaction: pseudonyms,
 segments and bin counts are computed there, and the ids and inputs are dropped once counted.
-When the queue is full a hand-over is dropped and counted, never waited for.
+When too many are pending a hand-over is dropped and counted, never waited for.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,11 +22,10 @@ import numpy as np
 from data.epoch import as_days, day_number
 from data.pseudonyms import pseudonyms
 from data.stores.predictions import BinKey, LogBatch, PredictionLog
-from models.monitoring.reference import SCORE, ReferenceProfile
+from models.monitoring.reference import FeatureBins, ReferenceProfile
 from models.subgroups import record_group
 
 logger = logging.getLogger("careops.monitoring")
-_STOP = object()
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,11 @@ class Scored:
     scored_at: float = 0.0
 
 
-def log_batch(
+def log_rows(
     scored: Scored, key: bytes, segments: Sequence[str], id_field: str, time_field: str
-) -> LogBatch:
-    """The log rows and bin counts of one hand-over (ids become keyed pseudonyms here)."""
+) -> tuple[list[dict], np.ndarray]:
+    """The log rows of one hand-over (ids become keyed pseudonyms here), and each record's day for
+    the histograms: its event day, or the scoring day when it has none."""
     records = scored.records
     keys = pseudonyms(key, [str(getattr(r, id_field)) for r in records])
     event_days = as_days([getattr(r, time_field, None) for r in records])
@@ -78,35 +78,46 @@ def log_batch(
                 "segments": json.dumps({name: record_group(record, name) for name in segments}),
             }
         )
-    days = np.where(np.isnan(event_days), scored_day, event_days)
-    return LogBatch(rows, bin_counts(scored, days))
+    return rows, np.where(np.isnan(event_days), scored_day, event_days).astype(np.int64)
 
 
-def bin_counts(scored: Scored, days: np.ndarray) -> dict[BinKey, int]:
-    """Counts of the hand-over's inputs and scores in its version's reference bins, per event day."""
-    profile = scored.profile
-    if profile is None or scored.matrix is None or len(scored.matrix) == 0:
+def bin_counts(items: Sequence[Scored], days: Sequence[np.ndarray]) -> dict[BinKey, int]:
+    """Counts, per event day, of the hand-overs' inputs and scores in their version's reference bins.
+
+    All `items` are of one task and version; they are counted together, one pass per feature."""
+    kept = [
+        (item, d) for item, d in zip(items, days, strict=True) if item.matrix is not None and len(item.matrix)
+    ]
+    profile = items[0].profile if items else None
+    if profile is None or not kept:
         return {}
+    task, version = items[0].task, items[0].version
+    probability = np.concatenate([item.probability for item, _ in kept])
+    matrix = np.vstack([item.matrix for item, _ in kept])
+    unseen = [names for item, _ in kept for names in (item.unseen or [[]] * len(item.matrix))]
+    finite = np.isfinite(probability)
+    day = np.concatenate([d for _, d in kept])[finite]
+    first = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first + 1 if len(day) else 1
     counts: dict[BinKey, int] = {}
-    keep = np.isfinite(scored.probability)
-    days = days.astype(np.int64)
 
-    def add(name: str, values: np.ndarray, unseen: np.ndarray | None = None) -> None:
-        bins = profile.bins_of(name).assign(values, unseen)
-        pairs, tally = np.unique(np.stack([days[keep], bins[keep]]), axis=1, return_counts=True)
-        for (day, index), count in zip(pairs.T, tally, strict=True):
-            counts[(scored.task, scored.version, int(day), name, int(index))] = int(count)
+    def add(bins: FeatureBins, values: np.ndarray, flags: np.ndarray | None = None) -> None:
+        index = bins.assign(values, flags)[finite]
+        tally = np.bincount((day - first) * bins.size + index, minlength=span * bins.size)
+        for cell in np.flatnonzero(tally):
+            counts[(task, version, first + int(cell) // bins.size, bins.name, int(cell) % bins.size)] = int(
+                tally[cell]
+            )
 
-    add(SCORE, np.where(keep, scored.probability, 0.0))
-    width = scored.matrix.shape[1]
+    add(profile.score_bins, np.where(finite, probability, 0.0))
     for j, bins in enumerate(profile.features):
-        unseen = None
-        if bins.categories is not None and scored.unseen is not None:
-            unseen = np.array([bins.name in names for names in scored.unseen], dtype=bool)
-        if j < width:
-            add(bins.name, scored.matrix[:, j], unseen)
-        elif unseen is not None:  # a watched input: only whether its value was seen in training
-            add(bins.name, np.full(len(unseen), np.nan), unseen)
+        flags = None
+        if bins.categories is not None:
+            flags = np.array([bins.name in names for names in unseen], dtype=bool)
+        if j < matrix.shape[1]:
+            add(bins, matrix[:, j], flags)
+        elif flags is not None:  # a watched input: only whether its value was seen in training
+            add(bins, np.full(len(flags), np.nan), flags)
     return counts
 
 
@@ -129,58 +140,71 @@ class PredictionRecorder:
         self.flush_seconds = flush_seconds
         self.dropped = 0
         self.written = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self.max_pending = max_pending
+        # A deque, not a queue: appending wakes nobody. The thread wakes every `flush_seconds` (or
+        # when `flush` or `close` asks) and takes all that piled up, so requests never pay for a
+        # thread switch.
+        self._pending: deque[Scored | threading.Event] = deque()
+        self._wake, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="careops-prediction-log", daemon=True)
         self._thread.start()
 
     def record(self, scored: Scored) -> None:
         """Hand a scored batch over; returns at once."""
-        if scored.scored_at == 0.0:
-            scored = Scored(**{**vars(scored), "scored_at": time.time()})
-        try:
-            self._queue.put_nowait(scored)
-        except queue.Full:
+        if len(self._pending) >= self.max_pending:
             self.dropped += 1
+            return
+        if scored.scored_at == 0.0:
+            scored = replace(scored, scored_at=time.time())
+        self._pending.append(scored)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything handed over so far is written (for tests and shutdown)."""
         done = threading.Event()
-        self._queue.put(done, timeout=timeout)
+        self._pending.append(done)
+        self._wake.set()
         done.wait(timeout)
 
     def close(self) -> None:
-        """Write what is queued, then stop the thread."""
-        self._queue.put(_STOP)
+        """Write what is pending, then stop the thread."""
+        self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=30)
         self.log.engine.dispose()
 
     def _run(self) -> None:
         while True:
-            items = [self._queue.get()]
-            deadline = time.monotonic() + self.flush_seconds
-            while items[-1] is not _STOP and not isinstance(items[-1], threading.Event):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    items.append(self._queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-            self._write([item for item in items if isinstance(item, Scored)])
+            stopping = self._stop.is_set()
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            items, waiting = [], []
+            while self._pending:
+                item = self._pending.popleft()
+                (waiting if isinstance(item, threading.Event) else items).append(item)
+            self._write(items)
             self._purge()
-            for item in items:
-                if isinstance(item, threading.Event):
-                    item.set()
-            if items[-1] is _STOP:
+            for done in waiting:
+                done.set()
+            if stopping and not self._pending:
                 return
 
     def _write(self, items: list[Scored]) -> None:
         if not items:
             return
         try:
-            batches = [log_batch(item, self._key, *self._fields(item.task)) for item in items]
-            self.log.write(batches)
-            self.written += sum(len(b.rows) for b in batches)
+            rows: list[dict] = []
+            groups: dict[tuple[str, str], tuple[list[Scored], list[np.ndarray]]] = {}
+            for item in items:
+                item_rows, days = log_rows(item, self._key, *self._fields(item.task))
+                rows += item_rows
+                group = groups.setdefault((item.task, item.version), ([], []))
+                group[0].append(item)
+                group[1].append(days)
+            counts: dict[BinKey, int] = {}
+            for group_items, group_days in groups.values():
+                counts.update(bin_counts(group_items, group_days))
+            self.log.write([LogBatch(rows, counts)])
+            self.written += len(rows)
         except Exception as error:  # the log must never take the service down; no values in the message
             self.dropped += len(items)
             logger.error("prediction log write failed: %s", type(error).__name__)

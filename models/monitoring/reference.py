@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,11 @@ class ReferenceProfile:
         """A feature's bins, or the score's for SCORE."""
         if name == SCORE:
             return self.score_bins
-        return next(f for f in self.features if f.name == name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, FeatureBins]:
+        return {f.name: f for f in self.features}
 
     def to_json(self) -> str:
         """The profile as JSON text."""
