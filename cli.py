@@ -408,6 +408,9 @@ def score(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"scored {result.rows_scored} rows with {uri} into {result.out}")
+    logged = _log_batch_scores(settings, task.value, uri, result.scored)
+    if logged is not None:
+        typer.echo(f"logged {logged} scores in the prediction log")
     if result.quarantine is not None:
         typer.echo(f"quarantined {result.rows_quarantined} rows, with reasons, in {result.quarantine}")
         raise typer.Exit(code=QUARANTINED_EXIT_CODE)
@@ -487,6 +490,39 @@ def retrain(
         return
     typer.echo(f"refused v{decision.candidate}: {'; '.join(decision.reasons)}")
     raise typer.Exit(code=1)
+
+
+def _log_batch_scores(settings: object, task_name: str, uri: str, scored: object) -> int | None:
+    """Log a batch run's scores (None when the log is off or has no pseudonym key)."""
+    from mlflow import MlflowClient
+
+    from data.stores.predictions import LogBatch, PredictionLog
+    from models.monitoring.recorder import frame_log_rows
+    from models.registry import uri_version
+    from models.tasks import get_task
+
+    if scored is None or not settings.prediction_log or settings.pseudonym_key is None:
+        return None
+    task = get_task(task_name)
+    version = uri_version(MlflowClient(settings.tracking_uri), uri) or "unregistered"
+    key = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    log = PredictionLog(settings.database_url)
+    try:
+        for start in range(0, len(scored), 100_000):
+            chunk = scored.iloc[start : start + 100_000]
+            log.write(
+                [
+                    LogBatch(
+                        frame_log_rows(
+                            task.name, version, key, chunk, task.id_column, task.probability_field
+                        ),
+                        {},
+                    )
+                ]
+            )
+    finally:
+        log.engine.dispose()
+    return len(scored)
 
 
 ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tables.", no_args_is_help=True)

@@ -20,3 +20,14 @@ def set_alias_if_absent(client: MlflowClient, name: str, alias: str, version: st
         return False
     client.set_registered_model_alias(name, alias, version)
     return True
+
+
+def uri_version(client: MlflowClient, uri: str) -> str | None:
+    """The registered version a `models:/name/version` or `models:/name@alias` URI names, else None."""
+    if not uri.startswith("models:/"):
+        return None
+    name, _, rest = uri.removeprefix("models:/").partition("/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        return alias_version(client, name, alias)
+    return rest or None

@@ -30,3 +30,18 @@ def record_group(record: Any, name: str) -> str | None:
     if isinstance(value, bool | float):
         return "yes" if value else "no"
     return str(value)
+
+
+def frame_groups(frame: pd.DataFrame, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Each row's group under each attribute in `names`, as text (None where unknown)."""
+    out = pd.DataFrame(index=frame.index)
+    for name in names:
+        if name == "age_band":
+            out[name] = age_band(frame["patient_age"]) if "patient_age" in frame else None
+        elif name not in frame:
+            out[name] = None
+        elif frame[name].dtype.kind in "bf":
+            out[name] = frame[name].map(lambda v: None if v != v or v is None else ("yes" if v else "no"))
+        else:
+            out[name] = frame[name].astype("string")
+    return out.astype(object).where(out.notna(), None)

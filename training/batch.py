@@ -17,6 +17,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
+from data.epoch import as_days
 from data.loaders.canonical import QUARANTINE_REASON, QUARANTINE_RULE, SOURCE_ROW, canonical_columns
 from data.loaders.kaggle_noshow import kaggle_to_canonical
 from data.loaders.tables import CSV_SUFFIXES, write_table
@@ -29,8 +30,11 @@ from features.history import (
     clinic_history_frame,
     patient_history_frame,
 )
+from models.subgroups import frame_groups
 from models.tasks import Task
 from models.trained import TrainedModel
+
+EVENT_DAY, GROUP_PREFIX = "_event_day", "_group_"
 
 
 class SchedulerUnreachableError(ConnectionError):
@@ -45,6 +49,8 @@ class BatchResult:
     rows_quarantined: int
     out: Path
     quarantine: Path | None
+    # Per scored row: id, probability, event day and groups, for the prediction log (not written).
+    scored: pd.DataFrame | None = None
 
 
 def read_files(files: Sequence[Path], file_format: str, blocksize: str = "64MB") -> dd.DataFrame:
@@ -82,9 +88,16 @@ def _quarantined(part: pd.DataFrame, task: Task) -> pd.DataFrame:
 def _score(part: pd.DataFrame, trained: TrainedModel) -> pd.DataFrame:
     task = trained.task
     probability = trained.predict_frame(part)
-    return pd.DataFrame(
-        {task.id_column: part[task.id_column].to_numpy(), task.probability_field: probability}
+    scored = pd.DataFrame(
+        {
+            task.id_column: part[task.id_column].to_numpy(),
+            task.probability_field: probability,
+            EVENT_DAY: as_days(part[task.time_column].to_numpy()),
+        },
+        index=part.index,
     )
+    groups = frame_groups(part, list(task.subgroup_columns)).add_prefix(GROUP_PREFIX)
+    return scored.join(groups).reset_index(drop=True)
 
 
 def validated(raw: dd.DataFrame, task: Task) -> tuple[dd.DataFrame, dd.DataFrame]:
@@ -134,7 +147,12 @@ def score_frame(raw: dd.DataFrame, trained: TrainedModel) -> tuple[dd.DataFrame,
     if trained.claim_history is not None:
         valid = with_claim_history(valid, trained.claim_history)
     scores_meta = pd.DataFrame(
-        {task.id_column: pd.Series(dtype=object), task.probability_field: pd.Series(dtype=float)}
+        {
+            task.id_column: pd.Series(dtype=object),
+            task.probability_field: pd.Series(dtype=float),
+            EVENT_DAY: pd.Series(dtype=float),
+            **{GROUP_PREFIX + name: pd.Series(dtype=object) for name in task.subgroup_columns},
+        }
     )
     return valid.map_partitions(_score, trained, meta=scores_meta), quarantined
 
@@ -183,9 +201,10 @@ def score_files(
         scored, bad = (f.result() for f in futures)
     else:
         scored, bad = dask.compute(scores, quarantined)
-    write_table(scored.reset_index(drop=True), out)
+    scored = scored.reset_index(drop=True)
+    write_table(scored[[trained.task.id_column, trained.task.probability_field]], out)
     quarantine_path = None
     if len(bad):
         quarantine_path = out.with_name(out.name.split(".")[0] + ".quarantine.csv")
         write_table(bad.reset_index(drop=True), quarantine_path)
-    return BatchResult(len(scored), len(bad), out, quarantine_path)
+    return BatchResult(len(scored), len(bad), out, quarantine_path, scored)

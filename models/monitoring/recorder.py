@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from data.epoch import as_days, day_number
 from data.pseudonyms import pseudonyms
@@ -119,6 +120,43 @@ def bin_counts(items: Sequence[Scored], days: Sequence[np.ndarray]) -> dict[BinK
         elif flags is not None:  # a watched input: only whether its value was seen in training
             add(bins, np.full(len(flags), np.nan), flags)
     return counts
+
+
+def frame_log_rows(
+    task: str, version: str, key: bytes, scored: pd.DataFrame, id_column: str, probability_column: str
+) -> list[dict]:
+    """Log rows of a batch run's scores: `scored` holds ids, probabilities, `_event_day` and
+    `_group_<name>` columns (see training/batch.py). Batch rows carry no bin counts."""
+    now = time.time()
+    scored = scored[np.isfinite(scored[probability_column].to_numpy(dtype=float))]
+    groups = [c for c in scored.columns if c.startswith("_group_")]
+    segments = [
+        json.dumps(dict(zip((g.removeprefix("_group_") for g in groups), values, strict=True)))
+        for values in scored[groups].itertuples(index=False, name=None)
+    ]
+    days = scored["_event_day"].to_numpy(dtype=float)
+    return [
+        {
+            "scored_at": now,
+            "scored_day": int(day_number(now)),
+            "event_day": None if np.isnan(day) else int(day),
+            "task": task,
+            "model_version": version,
+            "source": "batch",
+            "record_key": record_key,
+            "probability": float(probability),
+            "top_reason": None,
+            "line_probabilities": None,
+            "segments": segment,
+        }
+        for record_key, probability, day, segment in zip(
+            pseudonyms(key, scored[id_column].astype(str)),
+            scored[probability_column].to_numpy(dtype=float),
+            days,
+            segments,
+            strict=True,
+        )
+    ]
 
 
 class PredictionRecorder:

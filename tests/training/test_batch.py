@@ -14,9 +14,11 @@ from typer.testing import CliRunner
 from cli import app
 from data.loaders.canonical import claims_for_file, load_appointments, load_claims
 from data.loaders.tables import read_table, write_table
+from data.pseudonyms import pseudonym
+from data.stores.predictions import PredictionLog
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
-from tests.helpers import TrainedStore
+from tests.helpers import PSEUDONYM_KEY, TrainedStore
 from training.batch import dask_client, score_files
 
 
@@ -71,13 +73,27 @@ def test_bad_rows_are_quarantined_and_the_exit_code_says_so(
     frame.loc[[10, 20], "patient_age"] = -3
     data = write_table(frame, tmp_path / "appointments.csv")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.settings.tracking_uri)
+    monkeypatch.setenv("CAREOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'log.db'}")
+    monkeypatch.setenv("CAREOPS_PSEUDONYM_KEY", PSEUDONYM_KEY)
     out = tmp_path / "scores.csv"
     result = CliRunner().invoke(
         app, ["score", "noshow", "--data", str(data), "--out", str(out), "--workers", "1"]
     )
     assert result.exit_code == 3, result.output
     assert "quarantined 2 rows" in result.output
-    assert len(read_table(out)) == 1_998
+    scores = read_table(out)
+    assert len(scores) == 1_998 and list(scores.columns) == ["appointment_id", "no_show_probability"]
+    # The scores are in the prediction log too, under pseudonyms, with their groups and event days.
+    assert "logged 1998 scores" in result.output
+    logged = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}").predictions("noshow")
+    champion = trained_store.results["noshow"].model_version
+    assert len(logged) == 1_998 and set(logged["source"]) == {"batch"}
+    assert set(logged["model_version"]) == {champion}
+    first = scores.iloc[0]
+    row = logged[logged["record_key"] == pseudonym(PSEUDONYM_KEY.encode(), first["appointment_id"])].iloc[0]
+    assert row["probability"] == pytest.approx(float(first["no_show_probability"]))
+    assert row["segment_age_band"] in ("0-17", "18-39", "40-64", "65+") and row["event_day"] > 20000
+    assert not set(frame["appointment_id"]) & set(logged.astype(str).to_numpy().ravel())
     quarantine = read_table(tmp_path / "scores.quarantine.csv")
     assert (
         quarantine["quarantine_reason"].tolist()
