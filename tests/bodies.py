@@ -150,3 +150,11 @@ def visit(
         "reminder_sent": True,
         "no_show": no_show,
     }
+
+
+def outcomes_of(appointments: pd.DataFrame) -> list[dict]:
+    """The `/v1/noshow/outcomes` items of labelled appointments: attended or no-show."""
+    return [
+        {"appointment_id": a, "outcome": "no_show" if y else "attended"}
+        for a, y in zip(appointments["appointment_id"], appointments["no_show"], strict=True)
+    ]

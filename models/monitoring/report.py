@@ -204,6 +204,8 @@ def build_report(
     groups = {
         name: labelled[f"segment_{name}"] for name in subgroups if f"segment_{name}" in labelled.columns
     }
+    if labelled["top_reason"].notna().any():  # denials: by the category the model thought likeliest
+        groups["top_reason"] = labelled["top_reason"]
     by_group = (
         subgroup_report(labelled["label"].to_numpy(), labelled["probability"].to_numpy(), groups)
         if len(labelled) and labelled["label"].nunique() == 2

@@ -18,6 +18,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import ClinicOpens, generate_appointments
 from models.tasks import caller_form, caller_records, get_task
 from serving.app import create_app
+from tests.bodies import outcomes_of
 from tests.helpers import ADMIN, SCHEDULER, make_settings
 from training.retrain import RetrainResult, retrain
 from training.train import train
@@ -82,10 +83,7 @@ def run_drift_loop(root: Path, rows: int, shift: date, served_weeks: int, seed: 
             return rows_of_week
 
         def outcomes_arrive(rows_of_week: pd.DataFrame) -> None:
-            outcomes = [
-                {"appointment_id": a, "outcome": "no_show" if y else "attended"}
-                for a, y in zip(rows_of_week["appointment_id"], rows_of_week["no_show"], strict=True)
-            ]
+            outcomes = outcomes_of(rows_of_week)
             for start in range(0, len(outcomes), 1000):
                 body = {"outcomes": outcomes[start : start + 1000]}
                 assert client.post("/v1/noshow/outcomes", json=body, headers=SCHEDULER).status_code == 200

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from data.stores.predictions import LogBatch, PredictionLog
 from models.monitoring.drift import level, psi
 from models.monitoring.estimation import expected_roc_auc
+from models.monitoring.recorder import PredictionRecorder
 from models.monitoring.reference import SCORE, FeatureBins, ReferenceProfile, build_profile
 
 
@@ -47,3 +52,34 @@ def test_profile_round_trips_through_json() -> None:
     assert again == profile
     assert sum(again.counts[SCORE]) == 500 and sum(again.counts["c"]) == 500
     assert again.bins_of("c").categories == 4 and len(again.bins_of("x").edges) == 9
+
+
+def test_the_recorder_purges_what_is_older_than_the_retention(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    today = int(time.time() // 86400)
+    row = {
+        "scored_at": 0.0,
+        "event_day": None,
+        "task": "noshow",
+        "model_version": "1",
+        "source": "api",
+        "record_key": "k",
+        "probability": 0.2,
+        "top_reason": None,
+        "line_probabilities": None,
+        "segments": "{}",
+    }
+    old, recent = today - 500, today - 10
+    log.write(
+        [
+            LogBatch(
+                [row | {"scored_day": old}, row | {"scored_day": recent}],
+                {("noshow", "1", old, "x", 0): 3, ("noshow", "1", recent, "x", 0): 4},
+            )
+        ]
+    )
+    recorder = PredictionRecorder(log, b"key", {}, retention_days=400, flush_seconds=0.05)
+    recorder.flush()
+    assert log.predictions("noshow")["scored_day"].tolist() == [recent]
+    assert log.bin_counts("noshow")[["day", "count"]].values.tolist() == [[recent, 4]]
+    recorder.close()

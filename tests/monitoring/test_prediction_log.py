@@ -19,7 +19,7 @@ from data.pseudonyms import pseudonym
 from features.history import HISTORY_FEATURES
 from models.tasks import caller_records, get_task
 from serving.app import create_app
-from tests.bodies import APPOINTMENT, CLAIM
+from tests.bodies import APPOINTMENT, CLAIM, outcomes_of
 from tests.helpers import ADMIN, BILLER, PSEUDONYM_KEY, SCHEDULER, TrainedStore
 
 MARKER = "PHIMARKER7731"
@@ -138,10 +138,7 @@ def test_report_joins_outcomes_by_pseudonym_and_estimates_unlabelled_weeks(
     # Outcomes arrive for all but the last week: its appointments have no labels yet.
     weeks = table["starts_at"].dt.to_period("W")
     known = table[weeks < weeks.max()]
-    outcomes = [
-        {"appointment_id": a, "outcome": "no_show" if y else "attended"}
-        for a, y in zip(known["appointment_id"], known["no_show"], strict=True)
-    ]
+    outcomes = outcomes_of(known)
     for start in range(0, len(outcomes), 400):
         body = {"outcomes": outcomes[start : start + 400]}
         assert fresh_client.post("/v1/noshow/outcomes", json=body, headers=SCHEDULER).status_code == 200
