@@ -53,6 +53,13 @@ def generate(
             "bookings, with more no-shows and reminders that do not work (a drift scenario)."
         ),
     ] = None,
+    payer_tightens: Annotated[
+        str | None,
+        typer.Option(
+            help="Claims only: for services from this day (YYYY-MM-DD) payer COM-BCBS rejects half "
+            "its claims for missing information (a drift scenario)."
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic canonical table, with each row's true probability in extra columns."""
     from datetime import date
@@ -60,20 +67,21 @@ def generate(
     from data.loaders.canonical import claims_for_file
     from data.loaders.tables import write_table
     from data.synthetic.appointments import ClinicOpens, generate_appointments
-    from data.synthetic.claims import generate_claims
+    from data.synthetic.claims import PayerTightens, generate_claims
 
-    try:
-        shift = ClinicOpens(date.fromisoformat(clinic_opens)) if clinic_opens else None
-    except ValueError:
-        typer.echo("error: --clinic-opens must be a date such as 2026-05-04", err=True)
-        raise typer.Exit(code=2) from None
-    if shift is not None and table is not TableName.appointments:
-        typer.echo("error: --clinic-opens applies to appointments only", err=True)
+    wanted = TableName.appointments if clinic_opens else TableName.claims if payer_tightens else table
+    if wanted is not table:
+        typer.echo(f"error: that shift applies to {wanted.value} only", err=True)
         raise typer.Exit(code=2)
+    try:
+        day = date.fromisoformat(clinic_opens or payer_tightens) if clinic_opens or payer_tightens else None
+    except ValueError:
+        typer.echo("error: a shift's start must be a date such as 2026-05-04", err=True)
+        raise typer.Exit(code=2) from None
     if table is TableName.appointments:
-        frame = generate_appointments(rows, seed=seed, shift=shift)
+        frame = generate_appointments(rows, seed=seed, shift=ClinicOpens(day) if day else None)
     else:
-        frame = claims_for_file(generate_claims(rows, seed=seed))
+        frame = claims_for_file(generate_claims(rows, seed=seed, shift=PayerTightens(day) if day else None))
     write_table(frame, out)
     typer.echo(f"wrote {len(frame)} synthetic {table.value} to {out}")
 

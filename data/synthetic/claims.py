@@ -294,6 +294,11 @@ def _adjudicate(
         catalog,
         duplicate,
     )
+    if draft.get("tightened"):
+        mechanisms = sorted(
+            [*mechanisms, Mechanism(draft["extra_hazard"], DenialCategory.MISSING_INFORMATION)],
+            key=lambda m: -m.hazard,
+        )
     shares = base_shares[payer.payer_type]
     charges = [line["charge"] for line in lines]
     truth = exact_truth(mechanisms, charges, shares)
@@ -332,10 +337,27 @@ def _adjudicate(
     }
 
 
+@dataclass(frozen=True)
+class PayerTightens:
+    """A documented shift: for services from `start` on, payer `payer_id` runs its claims through a
+    new editing vendor that rejects a share of them for missing information (`hazard`, the whole
+    claim). Nothing on the claim shows it; only the payer's remittances do."""
+
+    start: date
+    payer_id: str = "COM-BCBS"
+    hazard: float = 0.5
+
+
 def generate_claims(
-    rows: int, seed: int = 42, start: date = date(2026, 1, 5), days: int = 180
+    rows: int,
+    seed: int = 42,
+    start: date = date(2026, 1, 5),
+    days: int = 180,
+    shift: PayerTightens | None = None,
 ) -> pd.DataFrame:
-    """Generate `rows` labelled claims, sorted by submission, with true probability and reason."""
+    """Generate `rows` labelled claims, sorted by submission, with true probability and reason.
+
+    With `shift`, a payer changes its rules from the shift's start on (see `PayerTightens`)."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -423,6 +445,10 @@ def generate_claims(
             ],
             "prior_auth_number": f"PA{rng.integers(10**7, 10**8)}" if has_auth else None,
             "eligibility_verified_at": eligibility_verified_at,
+            "tightened": shift is not None
+            and payer.payer_id == shift.payer_id
+            and service_date >= shift.start,
+            "extra_hazard": shift.hazard if shift is not None else 0.0,
         }
         records.append(_adjudicate(draft, len(records) + 1, False, base_shares, catalog, rng))
         resent = submitted_at + timedelta(days=int(rng.integers(5, 14)))

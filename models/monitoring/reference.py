@@ -127,6 +127,11 @@ def feature_bins(name: str, values: np.ndarray, categories: int | None) -> Featu
     if present.size == 0:
         return FeatureBins(name, ())
     edges = np.unique(np.quantile(present, QUANTILES))
+    # A decile falls on a value of the data; the cut goes halfway to the next smaller value, so that
+    # a feature with few distinct values (a payer's rate) does not cross a cut when it moves a little.
+    distinct = np.unique(present)
+    below = distinct[np.maximum(np.searchsorted(distinct, edges) - 1, 0)]
+    edges = np.where(below < edges, (below + edges) / 2, edges)
     return FeatureBins(name, tuple(float(e) for e in edges))
 
 

@@ -134,6 +134,27 @@ def drift(
     }
 
 
+def widest_gap(rows: pd.DataFrame, min_rows: int = 50) -> str:
+    """Where observed and predicted rates part most, as text: the group whose gap is largest in
+    standard errors (so a small group needs a larger gap), or '' when no group stands out."""
+    best, text = 3.0, ""  # below three standard errors a gap is not worth naming
+    for column in (c for c in rows.columns if c.startswith("segment_")):
+        for value, group in rows.groupby(column):
+            if len(group) < min_rows:
+                continue
+            p, y = group["probability"].to_numpy(), group["label"].to_numpy()
+            error = np.sqrt(max(float(np.mean(p * (1 - p))), 1e-6) / len(group))
+            score = abs(y.mean() - p.mean()) / error
+            if score > best:
+                best = score
+                name = column.removeprefix("segment_")
+                text = (
+                    f"; widest in {name}={value}: {y.mean():.3f} observed against {p.mean():.3f} "
+                    f"({len(group)} rows)"
+                )
+    return text
+
+
 def retrain_reasons(
     reference: Mapping[str, float],
     weeks: list[dict[str, Any]],
@@ -162,7 +183,7 @@ def retrain_reasons(
             if abs(gap) > limits.rate_bound:
                 reasons.append(
                     f"calibration in the large: observed rate {realized['observed_rate']:.3f} against "
-                    f"{realized['mean_probability']:.3f} predicted"
+                    f"{realized['mean_probability']:.3f} predicted{widest_gap(rows)}"
                 )
     unlabelled = [w for w in weeks if w["realized"] is None and w["predictions"] >= MIN_WEEK_LABELS]
     if card_auc is not None and unlabelled:
