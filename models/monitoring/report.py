@@ -26,6 +26,7 @@ EPOCH = date(1970, 1, 1)
 MIN_WEEK_LABELS = 30  # labelled rows (with both classes) before a week gets realized figures
 DRIFT_DAYS = 14
 RECENT_WEEKS = 2  # labelled weeks whose calibration an estimate applies
+MIN_DRIFT_ROWS = 300  # below this many scores in the window, PSI is sampling noise: reported, not acted on
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def retrain_reasons(
                 f"yet) is below the model card's {card_auc:.3f}"
             )
     score = drifted.get("score")
-    if score is not None and score["psi"] > limits.score_psi:
+    if score is not None and drifted["rows"] >= MIN_DRIFT_ROWS and score["psi"] > limits.score_psi:
         moved = ", ".join(drifted["moved"][:5]) or "none above 0.1"
         reasons.append(f"score PSI {score['psi']:.2f} exceeds {limits.score_psi}; inputs that moved: {moved}")
     return reasons

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from data.stores.predictions import LogBatch, PredictionLog
@@ -13,6 +14,7 @@ from models.monitoring.drift import level, psi
 from models.monitoring.estimation import expected_roc_auc
 from models.monitoring.recorder import PredictionRecorder
 from models.monitoring.reference import SCORE, FeatureBins, ReferenceProfile, build_profile
+from models.monitoring.report import Thresholds, retrain_reasons
 
 
 def test_expected_roc_auc_matches_realized_auc_of_labels_drawn_from_the_scores() -> None:
@@ -83,3 +85,12 @@ def test_the_recorder_purges_what_is_older_than_the_retention(tmp_path: Path) ->
     assert log.predictions("noshow")["scored_day"].tolist() == [recent]
     assert log.bin_counts("noshow")[["day", "count"]].values.tolist() == [[recent, 4]]
     recorder.close()
+
+
+def test_a_handful_of_scores_never_calls_for_retraining_on_drift_alone() -> None:
+    profile = build_profile("noshow", ["x"], {}, np.arange(1000.0).reshape(-1, 1), np.full(1000, 0.2), {})
+    few = {"version": "1", "rows": 3, "score": {"feature": "__score__", "psi": 1.7}, "moved": ["x"]}
+    many = few | {"rows": 5000}
+    rows = pd.DataFrame({"label": [], "week": [], "probability": []})
+    assert retrain_reasons(profile.metrics, [], rows, few, Thresholds()) == []
+    assert retrain_reasons(profile.metrics, [], rows, many, Thresholds())[0].startswith("score PSI 1.70")
