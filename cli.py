@@ -278,6 +278,18 @@ def _number(value: float | None, spec: str) -> str:
     return format(value, spec) if value is not None else "  -  "
 
 
+def _echo_gate_figures(decision: object) -> None:
+    """The gated figures of a promotion decision's candidate and champion, a line each."""
+    for label, version, metrics in (
+        ("candidate", decision.candidate, decision.candidate_metrics),
+        ("champion", decision.champion, decision.champion_metrics),
+    ):
+        typer.echo(
+            f"  {label:<9} v{version}: ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
+            f"ECE {metrics['ece']:.4f}"
+        )
+
+
 @app.command()
 def promote(
     task: Annotated[TaskName, typer.Argument(help="Which model.")],
@@ -298,15 +310,7 @@ def promote(
     except PromotionError as error:
         typer.echo(f"error: {error}; nothing changed", err=True)
         raise typer.Exit(code=2) from None
-    for label, metrics in (
-        ("candidate", decision.candidate_metrics),
-        ("champion", decision.champion_metrics),
-    ):
-        version = decision.candidate if label == "candidate" else decision.champion
-        typer.echo(
-            f"  {label:<9} v{version}: ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
-            f"ECE {metrics['ece']:.4f}"
-        )
+    _echo_gate_figures(decision)
     if decision.promoted:
         how = (
             f"forced ({'; '.join(decision.reasons)})" if decision.forced else "not worse on any gated metric"
@@ -485,14 +489,7 @@ def retrain(
     if decision is None:
         typer.echo(f"v{trained.model_version} is @champion (there was none)")
         return
-    for label, version, metrics in (
-        ("candidate", decision.candidate, decision.candidate_metrics),
-        ("champion", decision.champion, decision.champion_metrics),
-    ):
-        typer.echo(
-            f"  {label:<9} v{version}: ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
-            f"ECE {metrics['ece']:.4f}"
-        )
+    _echo_gate_figures(decision)
     if decision.promoted:
         typer.echo(f"promoted v{decision.candidate} to @champion; v{decision.champion} is @previous")
         return

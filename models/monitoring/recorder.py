@@ -46,6 +46,34 @@ class Scored:
     scored_at: float = 0.0
 
 
+def prediction_row(
+    scored_at: float,
+    event_day: float,
+    task: str,
+    version: str,
+    source: str,
+    record_key: str,
+    probability: float,
+    segments: str,
+    top_reason: str | None = None,
+    line_probabilities: str | None = None,
+) -> dict:
+    """One row of `careops_predictions` (`event_day` NaN when the record has none)."""
+    return {
+        "scored_at": scored_at,
+        "scored_day": int(day_number(scored_at)),
+        "event_day": None if np.isnan(event_day) else int(event_day),
+        "task": task,
+        "model_version": version,
+        "source": source,
+        "record_key": record_key,
+        "probability": probability,
+        "top_reason": top_reason,
+        "line_probabilities": line_probabilities,
+        "segments": segments,
+    }
+
+
 def log_rows(
     scored: Scored, key: bytes, segments: Sequence[str], id_field: str, time_field: str
 ) -> tuple[list[dict], np.ndarray]:
@@ -61,23 +89,22 @@ def log_rows(
         if not np.isfinite(probability):
             continue
         rows.append(
-            {
-                "scored_at": scored.scored_at,
-                "scored_day": scored_day,
-                "event_day": None if np.isnan(event_days[i]) else int(event_days[i]),
-                "task": scored.task,
-                "model_version": scored.version,
-                "source": scored.source,
-                "record_key": keys[i],
-                "probability": probability,
-                "top_reason": scored.top_reasons[i] if scored.top_reasons is not None else None,
-                "line_probabilities": (
+            prediction_row(
+                scored.scored_at,
+                event_days[i],
+                scored.task,
+                scored.version,
+                scored.source,
+                keys[i],
+                probability,
+                json.dumps({name: record_group(record, name) for name in segments}),
+                scored.top_reasons[i] if scored.top_reasons is not None else None,
+                (
                     json.dumps([round(float(p), 6) for p in scored.line_probabilities[i]])
                     if scored.line_probabilities is not None
                     else None
                 ),
-                "segments": json.dumps({name: record_group(record, name) for name in segments}),
-            }
+            )
         )
     return rows, np.where(np.isnan(event_days), scored_day, event_days).astype(np.int64)
 
@@ -136,19 +163,7 @@ def frame_log_rows(
     ]
     days = scored["_event_day"].to_numpy(dtype=float)
     return [
-        {
-            "scored_at": now,
-            "scored_day": int(day_number(now)),
-            "event_day": None if np.isnan(day) else int(day),
-            "task": task,
-            "model_version": version,
-            "source": "batch",
-            "record_key": record_key,
-            "probability": float(probability),
-            "top_reason": None,
-            "line_probabilities": None,
-            "segments": segment,
-        }
+        prediction_row(now, day, task, version, "batch", record_key, float(probability), segment)
         for record_key, probability, day, segment in zip(
             pseudonyms(key, scored[id_column].astype(str)),
             scored[probability_column].to_numpy(dtype=float),

@@ -31,28 +31,37 @@ def load_profiles(task: str, versions: list[str]) -> dict[str, ReferenceProfile]
     return profiles
 
 
-def monitor(task_name: str, settings: Settings, since: date | None = None) -> dict[str, Any]:
-    """The report of `task_name` from the service store and the registry (see `build_report`)."""
+def monitor(
+    task_name: str,
+    settings: Settings,
+    since: date | None = None,
+    log: PredictionLog | None = None,
+    outcomes: AppointmentStore | ClaimStore | None = None,
+) -> dict[str, Any]:
+    """The report of `task_name` from the service store and the registry (see `build_report`).
+
+    A running service passes its own open `log` and outcome store; otherwise they are opened here
+    for the one report and closed after it."""
     if settings.pseudonym_key is None:
         raise MonitoringError("CAREOPS_PSEUDONYM_KEY is not set: the log cannot be joined to outcomes")
     task = get_task(task_name)
     mlflow.set_tracking_uri(settings.tracking_uri)
     since_day = (since - EPOCH).days if since is not None else None
-    log = PredictionLog(settings.database_url)
+    opened = []
+    if log is None:
+        log = PredictionLog(settings.database_url)
+        opened.append(log)
+    if outcomes is None:
+        store_class = AppointmentStore if task.name == "noshow" else ClaimStore
+        outcomes = store_class(settings.database_url)
+        opened.append(outcomes)
     try:
         rows = log.predictions(task.name, since_day)
         counts = log.bin_counts(task.name, since_day)
+        known = outcomes.known_outcomes()
     finally:
-        log.engine.dispose()
-    store = (
-        AppointmentStore(settings.database_url)
-        if task.name == "noshow"
-        else ClaimStore(settings.database_url)
-    )
-    try:
-        known = store.known_outcomes()
-    finally:
-        store.engine.dispose()
+        for store in opened:
+            store.engine.dispose()
     key = settings.pseudonym_key.get_secret_value().encode("utf-8")
     labels = dict(zip(pseudonyms(key, [k for k, _ in known]), [label for _, label in known], strict=True))
     profiles = load_profiles(task.name, sorted(set(rows["model_version"].astype(str))))

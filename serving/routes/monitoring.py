@@ -22,6 +22,7 @@ router = APIRouter(tags=["monitoring"])
 
 @router.get("/v1/monitoring/{task}", responses=error_responses(401, 403, 409, 422))
 async def monitoring_report(
+    request: Request,
     task: Literal["noshow", "denial"],
     settings: SettingsDep,
     role: AdminRole,
@@ -30,8 +31,12 @@ async def monitoring_report(
     """Realized and estimated performance by week, subgroups, drift, and whether to retrain.
 
     The same report as `careops monitor TASK --json`."""
+    state = request.app.state
+    recorder = state.recorder
+    outcomes = state.store if task == "noshow" else state.claim_store
+    log = recorder.log if recorder is not None else None
     try:
-        return await run_in_threadpool(monitor, task, settings, since)
+        return await run_in_threadpool(monitor, task, settings, since, log, outcomes)
     except MonitoringError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
