@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from models.decisions.session import SessionFigures, _pmf_matrix, evaluate_session
+from models.decisions.session import SessionFigures, _pmf_matrix, figures_from_backlog
 from models.decisions.variants import SessionPasses
 
 Fairness = Literal["none", "equal_wait"]
@@ -145,6 +145,7 @@ def recommend(
     variant_alpha = np.zeros(len(terminal))
     variant_alpha[0] = waiting_cost * p_new
     passes = SessionPasses(pmfs, one_more(pmfs), alphas, betas, terminal, variant_alpha)
+    before_backlog = passes.backlog(bound_slots)
     while len(placements) < cap:
         figures = passes.figures()
         alongside = waiting_cost * (sums * sums - squares).sum() / 2
@@ -179,8 +180,9 @@ def recommend(
     group_labels = None
     if groups is not None:
         group_labels = [list(groups[t]) + [None] * overbooks[t] for t in range(len(booked))]
-    before = evaluate_session(booked, slot_minutes, groups, limits.overtime_bound_minutes)
-    after = evaluate_session(current, slot_minutes, group_labels, limits.overtime_bound_minutes)
+    # The passes already hold each slot's backlog, before the first placement and after the last.
+    before = figures_from_backlog(booked, slot_minutes, groups, *before_backlog)
+    after = figures_from_backlog(current, slot_minutes, group_labels, *passes.backlog(bound_slots))
     return Recommendation(
         overbooks=overbooks,
         before=before,

@@ -97,10 +97,12 @@ def evaluate_session(
         raise ValueError("a session needs at least one slot")
     pmfs = _pmf_matrix(slots)[None]
     mean_backlog, idle, final_mean, over = backlog_dynamics(pmfs, overtime_bound_minutes / slot_minutes)
-    return _figures(slots, slot_minutes, groups, mean_backlog[0], idle[0], final_mean[0], over[0])
+    return figures_from_backlog(
+        slots, slot_minutes, groups, mean_backlog[0], idle[0], float(final_mean[0]), float(over[0])
+    )
 
 
-def _figures(
+def figures_from_backlog(
     slots: Sequence[Sequence[float]],
     slot_minutes: float,
     groups: Sequence[Sequence[str | None]] | None,
@@ -109,20 +111,23 @@ def _figures(
     final_mean: float,
     over: float,
 ) -> SessionFigures:
+    """A session's figures from its expected backlog before each slot and its idle probabilities."""
     waiting_by_group: dict[str, float] = {}
     arrivals_by_group: dict[str, float] = {}
     waiting = 0.0
+    arrivals = 0.0
     for t, probabilities in enumerate(slots):
-        total = float(np.sum(probabilities))
+        total = float(sum(probabilities))
+        backlog = float(mean_backlog[t])
+        arrivals += total
         for i, p in enumerate(probabilities):
             # Ahead of patient i: the backlog, and on average half the others arriving with them.
-            wait = p * slot_minutes * (mean_backlog[t] + (total - p) / 2.0)
+            wait = p * slot_minutes * (backlog + (total - p) / 2.0)
             waiting += wait
             group = groups[t][i] if groups is not None else None
             if group is not None:
-                waiting_by_group[group] = waiting_by_group.get(group, 0.0) + float(wait)
+                waiting_by_group[group] = waiting_by_group.get(group, 0.0) + wait
                 arrivals_by_group[group] = arrivals_by_group.get(group, 0.0) + p
-    arrivals = float(sum(np.sum(s) for s in slots))
     return SessionFigures(
         patients_seen=arrivals,
         seen_in_session=arrivals - float(final_mean),

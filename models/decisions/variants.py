@@ -101,6 +101,13 @@ class SessionPasses:
         self._forward_from(slot)  # what comes before the slot is as it was
         self._backward_from(slot)  # and so is what comes after it
 
+    def backlog(self, overtime_bound_slots: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """As `session.backlog_dynamics` for the session as it stands, read off the forward pass."""
+        forward = self.forward
+        final = forward[len(self.pmfs)]
+        over = float(final[self.level > overtime_bound_slots].sum())
+        return forward[:-1] @ self.level, forward[:-1, 0] * self.pmfs[:, 0], float(final @ self.level), over
+
     def figures(self) -> Figures:
         """The K figures of the session and of each of its one-slot variants."""
         slots = len(self.pmfs)

@@ -62,3 +62,24 @@ def test_equal_wait_narrows_the_gap_between_groups() -> None:
 def test_an_empty_session_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one slot"):
         recommend([], 15)
+
+
+def test_reported_figures_are_the_exact_dynamic_program_of_each_plan() -> None:
+    rng = np.random.default_rng(5)
+    slots = [[float(p)] for p in rng.uniform(0.5, 0.95, 24)]
+    slots[4].append(0.7)  # a slot already double-booked
+    groups = [["B" if rng.random() < 0.4 else "A" for _ in s] for s in slots]
+    plan = recommend(slots, 15, groups=groups, limits=Limits(max_per_slot=2, overtime_bound_minutes=20))
+    assert sum(plan.overbooks) > 0
+    extra = plan.overbook_show_probability
+    after = [list(s) + [extra] * n for s, n in zip(slots, plan.overbooks, strict=True)]
+    labels = [list(g) + [None] * n for g, n in zip(groups, plan.overbooks, strict=True)]
+    for reported, expected in (
+        (plan.before, evaluate_session(slots, 15, groups, 20)),
+        (plan.after, evaluate_session(after, 15, labels, 20)),
+    ):
+        names = ("patients_seen", "seen_in_session", "waiting_minutes", "idle_minutes", "overtime_minutes")
+        for name in names:
+            assert getattr(reported, name) == pytest.approx(getattr(expected, name), abs=1e-9), name
+        assert reported.overtime_probability == pytest.approx(expected.overtime_probability, abs=1e-12)
+        assert reported.mean_wait_by_group() == pytest.approx(expected.mean_wait_by_group(), abs=1e-9)
