@@ -586,6 +586,76 @@ def ingest_x12_files(
         raise typer.Exit(code=QUARANTINED_EXIT_CODE)
 
 
+@ingest_app.command("hl7")
+def ingest_hl7_files(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="HL7 v2 files.")],
+    record: Annotated[
+        bool, typer.Option(help="Apply the events to the appointment store (without it: only read).")
+    ] = False,
+) -> None:
+    """Read HL7 v2 SIU (and ADT^A04) messages; report counts by event and why any was not used."""
+    from config import Settings
+    from data.feeds.code_tables import CodeTables
+    from data.feeds.mllp import split_messages
+    from data.feeds.schedule import FeedReport, ScheduleFeed
+    from data.feeds.siu import MessageError, read_message
+    from data.stores.appointments import AppointmentStore
+
+    settings = Settings()
+    tables = CodeTables.load(settings.code_tables)
+    store = AppointmentStore(settings.database_url) if record else None
+    feed = ScheduleFeed(store) if store is not None else None
+    report = feed.report if feed is not None else FeedReport()
+    unused = 0
+    for path in files:
+        for number, message in enumerate(split_messages(path.read_bytes()), start=1):
+            try:
+                event = read_message(message, tables)
+                if feed is None:
+                    report.messages[event.trigger] += 1
+                    report.applied[event.kind] += 1
+                else:
+                    feed.apply(event)  # counts what it applies and what it cannot
+            except MessageError as error:
+                if error.unread:
+                    report.unusable(error.trigger, error.reason)
+                unused += 1
+                typer.echo(f"{path.name} message {number}: {error.reason}", err=True)
+    if store is not None:
+        store.engine.dispose()
+    typer.echo("\n".join(report.lines()))
+    if not record:
+        typer.echo("(read only: --record applies the events to the appointment store)")
+    if unused:
+        raise typer.Exit(code=QUARANTINED_EXIT_CODE)
+
+
+listen_app = typer.Typer(help="Listen for a practice system's feeds.", no_args_is_help=True)
+app.add_typer(listen_app, name="listen")
+
+
+@listen_app.command("hl7")
+def listen_hl7(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MLLP port.")] = 2575,
+    health_port: Annotated[
+        int | None, typer.Option(help="Port for GET /health/live, /health/ready and /metrics.")
+    ] = None,
+) -> None:
+    """Receive HL7 v2 schedule messages over MLLP into the appointment store, with an ACK for each."""
+    import asyncio
+    import logging.config
+
+    from config import Settings
+    from serving.hl7_listener import listen
+    from serving.request_log import LOG_CONFIG
+
+    config = {**LOG_CONFIG, "loggers": {**LOG_CONFIG["loggers"]}}
+    config["loggers"]["careops.hl7"] = {"handlers": ["requests"], "level": "INFO", "propagate": False}
+    logging.config.dictConfig(config)
+    asyncio.run(listen(Settings(), host, port, health_port))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token for GET /metrics (an admin API key works as well)."
     )
+    code_tables: Path | None = Field(
+        default=None,
+        description="JSON file of appointment-type and payer codes to careops labels, over the defaults "
+        "(docs/integration.md).",
+    )
     max_json_depth: int = Field(
         default=32, ge=4, description="Deepest JSON nesting a request may have (400)."
     )

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.epoch import as_seconds
 from data.schemas import Appointment
-from data.stores.appointments import INPUTS, AppointmentStore, booking_row
+from data.stores.appointments import AppointmentStore, booking_rows
 from features.history import online_history
 from models.scorer import CompiledScorer, Factor
 
@@ -27,23 +26,6 @@ class AppointmentScores:
     factors: list[list[Factor]]
     unseen: list[list[str]]
     matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
-
-
-def booking_rows(appointments: Sequence[Appointment]) -> list[dict]:
-    """The store rows that book these appointments."""
-    starts = as_seconds([a.starts_at for a in appointments])
-    booked = as_seconds([a.booked_at for a in appointments])
-    return [
-        booking_row(
-            a.appointment_id,
-            a.patient_id,
-            a.clinic_id,
-            starts[i],
-            booked[i],
-            a.model_dump_json(include=INPUTS),
-        )
-        for i, a in enumerate(appointments)
-    ]
 
 
 def book_and_score(

@@ -184,6 +184,31 @@ def booking_row(
     }
 
 
+def booking_rows(records: Sequence[Appointment]) -> list[dict]:
+    """The store rows that book these appointments."""
+    starts = as_seconds([a.starts_at for a in records])
+    booked = as_seconds([a.booked_at for a in records])
+    return [
+        booking_row(
+            a.appointment_id,
+            a.patient_id,
+            a.clinic_id,
+            starts[i],
+            booked[i],
+            a.model_dump_json(include=INPUTS),
+        )
+        for i, a in enumerate(records)
+    ]
+
+
+@dataclass(frozen=True)
+class StoredBooking:
+    """One stored appointment: its canonical record (fields it lacks are absent) and its outcome."""
+
+    record: dict
+    outcome: str | None
+
+
 class AppointmentStore:
     """Bookings and outcomes; creating one creates its table if missing."""
 
@@ -285,6 +310,35 @@ class AppointmentStore:
         frame = pd.DataFrame([json.loads(record) for record, _ in rows])
         frame["no_show"] = [outcome == "no_show" for _, outcome in rows]
         return frame
+
+    def bookings_of(self, appointment_ids: Iterable[str]) -> dict[str, StoredBooking]:
+        """The stored record and outcome of each of these appointments that the store holds."""
+        c = appointments.c
+        ids = sorted(set(appointment_ids))
+        found: dict[str, StoredBooking] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), IN_CHUNK):
+                query = select(c.appointment_id, c.record, c.outcome).where(
+                    c.appointment_id.in_(ids[start : start + IN_CHUNK])
+                )
+                for appointment_id, record, outcome in connection.execute(query):
+                    found[appointment_id] = StoredBooking(json.loads(record) if record else {}, outcome)
+        return found
+
+    def appointment_on(self, patient_id: str, day: int, clinic_id: str | None = None) -> str | None:
+        """The patient's appointment on that day (at that clinic, when given) that is not cancelled,
+        if there is exactly one; an arrival that names no appointment is matched this way."""
+        c = appointments.c
+        query = select(c.appointment_id).where(
+            c.patient_id == patient_id,
+            c.start_day == day,
+            or_(c.outcome.is_(None), c.outcome != "cancelled"),
+        )
+        if clinic_id is not None:
+            query = query.where(c.clinic_id == clinic_id)
+        with self.engine.connect() as connection:
+            found = connection.execute(query.limit(2)).scalars().all()
+        return found[0] if len(found) == 1 else None
 
     def known_outcomes(self) -> list[tuple[str, int]]:
         """(appointment id, 1 no-show or 0 attended) of every appointment whose outcome is known."""

@@ -6,7 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from models.noshow_service import booking_rows, score_booked
+from data.stores.appointments import booking_rows
+from models.noshow_service import score_booked
 from serving.auth import SchedulerRole
 from serving.dependencies import BookingsDep, NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
 from serving.errors import error_responses

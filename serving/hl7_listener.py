@@ -1,0 +1,198 @@
+"""The MLLP listener: HL7 v2 schedule messages from an interface engine into the appointment store.
+
+One asyncio server. Each connection's messages are applied in the order they arrive and each gets
+its ACK before the next is read, as MLLP senders expect. Store writes run on one worker thread, so
+that messages from several connections never write at once. A health and metrics port answers
+GET /health/live, /health/ready and /metrics. SIGTERM or SIGINT stops accepting, lets each message
+in hand finish, and exits.
+
+The log holds triggers, results and reasons: never a message's content, ids or the peer's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from config import Settings
+from data.feeds.code_tables import CodeTables
+from data.feeds.mllp import ack, frame, next_frame
+from data.feeds.schedule import ScheduleFeed
+from data.feeds.siu import MessageError, read_message
+from data.stores.appointments import AppointmentStore
+
+log = logging.getLogger("careops.hl7")
+MAX_MESSAGE_BYTES = 1024 * 1024
+READ_TIMEOUT_SECONDS = 300.0  # an idle connection is closed after this long
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one message came to: its ACK code, the trigger, and what was done or why not."""
+
+    code: str
+    trigger: str
+    result: str
+
+
+class ListenerMetrics:
+    """The listener's own registry: messages by trigger and result, connections, dropped bytes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.messages = Counter(
+            "careops_hl7_messages", "HL7 messages by trigger and ACK code", ["trigger", "ack"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.connections = Gauge("careops_hl7_connections", "Open MLLP connections", registry=self.registry)
+        self.dropped = Counter(
+            "careops_hl7_dropped_bytes", "Bytes received outside any MLLP frame", registry=self.registry
+        )
+        self.closed = Counter(
+            "careops_hl7_closed_connections", "Connections closed, by why", ["why"], registry=self.registry
+        )
+
+
+class Listener:
+    """Reads frames, applies messages to the store and answers each with its ACK."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tables = CodeTables.load(settings.code_tables)
+        self.store = AppointmentStore(settings.database_url)
+        self.feed = ScheduleFeed(self.store)
+        self.metrics = ListenerMetrics()
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="careops-hl7-store")
+        self.tasks: set[asyncio.Task] = set()
+        self.busy: set[asyncio.Task] = set()  # connections with a message in hand
+        self.stopping = False
+
+    def process(self, message: bytes) -> tuple[bytes, Outcome]:
+        """Apply one message (on the store thread); its ACK and what it came to."""
+        try:
+            event = read_message(message, self.tables)
+        except MessageError as error:
+            self.feed.report.unusable(error.trigger, error.reason)
+            code = "AR" if error.reject else "AE"
+            return ack(message, code, error.reason), Outcome(code, error.trigger, error.reason)
+        try:
+            done = self.feed.apply(event)
+        except MessageError as error:
+            return ack(message, "AE", error.reason), Outcome("AE", event.trigger, error.reason)
+        except Exception as error:  # a store failure: AE, so that the engine sends it again
+            reason = f"careops could not store the message ({type(error).__name__})"
+            return ack(message, "AE", reason), Outcome("AE", event.trigger, reason)
+        return ack(message, "AA", done), Outcome("AA", event.trigger, done)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection: frames in, ACKs out, until the peer closes or sends what is not MLLP."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+        self.metrics.connections.inc()
+        buffer = bytearray()
+        why = "peer closed"
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    message, dropped = next_frame(buffer, MAX_MESSAGE_BYTES)
+                except ValueError:
+                    why = "frame over the size limit"
+                    break
+                if dropped:
+                    self.metrics.dropped.inc(dropped)
+                if message is None:
+                    if self.stopping:
+                        why = "listener stopping"
+                        break
+                    chunk = await asyncio.wait_for(reader.read(65536), READ_TIMEOUT_SECONDS)
+                    if not chunk:
+                        why = "peer closed mid-frame" if buffer else "peer closed"
+                        break
+                    buffer += chunk
+                    continue
+                if task is not None:
+                    self.busy.add(task)
+                answer, outcome = await loop.run_in_executor(self.writer, self.process, message)
+                self.metrics.messages.labels(outcome.trigger, outcome.code).inc()
+                log.info(
+                    json.dumps({"trigger": outcome.trigger, "ack": outcome.code, "result": outcome.result})
+                )
+                writer.write(frame(answer))
+                await writer.drain()
+                self.busy.discard(task)
+        except TimeoutError:
+            why = "idle"
+        except (ConnectionError, asyncio.IncompleteReadError):
+            why = "connection lost"
+        except asyncio.CancelledError:
+            why = "listener stopping"
+        finally:
+            self.metrics.connections.dec()
+            self.metrics.closed.labels(why).inc()
+            log.info(json.dumps({"connection": "closed", "why": why}))
+            writer.close()
+            self.tasks.discard(task)
+            self.busy.discard(task)
+
+    async def health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A minimal HTTP/1.0 answer to GET /health/live, /health/ready and /metrics."""
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            path = request.split(b" ")[1].decode("latin-1") if request.count(b" ") >= 2 else ""
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            writer.close()
+            return
+        if path == "/metrics":
+            status, kind, body = "200 OK", "text/plain; version=0.0.4", generate_latest(self.metrics.registry)
+        elif path in ("/health/live", "/health/ready"):
+            status, kind, body = "200 OK", "application/json", b'{"status":"ok"}'
+        else:
+            status, kind, body = "404 Not Found", "application/json", b'{"detail":"not found"}'
+        head = f"HTTP/1.0 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n\r\n"
+        writer.write(head.encode() + body)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    def close(self) -> None:
+        """Finish the store thread's work and release the store."""
+        self.writer.shutdown(wait=True)
+        self.store.engine.dispose()
+
+
+async def listen(settings: Settings, host: str, port: int, health_port: int | None, ready=None) -> None:
+    """Serve MLLP on host:port (and health on health_port) until SIGTERM or SIGINT."""
+    listener = Listener(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = await asyncio.start_server(listener.handle, host, port, limit=MAX_MESSAGE_BYTES)
+    servers = [server]
+    if health_port is not None:
+        servers.append(await asyncio.start_server(listener.health, host, health_port))
+    bound = server.sockets[0].getsockname()[1]
+    log.info(json.dumps({"listening": "mllp", "port": bound, "health_port": health_port}))
+    if ready is not None:
+        ready(bound)
+    try:
+        await stop.wait()
+    finally:
+        for s in servers:
+            s.close()
+        # A connection with a message in hand finishes it and sends its ACK; idle ones close now.
+        listener.stopping = True
+        for task in listener.tasks - listener.busy:
+            task.cancel()
+        if listener.tasks:
+            await asyncio.wait(listener.tasks, timeout=30)
+        listener.close()
+        log.info(json.dumps({"stopped": "mllp", "report": listener.feed.report.lines()}))

@@ -1,0 +1,101 @@
+"""A real `careops listen hl7` process for the tests, and a small MLLP client to talk to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from data.feeds.mllp import END, START
+from tests.bodies import free_port
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class RunningListener:
+    """The listener's ports and, once it has stopped, its exit code and log."""
+
+    port: int
+    health_port: int
+    process: subprocess.Popen
+    log: str = ""
+    exit_code: int | None = None
+
+
+@contextmanager
+def running_listener(database_url: str, tmp: Path) -> Iterator[RunningListener]:
+    """`careops listen hl7` on free ports against `database_url`; stopped with SIGTERM after."""
+    port, health_port = free_port(), free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CAREOPS_")}
+    environment["CAREOPS_DATABASE_URL"] = database_url
+    log_path = tmp / f"listener-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(BIN / "careops"), "listen", "hl7", "--port", str(port), "--health-port", str(health_port)],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
+        running = RunningListener(port, health_port, process)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{health_port}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the listener did not start"
+            time.sleep(0.2)
+        try:
+            yield running
+        finally:
+            process.send_signal(signal.SIGTERM)
+            running.exit_code = process.wait(timeout=60)
+    running.log = log_path.read_text()
+
+
+class MllpClient:
+    """One connection: send a message, read its ACK."""
+
+    def __init__(self, port: int) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buffer = b""
+
+    def send_raw(self, data: bytes) -> None:
+        self.socket.sendall(data)
+
+    def ack(self) -> str:
+        """The next ACK (its text, segments separated by CR)."""
+        while END not in self.buffer:
+            chunk = self.socket.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before an ACK")
+            self.buffer += chunk
+        message, self.buffer = self.buffer.split(END, 1)
+        return message.removeprefix(START).decode()
+
+    def send(self, message: str | bytes) -> str:
+        """Frame and send one message; its ACK."""
+        self.send_raw(START + (message.encode() if isinstance(message, str) else message) + END)
+        return self.ack()
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def ack_code(ack: str) -> str:
+    """MSA-1 of an ACK."""
+    msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
+    return msa.split("|")[1]

@@ -1,0 +1,144 @@
+"""`careops listen hl7` over real MLLP: a synthetic month rebuilds the store as the CSV path does,
+and broken input gets the right answer without stopping the listener or reaching its log."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.loaders.canonical import load_appointments
+from data.loaders.tables import write_table
+from data.schemas import Appointment
+from data.stores.appointments import AppointmentStore
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.siu import siu_stream
+from models.noshow_service import book_and_score
+from models.tasks import caller_records, get_task
+from serving.model_loader import ModelSet
+from tests.feeds.listener import MllpClient, ack_code, running_listener
+from tests.helpers import TrainedStore
+
+pytestmark = pytest.mark.e2e
+
+
+def _month(seed: int) -> pd.DataFrame:
+    """One month of synthetic appointments; outcomes known for the first three weeks only."""
+    table = load_appointments(generate_appointments(6000, seed=seed)).valid
+    first = table["starts_at"].min().normalize()
+    month = table[table["starts_at"] < first + timedelta(days=30)].copy()
+    month.loc[month["starts_at"] >= first + timedelta(days=21), "no_show"] = np.nan
+    return month.reset_index(drop=True)
+
+
+def _stored(store: AppointmentStore) -> pd.DataFrame:
+    with store.engine.connect() as connection:
+        frame = pd.read_sql_table("careops_appointments", connection)
+    return frame.set_index("appointment_id").sort_index()
+
+
+def _record(text: str) -> dict:
+    return Appointment.model_validate_json(text).model_dump()
+
+
+def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
+    tmp_path: Path, trained_store: TrainedStore
+) -> None:
+    month = _month(seed=11)
+    messages = siu_stream(month, seed=3)
+    triggers = {m.text.split("\r")[0].split("|")[8] for m in messages}
+    assert triggers == {"SIU^S12", "SIU^S13", "SIU^S15", "SIU^S26", "ADT^A04"}
+
+    by_csv = AppointmentStore(f"sqlite:///{tmp_path / 'csv.db'}")
+    by_csv.seed(load_appointments(write_table(month, tmp_path / "month.csv")).valid)
+    by_feed_url = f"sqlite:///{tmp_path / 'feed.db'}"
+    with running_listener(by_feed_url, tmp_path) as listener:
+        client = MllpClient(listener.port)
+        codes = [ack_code(client.send(m.text)) for m in messages]
+        client.close()
+    assert listener.exit_code == 0
+    assert codes == ["AA"] * len(messages)
+
+    by_feed = AppointmentStore(by_feed_url)
+    csv_rows, feed_rows = _stored(by_csv), _stored(by_feed)
+    extra = feed_rows.loc[feed_rows.index.difference(csv_rows.index)]
+    assert len(extra) > 0 and extra.index.str.startswith("X").all()
+    assert (extra["outcome"] == "cancelled").all()
+    same = feed_rows.loc[csv_rows.index]
+    columns = ["patient_id", "clinic_id", "start_day", "booked_at", "outcome"]
+    pd.testing.assert_frame_equal(same[columns], csv_rows[columns])
+    assert [_record(r) for r in same["record"]] == [_record(r) for r in csv_rows["record"]]
+
+    # The next week's bookings score the same against either store.
+    models = ModelSet()
+    models.refresh(trained_store.settings)
+    scorer = models.get("noshow").scorer
+    later = load_appointments(generate_appointments(6000, seed=11)).valid
+    upcoming = later[later["starts_at"] >= month["starts_at"].max()].head(200)
+    records = [Appointment.model_validate(r) for r in caller_records(get_task("noshow"), upcoming)]
+    first = book_and_score(scorer, by_csv, records).probability
+    second = book_and_score(scorer, by_feed, records).probability
+    assert len(first) == 200
+    np.testing.assert_allclose(second, first, rtol=0, atol=1e-9)
+
+    for pattern in (r"A\d{8}", r"P\d{7}", r"M\d{8}", r"C\d\d-D"):  # appointment, patient, control, provider
+        assert re.search(pattern, listener.log) is None, pattern
+    assert '"ack": "AA"' in listener.log
+
+
+S12 = (
+    "MSH|^~\\&|PM|CLINIC|CAREOPS|CAREOPS|20260301090000||SIU^S12|CTRL1|P|2.3\r"
+    "SCH|APPT-77|APPT-77|||||ROUTINE|FOLLOWUP^Follow-up|20|min|^^^20260310143000\r"
+    "PID|1||PAT-77||DOE^JANE||19800101|F\r"
+    "PV1|1|O|^^^C01||||C01-D1"
+)
+
+
+def test_broken_input_gets_the_right_answer_and_the_listener_keeps_serving(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    with running_listener(url, tmp_path) as listener:
+        client = MllpClient(listener.port)
+        # Bytes outside any frame are dropped; the frame after them is answered.
+        client.send_raw(b"GET / HTTP/1.1\r\n\r\n")
+        assert ack_code(client.send(S12)) == "AA"
+        no_header = client.send("PID|1||PAT-78||DOE^JOHN||19800101|M")
+        assert ack_code(no_header) == "AR" and "no MSH segment" in no_header
+        broken = client.send("MSH|")
+        assert ack_code(broken) == "AR"
+        no_schedule = client.send(S12.replace("SCH|", "XXX|"))
+        assert ack_code(no_schedule) == "AE" and "no SCH segment" in no_schedule
+        missing = client.send(S12.replace("|19800101|F", "||F").replace("CTRL1", "CTRL2").replace("77", "78"))
+        assert ack_code(missing) == "AE" and "patient_age" in missing and "CTRL2" in missing
+        client.close()
+
+        # A connection cut in the middle of a frame, and one that sends an endless frame.
+        cut = socket.create_connection(("127.0.0.1", listener.port))
+        cut.sendall(b"\x0b" + S12.encode()[:40])
+        cut.close()
+        endless = socket.create_connection(("127.0.0.1", listener.port), timeout=30)
+        with contextlib.suppress(ConnectionError):  # closed while sending: as it should be
+            endless.sendall(b"\x0b" + b"A" * (2 * 1024 * 1024))
+        with contextlib.suppress(ConnectionError):
+            assert endless.recv(10) == b""  # closed by the listener, without an answer
+        endless.close()
+
+        again = MllpClient(listener.port)
+        cancel = S12.replace("SIU^S12", "SIU^S15").replace("CTRL1", "CTRL3")
+        assert ack_code(again.send(cancel)) == "AA"
+        again.close()
+        metrics = httpx.get(f"http://127.0.0.1:{listener.health_port}/metrics").text
+        assert 'careops_hl7_messages_total{ack="AE",trigger="SIU^S12"} 2.0' in metrics
+        assert 'careops_hl7_closed_connections_total{why="peer closed mid-frame"} 1.0' in metrics
+        assert 'careops_hl7_closed_connections_total{why="frame over the size limit"} 1.0' in metrics
+    assert listener.exit_code == 0
+    stored = AppointmentStore(url).bookings_of(["APPT-77"])["APPT-77"]
+    assert stored.outcome == "cancelled" and stored.record["patient_age"] == 46
+    for identifier in ("APPT-77", "PAT-7", "CTRL", "DOE", "19800101", "C01-D1"):
+        assert identifier not in listener.log, identifier
