@@ -604,7 +604,7 @@ def ingest_hl7_files(
     settings = Settings()
     tables = CodeTables.load(settings.code_tables)
     store = AppointmentStore(settings.database_url) if record else None
-    feed = ScheduleFeed(store) if store is not None else None
+    feed = ScheduleFeed(store, settings.horizon_days) if store is not None else None
     report = feed.report if feed is not None else FeedReport()
     unused = 0
     for path in files:

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="How often the API checks the champion alias (0: only /admin/reload)."
     )
     seed: int = 42
+    hidden_booking_share: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of no-show training rows whose booking time is hidden, so that the model "
+        "learns to score (and calibrate) appointments whose booking time is unknown.",
+    )
     train_threads: int = Field(default=2, ge=1, description="LightGBM threads for training.")
     score_threads: int = Field(default=1, ge=1, description="LightGBM threads per scoring call.")
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)

@@ -67,10 +67,10 @@ class DenialCategory(StrEnum):
     PROVIDER_ENROLLMENT = "provider_enrollment"
 
 
-def _naive(value: datetime) -> datetime:
+def _naive(value: datetime | None) -> datetime | None:
     # Canonical times are the clinic's wall-clock time; an offset is dropped, not converted,
     # so that weekday and hour features mean the same thing for every caller.
-    return value.replace(tzinfo=None) if value.tzinfo is not None else value
+    return value.replace(tzinfo=None) if value is not None and value.tzinfo is not None else value
 
 
 class CanonicalRecord(BaseModel):
@@ -86,7 +86,7 @@ class Appointment(CanonicalRecord):
     patient_id: Identifier
     clinic_id: Identifier
     provider_id: Identifier
-    booked_at: Moment
+    booked_at: Moment | None = None  # unknown for many EHR Appointments (FHIR `created` is optional)
     starts_at: Moment
     duration_minutes: int = Field(gt=0, le=720)
     appointment_type: Label
@@ -108,7 +108,7 @@ class Appointment(CanonicalRecord):
     @model_validator(mode="after")
     def _booked_before_start(self) -> Appointment:
         first, then = self.time_order
-        if getattr(self, then) < getattr(self, first):
+        if getattr(self, first) is not None and getattr(self, then) < getattr(self, first):
             raise ValueError("starts_at is before booked_at")
         return self
 

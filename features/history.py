@@ -17,7 +17,7 @@ import pandas as pd
 
 from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, PatientRows
+from data.stores.appointments import AppointmentStore, PatientRows, assumed_booking
 
 # A patient's own history, in the order `patient_history` computes it.
 PATIENT_FEATURES = (
@@ -124,8 +124,8 @@ def clinic_rate(params: HistoryParams, no_shows: Any, visits: Any) -> Any:
 
 def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     """PATIENT_FEATURES per appointment; needs every appointment of each patient in `frame`."""
-    booked = as_seconds(frame["booked_at"].to_numpy())
     days = day_number(as_seconds(frame["starts_at"].to_numpy()))
+    booked = assumed_booking(as_seconds(frame["booked_at"].to_numpy()), days, params.horizon_days)
     outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
     ids = frame["appointment_id"].to_numpy()
     rows_of = PatientRows(days=days, booked=booked, outcome=outcome, ids=ids)
@@ -151,8 +151,8 @@ def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.Data
 
 def clinic_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     """CLINIC_FEATURES per appointment; needs every appointment of each clinic in `frame`."""
-    booked = as_seconds(frame["booked_at"].to_numpy())
     days = day_number(as_seconds(frame["starts_at"].to_numpy()))
+    booked = assumed_booking(as_seconds(frame["booked_at"].to_numpy()), days, params.horizon_days)
     outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
     clinics = frame["clinic_id"].astype(str).to_numpy(dtype=object)
     rate = np.full(len(frame), clinic_rate(params, 0.0, 0.0))
@@ -234,7 +234,7 @@ def online_history(
     The records' own bookings must already be in the store, as they are in a table offline.
     """
     days = day_number(as_seconds([record.starts_at for record in records]))
-    booked = as_seconds([record.booked_at for record in records])
+    booked = assumed_booking(as_seconds([r.booked_at for r in records]), days, params.horizon_days)
     ids = np.array([record.appointment_id for record in records], dtype=object)
     targets = PatientRows(days=days, booked=booked, outcome=np.full(len(records), np.nan), ids=ids)
     by_patient: dict[str, list[int]] = defaultdict(list)

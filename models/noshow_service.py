@@ -28,6 +28,14 @@ class AppointmentScores:
     matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
 
 
+SCORED_WITHOUT = ("booked_at",)  # optional inputs that every practice system would normally send
+
+
+def missing_inputs(appointment: Appointment) -> list[str]:
+    """The inputs this appointment lacks and its score was made without."""
+    return [name for name in SCORED_WITHOUT if getattr(appointment, name) is None]
+
+
 def book_and_score(
     scorer: CompiledScorer,
     store: AppointmentStore,
@@ -40,7 +48,7 @@ def book_and_score(
     patient's upcoming visits and the clinic's load. `top_factors` = 0 skips the explanations.
     """
     if appointments:
-        store.upsert_bookings(booking_rows(appointments))
+        store.upsert_bookings(booking_rows(appointments, scorer.trained.history.horizon_days))
     return score_booked(scorer, store, appointments, top_factors)
 
 

@@ -14,6 +14,7 @@ from features.columns import Columns, columns_from_records
 from features.transformer import CanonicalFeatures
 from models.calibration import CalibratedClassifier
 from models.line_model import cap_by_lines
+from models.wording import CONTEXT, factor_text
 
 if TYPE_CHECKING:
     from models.trained import TrainedModel
@@ -26,6 +27,7 @@ class Factor:
     name: str
     value: float | str | None
     contribution: float
+    text: str = ""  # the factor in words (models.wording)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class CompiledScorer:
         self.num_iteration = self.classifier.num_iteration_
         self.num_threads = num_threads
         self.feature_names = list(self.features.get_feature_names_out())
+        self._context = [i for i, name in enumerate(self.feature_names) if name in CONTEXT]
         self.category_names = {
             self.feature_names[index]: {code: value for value, code in vocabulary.codes.items()}
             for index, vocabulary in zip(
@@ -120,14 +123,19 @@ class CompiledScorer:
         )[:, :-1]
         order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :count]
         factors = []
+        names = self.feature_names
         for row, columns in enumerate(order):
+            shown = [c for c in columns if contributions[row, c] != 0]
+            values = {names[c]: self._readable(c, matrix[row, c]) for c in (*shown, *self._context)}
             factors.append(
                 [
                     Factor(
-                        self.feature_names[c], self._readable(c, matrix[row, c]), float(contributions[row, c])
+                        names[c],
+                        values[names[c]],
+                        float(contributions[row, c]),
+                        factor_text(names[c], values[names[c]], values),
                     )
-                    for c in columns
-                    if contributions[row, c] != 0
+                    for c in shown
                 ]
             )
         return factors

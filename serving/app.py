@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, api_key_roles
+from data.feeds.code_tables import CodeTables
 from data.stores.appointments import AppointmentStore
 from data.stores.booking_queue import BookingQueue
 from data.stores.claims import ClaimStore
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.api_keys = keys
     app.state.risk_bands = risk_bands
+    app.state.code_tables = CodeTables.load(settings.code_tables)
     app.state.models = ModelSet()
     app.state.recorder = None
     app.state.metrics = ServiceMetrics()

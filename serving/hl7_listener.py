@@ -66,7 +66,7 @@ class Listener:
     def __init__(self, settings: Settings) -> None:
         self.tables = CodeTables.load(settings.code_tables)
         self.store = AppointmentStore(settings.database_url)
-        self.feed = ScheduleFeed(self.store)
+        self.feed = ScheduleFeed(self.store, settings.horizon_days)
         self.metrics = ListenerMetrics()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="careops-hl7-store")
         self.tasks: set[asyncio.Task] = set()

@@ -32,6 +32,7 @@ class Factor(BaseModel):
     name: str
     value: float | str | None
     contribution: float
+    text: str = Field(default="", description="The factor in plain words, e.g. 'booked 61 days ahead'.")
 
 
 EXPLAIN_DESCRIPTION = (
@@ -57,6 +58,10 @@ class NoShowScore(BaseModel):
     top_factors: list[Factor]
     unseen_inputs: list[str] = Field(
         default_factory=list, description="Categorical inputs whose value the model never saw in training."
+    )
+    missing_inputs: list[str] = Field(
+        default_factory=list,
+        description="Inputs the request did not give and the model scored without (booked_at).",
     )
 
 

@@ -74,6 +74,20 @@ def known_by_cutoff(rows: Any, task: Task, cutoff: datetime | pd.Timestamp) -> A
     return rows[before]
 
 
+def hide_booking_times(table: pd.DataFrame, rows: np.ndarray, share: float, seed: int) -> pd.DataFrame:
+    """The table with the booking time of a random `share` of `rows` made unknown (NaT).
+
+    Many EHRs send no booking time. A model that has seen such rows, with their history read as
+    production reads it (features.history), scores them sensibly and the calibration covers them.
+    """
+    if share <= 0 or "booked_at" not in table.columns:
+        return table
+    hidden = rows & (np.random.default_rng(seed).random(len(table)) < share)
+    out = table.copy()
+    out.loc[hidden, "booked_at"] = pd.NaT
+    return out
+
+
 def history_params(
     task: Task,
     settings: Settings,
@@ -163,6 +177,7 @@ def fit_and_evaluate(
         horizon_days,
     )
     if history is not None:
+        table = hide_booking_times(table, before, settings.hidden_booking_share, settings.seed)
         table = add_history(table, history)
     if claim_history is not None:
         table = add_claim_history(table, claim_history)

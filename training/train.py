@@ -212,7 +212,8 @@ def train(
         mlflow.set_tag("careops.champion_set", str(champion_set).lower())
     if task.uses_patient_history:
         store = AppointmentStore(settings.database_url)
-        seeded = sum(store.seed(part) for part in partitions)
+        horizon = result.trained.history.horizon_days
+        seeded = sum(store.seed(part, horizon) for part in partitions)
         log.info("seeded the appointment store with %d appointments", seeded)
     if task.uses_claim_history:
         claim_store = ClaimStore(settings.database_url)

@@ -62,8 +62,9 @@ def _field_names(error: ValidationError) -> str:
 class ScheduleFeed:
     """Applies schedule events to an appointment store and keeps the report."""
 
-    def __init__(self, store: AppointmentStore) -> None:
+    def __init__(self, store: AppointmentStore, horizon_days: int = 1) -> None:
         self.store = store
+        self.horizon_days = horizon_days
         self.report = FeedReport()
 
     def apply(self, event: ScheduleEvent) -> str:
@@ -122,4 +123,4 @@ class ScheduleFeed:
         except ValidationError as error:
             reason = f"{event.trigger} lacks or has invalid: {_field_names(error)}"
             raise MessageError(reason, control_id=event.control_id) from None
-        self.store.upsert_bookings(booking_rows([appointment]))
+        self.store.upsert_bookings(booking_rows([appointment], self.horizon_days))

@@ -185,5 +185,10 @@ def judge_columns(frame: pd.DataFrame, model: type[BaseModel]) -> Judged | None:
             accepted &= ok
     if order:
         first, then = order
-        accepted &= (values[then] >= values[first]).fillna(False).to_numpy(dtype=bool)
+        earlier, later = values[first], values[then]
+        unknown = earlier.isna().to_numpy(dtype=bool)  # an optional first time may be missing
+        both = ~unknown & ~later.isna().to_numpy(dtype=bool)
+        in_order = np.zeros(len(frame), dtype=bool)
+        in_order[both] = (later[both] >= earlier[both]).to_numpy(dtype=bool)
+        accepted &= in_order | unknown
     return Judged(accepted, values)

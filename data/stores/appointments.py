@@ -33,7 +33,7 @@ from sqlalchemy import (
     update,
 )
 
-from data.epoch import as_seconds, day_number
+from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
 from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import add_missing_columns, store_engine, with_retries, write_transaction
@@ -184,10 +184,11 @@ def booking_row(
     }
 
 
-def booking_rows(records: Sequence[Appointment]) -> list[dict]:
-    """The store rows that book these appointments."""
+def booking_rows(records: Sequence[Appointment], horizon_days: int = 1) -> list[dict]:
+    """The store rows that book these appointments (an unknown booking time is stored as history
+    reads it: just before the prediction time of a model with this horizon)."""
     starts = as_seconds([a.starts_at for a in records])
-    booked = as_seconds([a.booked_at for a in records])
+    booked = assumed_booking(as_seconds([a.booked_at for a in records]), day_number(starts), horizon_days)
     return [
         booking_row(
             a.appointment_id,
@@ -199,6 +200,16 @@ def booking_rows(records: Sequence[Appointment]) -> list[dict]:
         )
         for i, a in enumerate(records)
     ]
+
+
+def assumed_booking(booked: np.ndarray, days: np.ndarray, horizon_days: int) -> np.ndarray:
+    """Booking times (epoch seconds) as history reads them: an unknown one (NaN) is taken as made
+    just before the visit's prediction time (the end of day D - H), as most bookings are. It then
+    counts in its own day's load (its own included, as in training) and for later visits, never
+    for visits predicted before it. The store keeps it so; offline history applies the same rule."""
+    booked = np.asarray(booked, dtype=np.float64)
+    assumed = (np.asarray(days, dtype=np.float64) - horizon_days + 1) * SECONDS_PER_DAY - 1
+    return np.where(np.isnan(booked), assumed, booked)
 
 
 @dataclass(frozen=True)
@@ -274,10 +285,10 @@ class AppointmentStore:
                     raise _MovesAnOutcome
             cursor.many(statements.book, sorted(rows, key=lambda row: row["appointment_id"]))
 
-    def seed(self, frame: pd.DataFrame) -> int:
+    def seed(self, frame: pd.DataFrame, horizon_days: int = 1) -> int:
         """Store a canonical appointments table with its known outcomes; returns rows written."""
         starts = as_seconds(frame["starts_at"].to_numpy())
-        booked = as_seconds(frame["booked_at"].to_numpy())
+        booked = assumed_booking(as_seconds(frame["booked_at"].to_numpy()), day_number(starts), horizon_days)
         now = datetime.now()
         records = record_json(frame, sorted(INPUTS))
         rows = []

@@ -21,7 +21,7 @@ from serving.fhir import (
     OUTCOME_SCHEMA,
     RISK_BUNDLE_SCHEMA,
     FhirInputError,
-    ParsedAppointment,
+    ParsedBundle,
     operation_outcome,
     parse_bundle,
     risk_assessment_bundle,
@@ -77,17 +77,18 @@ async def no_show_risk(
         outcome = operation_outcome("the body is not UTF-8 JSON of a sensible depth", code="structure")
         return JSONResponse(outcome, status.HTTP_400_BAD_REQUEST, media_type=FHIR_JSON)
     try:
-        parsed = parse_bundle(payload)
+        parsed = parse_bundle(payload, request.app.state.code_tables)
     except FhirInputError as error:
         return JSONResponse(
             operation_outcome(str(error), error.expression),
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             media_type=FHIR_JSON,
         )
-    request.state.records = len(parsed)
-    if len(parsed) > settings.max_batch:
+    request.state.records = len(parsed.appointments)
+    if len(parsed.appointments) > settings.max_batch:
         text = (
-            f"{len(parsed)} Appointments in one Bundle; the limit is {settings.max_batch} (CAREOPS_MAX_BATCH)"
+            f"{len(parsed.appointments)} Appointments in one Bundle; the limit is {settings.max_batch} "
+            "(CAREOPS_MAX_BATCH)"
         )
         return JSONResponse(
             operation_outcome(text, "Bundle.entry", code="too-long"), 413, media_type=FHIR_JSON
@@ -98,16 +99,23 @@ async def no_show_risk(
 
 def _assess(
     request: Request,
-    parsed: list[ParsedAppointment],
+    parsed: ParsedBundle,
     model: LoadedModel,
     store: AppointmentStore,
     bands: RiskBands,
     settings: Settings,
 ) -> dict[str, Any]:
-    records = [item.record for item in parsed]
+    records = [item.record for item in parsed.appointments]
     scores = book_and_score(model.scorer, store, records, settings.top_factors)
-    record_scores(request, model, "fhir", records, scores.probability, scores.matrix, scores.unseen)
+    if records:
+        record_scores(request, model, "fhir", records, scores.probability, scores.matrix, scores.unseen)
     risk = [bands.band(float(p), r.clinic_id) for p, r in zip(scores.probability, records, strict=True)]
     return risk_assessment_bundle(
-        parsed, list(scores.probability), risk, scores.factors, model.name, model.version
+        parsed.appointments,
+        list(scores.probability),
+        risk,
+        scores.factors,
+        model.name,
+        model.version,
+        parsed.skipped,
     )

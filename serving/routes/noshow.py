@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Request, status
 
 from data.stores.appointments import booking_rows
-from models.noshow_service import score_booked
+from models.noshow_service import missing_inputs, score_booked
 from serving.auth import SchedulerRole
 from serving.dependencies import BookingsDep, NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
 from serving.errors import error_responses
@@ -49,7 +49,9 @@ async def score_appointments(
     check_batch_size(request, len(appointments), settings.max_batch)
     check_unique(ids_of(appointments, "appointments", "appointment_id"))
     # The booking is committed (by the group-commit thread) before the history is read.
-    await asyncio.wrap_future(bookings.submit(booking_rows(appointments)))
+    await asyncio.wrap_future(
+        bookings.submit(booking_rows(appointments, model.scorer.trained.history.horizon_days))
+    )
     scores = await run_scoring(
         len(appointments),
         score_booked,
@@ -69,6 +71,7 @@ async def score_appointments(
                 model_version=model.version,
                 top_factors=[Factor(**vars(f)) for f in scores.factors[i]],
                 unseen_inputs=scores.unseen[i],
+                missing_inputs=missing_inputs(appointment),
             )
             for i, appointment in enumerate(appointments)
         ],

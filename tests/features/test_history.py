@@ -114,3 +114,40 @@ def test_cancelled_appointments_are_neither_history_nor_load(tmp_path: Path) -> 
     after = online_history(store, target, HistoryParams())
     assert (before["prior_visits"][0], after["prior_visits"][0]) == (1, 0)
     assert (before["clinic_day_load"][0], after["clinic_day_load"][0]) == (2, 1)
+
+
+def test_a_visit_booked_at_an_unknown_time_counts_from_its_own_prediction_time() -> None:
+    rows = [
+        visit("EARLY", "2026-03-02 09:00", "2026-02-20 10:00", None),
+        visit("HIDDEN", "2026-03-06 09:00", None, None),  # the booking time never sent
+        visit("SAME", "2026-03-06 15:00", "2026-03-06 08:00", None, patient="P2"),
+        visit("NEXT", "2026-03-10 09:00", "2026-03-09 10:00", None),
+    ]
+    history = history_of(rows, HistoryParams(horizon_days=1))
+    # Taken as booked just before its prediction time: not upcoming for a visit predicted earlier
+    # (it may have been booked later); in its day's load, its own included, as training saw it.
+    assert history.loc["EARLY", "upcoming_visits_7d"] == 0
+    assert history.loc["HIDDEN", "clinic_day_load"] == 1
+    assert history.loc["SAME", "clinic_day_load"] == 1
+    assert history.loc["NEXT", "upcoming_visits_7d"] == 0 and history.loc["NEXT", "prior_visits"] == 0
+
+
+def test_online_features_equal_offline_ones_when_some_booking_times_are_unknown(tmp_path: Path) -> None:
+    from training.fit import hide_booking_times
+
+    table = load_appointments(generate_appointments(6_000, seed=32)).valid
+    table = hide_booking_times(table, np.ones(len(table), dtype=bool), 0.3, seed=5)
+    days = table["starts_at"].dt.normalize()
+    cutoff = days.sort_values().unique()[60]
+    params = HistoryParams(horizon_days=2, prior_rate=0.2)
+    offline = add_history(table, params).set_index("appointment_id")
+
+    store = AppointmentStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.seed(table.assign(no_show=table["no_show"].where(days < cutoff)), horizon_days=2)
+    targets = table[days == cutoff]
+    records = [Appointment.model_validate(r) for r in frame_records(targets[list(Appointment.model_fields)])]
+    assert sum(r.booked_at is None for r in records) > 5 and sum(r.booked_at is not None for r in records) > 5
+    online = online_history(store, records, params)
+    expected = offline.loc[targets["appointment_id"], list(HISTORY_FEATURES)]
+    for name in HISTORY_FEATURES:
+        np.testing.assert_allclose(online[name], expected[name].to_numpy(), rtol=0, atol=1e-12, err_msg=name)

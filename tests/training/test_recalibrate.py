@@ -46,7 +46,9 @@ def test_a_saved_calibrator_from_before_offsets_reads_as_none() -> None:
 
 def test_recalibrate_registers_a_challenger_that_fits_the_recent_rate(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    train("noshow", write_table(generate_appointments(6_000, seed=61), tmp_path / "train.csv"), settings)
+    # 12k rows: on 6k the booster alone varies enough (calibration slope 0.5-1.1 on the drifted week)
+    # that a binned ECE after a pure intercept update is a coin toss.
+    train("noshow", write_table(generate_appointments(12_000, seed=61), tmp_path / "train.csv"), settings)
     # A recent week in which no-shows became more common (a reminder system broke): every
     # patient's true odds rose by the same factor, a drift of the intercept alone.
     recent = generate_appointments(6_000, seed=62)
