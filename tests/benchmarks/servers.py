@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from tests.bodies import free_port
+from tests.processes import wait_until_ready
 
 BIN = Path(sys.executable).parent
 
@@ -32,17 +30,7 @@ def start(command: list[str], workdir: Path, environment: dict, ready: str) -> I
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        assert process.poll() is None, f"{command[:3]} exited"
-        try:
-            if httpx.get(base + ready, timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{command[:3]} did not start"
-        time.sleep(0.5)
+    wait_until_ready(process, f"http://127.0.0.1:{port}{ready}", 180)
     try:
         yield port
     finally:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from models.tasks import caller_form, get_task
 from tests.bodies import bodies, free_port
 from tests.helpers import ADMIN, TrainedStore
+from tests.processes import wait_until_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -51,16 +51,7 @@ def served(request: pytest.FixtureRequest, trained_store: TrainedStore) -> Itera
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, "mlflow models serve exited"
-            try:
-                if httpx.get(f"{base}/ping", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "mlflow models serve did not start"
-            time.sleep(0.5)
+        wait_until_ready(process, f"{base}/ping", 120)
         yield task_name, base
     finally:
         process.terminate()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.bodies import bodies, free_port
 from tests.helpers import API_KEYS, TrainedStore
+from tests.processes import wait_until_ready
 
 pytestmark = pytest.mark.e2e
 START_TIMEOUT_SECONDS = 120
@@ -42,20 +42,7 @@ def server(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"careops serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"not ready after {START_TIMEOUT_SECONDS}s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_ready(process, f"{base}/health/ready", START_TIMEOUT_SECONDS, log_path.read_text)
         yield base, log_path
     finally:
         process.terminate()

@@ -17,6 +17,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from tests.bodies import bodies, free_port
 from tests.helpers import API_KEYS, TrainedStore, make_settings
+from tests.processes import wait_until_ready
 from training.train import train
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +51,7 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
     body = bodies(trained_store, rows=3)["noshow"]
     headers = {"X-API-Key": "sched-key"}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
+        wait_until_ready(process, f"{base}/health/ready", 120, log.read_text)
         with httpx.Client(base_url=base, timeout=30) as http:
             versions = {
                 http.post("/v1/noshow/score", json=body, headers=headers).json()["model"]["version"]

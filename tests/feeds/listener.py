@@ -7,16 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from data.feeds.mllp import END, START
 from tests.bodies import free_port
+from tests.processes import wait_until_ready
 
 BIN = Path(sys.executable).parent
 
@@ -48,16 +46,7 @@ def running_listener(database_url: str, tmp: Path) -> Iterator[RunningListener]:
             cwd=tmp,
         )
         running = RunningListener(port, health_port, process)
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{health_port}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the listener did not start"
-            time.sleep(0.2)
+        wait_until_ready(process, f"http://127.0.0.1:{health_port}/health/ready", 60, log_path.read_text)
         try:
             yield running
         finally:

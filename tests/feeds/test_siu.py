@@ -18,6 +18,7 @@ from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
 from features.history import CLINIC_LOAD, HistoryParams, online_history
 from serving.app import create_app
+from tests.bodies import APPOINTMENT
 from tests.feeds.listener import BIN
 from tests.helpers import SCHEDULER, TrainedStore, make_settings
 
@@ -205,12 +206,14 @@ def test_ingested_athena_bookings_are_in_the_clinic_load_of_a_later_score(
     records = [Appointment.model_validate_json(r) for r in rows]
     assert len(records) == 50 and all(r.clinic_id == "Brockton" for r in records)
 
-    walk_in = {
-        "appointment_id": "NEW-1", "patient_id": "NEW-P", "clinic_id": "Brockton", "provider_id": "kmurphy2",
-        "booked_at": "2004-03-22T10:00:00", "starts_at": "2004-03-22T16:00:00", "duration_minutes": 15,
-        "appointment_type": "follow_up", "patient_age": 40, "patient_sex": "F", "payer_type": "commercial",
-        "reminder_sent": False,
-    }  # fmt: skip
+    walk_in = APPOINTMENT | {
+        "appointment_id": "NEW-1",
+        "patient_id": "NEW-P",
+        "clinic_id": "Brockton",
+        "provider_id": "kmurphy2",
+        "booked_at": "2004-03-22T10:00:00",
+        "starts_at": "2004-03-22T16:00:00",
+    }
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/noshow/score", json={"appointments": [walk_in]}, headers=SCHEDULER)
     assert response.status_code == 200

@@ -13,10 +13,19 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from serving.fhir import EXT_MISSING_INPUT, EXT_TOP_FACTOR
+from tests.bodies import APPOINTMENT
 from tests.helpers import SCHEDULER
 
 ROUTE = "/fhir/Appointment/$no-show-risk"
 EXAMPLES = Path(__file__).parent / "fhir_examples"
+
+
+# ehr-appointment.json as a canonical record (with a booking time and a Medicaid payer).
+EHR_APPOINTMENT = APPOINTMENT | {
+    "clinic_id": "21304876", "provider_id": "593923", "booked_at": "2026-09-01T10:00:00",
+    "starts_at": "2026-09-15T14:00:00", "duration_minutes": 30, "patient_age": 60, "patient_sex": "F",
+    "payer_type": "medicaid", "reminder_sent": False,
+}  # fmt: skip
 
 
 def example(name: str) -> dict:
@@ -54,11 +63,11 @@ def test_hl7s_example_appointment_scores_as_a_follow_up(client: TestClient) -> N
     if "appointment_type" in named:
         assert named["appointment_type"]["value"].valueString == "follow_up"
     # The score is the one of a canonical follow-up with the same inputs, not of an unknown type.
-    same = {
+    same = APPOINTMENT | {
         "appointment_id": "example-json", "patient_id": "example-json", "clinic_id": "1",
         "provider_id": "example", "booked_at": "2013-10-10T00:00:00", "starts_at": "2013-12-10T09:00:00",
-        "duration_minutes": 120, "appointment_type": "follow_up", "patient_age": 38, "patient_sex": "M",
-        "payer_type": "unknown", "reminder_sent": False,
+        "duration_minutes": 120, "patient_age": 38, "patient_sex": "M", "payer_type": "unknown",
+        "reminder_sent": False,
     }  # fmt: skip
     scored = client.post("/v1/noshow/score", json={"appointments": [same]}, headers=SCHEDULER).json()
     probability = float(assessment.prediction[0].probabilityDecimal)
@@ -74,12 +83,8 @@ def test_an_appointment_without_created_scores_with_booked_at_missing(client: Te
     assert missing == ["booked_at"]
     assert 0 < float(assessment.prediction[0].probabilityDecimal) < 1
     # serviceType text mapped the type; lastUpdated was not taken for a booking time.
-    same = {
-        "appointment_id": "ehr-json", "patient_id": "ehr-json", "clinic_id": "21304876",
-        "provider_id": "593923", "starts_at": "2026-09-15T14:00:00", "duration_minutes": 30,
-        "appointment_type": "follow_up", "patient_age": 60, "patient_sex": "F", "payer_type": "unknown",
-        "reminder_sent": False,
-    }  # fmt: skip
+    same = EHR_APPOINTMENT | {"appointment_id": "ehr-json", "patient_id": "ehr-json", "payer_type": "unknown"}
+    del same["booked_at"]
     scored = client.post("/v1/noshow/score", json={"appointments": [same]}, headers=SCHEDULER).json()
     prediction = scored["predictions"][0]
     assert prediction["missing_inputs"] == ["booked_at"]
@@ -97,12 +102,7 @@ def test_the_payer_comes_from_a_coverage_in_the_bundle(client: TestClient) -> No
     resource["participant"][0]["actor"]["reference"] = "Patient/P-cov"
     with_coverage = assess(client, bundle(patient("P-cov", "female", "1966-08-24"), coverage, resource))[0]
     without = assess(client, bundle(patient("P-cov", "female", "1966-08-24"), resource | {"id": "cov-2"}))[0]
-    as_medicaid = {
-        "appointment_id": "cov-json", "patient_id": "cov-json", "clinic_id": "21304876",
-        "provider_id": "593923", "booked_at": "2026-09-01T10:00:00", "starts_at": "2026-09-15T14:00:00",
-        "duration_minutes": 30, "appointment_type": "follow_up", "patient_age": 60, "patient_sex": "F",
-        "payer_type": "medicaid", "reminder_sent": False,
-    }  # fmt: skip
+    as_medicaid = EHR_APPOINTMENT | {"appointment_id": "cov-json", "patient_id": "cov-json"}
     scored = client.post("/v1/noshow/score", json={"appointments": [as_medicaid]}, headers=SCHEDULER).json()
     medicaid = scored["predictions"][0]["no_show_probability"]
     assert float(with_coverage.prediction[0].probabilityDecimal) == pytest.approx(medicaid, abs=1e-6)
@@ -141,12 +141,11 @@ def test_factors_are_typed_and_worded(client: TestClient) -> None:
 
 
 def test_json_scores_word_their_factors(client: TestClient) -> None:
-    appointment = {
-        "appointment_id": "W1", "patient_id": "W-P1", "clinic_id": "C01", "provider_id": "C01-D1",
-        "booked_at": "2026-07-15T09:00:00", "starts_at": "2026-09-14T09:00:00", "duration_minutes": 20,
-        "appointment_type": "follow_up", "patient_age": 30, "patient_sex": "F", "payer_type": "commercial",
-        "reminder_sent": True,
-    }  # fmt: skip
+    appointment = APPOINTMENT | {
+        "appointment_id": "W1",
+        "booked_at": "2026-07-15T09:00:00",
+        "starts_at": "2026-09-14T09:00:00",
+    }
     body = {"appointments": [appointment]}
     prediction = client.post("/v1/noshow/score", json=body, headers=SCHEDULER).json()["predictions"][0]
     texts = {f["name"]: f["text"] for f in prediction["top_factors"]}
