@@ -641,6 +641,10 @@ def listen_hl7(
     health_port: Annotated[
         int | None, typer.Option(help="Port for GET /health/live, /health/ready and /metrics.")
     ] = None,
+    score: Annotated[
+        bool,
+        typer.Option(help="Score each booking on arrival with noshow@champion, into the prediction log."),
+    ] = False,
 ) -> None:
     """Receive HL7 v2 schedule messages over MLLP into the appointment store, with an ACK for each."""
     import asyncio
@@ -653,7 +657,7 @@ def listen_hl7(
     config = {**LOG_CONFIG, "loggers": {**LOG_CONFIG["loggers"]}}
     config["loggers"]["careops.hl7"] = {"handlers": ["requests"], "level": "INFO", "propagate": False}
     logging.config.dictConfig(config)
-    asyncio.run(listen(Settings(), host, port, health_port))
+    asyncio.run(listen(Settings(), host, port, health_port, score))
 
 
 @app.command()

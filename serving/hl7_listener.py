@@ -6,6 +6,10 @@ that messages from several connections never write at once. A health and metrics
 GET /health/live, /health/ready and /metrics. SIGTERM or SIGINT stops accepting, lets each message
 in hand finish, and exits.
 
+With `score`, each booking or change is scored by noshow@champion as it arrives (after its ACK is
+decided, on the store thread), so that the day's risks sit in the prediction log before anyone
+asks; a scoring failure never turns an applied message into an error.
+
 The log holds triggers, results and reasons: never a message's content, ids or the peer's address.
 """
 
@@ -26,7 +30,12 @@ from data.feeds.code_tables import CodeTables
 from data.feeds.mllp import ack, frame, next_frame
 from data.feeds.schedule import ScheduleFeed
 from data.feeds.siu import MessageError, read_message
+from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
+from models.monitoring.recorder import PredictionRecorder, Scored
+from models.noshow_service import score_booked
+from serving.model_loader import ModelSet
+from serving.prediction_log import start_recorder
 
 log = logging.getLogger("careops.hl7")
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -58,15 +67,24 @@ class ListenerMetrics:
         self.closed = Counter(
             "careops_hl7_closed_connections", "Connections closed, by why", ["why"], registry=self.registry
         )
+        self.scored = Counter(
+            "careops_hl7_scored", "Bookings scored on arrival, by result", ["result"], registry=self.registry
+        )
 
 
 class Listener:
     """Reads frames, applies messages to the store and answers each with its ACK."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, score: bool = False) -> None:
         self.tables = CodeTables.load(settings.code_tables)
         self.store = AppointmentStore(settings.database_url)
         self.feed = ScheduleFeed(self.store, settings.horizon_days)
+        self.models: ModelSet | None = None
+        self.recorder: PredictionRecorder | None = None
+        if score:
+            self.models = ModelSet()
+            self.models.refresh(settings)
+            self.recorder = start_recorder(settings)
         self.metrics = ListenerMetrics()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="careops-hl7-store")
         self.tasks: set[asyncio.Task] = set()
@@ -88,7 +106,25 @@ class Listener:
         except Exception as error:  # a store failure: AE, so that the engine sends it again
             reason = f"careops could not store the message ({type(error).__name__})"
             return ack(message, "AE", reason), Outcome("AE", event.trigger, reason)
+        if self.models is not None and done in ("booked", "updated") and event.appointment_id:
+            self._score(event.appointment_id)
         return ack(message, "AA", done), Outcome("AA", event.trigger, done)
+
+    def _score(self, appointment_id: str) -> None:
+        """Score the stored booking with the champion and log it (scoring never fails a message)."""
+        try:
+            model = self.models.get("noshow")
+            stored = self.store.bookings_of([appointment_id])[appointment_id]
+            record = Appointment.model_validate(stored.record)
+            scores = score_booked(model.scorer, self.store, [record], 0)
+            if self.recorder is not None:
+                self.recorder.record(
+                    Scored("noshow", model.version, "hl7", [record], scores.probability, scores.matrix,
+                           scores.unseen, model.profile)
+                )  # fmt: skip
+            self.metrics.scored.labels("scored").inc()
+        except Exception as error:  # a model missing or failing: the booking is stored all the same
+            self.metrics.scored.labels(type(error).__name__).inc()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection: frames in, ACKs out, until the peer closes or sends what is not MLLP."""
@@ -163,14 +199,18 @@ class Listener:
         writer.close()
 
     def close(self) -> None:
-        """Finish the store thread's work and release the store."""
+        """Finish the store thread's work, flush the prediction log, and release the store."""
         self.writer.shutdown(wait=True)
+        if self.recorder is not None:
+            self.recorder.close()
         self.store.engine.dispose()
 
 
-async def listen(settings: Settings, host: str, port: int, health_port: int | None, ready=None) -> None:
+async def listen(
+    settings: Settings, host: str, port: int, health_port: int | None, score: bool = False
+) -> None:
     """Serve MLLP on host:port (and health on health_port) until SIGTERM or SIGINT."""
-    listener = Listener(settings)
+    listener = await asyncio.to_thread(Listener, settings, score)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -180,9 +220,7 @@ async def listen(settings: Settings, host: str, port: int, health_port: int | No
     if health_port is not None:
         servers.append(await asyncio.start_server(listener.health, host, health_port))
     bound = server.sockets[0].getsockname()[1]
-    log.info(json.dumps({"listening": "mllp", "port": bound, "health_port": health_port}))
-    if ready is not None:
-        ready(bound)
+    log.info(json.dumps({"listening": "mllp", "port": bound, "health_port": health_port, "score": score}))
     try:
         await stop.wait()
     finally:

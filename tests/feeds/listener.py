@@ -31,15 +31,26 @@ class RunningListener:
 
 
 @contextmanager
-def running_listener(database_url: str, tmp: Path) -> Iterator[RunningListener]:
-    """`careops listen hl7` on free ports against `database_url`; stopped with SIGTERM after."""
+def running_listener(
+    database_url: str, tmp: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[RunningListener]:
+    """`careops listen hl7 [options]` on free ports against `database_url`; stopped with SIGTERM."""
     port, health_port = free_port(), free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CAREOPS_")}
-    environment["CAREOPS_DATABASE_URL"] = database_url
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))}
+    environment |= {"CAREOPS_DATABASE_URL": database_url, **(env or {})}
     log_path = tmp / f"listener-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [str(BIN / "careops"), "listen", "hl7", "--port", str(port), "--health-port", str(health_port)],
+            [
+                str(BIN / "careops"),
+                "listen",
+                "hl7",
+                "--port",
+                str(port),
+                "--health-port",
+                str(health_port),
+                *options,
+            ],
             env=environment,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -18,9 +18,10 @@ from data.loaders.canonical import load_appointments
 from data.loaders.tables import write_table
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
+from data.stores.predictions import PredictionLog
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.siu import siu_stream
-from models.noshow_service import book_and_score
+from models.noshow_service import book_and_score, score_booked
 from models.tasks import caller_records, get_task
 from serving.model_loader import ModelSet
 from tests.feeds.listener import MllpClient, ack_code, running_listener
@@ -142,3 +143,33 @@ def test_broken_input_gets_the_right_answer_and_the_listener_keeps_serving(tmp_p
     assert stored.outcome == "cancelled" and stored.record["patient_age"] == 46
     for identifier in ("APPT-77", "PAT-7", "CTRL", "DOE", "19800101", "C01-D1"):
         assert identifier not in listener.log, identifier
+
+
+def test_with_score_each_booking_is_scored_on_arrival_into_the_prediction_log(
+    tmp_path: Path, trained_store: TrainedStore
+) -> None:
+    month = _month(seed=12).head(60)
+    messages = [
+        m for m in siu_stream(month, seed=4, reschedule_share=0, cancel_share=0) if "SIU^S12" in m.text
+    ]
+    settings = trained_store.settings
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    env = {"MLFLOW_TRACKING_URI": settings.tracking_uri, "CAREOPS_PSEUDONYM_KEY": "listener-test-key"}
+    with running_listener(url, tmp_path, "--score", env=env) as listener:
+        client = MllpClient(listener.port)
+        assert {ack_code(client.send(m.text)) for m in messages} == {"AA"}
+        client.close()
+        metrics = httpx.get(f"http://127.0.0.1:{listener.health_port}/metrics").text
+    assert listener.exit_code == 0
+    assert f'careops_hl7_scored_total{{result="scored"}} {float(len(messages))}' in metrics
+    logged = PredictionLog(url).predictions("noshow")
+    assert len(logged) == len(messages) and set(logged["source"]) == {"hl7"}
+    # The last booking's history has not changed since it was scored: scoring it now agrees.
+    models = ModelSet()
+    models.refresh(settings)
+    store = AppointmentStore(url)
+    last = messages[-1].text.split("\r")[1].split("|")[1]
+    record = Appointment.model_validate(store.bookings_of([last])[last].record)
+    now = score_booked(models.get("noshow").scorer, store, [record]).probability[0]
+    assert logged["probability"].iloc[-1] == pytest.approx(now, abs=1e-9)
+    assert re.search(r"A\d{8}|P\d{7}", listener.log) is None
