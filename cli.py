@@ -722,4 +722,7 @@ def examples(
             f'-H "X-API-Key: {key}" -d @{out}/{task_name}-score.json'
         )
     typer.echo(f"  curl -s {base_url}/health/ready")
-    typer.echo(f"  open {base_url}/docs for the OpenAPI documentation\n")
+    typer.echo(f"  open {base_url}/docs for the OpenAPI documentation")
+    typer.echo(
+        f"  open {base_url}/app/ for the scheduler's day; sign in with the scheduler key in {keys_file}\n"
+    )

@@ -7,8 +7,11 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, api_key_roles
@@ -21,6 +24,8 @@ from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
 from serving.model_loader import ModelSet
+from serving.pages import routes as pages
+from serving.pages.session import Sessions
 from serving.prediction_log import start_recorder
 from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
@@ -103,4 +108,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(denial.router)
     app.include_router(monitoring.router)
+    app.state.page_sessions = Sessions(keys)
+    app.include_router(pages.router)
+    app.mount("/app/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
+    app.add_exception_handler(pages.SignInRequired, _to_sign_in)
     return app
+
+
+async def _to_sign_in(request: Request, error: Exception) -> RedirectResponse:
+    """A page opened without a valid session goes to the sign-in form."""
+    return RedirectResponse("/app/sign-in", status.HTTP_303_SEE_OTHER)

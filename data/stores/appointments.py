@@ -336,6 +336,22 @@ class AppointmentStore:
                     found[appointment_id] = StoredBooking(json.loads(record) if record else {}, outcome)
         return found
 
+    def clinic_day(self, clinic_id: str, day: int) -> dict[str, StoredBooking]:
+        """Every appointment stored for the clinic on the day (cancelled ones too), by id."""
+        c = appointments.c
+        query = select(c.appointment_id, c.record, c.outcome).where(
+            c.clinic_id == clinic_id, c.start_day == day, c.record.is_not(None)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(c.appointment_id)).all()
+        return {a: StoredBooking(json.loads(record), outcome) for a, record, outcome in rows}
+
+    def clinics(self) -> list[str]:
+        """The clinics the store holds appointments for."""
+        c = appointments.c
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(c.clinic_id).distinct().order_by(c.clinic_id)).scalars())
+
     def appointment_on(self, patient_id: str, day: int, clinic_id: str | None = None) -> str | None:
         """The patient's appointment on that day (at that clinic, when given) that is not cancelled,
         if there is exactly one; an arrival that names no appointment is matched this way."""

@@ -1,0 +1,107 @@
+"""A clinic's day for the scheduler: every booked visit scored, a plan per session, a call list.
+
+A session is one provider's morning (before 13:00) or afternoon. Its slots are the distinct start
+times of its visits; the overbooking plan is the recommender's (models/decisions/overbooking.py)
+on the show probabilities. The call list ranks visits still to come by P(no-show) x the value of
+the slot (the visit value the plan uses), so that the first calls are where a reminder saves most.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from data.epoch import epoch_day
+from data.schemas import Appointment
+from data.stores.appointments import AppointmentStore
+from models.decisions.overbooking import Costs, Recommendation, recommend
+from models.decisions.risk_bands import RiskBands
+from models.noshow_service import missing_inputs, score_booked
+from models.scorer import CompiledScorer, Factor
+
+AFTERNOON_FROM_HOUR = 13
+CALL_LIST_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class ScoredVisit:
+    """One visit of the day with its score, in words as well as numbers."""
+
+    appointment: Appointment
+    outcome: str | None
+    probability: float
+    band: str
+    factors: list[Factor]
+    missing: list[str]
+
+
+@dataclass
+class Session:
+    """One provider's half-day: its visits by slot, and the overbooking plan for it."""
+
+    provider_id: str
+    half: str  # "morning" or "afternoon"
+    slots: list[tuple[datetime, list[ScoredVisit]]] = field(default_factory=list)
+    plan: Recommendation | None = None
+    slot_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class DaySchedule:
+    """The day: its visits in start order, its sessions, and whom to call first."""
+
+    clinic_id: str
+    day: datetime
+    visits: list[ScoredVisit]
+    sessions: list[Session]
+    call_list: list[ScoredVisit]
+
+
+def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
+    gaps = sorted({int((b - a).total_seconds() // 60) for a, b in itertools.pairwise(starts)} - {0})
+    return gaps[0] if gaps else (min(durations) if durations else 15)
+
+
+def day_schedule(
+    scorer: CompiledScorer,
+    store: AppointmentStore,
+    bands: RiskBands,
+    clinic_id: str,
+    day: datetime,
+    provider_id: str | None = None,
+    top_factors: int = 3,
+    costs: Costs | None = None,
+) -> DaySchedule:
+    """Score every visit the store holds for the clinic that day and plan each session."""
+    costs = costs or Costs()
+    stored = store.clinic_day(clinic_id, epoch_day(day))
+    visits_in = [
+        (Appointment.model_validate(booking.record), booking.outcome)
+        for booking in stored.values()
+        if provider_id is None or booking.record.get("provider_id") == provider_id
+    ]
+    visits_in.sort(key=lambda pair: (pair[0].starts_at, pair[0].appointment_id))
+    live = [(a, o) for a, o in visits_in if o != "cancelled"]
+    scores = score_booked(scorer, store, [a for a, _ in live], top_factors)
+    visits = [
+        ScoredVisit(a, o, float(p), bands.band(float(p), a.clinic_id), f, missing_inputs(a))
+        for (a, o), p, f in zip(live, scores.probability, scores.factors, strict=True)
+    ]
+    by_session: dict[tuple[str, str], dict[datetime, list[ScoredVisit]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for visit in visits:
+        half = "morning" if visit.appointment.starts_at.hour < AFTERNOON_FROM_HOUR else "afternoon"
+        by_session[(visit.appointment.provider_id, half)][visit.appointment.starts_at].append(visit)
+    sessions = []
+    for (provider, half), slots in sorted(by_session.items()):
+        ordered = sorted(slots.items())
+        minutes = _slot_minutes([t for t, _ in ordered], [v.appointment.duration_minutes for v in visits])
+        session = Session(provider, half, ordered, slot_minutes=minutes)
+        session.plan = recommend([[1 - v.probability for v in group] for _, group in ordered], minutes, costs)
+        sessions.append(session)
+    to_come = [v for v in visits if v.outcome is None]
+    call_list = sorted(to_come, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]
+    return DaySchedule(clinic_id, day, visits, sessions, call_list)

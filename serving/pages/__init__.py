@@ -1,0 +1,1 @@
+"""Server-rendered pages under /app/ for schedulers (and, to come, billers and the practice)."""

@@ -1,0 +1,189 @@
+"""The pages: sign-in, the scheduler's day, and marking what happened to each visit.
+
+Pages read the same stores and models as the API and write outcomes through the same store
+method, so tomorrow's scores learn from what the scheduler marks today. Every page is sent with
+Cache-Control: no-store; record ids travel only in signed form fields, never in a URL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.concurrency import run_in_threadpool
+
+from models.schedule_day import day_schedule
+from serving.model_loader import ModelUnavailableError
+from serving.pages.session import COOKIE, PageSession, Sessions
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/"}
+OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
+
+
+class SignInRequired(Exception):
+    """No valid session: the browser goes to the sign-in page."""
+
+
+def sessions(request: Request) -> Sessions:
+    """The app's session issuer (built from its API keys at start)."""
+    return request.app.state.page_sessions
+
+
+def current(request: Request) -> PageSession:
+    """The signed-in session, or SignInRequired."""
+    session = sessions(request).read(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInRequired
+    return session
+
+
+SessionDep = Annotated[PageSession, Depends(current)]
+
+
+def page(request: Request, name: str, context: dict[str, Any], session: PageSession | None, code: int = 200):
+    """A rendered page that re-issues the session cookie (idle expiry restarts) and is never cached."""
+    response = templates.TemplateResponse(
+        request, name, {"session": session, "home": HOME, **context}, status_code=code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if session is not None:
+        set_cookie(request, response, sessions(request).cookie(session))
+    return response
+
+
+def set_cookie(request: Request, response: Response, value: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, for /app only; Secure when served over HTTPS."""
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=sessions(request).idle_seconds,
+        path="/app",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def forbidden(request: Request, session: PageSession) -> HTMLResponse:
+    """The page a role may not open."""
+    return page(request, "forbidden.html", {"title": "Not for your role"}, session, status.HTTP_403_FORBIDDEN)
+
+
+def handles(request: Request) -> URLSafeSerializer:
+    """Signs record ids into form fields, so a posted id is one this service put on a page."""
+    return URLSafeSerializer(sessions(request).signer.secret_key, salt="careops-record-handle")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> HTMLResponse:
+    """Where each role starts."""
+    if session.role in ("scheduler", "admin"):
+        return RedirectResponse("/app/day", status.HTTP_303_SEE_OTHER)
+    return page(request, "home.html", {"title": "careops"}, session)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request) -> HTMLResponse:
+    """The sign-in form."""
+    return page(request, "sign_in.html", {"title": "Sign in", "error": None}, None)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(request: Request, key: Annotated[str, Form(max_length=256)] = "") -> Response:
+    """Open a session for a known API key; the key itself is never stored or echoed."""
+    session = sessions(request).open(key)
+    if session is None:
+        context = {"title": "Sign in", "error": "That key is not known here."}
+        return page(request, "sign_in.html", context, None, status.HTTP_401_UNAUTHORIZED)
+    response = RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
+    set_cookie(request, response, sessions(request).cookie(session))
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
+    """End the session."""
+    if not session.csrf_ok(csrf):
+        return forbidden(request, session)
+    response = RedirectResponse("/app/sign-in", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE, path="/app", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/day", response_class=HTMLResponse)
+async def day(
+    request: Request,
+    session: SessionDep,
+    clinic: Annotated[str | None, Query(max_length=64)] = None,
+    on: Annotated[date | None, Query(alias="date")] = None,
+    provider: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """The scheduler's day at one clinic: scores, session plans, the call list, outcomes to mark."""
+    if session.role not in ("scheduler", "admin"):
+        return forbidden(request, session)
+    store = request.app.state.store
+    clinics = await run_in_threadpool(store.clinics)
+    clinic = clinic if clinic in clinics else (clinics[0] if clinics else None)
+    on = on or date.today()
+    context: dict[str, Any] = {
+        "title": "The day",
+        "clinics": clinics,
+        "clinic": clinic,
+        "date": on,
+        "provider": provider or "",
+        "schedule": None,
+        "error": None,
+        "outcomes": OUTCOMES,
+        "handle": handles(request).dumps,
+    }
+    if clinic is not None:
+        try:
+            model = request.app.state.models.get("noshow")
+        except ModelUnavailableError as error:
+            context["error"] = str(error)
+        else:
+            context["schedule"] = await run_in_threadpool(
+                day_schedule,
+                model.scorer,
+                store,
+                request.app.state.risk_bands,
+                clinic,
+                datetime.combine(on, datetime.min.time()),
+                provider or None,
+            )
+    return page(request, "day.html", context, session)
+
+
+@router.post("/day/outcome")
+async def mark_outcome(
+    request: Request,
+    session: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+    record: Annotated[str, Form(max_length=512)] = "",
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    clinic: Annotated[str, Form(max_length=64)] = "",
+    on: Annotated[str, Form(alias="date", max_length=10)] = "",
+) -> Response:
+    """Record attended, no-show or cancelled for one visit of the day, then show the day again."""
+    if session.role not in ("scheduler", "admin") or not session.csrf_ok(csrf):
+        return forbidden(request, session)
+    try:
+        appointment_id = handles(request).loads(record)
+    except BadSignature:
+        return forbidden(request, session)
+    if outcome not in OUTCOMES:
+        return page(
+            request, "forbidden.html", {"title": "Unknown outcome"}, session, status.HTTP_400_BAD_REQUEST
+        )
+    await run_in_threadpool(request.app.state.store.record_outcomes, {appointment_id: outcome})
+    return RedirectResponse(
+        f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
+    )

@@ -1,0 +1,145 @@
+"""The pages under /app/: sign-in and its cookie, roles, the scheduler's day, marking outcomes."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from data.stores.appointments import AppointmentStore
+from serving.pages.session import COOKIE, Sessions
+from tests.bodies import session_body
+from tests.helpers import SCHEDULER, TrainedStore
+
+
+@pytest.fixture(scope="module")
+def busy_day(trained_store: TrainedStore) -> tuple[str, str]:
+    """The clinic and date with the most booked visits in the trained store's data."""
+    table = pd.read_csv(trained_store.appointments, parse_dates=["starts_at"])
+    counts = table.groupby([table["clinic_id"], table["starts_at"].dt.date]).size()
+    clinic, day = counts.idxmax()
+    return clinic, day.isoformat()
+
+
+def signed_in(client: TestClient, key: str) -> TestClient:
+    client.cookies.clear()
+    response = client.post("/app/sign-in", data={"key": key}, follow_redirects=False)
+    assert response.status_code == 303
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_signed_out_browsers_go_to_sign_in_and_unknown_keys_are_refused(client: TestClient) -> None:
+    client.cookies.clear()
+    for path in ("/app/", "/app/day"):
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/app/sign-in")
+    refused = client.post("/app/sign-in", data={"key": "not-a-key-x9"})
+    assert refused.status_code == 401 and "not-a-key-x9" not in refused.text
+    assert COOKIE not in refused.headers.get("set-cookie", "")
+
+
+def test_the_session_cookie_is_httponly_strict_and_holds_no_key(client: TestClient) -> None:
+    client.cookies.clear()
+    response = client.post("/app/sign-in", data={"key": "sched-key"}, follow_redirects=False)
+    assert response.headers["location"] == "/app/day"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/app" in cookie
+    assert "sched-key" not in cookie
+
+
+def test_a_scheduler_sees_the_day_scored_planned_and_in_words(
+    client: TestClient, trained_store: TrainedStore, busy_day: tuple[str, str]
+) -> None:
+    clinic, day = busy_day
+    signed_in(client, "sched-key")
+    started = time.perf_counter()
+    response = client.get("/app/day", params={"clinic": clinic, "date": day})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    html = response.text
+    store = AppointmentStore(trained_store.settings.database_url)
+    booked = [b for b in store.clinic_day(clinic, pd.Timestamp(day).toordinal() - 719163).values()]
+    live = [b for b in booked if b.outcome != "cancelled"]
+    assert len(live) > 10
+    assert f"{len(live)} visits booked" in html
+    assert len(re.findall(r'class="band band-(low|medium|high)"', html)) >= len(live)
+    assert "Plan: add" in html
+    assert re.search(r"booked \d+ days? ahead|booked the same day", html)
+    assert elapsed < 1.0, f"the day page took {elapsed:.2f}s"
+
+
+def test_tomorrows_visits_come_with_a_call_list_and_a_plan(client: TestClient) -> None:
+    body = session_body(24, prefix="TMRW", day="2027-03-15")
+    booked = [a for slot in body["slots"] for a in slot["appointments"]]
+    scored = client.post("/v1/noshow/score", json={"appointments": booked}, headers=SCHEDULER)
+    assert scored.status_code == 200
+    risk = {p["appointment_id"]: p["no_show_probability"] for p in scored.json()["predictions"]}
+    signed_in(client, "sched-key")
+    html = client.get("/app/day", params={"clinic": "C01", "date": "2027-03-15"}).text
+    assert "24 visits booked" in html and "Call first" in html
+    calls = html.split('id="calls"')[1].split("</table>")[0]
+    riskiest = max(risk, key=risk.__getitem__)
+    first_patient = next(a["patient_id"] for a in booked if a["appointment_id"] == riskiest)
+    assert re.findall(r"<td>(TMRW-P\d+)</td>", calls)[0] == first_patient
+    assert f"{round(100 * risk[riskiest])}%" in calls
+
+
+def test_other_roles_may_not_open_the_day_and_forms_need_their_token(
+    client: TestClient, busy_day: tuple[str, str]
+) -> None:
+    signed_in(client, "bill-key")
+    assert client.get("/app/day").status_code == 403
+    signed_in(client, "sched-key")
+    clinic, day = busy_day
+    page = client.get("/app/day", params={"clinic": clinic, "date": day}).text
+    record = re.search(r'name="record" value="([^"]+)"', page).group(1)
+    form = {"record": record, "outcome": "no_show", "clinic": clinic, "date": day}
+    assert client.post("/app/day/outcome", data=form | {"csrf": "forged"}).status_code == 403
+    forged = form | {"csrf": csrf_of(page), "record": record[:-2] + "xx"}
+    assert client.post("/app/day/outcome", data=forged).status_code == 403
+
+
+def test_marking_an_outcome_reaches_the_store_without_an_id_in_any_url(
+    client: TestClient, trained_store: TrainedStore, busy_day: tuple[str, str]
+) -> None:
+    clinic, day = busy_day
+    signed_in(client, "sched-key")
+    page = client.get("/app/day", params={"clinic": clinic, "date": day}).text
+    record = re.search(r'name="record" value="([^"]+)"', page).group(1)
+    form = {"csrf": csrf_of(page), "record": record, "outcome": "cancelled", "clinic": clinic, "date": day}
+    response = client.post("/app/day/outcome", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location == f"/app/day?clinic={clinic}&date={day}"
+    store = AppointmentStore(trained_store.settings.database_url)
+    cancelled = [
+        a
+        for a, b in store.clinic_day(clinic, pd.Timestamp(day).toordinal() - 719163).items()
+        if b.outcome == "cancelled"
+    ]
+    assert cancelled and all(a not in location for a in cancelled)
+    after = client.get(location).text
+    assert f'value="{record}"' not in after  # a cancelled visit leaves the day's scored list
+
+
+def test_sign_out_ends_the_session_and_idle_sessions_expire(client: TestClient) -> None:
+    signed_in(client, "sched-key")
+    page = client.get("/app/day").text
+    response = client.post("/app/sign-out", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert response.headers["location"] == "/app/sign-in"
+    assert client.get("/app/day", follow_redirects=False).status_code == 303
+    sessions = Sessions({"k1": "scheduler"}, idle_seconds=1)
+    cookie = sessions.cookie(sessions.open("k1"))
+    assert sessions.read(cookie) is not None
+    time.sleep(2.1)
+    assert sessions.read(cookie) is None
+    assert (
+        Sessions({"k2": "scheduler"}).read(Sessions({"k1": "scheduler"}).cookie(sessions.open("k1"))) is None
+    )
