@@ -96,7 +96,7 @@ def day_schedule(
         half = "morning" if visit.appointment.starts_at.hour < AFTERNOON_FROM_HOUR else "afternoon"
         by_session[(visit.appointment.provider_id, half)][visit.appointment.starts_at].append(visit)
     sessions = []
-    for (provider, half), slots in sorted(by_session.items()):
+    for (provider, half), slots in sorted(by_session.items(), key=lambda s: (s[0][0], s[0][1] != "morning")):
         ordered = sorted(slots.items())
         minutes = _slot_minutes([t for t, _ in ordered], [v.appointment.duration_minutes for v in visits])
         session = Session(provider, half, ordered, slot_minutes=minutes)
