@@ -19,12 +19,14 @@ from data.feeds.code_tables import CodeTables
 from data.stores.appointments import AppointmentStore
 from data.stores.booking_queue import BookingQueue
 from data.stores.claims import ClaimStore
+from data.stores.worklist import WorklistStore
 from models.decisions.risk_bands import RiskBands
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
 from serving.model_loader import ModelSet
 from serving.pages import routes as pages
+from serving.pages import worklist as worklist_pages
 from serving.pages.session import Sessions
 from serving.prediction_log import start_recorder
 from serving.request_log import RequestLog
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
+        app.state.worklist = await run_in_threadpool(WorklistStore, settings.database_url)
         app.state.bookings = BookingQueue(app.state.store)
         app.state.recorder = await run_in_threadpool(start_recorder, settings)
         app.state.metrics.attach(
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(app.state.recorder.close)
         app.state.store.engine.dispose()
         app.state.claim_store.engine.dispose()
+        app.state.worklist.engine.dispose()
 
     app = FastAPI(
         title="careops",
@@ -110,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(monitoring.router)
     app.state.page_sessions = Sessions(keys)
     app.include_router(pages.router)
+    app.include_router(worklist_pages.router)
     app.mount("/app/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_exception_handler(pages.SignInRequired, _to_sign_in)
     return app

@@ -24,7 +24,7 @@ from serving.pages.session import COOKIE, PageSession, Sessions
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/"}
+HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/worklist"}
 OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
 
 
@@ -85,9 +85,7 @@ def handles(request: Request) -> URLSafeSerializer:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep) -> HTMLResponse:
     """Where each role starts."""
-    if session.role in ("scheduler", "admin"):
-        return RedirectResponse("/app/day", status.HTTP_303_SEE_OTHER)
-    return page(request, "home.html", {"title": "careops"}, session)
+    return RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)

@@ -4,6 +4,8 @@ no serious or critical violation on any page, and no record id reaches a URL."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
@@ -15,9 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from data.loaders.uploads import claims_from_upload
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
+from data.synthetic.claims import generate_claims
+from data.x12.writer import write_837p
 from features.history import HistoryParams, online_history
+from models.tasks import caller_records, get_task
 from tests.bodies import free_port, session_body
 from tests.helpers import API_KEYS, SCHEDULER, TrainedStore
 from tests.processes import wait_until_ready
@@ -164,4 +170,49 @@ def test_roles_keep_to_their_pages(server, browser) -> None:
     assert re.search(r"/app/sign-in$", page.url)
     page.goto(f"{base}/app/day")
     assert page.url.endswith("/app/sign-in")
+    context.close()
+
+
+def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_path: Path) -> None:
+    base, _ = server
+    frame = generate_claims(40, seed=4242)
+    frame["claim_id"] = [f"BRC{i:03d}" for i in range(len(frame))]
+    records = caller_records(get_task("denial"), frame)
+    path = write_837p(records, tmp_path / "before-submission.837")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+    visited: list[str] = []
+    page.on("framenavigated", lambda frame: visited.append(frame.url))
+    sign_in(page, base, "bill-key")
+    assert page.url.endswith("/app/worklist")
+    page.get_by_label("Claims to check (canonical CSV or 837)").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and score").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("40 claims added").is_visible()
+    assert serious_violations(page) == []
+    page.screenshot(path=str(ARTIFACTS / "worklist.png"), full_page=True)
+
+    page.get_by_label("Denial probability at least").fill("0.1")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export this view as CSV").click()
+    exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    # The API gets the same claims as the page read them from the 837.
+    as_read = caller_records(get_task("denial"), claims_from_upload(path.name, path.read_bytes()).valid)
+    api = httpx.post(
+        f"{base}/v1/denial/worklist", json={"claims": as_read, "min_probability": 0.1, "limit": 1000},
+        headers={"X-API-Key": "bill-key"},
+    ).json()  # fmt: skip
+    assert exported and [r["claim_id"] for r in exported] == [i["claim_id"] for i in api["items"]]
+
+    page.get_by_role("link", name=exported[0]["claim_id"]).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Lines").is_visible()
+    assert page.get_by_role("heading", name="Likely reasons").is_visible()
+    assert serious_violations(page) == []
+    page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)
+    ids = {r["claim_id"] for r in records} | {r["patient_id"] for r in records}
+    assert not any(any(i in url for i in ids) for url in visited)
     context.close()

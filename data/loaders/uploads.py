@@ -1,0 +1,37 @@
+"""Claims from a file a biller uploads: a canonical CSV or an X12 837, validated like any other file."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from data.loaders.canonical import LoadResult, load_claims
+from data.x12.claims_837 import read_837
+from data.x12.reader import X12FileError
+
+X12_SUFFIXES = (".837", ".x12", ".edi", ".txt")
+
+
+class UploadError(ValueError):
+    """A file that is neither a readable CSV nor a readable 837."""
+
+
+def claims_from_upload(name: str, content: bytes) -> LoadResult:
+    """Validated claims from an uploaded file, with the rows quarantined and why."""
+    suffix = Path(name).suffix.lower()
+    is_x12 = suffix in X12_SUFFIXES or content.lstrip()[:3] == b"ISA"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("upload.837" if is_x12 else "upload.csv")
+        path.write_bytes(content)
+        try:
+            if is_x12:
+                return load_claims(pd.DataFrame(read_837(path)))
+            return load_claims(path)
+        except X12FileError as error:
+            raise UploadError(f"the 837 cannot be read: {error}") from None
+        except (ValueError, KeyError, pd.errors.ParserError) as error:
+            raise UploadError(
+                f"the file is neither a claims CSV nor an 837 ({type(error).__name__})"
+            ) from None

@@ -1,0 +1,216 @@
+"""The biller's pages: the worklist ranked by dollars at risk, one claim's risks and fixes, export.
+
+Claims come in by upload (a canonical CSV or an 837) and are scored once as they arrive; the list
+reads those scores. A claim's page scores it afresh with its factors, lines, reasons and fixes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from data.loaders.uploads import UploadError, claims_from_upload
+from data.schemas import Claim
+from data.stores.worklist import STATUSES, ItemScore, WorkItem
+from models import denial_service
+from models.tasks import caller_records, get_task
+from serving.errors import InvalidRequest
+from serving.model_loader import ModelUnavailableError
+from serving.pages.routes import SessionDep, forbidden, page
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+BILLING = ("biller", "admin")
+DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
+SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the biller narrowed the list to (none of it identifies a patient)."""
+
+    payer: str = ""
+    category: str = ""
+    min_probability: float = 0.0
+    since: date | None = None
+    until: date | None = None
+    status: str = "open"
+    sort: str = "dollars"
+
+    def keep(self, item: WorkItem) -> bool:
+        """Whether an item passes every filter."""
+        served = item.claim.service_date
+        return (
+            (not self.payer or item.claim.payer_id == self.payer)
+            and (not self.category or item.top_reason == self.category)
+            and item.probability >= self.min_probability
+            and (self.since is None or served >= self.since)
+            and (self.until is None or served <= self.until)
+            and (self.status == "all" or item.status == self.status)
+        )
+
+    def ranked(self, items: list[WorkItem]) -> list[WorkItem]:
+        """The kept items, largest first by the chosen sort; ties keep the order claims came in."""
+        key = {
+            "dollars": lambda i: -i.dollars_at_risk,
+            "probability": lambda i: -i.probability,
+            "service_date": lambda i: i.claim.service_date,
+        }[self.sort if self.sort in SORTS else "dollars"]
+        return sorted((i for i in items if self.keep(i)), key=key)
+
+
+def filters(
+    payer: Annotated[str, Query(max_length=64)] = "",
+    category: Annotated[str, Query(max_length=32)] = "",
+    min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
+    since: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
+    until: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
+    status: Annotated[str, Query(pattern="^(open|fixed|submitted|all)$")] = "open",
+    sort: Annotated[str, Query(pattern="^(dollars|probability|service_date)$")] = "dollars",
+) -> Filters:
+    """The filters from the query string (a form sends an empty date when none is picked)."""
+    try:
+        first, last = (date.fromisoformat(d) if d else None for d in (since, until))
+    except ValueError:
+        raise InvalidRequest("since", "must be a date (YYYY-MM-DD)", "date_from_datetime_parsing") from None
+    return Filters(payer, category, min_probability, first, last, status, sort)
+
+
+def _score(request: Request, claims: list[Claim]) -> tuple[list[ItemScore], str]:
+    model = request.app.state.models.get("denial")
+    settings = request.app.state.settings
+    scores = denial_service.score_claims(
+        model.scorer, request.app.state.claim_store, claims, 0, settings.expected_payment_ratio
+    )
+    items = [
+        ItemScore(
+            float(scores.probability[i]),
+            float(scores.expected_payment[i]),
+            float(scores.dollars_at_risk[i]),
+            scores.reasons[i][0].category if scores.reasons[i] else None,
+        )
+        for i in range(len(claims))
+    ]
+    return items, model.version
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+@router.get("/worklist", response_class=HTMLResponse)
+async def worklist(request: Request, session: SessionDep, chosen: FiltersDep) -> Response:
+    """The worklist, filtered and ranked, with the upload form."""
+    if session.role not in BILLING:
+        return forbidden(request, session)
+    return await _render(request, session, chosen, "")
+
+
+async def _render(request: Request, session, chosen: Filters, notice: str) -> Response:
+    items = await run_in_threadpool(request.app.state.worklist.items)
+    shown = chosen.ranked(items)
+    context: dict[str, Any] = {
+        "title": "Worklist",
+        "items": shown,
+        "listed": len(items),
+        "filters": chosen,
+        "payers": sorted({i.claim.payer_id for i in items}),
+        "categories": sorted({i.top_reason for i in items if i.top_reason}),
+        "sorts": SORTS,
+        "statuses": (*STATUSES, "all"),
+        "at_risk": sum(i.dollars_at_risk for i in shown),
+        "query": request.url.query,
+        "notice": notice,
+    }
+    return page(request, "worklist.html", context, session)
+
+
+@router.get("/worklist.csv")
+async def export(request: Request, session: SessionDep, chosen: FiltersDep) -> Response:
+    """The current view as CSV, in the order shown."""
+    if session.role not in BILLING:
+        return forbidden(request, session)
+    items = chosen.ranked(await run_in_threadpool(request.app.state.worklist.items))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rank", "claim_id", "payer_id", "service_date", "total_charge", "denial_probability",
+                     "expected_payment", "dollars_at_risk", "top_reason", "status"])  # fmt: skip
+    for rank, item in enumerate(items, start=1):
+        writer.writerow([
+            rank, item.claim.claim_id, item.claim.payer_id, item.claim.service_date.isoformat(),
+            f"{item.claim.total_charge:.2f}", f"{item.probability:.6f}", f"{item.expected_payment:.2f}",
+            f"{item.dollars_at_risk:.2f}", item.top_reason or "", item.status,
+        ])  # fmt: skip
+    headers = {"Content-Disposition": 'attachment; filename="worklist.csv"', "Cache-Control": "no-store"}
+    return Response(out.getvalue(), media_type="text/csv", headers=headers)
+
+
+@router.post("/worklist/upload", response_class=HTMLResponse)
+async def upload(
+    request: Request,
+    session: SessionDep,
+    claims_file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Claims from a CSV or an 837, validated, scored and added to the list; bad rows listed with why."""
+    if session.role not in BILLING or not session.csrf_ok(csrf):
+        return forbidden(request, session)
+    content = await claims_file.read()
+    try:
+        loaded = await run_in_threadpool(claims_from_upload, claims_file.filename or "", content)
+    except UploadError as error:
+        return await _render(request, session, Filters(), str(error))
+    claims = [Claim.model_validate(r) for r in caller_records(get_task("denial"), loaded.valid)]
+    try:
+        scores, version = await run_in_threadpool(_score, request, claims) if claims else ([], "")
+    except ModelUnavailableError as error:
+        return await _render(request, session, Filters(), str(error))
+    added, updated = await run_in_threadpool(request.app.state.worklist.add, claims, scores, version)
+    reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(loaded.reason_counts.items()))
+    notice = f"{added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid"
+    return await _render(request, session, Filters(), notice + (f" ({reasons})" if reasons else ""))
+
+
+@router.get("/claim/{handle}", response_class=HTMLResponse)
+async def claim_page(request: Request, session: SessionDep, handle: int) -> Response:
+    """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""
+    if session.role not in BILLING:
+        return forbidden(request, session)
+    item = await run_in_threadpool(request.app.state.worklist.item, handle)
+    if item is None:
+        return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
+    settings = request.app.state.settings
+    model = request.app.state.models.get("denial")
+    scores = await run_in_threadpool(
+        denial_service.score_claims, model.scorer, request.app.state.claim_store, [item.claim],
+        settings.top_factors, settings.expected_payment_ratio,
+    )  # fmt: skip
+    context = {
+        "title": "Claim",
+        "item": item,
+        "probability": float(scores.probability[0]),
+        "at_risk": float(scores.dollars_at_risk[0]),
+        "lines": scores.lines[0],
+        "reasons": scores.reasons[0],
+        "factors": scores.factors[0],
+        "statuses": STATUSES,
+    }
+    return page(request, "claim.html", context, session)
+
+
+@router.post("/claim/{handle}/status")
+async def mark(
+    request: Request, session: SessionDep, handle: int, csrf: Annotated[str, Form()] = "",
+    status_to: Annotated[str, Form(alias="status")] = "",
+) -> Response:  # fmt: skip
+    """Mark a claim fixed, submitted or open again."""
+    if session.role not in BILLING or not session.csrf_ok(csrf) or status_to not in STATUSES:
+        return forbidden(request, session)
+    if not await run_in_threadpool(request.app.state.worklist.mark, handle, status_to):
+        return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
+    return RedirectResponse(f"/app/claim/{handle}", status.HTTP_303_SEE_OTHER)

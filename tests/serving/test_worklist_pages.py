@@ -1,0 +1,115 @@
+"""The biller's pages: upload, the worklist ranked as the API ranks it, filters, export, one claim."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from data.loaders.canonical import claims_for_file
+from data.loaders.tables import write_table
+from data.synthetic.claims import generate_claims
+from data.x12.writer import write_837p
+from models.tasks import caller_records, get_task
+from tests.helpers import BILLER
+
+CLAIMS = 120
+
+
+@pytest.fixture(scope="module")
+def claims_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = generate_claims(CLAIMS, seed=808)
+    frame["claim_id"] = [f"WL{i:05d}" for i in range(len(frame))]
+    return write_table(claims_for_file(frame), tmp_path_factory.mktemp("worklist") / "claims.csv")
+
+
+def signed_in(client: TestClient, key: str) -> str:
+    client.cookies.clear()
+    client.post("/app/sign-in", data={"key": key})
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/app/worklist").text).group(1)
+
+
+def upload(client: TestClient, csrf: str, path: Path) -> str:
+    with path.open("rb") as handle:
+        response = client.post(
+            "/app/worklist/upload",
+            data={"csrf": csrf},
+            files={"claims_file": (path.name, handle, "text/plain")},
+        )
+    assert response.status_code == 200
+    return re.search(r'role="status">([^<]+)', response.text).group(1)
+
+
+def exported(client: TestClient, query: str = "") -> list[dict]:
+    response = client.get(f"/app/worklist.csv?{query}")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_uploaded_claims_rank_as_the_api_ranks_them(client: TestClient, claims_csv: Path) -> None:
+    csrf = signed_in(client, "bill-key")
+    assert upload(client, csrf, claims_csv).startswith(f"{CLAIMS} claims added")
+    rows = [r for r in exported(client, "status=all") if r["claim_id"].startswith("WL")]
+    assert len(rows) == CLAIMS
+    records = caller_records(get_task("denial"), get_task("denial").load(claims_csv).valid)
+    api = client.post("/v1/denial/worklist", json={"claims": records, "limit": 1000}, headers=BILLER).json()
+    assert [r["claim_id"] for r in rows] == [item["claim_id"] for item in api["items"]]
+    for row, item in zip(rows, api["items"], strict=True):
+        assert float(row["dollars_at_risk"]) == pytest.approx(item["dollars_at_risk"], abs=0.01)
+
+
+def test_filters_narrow_the_view_and_the_export_follows_them(client: TestClient, claims_csv: Path) -> None:
+    csrf = signed_in(client, "bill-key")
+    upload(client, csrf, claims_csv)
+    everything = [r for r in exported(client, "status=all") if r["claim_id"].startswith("WL")]
+    payer = everything[0]["payer_id"]
+    narrowed = exported(client, f"status=all&payer={payer}&min_probability=0.2&sort=probability")
+    expected = [r for r in everything if r["payer_id"] == payer and float(r["denial_probability"]) >= 0.2]
+    assert {r["claim_id"] for r in narrowed} == {r["claim_id"] for r in expected} and narrowed
+    probabilities = [float(r["denial_probability"]) for r in narrowed]
+    assert probabilities == sorted(probabilities, reverse=True)
+    page = client.get(f"/app/worklist?status=all&payer={payer}&min_probability=0.2").text
+    assert f"{len(narrowed)} of" in page
+
+
+def test_a_claims_page_shows_lines_reasons_and_fixes_and_takes_a_status(
+    client: TestClient, claims_csv: Path
+) -> None:
+    csrf = signed_in(client, "bill-key")
+    upload(client, csrf, claims_csv)
+    page = client.get("/app/worklist").text
+    handle = re.search(r'href="/app/claim/(\d+)"', page).group(1)
+    claim = client.get(f"/app/claim/{handle}")
+    assert claim.status_code == 200
+    html = claim.text
+    assert "<h2>Lines</h2>" in html and "<h2>Likely reasons</h2>" in html
+    assert re.search(r"<td>\d+, \d+", html)  # CARCs beside each reason
+    marked = client.post(f"/app/claim/{handle}/status", data={"csrf": csrf, "status": "submitted"})
+    assert marked.status_code == 200 and "Status: submitted" in marked.text
+    assert f'href="/app/claim/{handle}"' not in client.get("/app/worklist").text  # open claims only
+    assert (
+        client.post(f"/app/claim/{handle}/status", data={"csrf": "no", "status": "open"}).status_code == 403
+    )
+
+
+def test_an_837_uploads_and_bad_files_and_rows_are_explained(client: TestClient, tmp_path: Path) -> None:
+    csrf = signed_in(client, "bill-key")
+    frame = generate_claims(30, seed=909)
+    frame["claim_id"] = [f"X837{i:03d}" for i in range(len(frame))]
+    path = write_837p(caller_records(get_task("denial"), frame), tmp_path / "batch.837")
+    assert upload(client, csrf, path).startswith("30 claims added")
+    bad = tmp_path / "notes.csv"
+    bad.write_text("hello,world\n1,2\n")
+    assert "neither a claims CSV nor an 837" in upload(client, csrf, bad) or "rows not valid" in upload(
+        client, csrf, bad
+    )
+
+
+def test_schedulers_may_not_open_the_worklist(client: TestClient) -> None:
+    signed_in(client, "sched-key")
+    assert client.get("/app/worklist").status_code == 403
+    assert client.get("/app/worklist.csv").status_code == 403
