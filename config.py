@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token for GET /metrics (an admin API key works as well)."
     )
+    mlflow_ui_url: str | None = Field(
+        default=None, description="Base URL of an MLflow UI; the model page links each run to it."
+    )
     code_tables: Path | None = Field(
         default=None,
         description="JSON file of appointment-type and payer codes to careops labels, over the defaults "

@@ -44,6 +44,7 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
         self.golden_set_path: str | None = None
         self.golden_scores_path: str | None = None
         self.reference_path: str | None = None
+        self.card_path: str | None = None
 
     def load_context(self, context: Any) -> None:
         """Read the TrainedModel from the version's data files (JSON and LightGBM text)."""
@@ -51,6 +52,7 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
         self.golden_set_path = context.artifacts.get(GOLDEN_SET_ARTIFACT)
         self.golden_scores_path = context.artifacts.get(GOLDEN_SCORES_ARTIFACT)
         self.reference_path = context.artifacts.get(REFERENCE_ARTIFACT)
+        self.card_path = context.artifacts.get("model_card")
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """Validate the records like a loader does, then score them with the pipeline."""

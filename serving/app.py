@@ -25,6 +25,8 @@ from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
 from serving.model_loader import ModelSet
+from serving.pages import models_page
+from serving.pages import numbers as numbers_pages
 from serving.pages import routes as pages
 from serving.pages import worklist as worklist_pages
 from serving.pages.session import Sessions
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.page_sessions = Sessions(keys)
     app.include_router(pages.router)
     app.include_router(worklist_pages.router)
+    app.include_router(numbers_pages.router)
+    app.include_router(models_page.router)
     app.mount("/app/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_exception_handler(pages.SignInRequired, _to_sign_in)
     return app

@@ -39,6 +39,7 @@ class LoadedModel:
     alias: str
     scorer: CompiledScorer
     profile: ReferenceProfile | None = None  # versions registered before monitoring have none
+    card: dict | None = None  # the model card logged with the version
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
             if wrapper.reference_path
             else None
         ),
+        card=json.loads(Path(wrapper.card_path).read_text(encoding="utf-8")) if wrapper.card_path else None,
     )
     check_golden_set(model, wrapper)
     return model

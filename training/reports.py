@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from training.fit import FitResult
+from models.tasks import get_task
+from training.fit import FitResult, labels
 
 DECILES = 10
 MAX_GROUPS_PER_ATTRIBUTE = 15  # e.g. the largest clinics
@@ -116,6 +117,18 @@ CALIBRATION_CHOICE = (
 )
 
 
+def reliability_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """The holdout's reliability diagram: per decile of predicted probability, the mean predicted,
+    the observed rate and the count."""
+    order = np.argsort(p, kind="stable")
+    return [
+        {"mean_predicted": round(float(p[part].mean()), 6), "observed": round(float(y[part].mean()), 6),
+         "count": len(part)}
+        for part in np.array_split(order, bins)
+        if len(part)
+    ]  # fmt: skip
+
+
 def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: str) -> dict[str, Any]:
     """A model card with the model-card-toolkit's sections, filled from the run."""
     metrics = {k: round(v, 6) for k, v in result.metrics.items()}
@@ -136,6 +149,9 @@ def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: s
         "quantitative_analysis": {
             "holdout_metrics": metrics,
             "metrics_by_slice": result.subgroups,
+            "reliability": reliability_bins(
+                labels(result.holdout, get_task(task_name)), result.holdout_probability
+            ),
         },
         "considerations": {
             "limitations": [

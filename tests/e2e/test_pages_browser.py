@@ -215,4 +215,23 @@ def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_
     page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)
     ids = {r["claim_id"] for r in records} | {r["patient_id"] for r in records}
     assert not any(any(i in url for i in ids) for url in visited)
+
+    page.get_by_role("link", name="Numbers").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Practice numbers").is_visible()
+    assert serious_violations(page) == []
+    page.screenshot(path=str(ARTIFACTS / "numbers.png"), full_page=True)
+    context.close()
+
+
+def test_an_admin_reads_the_model_page(server, browser) -> None:
+    base, _ = server
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    sign_in(page, base, "admin-key")
+    page.get_by_role("link", name="Models").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="noshow").is_visible()
+    assert serious_violations(page) == []
+    page.screenshot(path=str(ARTIFACTS / "models.png"), full_page=True)
     context.close()

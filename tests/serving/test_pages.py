@@ -143,3 +143,27 @@ def test_sign_out_ends_the_session_and_idle_sessions_expire(client: TestClient) 
     assert (
         Sessions({"k2": "scheduler"}).read(Sessions({"k1": "scheduler"}).cookie(sessions.open("k1"))) is None
     )
+
+
+def test_every_role_may_read_the_practice_numbers(client: TestClient) -> None:
+    for key in ("sched-key", "bill-key", "admin-key"):
+        signed_in(client, key)
+        response = client.get("/app/numbers")
+        assert response.status_code == 200 and "<h1>Practice numbers</h1>" in response.text
+        assert 'role="img"' in response.text and "<table>" in response.text
+
+
+def test_the_model_page_shows_the_champion_its_reliability_and_subgroups(
+    client: TestClient, trained_store: TrainedStore
+) -> None:
+    signed_in(client, "sched-key")
+    assert client.get("/app/models").status_code == 403
+    signed_in(client, "admin-key")
+    html = client.get("/app/models").text
+    for task in ("noshow", "denial"):
+        section = html.split(f'id="task-{task}"')[1].split("</section>")[0]
+        roc = trained_store.results[task].metrics["holdout_roc_auc"]
+        assert re.search(r"<td>1</td><td>champion</td>\s*<td>" + f"{roc:.4f}", section)
+        assert "Reliability: mean predicted and observed rate" in section
+        assert section.count("<tr><td>") >= 10  # the deciles, then the subgroups
+        assert "patient_sex" in section or "payer_type" in section

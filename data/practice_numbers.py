@@ -1,0 +1,144 @@
+"""The numbers a practice is run by, computed from careops's stores, by week and by clinic or payer.
+
+- Visits: booked, cancelled and known outcomes per week (of the visit day) and clinic; the
+  cancellation rate, the observed no-show rate and the predicted one (the mean of the latest logged
+  score of each visit, when the prediction log is on).
+- Claims: per week (of adjudication) and payer, the denial rate, denials by category, the days from
+  submission to remittance (a DSO-like figure) and the share of charges not denied. The store keeps
+  no paid amounts (835 payments are read for labels, not kept), so this is the ceiling of the
+  collections ratio, not the ratio itself.
+- The worklist: of the claims scored on the worklist that have since been adjudicated, the share of
+  denied charges that the top tenth by dollars at risk held.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from data.stores.appointments import KNOWN, appointments
+from data.stores.claims import claims_table
+from data.stores.predictions import PredictionLog
+from data.stores.worklist import worklist
+
+
+@dataclass(frozen=True)
+class PracticeNumbers:
+    """The tables of the numbers page; weeks are Mondays (ISO date)."""
+
+    visits: pd.DataFrame  # week, clinic_id, visits, cancelled, known, no_shows, rates
+    claims: pd.DataFrame  # week, payer_id, claims, denied, denial_rate, days_to_remit, not_denied_share
+    categories: pd.DataFrame  # week, category, denied
+    top_decile_share: float | None  # of denied charges on adjudicated worklist claims
+    worklist_adjudicated: int
+
+
+def _week(days: pd.Series) -> pd.Series:
+    dates = pd.to_datetime(days.astype("int64"), unit="D")
+    return (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date.astype(str)
+
+
+def visit_numbers(engine: Engine, log: PredictionLog | None, weeks: int) -> pd.DataFrame:
+    """Visits per week and clinic over the last `weeks` weeks with a known outcome."""
+    c = appointments.c
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
+        if last is None:
+            return pd.DataFrame(columns=["week", "clinic_id", "visits"])
+        query = select(c.clinic_id, c.start_day, c.outcome).where(c.start_day > last - 7 * weeks)
+        rows = pd.DataFrame(connection.execute(query).all(), columns=["clinic_id", "day", "outcome"])
+    rows["week"] = _week(rows["day"])
+    rows["cancelled"] = rows["outcome"] == "cancelled"
+    rows["known"] = rows["outcome"].isin(KNOWN)
+    rows["no_shows"] = rows["outcome"] == "no_show"
+    grouped = rows.groupby(["week", "clinic_id"])
+    out = grouped[["cancelled", "known", "no_shows"]].sum().astype(int)
+    out.insert(0, "visits", grouped.size())
+    out = out.reset_index()
+    out["cancellation_rate"] = out["cancelled"] / out["visits"]
+    out["no_show_rate"] = np.where(out["known"] > 0, out["no_shows"] / out["known"].clip(lower=1), np.nan)
+    out["predicted_no_show_rate"] = np.nan
+    if log is not None:
+        logged = log.predictions("noshow")
+        if not logged.empty and "segment_clinic_id" in logged.columns:
+            logged = logged.dropna(subset=["event_day"]).drop_duplicates("record_key", keep="last")
+            logged = logged[logged["event_day"] > last - 7 * weeks]
+            logged["week"] = _week(logged["event_day"])
+            predicted = logged.groupby(["week", "segment_clinic_id"])["probability"].mean()
+            keys = list(zip(out["week"], out["clinic_id"], strict=True))
+            out["predicted_no_show_rate"] = [predicted.get(k, np.nan) for k in keys]
+    return out.sort_values(["week", "clinic_id"]).reset_index(drop=True)
+
+
+def claim_numbers(engine: Engine, weeks: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Adjudicated claims per week and payer, and denials per week and category."""
+    c = claims_table.c
+    query = select(c.payer_id, c.submitted_day, c.adjudicated_day, c.denied, c.category, c.record).where(
+        c.adjudicated_day.is_not(None), c.denied.is_not(None)
+    )
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(c.adjudicated_day)).where(c.denied.is_not(None))).scalar()
+        if last is None:
+            return pd.DataFrame(columns=["week", "payer_id", "claims"]), pd.DataFrame(
+                columns=["week", "category"]
+            )
+        rows = pd.DataFrame(
+            connection.execute(query.where(c.adjudicated_day > last - 7 * weeks)).all(),
+            columns=["payer_id", "submitted", "adjudicated", "denied", "category", "record"],
+        )
+    rows["week"] = _week(rows["adjudicated"])
+    charged, kept = [], []
+    for text in rows["record"]:
+        lines = json.loads(text)["service_lines"] if text else []
+        charged.append(sum(line["charge"] for line in lines))
+        kept.append(sum(line["charge"] for line in lines if not line.get("denied")))
+    rows["charged"], rows["not_denied"] = charged, kept
+    rows.loc[rows["denied"] == 1, "not_denied"] = 0.0  # a claim denied whole pays nothing
+    rows["days_to_remit"] = rows["adjudicated"] - rows["submitted"]
+    grouped = rows.groupby(["week", "payer_id"])
+    out = pd.DataFrame(
+        {
+            "claims": grouped.size(),
+            "denied": grouped["denied"].sum().astype(int),
+            "days_to_remit": grouped["days_to_remit"].mean(),
+            "charged": grouped["charged"].sum(),
+            "not_denied": grouped["not_denied"].sum(),
+        }
+    ).reset_index()
+    out["denial_rate"] = out["denied"] / out["claims"]
+    out["not_denied_share"] = out["not_denied"] / out["charged"].where(out["charged"] > 0)
+    denied = rows[rows["denied"] == 1]
+    categories = denied.groupby(["week", "category"]).size().rename("denied").reset_index()
+    return out.sort_values(["week", "payer_id"]).reset_index(drop=True), categories
+
+
+def worklist_top_decile(engine: Engine) -> tuple[float | None, int]:
+    """Share of denied charges among adjudicated worklist claims held by the top tenth by dollars at
+    risk (when scored), and how many worklist claims have been adjudicated."""
+    w, c = worklist.c, claims_table.c
+    query = (
+        select(w.dollars_at_risk, c.denied, c.record)
+        .join(claims_table, c.claim_id == w.claim_id)
+        .where(c.denied.is_not(None), w.dollars_at_risk.is_not(None))
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    if not rows:
+        return None, 0
+    at_risk = np.array([r[0] for r in rows])
+    denied_charge = np.array([json.loads(r[2])["total_charge"] if r[1] == 1 else 0.0 for r in rows])
+    if denied_charge.sum() == 0:
+        return None, len(rows)
+    top = np.argsort(-at_risk, kind="stable")[: max(1, int(np.ceil(len(rows) / 10)))]
+    return float(denied_charge[top].sum() / denied_charge.sum()), len(rows)
+
+
+def practice_numbers(engine: Engine, log: PredictionLog | None = None, weeks: int = 8) -> PracticeNumbers:
+    """Every table of the numbers page, over the last `weeks` weeks of each store."""
+    claims, categories = claim_numbers(engine, weeks)
+    share, adjudicated = worklist_top_decile(engine)
+    return PracticeNumbers(visit_numbers(engine, log, weeks), claims, categories, share, adjudicated)
