@@ -6,6 +6,7 @@ CAREOPS := $(BIN)/careops
 STATE := .careops
 APPOINTMENTS := $(STATE)/data/appointments.csv
 CLAIMS := $(STATE)/data/claims.csv
+TOMORROW := $(STATE)/data/tomorrow.csv
 APPOINTMENT_ROWS ?= 100000
 CLAIM_ROWS ?= 50000
 HOST ?= 127.0.0.1
@@ -36,6 +37,8 @@ train: data
 
 run: train
 	@if [ -z "$$CAREOPS_API_KEYS" ]; then $(CAREOPS) keys --file $(STATE)/api-keys; fi
+	$(CAREOPS) tomorrow --data $(APPOINTMENTS) --out $(TOMORROW)
+	$(CAREOPS) book $(TOMORROW)
 	@test -s $(STATE)/pseudonym-key || (umask 077; $(BIN)/python -c \
 		'import secrets; print(secrets.token_urlsafe(32))' > $(STATE)/pseudonym-key)
 	@$(CAREOPS) examples --appointments $(APPOINTMENTS) --claims $(CLAIMS) --keys-file $(STATE)/api-keys \

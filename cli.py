@@ -661,6 +661,49 @@ def listen_hl7(
 
 
 @app.command()
+def tomorrow(
+    data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Canonical appointments.")],
+    out: Annotated[Path, typer.Option(help="Where to write tomorrow's schedule (.csv or .parquet).")],
+    day: Annotated[
+        str | None, typer.Option(help="The day to move it to (default: the next weekday after today).")
+    ] = None,
+) -> None:
+    """Write the file's latest day of appointments moved to tomorrow, unlabelled: a first-run day."""
+    from datetime import date, timedelta
+
+    from data.loaders.tables import read_table, write_table
+    from data.synthetic.tomorrow import tomorrow_schedule
+
+    target = date.fromisoformat(day) if day else date.today() + timedelta(days=1)
+    while day is None and target.weekday() >= 5:
+        target += timedelta(days=1)
+    schedule = tomorrow_schedule(read_table(data), target)
+    write_table(schedule, out)
+    typer.echo(f"wrote {len(schedule)} appointments for {target.isoformat()} to {out}")
+
+
+@app.command()
+def book(
+    data: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Canonical appointments.")],
+) -> None:
+    """Book a file of appointments in the appointment store; invalid rows are listed with why."""
+    from config import Settings
+    from data.loaders.canonical import load_appointments
+    from data.stores.appointments import AppointmentStore
+
+    settings = Settings()
+    loaded = load_appointments(data)
+    store = AppointmentStore(settings.database_url)
+    booked = store.book_table(loaded.valid, settings.horizon_days)
+    store.engine.dispose()
+    typer.echo(
+        f"booked {booked} appointments; {len(loaded.quarantined)} rows not valid {loaded.reason_counts}"
+    )
+    if len(loaded.quarantined):
+        raise typer.Exit(code=QUARANTINED_EXIT_CODE)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,

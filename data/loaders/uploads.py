@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.loaders.canonical import LoadResult, load_claims
+from data.loaders.canonical import LoadResult, load_appointments, load_claims
 from data.x12.claims_837 import read_837
 from data.x12.reader import X12FileError
 
@@ -16,6 +16,17 @@ X12_SUFFIXES = (".837", ".x12", ".edi", ".txt")
 
 class UploadError(ValueError):
     """A file that is neither a readable CSV nor a readable 837."""
+
+
+def appointments_from_upload(content: bytes) -> LoadResult:
+    """Validated appointments from an uploaded canonical CSV, with the rows quarantined and why."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_bytes(content)
+        try:
+            return load_appointments(path)
+        except (ValueError, KeyError, pd.errors.ParserError) as error:
+            raise UploadError(f"the file is not an appointments CSV ({type(error).__name__})") from None
 
 
 def claims_from_upload(name: str, content: bytes) -> LoadResult:

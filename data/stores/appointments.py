@@ -184,6 +184,11 @@ def booking_row(
     }
 
 
+def _records(frame: pd.DataFrame) -> list[dict]:
+    cleaned = frame.drop(columns=[c for c in ("no_show",) if c in frame.columns])
+    return cleaned.astype(object).where(cleaned.notna(), None).to_dict("records")
+
+
 def booking_rows(records: Sequence[Appointment], horizon_days: int = 1) -> list[dict]:
     """The store rows that book these appointments (an unknown booking time is stored as history
     reads it: just before the prediction time of a model with this horizon)."""
@@ -309,6 +314,13 @@ class AppointmentStore:
         self._upsert(rows, (*BOOKING, "outcome", "outcome_recorded_at"))
         return len(rows)
 
+    def book_table(self, frame: pd.DataFrame, horizon_days: int = 1) -> int:
+        """Book a validated canonical table (no outcomes are written); returns the bookings made."""
+        records = [Appointment.model_validate(r) for r in _records(frame)]
+        if records:
+            self.upsert_bookings(booking_rows(records, horizon_days))
+        return len(records)
+
     def labelled_records(self) -> pd.DataFrame:
         """Every stored appointment with a known outcome and its record, as a canonical table with
         its `no_show` label (cancelled appointments and bookings without a record are left out)."""
@@ -345,6 +357,13 @@ class AppointmentStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(c.appointment_id)).all()
         return {a: StoredBooking(json.loads(record), outcome) for a, record, outcome in rows}
+
+    def next_day_with_visits(self, clinic_id: str, from_day: int) -> int | None:
+        """The first day on or after `from_day` with a visit booked at the clinic."""
+        c = appointments.c
+        query = select(func.min(c.start_day)).where(c.clinic_id == clinic_id, c.start_day >= from_day)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
 
     def clinics(self) -> list[str]:
         """The clinics the store holds appointments for."""

@@ -7,23 +7,27 @@ Cache-Control: no-store; record ids travel only in signed form fields, never in 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
 
+from data.epoch import epoch_day
+from data.loaders.canonical import QUARANTINE_REASON, SOURCE_ROW
+from data.loaders.uploads import UploadError, appointments_from_upload
 from models.schedule_day import day_schedule
 from serving.model_loader import ModelUnavailableError
 from serving.pages.session import COOKIE, PageSession, Sessions
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+MAX_BAD_ROWS_SHOWN = 50
 HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/worklist"}
 OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
 
@@ -127,10 +131,55 @@ async def day(
     """The scheduler's day at one clinic: scores, session plans, the call list, outcomes to mark."""
     if session.role not in ("scheduler", "admin"):
         return forbidden(request, session)
+    return await _day(request, session, clinic, on, provider)
+
+
+@router.post("/day/upload", response_class=HTMLResponse)
+async def upload_day(
+    request: Request,
+    session: SessionDep,
+    appointments_file: Annotated[UploadFile, File()],
+    csrf: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Book a CSV of appointments (canonical columns); rows that break a rule are listed with why."""
+    if session.role not in ("scheduler", "admin") or not session.csrf_ok(csrf):
+        return forbidden(request, session)
+    try:
+        loaded = await run_in_threadpool(appointments_from_upload, await appointments_file.read())
+    except UploadError as error:
+        return await _day(request, session, None, None, None, str(error))
+    horizon = request.app.state.settings.horizon_days
+    booked = await run_in_threadpool(request.app.state.store.book_table, loaded.valid, horizon)
+    bad = [
+        (int(row[SOURCE_ROW]) + 1, str(row[QUARANTINE_REASON]))  # the file's line, after its header
+        for _, row in loaded.quarantined.head(MAX_BAD_ROWS_SHOWN).iterrows()
+    ]
+    notice = f"{booked} appointments booked; {len(loaded.quarantined)} rows not valid"
+    first = loaded.valid["starts_at"].min() if booked else None
+    clinic = str(loaded.valid["clinic_id"].iloc[0]) if booked else None
+    return await _day(
+        request, session, clinic, first.date() if first is not None else None, None, notice, bad
+    )
+
+
+async def _day(
+    request: Request,
+    session: PageSession,
+    clinic: str | None,
+    on: date | None,
+    provider: str | None,
+    notice: str = "",
+    bad_rows: list[tuple[int, str]] | None = None,
+) -> HTMLResponse:
     store = request.app.state.store
     clinics = await run_in_threadpool(store.clinics)
     clinic = clinic if clinic in clinics else (clinics[0] if clinics else None)
-    on = on or date.today()
+    if on is None:  # today, or the next day with visits booked (a first run books tomorrow)
+        today = date.today()
+        upcoming = (
+            await run_in_threadpool(store.next_day_with_visits, clinic, epoch_day(today)) if clinic else None
+        )
+        on = today if upcoming is None else date(1970, 1, 1) + timedelta(days=int(upcoming))
     context: dict[str, Any] = {
         "title": "The day",
         "clinics": clinics,
@@ -141,6 +190,8 @@ async def day(
         "error": None,
         "outcomes": OUTCOMES,
         "handle": handles(request).dumps,
+        "notice": notice,
+        "bad_rows": bad_rows,
     }
     if clinic is not None:
         try:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from data.loaders.canonical import load_appointments
+from data.loaders.tables import write_table
 from data.stores.appointments import AppointmentStore
+from data.synthetic.appointments import generate_appointments
+from data.synthetic.tomorrow import tomorrow_schedule
 from serving.pages.session import COOKIE, Sessions
 from tests.bodies import session_body
 from tests.helpers import SCHEDULER, TrainedStore
@@ -167,3 +173,41 @@ def test_the_model_page_shows_the_champion_its_reliability_and_subgroups(
         assert "Reliability: mean predicted and observed rate" in section
         assert section.count("<tr><td>") >= 10  # the deciles, then the subgroups
         assert "patient_sex" in section or "payer_type" in section
+
+
+def test_a_csv_of_appointments_is_booked_and_bad_rows_are_listed_with_why(
+    client: TestClient, tmp_path: Path
+) -> None:
+    table = load_appointments(generate_appointments(8000, seed=515)).valid
+    upcoming = tomorrow_schedule(table, date(2027, 4, 6)).head(11)
+    upcoming.loc[upcoming.index[3], "duration_minutes"] = -10
+    path = write_table(upcoming, tmp_path / "tomorrow.csv")
+    signed_in(client, "sched-key")
+    csrf = csrf_of(client.get("/app/day").text)
+    with path.open("rb") as handle:
+        response = client.post(
+            "/app/day/upload",
+            data={"csrf": csrf},
+            files={"appointments_file": ("tomorrow.csv", handle, "text/csv")},
+        )
+    assert response.status_code == 200
+    assert "10 appointments booked; 1 rows not valid" in response.text
+    assert re.search(r"<td>5</td><td>[^<]*duration_minutes", response.text)  # line 5: header, then row 4
+    assert "-10" not in re.search(
+        r"<caption>Rows not booked</caption>.*?</table>", response.text, re.S
+    ).group(0)
+    clinic = upcoming["clinic_id"].iloc[0]
+    day = client.get("/app/day", params={"clinic": clinic, "date": "2027-04-06"}).text
+    booked = upcoming.drop(index=upcoming.index[3])
+    assert f"{int((booked['clinic_id'] == clinic).sum())} visits booked" in day
+
+
+def test_tomorrow_is_the_latest_day_moved_and_unlabelled() -> None:
+    table = load_appointments(generate_appointments(2000, seed=516)).valid
+    moved = tomorrow_schedule(table, date(2027, 5, 3))
+    latest = table[table["starts_at"].dt.normalize() == table["starts_at"].dt.normalize().max()]
+    assert len(moved) == len(latest) and "no_show" not in moved.columns
+    assert (pd.to_datetime(moved["starts_at"]).dt.date == date(2027, 5, 3)).all()
+    lead = pd.to_datetime(moved["starts_at"]) - pd.to_datetime(moved["booked_at"])
+    assert (lead.to_numpy() == (latest["starts_at"] - latest["booked_at"]).to_numpy()).all()
+    assert moved["appointment_id"].str.startswith("T").all()
