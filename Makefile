@@ -7,6 +7,7 @@ STATE := .careops
 APPOINTMENTS := $(STATE)/data/appointments.csv
 CLAIMS := $(STATE)/data/claims.csv
 TOMORROW := $(STATE)/data/tomorrow.csv
+TO_SUBMIT := $(STATE)/data/claims-to-submit.csv
 APPOINTMENT_ROWS ?= 100000
 CLAIM_ROWS ?= 50000
 HOST ?= 127.0.0.1
@@ -37,8 +38,9 @@ train: data
 
 run: train
 	@if [ -z "$$CAREOPS_API_KEYS" ]; then $(CAREOPS) keys --file $(STATE)/api-keys; fi
-	$(CAREOPS) tomorrow --data $(APPOINTMENTS) --out $(TOMORROW)
+	$(CAREOPS) tomorrow --data $(APPOINTMENTS) --out $(TOMORROW) --claims $(CLAIMS) --claims-out $(TO_SUBMIT)
 	$(CAREOPS) book $(TOMORROW)
+	$(CAREOPS) queue $(TO_SUBMIT)
 	@test -s $(STATE)/pseudonym-key || (umask 077; $(BIN)/python -c \
 		'import secrets; print(secrets.token_urlsafe(32))' > $(STATE)/pseudonym-key)
 	@$(CAREOPS) examples --appointments $(APPOINTMENTS) --claims $(CLAIMS) --keys-file $(STATE)/api-keys \

@@ -667,12 +667,19 @@ def tomorrow(
     day: Annotated[
         str | None, typer.Option(help="The day to move it to (default: the next weekday after today).")
     ] = None,
+    claims: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Canonical claims: the latest become claims to submit."
+        ),
+    ] = None,
+    claims_out: Annotated[Path | None, typer.Option(help="Where to write the claims to submit.")] = None,
 ) -> None:
     """Write the file's latest day of appointments moved to tomorrow, unlabelled: a first-run day."""
     from datetime import date, timedelta
 
     from data.loaders.tables import read_table, write_table
-    from data.synthetic.tomorrow import tomorrow_schedule
+    from data.synthetic.tomorrow import claims_to_submit, tomorrow_schedule
 
     target = date.fromisoformat(day) if day else date.today() + timedelta(days=1)
     while day is None and target.weekday() >= 5:
@@ -680,6 +687,10 @@ def tomorrow(
     schedule = tomorrow_schedule(read_table(data), target)
     write_table(schedule, out)
     typer.echo(f"wrote {len(schedule)} appointments for {target.isoformat()} to {out}")
+    if claims is not None and claims_out is not None:
+        to_submit = claims_to_submit(read_table(claims), target)
+        write_table(to_submit, claims_out)
+        typer.echo(f"wrote {len(to_submit)} claims to submit on {target.isoformat()} to {claims_out}")
 
 
 @app.command()
@@ -699,6 +710,36 @@ def book(
     typer.echo(
         f"booked {booked} appointments; {len(loaded.quarantined)} rows not valid {loaded.reason_counts}"
     )
+    if len(loaded.quarantined):
+        raise typer.Exit(code=QUARANTINED_EXIT_CODE)
+
+
+@app.command()
+def queue(
+    data: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Canonical claims (.csv or .parquet).")
+    ],
+) -> None:
+    """Score claims about to be submitted with denial@champion and put them on the biller's worklist."""
+    from config import Settings
+    from data.loaders.canonical import load_claims
+    from data.schemas import Claim
+    from data.stores.claims import ClaimStore
+    from data.stores.worklist import WorklistStore
+    from models.denial_service import worklist_scores
+    from models.tasks import caller_records, get_task
+    from serving.model_loader import ModelSet
+
+    settings = Settings()
+    loaded = load_claims(data)
+    claims = [Claim.model_validate(r) for r in caller_records(get_task("denial"), loaded.valid)]
+    models = ModelSet()
+    models.refresh(settings)
+    model = models.get("denial")
+    store = ClaimStore(settings.database_url)
+    scores = worklist_scores(model.scorer, store, claims, settings.expected_payment_ratio)
+    added, updated = WorklistStore(settings.database_url).add(claims, scores, model.version)
+    typer.echo(f"worklist: {added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid")
     if len(loaded.quarantined):
         raise typer.Exit(code=QUARANTINED_EXIT_CODE)
 

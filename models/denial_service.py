@@ -14,6 +14,7 @@ import pandas as pd
 
 from data.schemas import Claim, DenialCategory
 from data.stores.claims import ClaimStore
+from data.stores.worklist import ItemScore
 from data.x12.carc import LIKELY_CARCS
 from features.claim import LINE_RULES
 from features.claim_history import online_claim_history
@@ -151,3 +152,19 @@ def record_claims(store: ClaimStore, claims: Sequence[Claim]) -> tuple[int, int]
     recorded = store.record(pd.DataFrame([claim.model_dump() for claim in claims])) if claims else 0
     with_outcome = sum(c.denied is not None and c.adjudicated_at is not None for c in claims)
     return recorded, with_outcome
+
+
+def worklist_scores(
+    scorer: CompiledScorer, store: ClaimStore, claims: Sequence[Claim], payment_ratio: float
+) -> list[ItemScore]:
+    """What the worklist keeps of each claim's score (no factors: the list does not show them)."""
+    scores = score_claims(scorer, store, claims, 0, payment_ratio)
+    return [
+        ItemScore(
+            float(scores.probability[i]),
+            float(scores.expected_payment[i]),
+            float(scores.dollars_at_risk[i]),
+            scores.reasons[i][0].category if scores.reasons[i] else None,
+        )
+        for i in range(len(claims))
+    ]

@@ -20,6 +20,7 @@ from data.loaders.uploads import UploadError, claims_from_upload
 from data.schemas import Claim
 from data.stores.worklist import STATUSES, ItemScore, WorkItem
 from models import denial_service
+from models.denial_service import worklist_scores
 from models.tasks import caller_records, get_task
 from serving.errors import InvalidRequest
 from serving.model_loader import ModelUnavailableError
@@ -84,20 +85,8 @@ def filters(
 
 def _score(request: Request, claims: list[Claim]) -> tuple[list[ItemScore], str]:
     model = request.app.state.models.get("denial")
-    settings = request.app.state.settings
-    scores = denial_service.score_claims(
-        model.scorer, request.app.state.claim_store, claims, 0, settings.expected_payment_ratio
-    )
-    items = [
-        ItemScore(
-            float(scores.probability[i]),
-            float(scores.expected_payment[i]),
-            float(scores.dollars_at_risk[i]),
-            scores.reasons[i][0].category if scores.reasons[i] else None,
-        )
-        for i in range(len(claims))
-    ]
-    return items, model.version
+    ratio = request.app.state.settings.expected_payment_ratio
+    return worklist_scores(model.scorer, request.app.state.claim_store, claims, ratio), model.version
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,33 @@ def test_schedulers_may_not_open_the_worklist(client: TestClient) -> None:
     signed_in(client, "sched-key")
     assert client.get("/app/worklist").status_code == 403
     assert client.get("/app/worklist.csv").status_code == 403
+
+
+def test_claims_to_submit_are_queued_on_the_worklist_from_the_command_line(
+    trained_store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+    from data.loaders.tables import read_table
+    from data.stores.worklist import WorklistStore
+    from data.synthetic.tomorrow import claims_to_submit
+
+    claims = read_table(trained_store.claims)
+    to_submit = claims_to_submit(claims, date(2027, 6, 7), rows=50)
+    assert len(to_submit) == 50 and "denied" not in to_submit.columns
+    assert (to_submit["submitted_at"] == "2027-06-07").all() and to_submit["claim_id"].str.startswith(
+        "S"
+    ).all()
+    assert not any("denied" in line for lines in to_submit["service_lines"] for line in json.loads(lines))
+    url = f"sqlite:///{tmp_path / 'careops.db'}"
+    for name, value in {
+        "CAREOPS_DATABASE_URL": url,
+        "MLFLOW_TRACKING_URI": trained_store.settings.tracking_uri,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["queue", str(write_table(to_submit, tmp_path / "to-submit.csv"))])
+    assert result.exit_code == 0, result.output
+    assert "50 claims added" in result.output
+    items = WorklistStore(url).items()
+    assert len(items) == 50 and all(0 < i.probability < 1 and i.status == "open" for i in items)
