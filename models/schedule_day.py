@@ -46,6 +46,7 @@ class Session:
     slots: list[tuple[datetime, list[ScoredVisit]]] = field(default_factory=list)
     plan: Recommendation | None = None
     slot_minutes: int = 15
+    accepted: list[int] = field(default_factory=list)  # extra bookings accepted per slot
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,13 @@ def day_schedule(
     provider_id: str | None = None,
     top_factors: int = 3,
     costs: Costs | None = None,
+    accepted: dict[tuple[str, datetime], int] | None = None,
 ) -> DaySchedule:
-    """Score every visit the store holds for the clinic that day and plan each session."""
+    """Score every visit the store holds for the clinic that day and plan each session.
+
+    `accepted` holds extra bookings already accepted by (provider, slot start): the plan counts them
+    as booked (each showing as often as the session's patients on average) and suggests the rest."""
+    accepted = accepted or {}
     costs = costs or Costs()
     stored = store.clinic_day(clinic_id, epoch_day(day))
     visits_in = [
@@ -100,7 +106,11 @@ def day_schedule(
         ordered = sorted(slots.items())
         minutes = _slot_minutes([t for t, _ in ordered], [v.appointment.duration_minutes for v in visits])
         session = Session(provider, half, ordered, slot_minutes=minutes)
-        session.plan = recommend([[1 - v.probability for v in group] for _, group in ordered], minutes, costs)
+        session.accepted = [accepted.get((provider, t), 0) for t, _ in ordered]
+        shows = [[1 - v.probability for v in group] for _, group in ordered]
+        p_new = sum(sum(s) for s in shows) / max(1, sum(len(s) for s in shows))
+        slots_in = [s + [p_new] * n for s, n in zip(shows, session.accepted, strict=True)]
+        session.plan = recommend(slots_in, minutes, costs, overbook_show_probability=p_new)
         sessions.append(session)
     to_come = [v for v in visits if v.outcome is None]
     call_list = sorted(to_come, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]

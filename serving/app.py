@@ -19,6 +19,7 @@ from data.feeds.code_tables import CodeTables
 from data.stores.appointments import AppointmentStore
 from data.stores.booking_queue import BookingQueue
 from data.stores.claims import ClaimStore
+from data.stores.overbooks import OverbookStore
 from data.stores.worklist import WorklistStore
 from models.decisions.risk_bands import RiskBands
 from serving.errors import install_error_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
         app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
         app.state.worklist = await run_in_threadpool(WorklistStore, settings.database_url)
+        app.state.overbooks = await run_in_threadpool(OverbookStore, settings.database_url)
         app.state.bookings = BookingQueue(app.state.store)
         app.state.recorder = await run_in_threadpool(start_recorder, settings)
         app.state.metrics.attach(
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store.engine.dispose()
         app.state.claim_store.engine.dispose()
         app.state.worklist.engine.dispose()
+        app.state.overbooks.engine.dispose()
 
     app = FastAPI(
         title="careops",

@@ -199,16 +199,40 @@ async def _day(
         except ModelUnavailableError as error:
             context["error"] = str(error)
         else:
+            when = datetime.combine(on, datetime.min.time())
+            accepted = await run_in_threadpool(request.app.state.overbooks.on_day, clinic, when)
             context["schedule"] = await run_in_threadpool(
                 day_schedule,
                 model.scorer,
                 store,
                 request.app.state.risk_bands,
                 clinic,
-                datetime.combine(on, datetime.min.time()),
+                when,
                 provider or None,
+                accepted=accepted,
             )
     return page(request, "day.html", context, session)
+
+
+@router.post("/day/accept")
+async def accept_overbook(
+    request: Request,
+    session: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+    slot: Annotated[str, Form(max_length=512)] = "",
+    count: Annotated[int, Form(ge=0, le=5)] = 1,
+) -> Response:
+    """Accept (or, with count 0, withdraw) the plan's extra booking for one slot."""
+    if session.role not in ("scheduler", "admin") or not session.csrf_ok(csrf):
+        return forbidden(request, session)
+    try:
+        clinic, provider, starts = handles(request).loads(slot)
+    except BadSignature:
+        return forbidden(request, session)
+    when = datetime.fromisoformat(starts)
+    await run_in_threadpool(request.app.state.overbooks.accept, clinic, provider, when, count)
+    back = f"/app/day?{urlencode({'clinic': clinic, 'date': when.date().isoformat()})}"
+    return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/day/outcome")

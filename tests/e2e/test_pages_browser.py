@@ -120,7 +120,7 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     sign_in(page, base, "sched-key")
     assert serious_violations(page) == []
     page.get_by_label("Date").fill(DAY)
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Show", exact=True).click()
     page.wait_for_load_state()
     assert page.get_by_text("24 visits booked").is_visible()
     assert page.locator(".band").count() >= 24
@@ -128,6 +128,10 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     assert page.get_by_text("Plan: add").first.is_visible()
     assert serious_violations(page) == []
     page.screenshot(path=str(ARTIFACTS / "day.png"), full_page=True)
+
+    page.get_by_role("button", name=re.compile(r"^Accept the extra booking at")).first.click()
+    page.wait_for_load_state()
+    assert page.get_by_text(re.compile(r"Accepted: \d+ extra")).first.is_visible()
 
     first = booked[0]
     page.get_by_role("button", name=f"No-show: 08:00 {first['patient_id']}").click()

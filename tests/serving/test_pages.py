@@ -211,3 +211,28 @@ def test_tomorrow_is_the_latest_day_moved_and_unlabelled() -> None:
     lead = pd.to_datetime(moved["starts_at"]) - pd.to_datetime(moved["booked_at"])
     assert (lead.to_numpy() == (latest["starts_at"] - latest["booked_at"]).to_numpy()).all()
     assert moved["appointment_id"].str.startswith("T").all()
+
+
+def test_accepting_a_suggested_overbooking_counts_it_in_the_plan(client: TestClient) -> None:
+    body = session_body(16, prefix="ACC", day="2027-03-22")
+    booked = [a for slot in body["slots"] for a in slot["appointments"]]
+    assert (
+        client.post("/v1/noshow/score", json={"appointments": booked}, headers=SCHEDULER).status_code == 200
+    )
+    signed_in(client, "sched-key")
+    html = client.get("/app/day", params={"clinic": "C01", "date": "2027-03-22"}).text
+    suggested = int(re.search(r"Plan: add <strong>(\d+)</strong>", html).group(1))
+    assert suggested >= 1
+    form = re.search(
+        r'action="/app/day/accept".*?name="slot" value="([^"]+)".*?name="count" value="(\d+)"', html, re.S
+    )
+    data = {"csrf": csrf_of(html), "slot": form.group(1), "count": form.group(2)}
+    response = client.post("/app/day/accept", data=data, follow_redirects=False)
+    assert response.headers["location"] == "/app/day?clinic=C01&date=2027-03-22"
+    after = client.get(response.headers["location"]).text
+    assert f"Accepted: {form.group(2)} extra." in after and "accepted (" in after
+    # The plan now starts from a session with the accepted booking in it: more patients expected.
+    seen = r"Expected patients seen ([\d.]+) →"
+    assert float(re.search(seen, after).group(1)) > float(re.search(seen, html).group(1))
+    forged = data | {"slot": form.group(1)[:-3] + "abc"}
+    assert client.post("/app/day/accept", data=forged).status_code == 403
