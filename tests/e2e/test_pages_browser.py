@@ -129,14 +129,19 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     assert serious_violations(page) == []
     page.screenshot(path=str(ARTIFACTS / "day.png"), full_page=True)
 
+    from playwright.sync_api import expect
+
+    # Accepting and marking update the page in place (htmx), and work as plain forms without it.
     page.get_by_role("button", name=re.compile(r"^Accept the extra booking at")).first.click()
-    page.wait_for_load_state()
-    assert page.get_by_text(re.compile(r"Accepted: \d+ extra")).first.is_visible()
+    expect(page.get_by_text(re.compile(r"Accepted: \d+ extra")).first).to_be_visible()
 
     first = booked[0]
-    page.get_by_role("button", name=f"No-show: 08:00 {first['patient_id']}").click()
-    page.wait_for_load_state()
-    assert page.url.endswith(f"/app/day?clinic=C01&date={DAY}")
+    row = page.get_by_role("row").filter(
+        has=page.get_by_role("button", name=f"No-show: 08:00 {first['patient_id']}")
+    )
+    row.get_by_role("button", name=f"No-show: 08:00 {first['patient_id']}").click()
+    expect(row.first.locator(".done")).to_have_text("No-show")
+    expect(page).to_have_url(re.compile(f"/app/day\\?clinic=C01&date={DAY}$"))
 
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["careops_session"]
