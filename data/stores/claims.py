@@ -183,6 +183,18 @@ class ClaimStore:
         if has_claims and not has_counts:  # a store from before the daily counts: build them once
             with_retries(self._rebuild_counts)
 
+    def awaiting(self, limit: int = 1000) -> list[Claim]:
+        """Claims recorded as submitted that have no remittance yet (the latest first), as records."""
+        c = claims_table.c
+        query = (
+            select(c.record)
+            .where(c.adjudicated_day.is_(None), c.record.is_not(None))
+            .order_by(c.submitted_day.desc(), c.claim_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [Claim.model_validate(json.loads(r)) for r in connection.execute(query).scalars()]
+
     def record(self, frame: pd.DataFrame) -> int:
         """Store canonical claims as submitted, with their outcomes where known; returns claims written.
 

@@ -165,6 +165,25 @@ async def upload(
     return await _render(request, session, Filters(), notice + (f" ({reasons})" if reasons else ""))
 
 
+@router.post("/worklist/from-store", response_class=HTMLResponse)
+async def from_store(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
+    """Put the claim store's claims that await a remittance on the list, scored."""
+    if session.role not in BILLING or not session.csrf_ok(csrf):
+        return forbidden(request, session)
+    claims = await run_in_threadpool(
+        request.app.state.claim_store.awaiting, request.app.state.settings.max_batch
+    )
+    try:
+        scores, version = await run_in_threadpool(_score, request, claims) if claims else ([], "")
+    except ModelUnavailableError as error:
+        return await _render(request, session, Filters(), str(error))
+    added, updated = await run_in_threadpool(request.app.state.worklist.add, claims, scores, version)
+    notice = (
+        f"from the claim store, {len(claims)} claims awaiting a remittance: {added} added, {updated} updated"
+    )
+    return await _render(request, session, Filters(), notice)
+
+
 @router.get("/claim/{handle}", response_class=HTMLResponse)
 async def claim_page(request: Request, session: SessionDep, handle: int) -> Response:
     """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""

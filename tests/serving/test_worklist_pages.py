@@ -145,3 +145,20 @@ def test_claims_to_submit_are_queued_on_the_worklist_from_the_command_line(
     assert "50 claims added" in result.output
     items = WorklistStore(url).items()
     assert len(items) == 50 and all(0 < i.probability < 1 and i.status == "open" for i in items)
+
+
+def test_claims_awaiting_a_remittance_come_from_the_claim_store(client: TestClient, trained_store) -> None:
+    from data.loaders.canonical import load_claims
+    from data.stores.claims import ClaimStore
+
+    frame = generate_claims(12, seed=911)
+    frame["claim_id"] = [f"AW{i:03d}" for i in range(len(frame))]
+    frame[["denied", "denial_category", "adjudicated_at"]] = None
+    frame["service_lines"] = [[{k: v for k, v in line.items() if k not in ("denied", "denial_category")}
+                               for line in lines] for lines in frame["service_lines"]]  # fmt: skip
+    ClaimStore(trained_store.settings.database_url).record(load_claims(claims_for_file(frame)).valid)
+    csrf = signed_in(client, "bill-key")
+    response = client.post("/app/worklist/from-store", data={"csrf": csrf})
+    assert response.status_code == 200 and "awaiting a remittance" in response.text
+    listed = {r["claim_id"] for r in exported(client, "status=all")}
+    assert {f"AW{i:03d}" for i in range(12)} <= listed
