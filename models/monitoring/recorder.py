@@ -202,6 +202,15 @@ class PredictionRecorder:
         self._thread = threading.Thread(target=self._run, name="careops-prediction-log", daemon=True)
         self._thread.start()
 
+    def probabilities_of(self, task: str, record_ids: list[str]) -> dict[str, float]:
+        """The latest logged probability of each of these records (by id) that the log holds."""
+        logged = self.log.predictions(task)
+        if logged.empty:
+            return {}
+        latest = logged.drop_duplicates("record_key", keep="last").set_index("record_key")["probability"]
+        keys = pseudonyms(self._key, record_ids)
+        return {i: float(latest[k]) for i, k in zip(record_ids, keys, strict=True) if k in latest.index}
+
     def record(self, scored: Scored) -> None:
         """Hand a scored batch over; returns at once."""
         if len(self._pending) >= self.max_pending:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from data.practice_numbers import practice_numbers
+from models.practice_sessions import session_minutes
 from serving.pages.routes import SessionDep, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -60,9 +61,14 @@ async def numbers(
     """No-show, cancellation and denial rates, days to remittance, and the worklist's top decile."""
     recorder = getattr(request.app.state, "recorder", None)
     log = getattr(recorder, "log", None)
-    figures = await run_in_threadpool(practice_numbers, request.app.state.store.engine, log, weeks)
+    engine = request.app.state.store.engine
+    figures = await run_in_threadpool(practice_numbers, engine, log, weeks)
+    predicted = (lambda ids: recorder.probabilities_of("noshow", ids)) if recorder is not None else None
+    sessions = await run_in_threadpool(session_minutes, engine, weeks, predicted)
     visits, claims = figures.visits, figures.claims
-    context: dict[str, Any] = {"title": "Practice numbers", "figures": figures, "weeks": weeks}
+    context: dict[str, Any] = {
+        "title": "Practice numbers", "figures": figures, "weeks": weeks, "sessions": sessions,
+    }  # fmt: skip
     if not visits.empty:
         observed = _weekly(visits, "no_shows", "known")
         rows = visits.dropna(subset=["predicted_no_show_rate"])

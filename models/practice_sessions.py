@@ -1,0 +1,116 @@
+"""Expected patient waiting and clinic idle minutes per week and clinic, from the session model.
+
+Each provider's half-day is a session whose slots are the distinct start times of its visits
+(cancelled ones left out). A visit shows with its predicted probability where the prediction log
+holds one for it, else with the clinic's observed show rate that week. The session model
+(models/decisions/session.py) gives each session's exact expected waiting and idle minutes; all the
+sessions of the window are evaluated in one batched dynamic program.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from data.stores.appointments import KNOWN, appointments
+from models.decisions.session import _pmf_matrix, backlog_dynamics
+
+AFTERNOON_FROM_HOUR = 13
+
+
+def session_minutes(
+    engine: Engine,
+    weeks: int,
+    predicted: Callable[[list[str]], Mapping[str, float]] | None = None,
+    slot_minutes: float = 15.0,
+) -> pd.DataFrame:
+    """Per week and clinic: sessions, expected waiting minutes per visit and idle minutes per session.
+
+    `predicted` gives P(no-show) by appointment id where the prediction log holds one (the caller
+    holds the log's pseudonym key)."""
+    c = appointments.c
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
+        if last is None:
+            return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
+        query = select(c.appointment_id, c.clinic_id, c.start_day, c.outcome, c.record).where(
+            c.start_day > last - 7 * weeks, c.record.is_not(None)
+        )
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["appointment_id", "clinic_id", "day", "outcome", "record"])
+    frame = frame[frame["outcome"] != "cancelled"].copy()
+    records = [json.loads(r) for r in frame["record"]]
+    frame["provider_id"] = [r["provider_id"] for r in records]
+    frame["starts_at"] = pd.to_datetime([r["starts_at"] for r in records])
+    dates = pd.to_datetime(frame["day"].astype("int64"), unit="D")
+    frame["week"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    observed = (
+        frame[frame["outcome"].isin(KNOWN)]
+        .groupby(["week", "clinic_id"])["outcome"]
+        .apply(lambda o: float((o == "attended").mean()))
+    )
+    rates = observed.rename("rate").reset_index()
+    shows = frame[["week", "clinic_id"]].merge(rates, on=["week", "clinic_id"], how="left")["rate"].to_numpy()
+    if predicted is not None:
+        model = frame["appointment_id"].map(predicted(list(frame["appointment_id"])))
+        shows = np.where(model.notna(), 1 - model.to_numpy(dtype=float, na_value=np.nan), shows)
+    frame["show"] = np.nan_to_num(shows, nan=0.8)
+    frame["half"] = np.where(frame["starts_at"].dt.hour < AFTERNOON_FROM_HOUR, 0, 1)
+    frame = frame.sort_values(["week", "clinic_id", "provider_id", "day", "half", "starts_at"], kind="stable")
+    sessions: list[tuple[str, str, list[list[float]]]] = []
+    previous_session, previous_start = None, None
+    for week, clinic, provider, day, half, starts, show in zip(
+        frame["week"], frame["clinic_id"], frame["provider_id"], frame["day"], frame["half"],
+        frame["starts_at"], frame["show"], strict=True,
+    ):  # fmt: skip
+        key = (week, clinic, provider, day, half)
+        if key != previous_session:
+            sessions.append((week, clinic, []))
+            previous_session, previous_start = key, None
+        slots = sessions[-1][2]
+        if starts != previous_start:
+            slots.append([])
+            previous_start = starts
+        slots[-1].append(float(show))
+    if not sessions:
+        return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
+    # One batched dynamic program: sessions padded at the front with empty slots, which are idle
+    # (their idle is taken off) and leave the backlog at zero.
+    longest = max(len(slots) for _, _, slots in sessions)
+    width = max(len(s) for _, _, slots in sessions for s in slots) + 1
+    pmfs = np.zeros((len(sessions), longest, width))
+    pmfs[:, :, 0] = 1.0
+    for i, (_, _, slots) in enumerate(sessions):
+        pmfs[i, longest - len(slots) :, :] = 0.0
+        pmfs[i, longest - len(slots) :, :width] = _pad(_pmf_matrix(slots), width)
+    mean_backlog, idle, _, _ = backlog_dynamics(pmfs)
+    out = []
+    for i, (week, clinic, slots) in enumerate(sessions):
+        pad = longest - len(slots)
+        waiting = sum(
+            p * slot_minutes * (mean_backlog[i, pad + t] + (sum(s) - p) / 2.0)
+            for t, s in enumerate(slots)
+            for p in s
+        )
+        visits = sum(len(s) for s in slots)
+        out.append((week, clinic, visits, waiting, float(idle[i, pad:].sum()) * slot_minutes))
+    table = pd.DataFrame(out, columns=["week", "clinic_id", "visits", "waiting", "idle"])
+    grouped = table.groupby(["week", "clinic_id"])
+    result = pd.DataFrame(
+        {
+            "sessions": grouped.size(),
+            "waiting_per_visit": grouped["waiting"].sum() / grouped["visits"].sum(),
+            "idle_per_session": grouped["idle"].mean(),
+        }
+    )
+    return result.reset_index()
+
+
+def _pad(matrix: np.ndarray, width: int) -> np.ndarray:
+    out = np.zeros((len(matrix), width))
+    out[:, : matrix.shape[1]] = matrix
+    return out
