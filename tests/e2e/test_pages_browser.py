@@ -179,6 +179,10 @@ def test_roles_keep_to_their_pages(server, browser) -> None:
     assert re.search(r"/app/sign-in$", page.url)
     page.goto(f"{base}/app/day")
     assert page.url.endswith("/app/sign-in")
+    page.get_by_label("API key").fill("sched-key")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert page.goto(f"{base}/app/worklist").status == 403  # a scheduler key cannot open the worklist
     context.close()
 
 
