@@ -176,7 +176,10 @@ def judge_columns(frame: pd.DataFrame, model: type[BaseModel]) -> Judged | None:
             ok, judged_values = judged
             missing = _missing(column)
             accepted &= ok | missing
-            values[name] = judged_values.astype(object).where(~missing, None)
+            if judged_values.dtype.kind == "M":  # times keep their dtype: NaT is missing enough
+                values[name] = judged_values.where(~missing)
+            else:
+                values[name] = judged_values.astype(object).where(~missing, None)
         else:
             judged = _judge(column, field.annotation, field.metadata)
             if judged is None:
@@ -186,9 +189,6 @@ def judge_columns(frame: pd.DataFrame, model: type[BaseModel]) -> Judged | None:
     if order:
         first, then = order
         earlier, later = values[first], values[then]
-        unknown = earlier.isna().to_numpy(dtype=bool)  # an optional first time may be missing
-        both = ~unknown & ~later.isna().to_numpy(dtype=bool)
-        in_order = np.zeros(len(frame), dtype=bool)
-        in_order[both] = (later[both] >= earlier[both]).to_numpy(dtype=bool)
-        accepted &= in_order | unknown
+        # An optional first time may be missing (NaT): the order then holds.
+        accepted &= ((later >= earlier).fillna(False) | earlier.isna()).to_numpy(dtype=bool)
     return Judged(accepted, values)
