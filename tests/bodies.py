@@ -158,3 +158,13 @@ def outcomes_of(appointments: pd.DataFrame) -> list[dict]:
         {"appointment_id": a, "outcome": "no_show" if y else "attended"}
         for a, y in zip(appointments["appointment_id"], appointments["no_show"], strict=True)
     ]
+
+
+def sign_in_form(client, key: str, follow_redirects: bool = False):
+    """Sign a TestClient in through the pages' form (its token comes with the form)."""
+    import re
+
+    client.cookies.clear()
+    form = client.get("/app/sign-in").text
+    token = re.search(r'name="token" value="([^"]+)"', form).group(1)
+    return client.post("/app/sign-in", data={"key": key, "token": token}, follow_redirects=follow_redirects)

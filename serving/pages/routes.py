@@ -7,6 +7,8 @@ Cache-Control: no-store; record ids travel only in signed form fields, never in 
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +30,7 @@ from serving.pages.session import COOKIE, PageSession, Sessions
 router = APIRouter(prefix="/app", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 MAX_BAD_ROWS_SHOWN = 50
+SIGN_IN_COOKIE, SIGN_IN_SECONDS = "careops_sign_in", 15 * 60
 HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/worklist"}
 OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
 
@@ -92,21 +95,42 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
     return RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
 
 
+def _sign_in_page(request: Request, error: str | None, code: int = 200) -> HTMLResponse:
+    """The sign-in form, with a fresh token in the form and in a short-lived cookie (before there
+    is a session, the form's CSRF protection is this double submit)."""
+    token = secrets.token_urlsafe(24)
+    response = page(request, "sign_in.html", {"title": "Sign in", "error": error, "token": token}, None, code)
+    response.set_cookie(
+        SIGN_IN_COOKIE, token, max_age=SIGN_IN_SECONDS, path="/app", httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return response
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request) -> HTMLResponse:
     """The sign-in form."""
-    return page(request, "sign_in.html", {"title": "Sign in", "error": None}, None)
+    return _sign_in_page(request, None)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-def sign_in(request: Request, key: Annotated[str, Form(max_length=256)] = "") -> Response:
+def sign_in(
+    request: Request,
+    key: Annotated[str, Form(max_length=256)] = "",
+    token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
     """Open a session for a known API key; the key itself is never stored or echoed."""
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(token, expected):
+        return _sign_in_page(
+            request, "The form had expired; please sign in again.", status.HTTP_400_BAD_REQUEST
+        )
     session = sessions(request).open(key)
     if session is None:
-        context = {"title": "Sign in", "error": "That key is not known here."}
-        return page(request, "sign_in.html", context, None, status.HTTP_401_UNAUTHORIZED)
+        return _sign_in_page(request, "That key is not known here.", status.HTTP_401_UNAUTHORIZED)
     response = RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
     set_cookie(request, response, sessions(request).cookie(session))
+    response.delete_cookie(SIGN_IN_COOKIE, path="/app")
     return response
 
 

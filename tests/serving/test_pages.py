@@ -17,7 +17,7 @@ from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.tomorrow import tomorrow_schedule
 from serving.pages.session import COOKIE, Sessions
-from tests.bodies import session_body
+from tests.bodies import session_body, sign_in_form
 from tests.helpers import SCHEDULER, TrainedStore
 
 
@@ -31,8 +31,7 @@ def busy_day(trained_store: TrainedStore) -> tuple[str, str]:
 
 
 def signed_in(client: TestClient, key: str) -> TestClient:
-    client.cookies.clear()
-    response = client.post("/app/sign-in", data={"key": key}, follow_redirects=False)
+    response = sign_in_form(client, key)
     assert response.status_code == 303
     return client
 
@@ -46,14 +45,17 @@ def test_signed_out_browsers_go_to_sign_in_and_unknown_keys_are_refused(client: 
     for path in ("/app/", "/app/day"):
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.headers["location"]) == (303, "/app/sign-in")
-    refused = client.post("/app/sign-in", data={"key": "not-a-key-x9"})
+    refused = sign_in_form(client, "not-a-key-x9")
     assert refused.status_code == 401 and "not-a-key-x9" not in refused.text
-    assert COOKIE not in refused.headers.get("set-cookie", "")
+    assert COOKIE + "=" not in refused.headers.get("set-cookie", "")
+    # A sign-in posted from elsewhere carries no token of ours: refused before the key is looked at.
+    client.cookies.clear()
+    forged = client.post("/app/sign-in", data={"key": "sched-key", "token": "guess"}, follow_redirects=False)
+    assert forged.status_code == 400 and COOKIE + "=" not in forged.headers.get("set-cookie", "")
 
 
 def test_the_session_cookie_is_httponly_strict_and_holds_no_key(client: TestClient) -> None:
-    client.cookies.clear()
-    response = client.post("/app/sign-in", data={"key": "sched-key"}, follow_redirects=False)
+    response = sign_in_form(client, "sched-key")
     assert response.headers["location"] == "/app/day"
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/app" in cookie

@@ -17,6 +17,7 @@ from data.loaders.tables import write_table
 from data.synthetic.claims import generate_claims
 from data.x12.writer import write_837p
 from models.tasks import caller_records, get_task
+from tests.bodies import sign_in_form
 from tests.helpers import BILLER
 
 CLAIMS = 120
@@ -30,8 +31,7 @@ def claims_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def signed_in(client: TestClient, key: str) -> str:
-    client.cookies.clear()
-    client.post("/app/sign-in", data={"key": key})
+    sign_in_form(client, key)
     return re.search(r'name="csrf" value="([^"]+)"', client.get("/app/worklist").text).group(1)
 
 
