@@ -31,6 +31,7 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 MAX_BAD_ROWS_SHOWN = 50
 SIGN_IN_COOKIE, SIGN_IN_SECONDS = "careops_sign_in", 15 * 60
+SCHEDULING = ("scheduler", "admin")
 HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/worklist"}
 OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
 
@@ -77,6 +78,11 @@ def set_cookie(request: Request, response: Response, value: str) -> None:
         samesite="strict",
         secure=request.url.scheme == "https",
     )
+
+
+def may(session: PageSession, roles: tuple[str, ...], csrf: str | None = None) -> bool:
+    """Whether the session's role is one of `roles` and, for a form, its token is the session's."""
+    return session.role in roles and (csrf is None or session.csrf_ok(csrf))
 
 
 def forbidden(request: Request, session: PageSession) -> HTMLResponse:
@@ -153,7 +159,7 @@ async def day(
     provider: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     """The scheduler's day at one clinic: scores, session plans, the call list, outcomes to mark."""
-    if session.role not in ("scheduler", "admin"):
+    if not may(session, SCHEDULING):
         return forbidden(request, session)
     return await _day(request, session, clinic, on, provider)
 
@@ -166,7 +172,7 @@ async def upload_day(
     csrf: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Book a CSV of appointments (canonical columns); rows that break a rule are listed with why."""
-    if session.role not in ("scheduler", "admin") or not session.csrf_ok(csrf):
+    if not may(session, SCHEDULING, csrf):
         return forbidden(request, session)
     try:
         loaded = await run_in_threadpool(appointments_from_upload, await appointments_file.read())
@@ -247,7 +253,7 @@ async def accept_overbook(
     count: Annotated[int, Form(ge=0, le=5)] = 1,
 ) -> Response:
     """Accept (or, with count 0, withdraw) the plan's extra booking for one slot."""
-    if session.role not in ("scheduler", "admin") or not session.csrf_ok(csrf):
+    if not may(session, SCHEDULING, csrf):
         return forbidden(request, session)
     try:
         clinic, provider, starts = handles(request).loads(slot)
@@ -270,7 +276,7 @@ async def mark_outcome(
     on: Annotated[str, Form(alias="date", max_length=10)] = "",
 ) -> Response:
     """Record attended, no-show or cancelled for one visit of the day, then show the day again."""
-    if session.role not in ("scheduler", "admin") or not session.csrf_ok(csrf):
+    if not may(session, SCHEDULING, csrf):
         return forbidden(request, session)
     try:
         appointment_id = handles(request).loads(record)

@@ -24,7 +24,7 @@ from models.denial_service import worklist_scores
 from models.tasks import caller_records, get_task
 from serving.errors import InvalidRequest
 from serving.model_loader import ModelUnavailableError
-from serving.pages.routes import SessionDep, forbidden, page
+from serving.pages.routes import SessionDep, forbidden, may, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 BILLING = ("biller", "admin")
@@ -95,7 +95,7 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 @router.get("/worklist", response_class=HTMLResponse)
 async def worklist(request: Request, session: SessionDep, chosen: FiltersDep) -> Response:
     """The worklist, filtered and ranked, with the upload form."""
-    if session.role not in BILLING:
+    if not may(session, BILLING):
         return forbidden(request, session)
     return await _render(request, session, chosen, "")
 
@@ -122,7 +122,7 @@ async def _render(request: Request, session, chosen: Filters, notice: str) -> Re
 @router.get("/worklist.csv")
 async def export(request: Request, session: SessionDep, chosen: FiltersDep) -> Response:
     """The current view as CSV, in the order shown."""
-    if session.role not in BILLING:
+    if not may(session, BILLING):
         return forbidden(request, session)
     items = chosen.ranked(await run_in_threadpool(request.app.state.worklist.items))
     out = io.StringIO()
@@ -147,7 +147,7 @@ async def upload(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Claims from a CSV or an 837, validated, scored and added to the list; bad rows listed with why."""
-    if session.role not in BILLING or not session.csrf_ok(csrf):
+    if not may(session, BILLING, csrf):
         return forbidden(request, session)
     content = await claims_file.read()
     try:
@@ -168,7 +168,7 @@ async def upload(
 @router.post("/worklist/from-store", response_class=HTMLResponse)
 async def from_store(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
     """Put the claim store's claims that await a remittance on the list, scored."""
-    if session.role not in BILLING or not session.csrf_ok(csrf):
+    if not may(session, BILLING, csrf):
         return forbidden(request, session)
     claims = await run_in_threadpool(
         request.app.state.claim_store.awaiting, request.app.state.settings.max_batch
@@ -187,7 +187,7 @@ async def from_store(request: Request, session: SessionDep, csrf: Annotated[str,
 @router.get("/claim/{handle}", response_class=HTMLResponse)
 async def claim_page(request: Request, session: SessionDep, handle: int) -> Response:
     """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""
-    if session.role not in BILLING:
+    if not may(session, BILLING):
         return forbidden(request, session)
     item = await run_in_threadpool(request.app.state.worklist.item, handle)
     if item is None:
@@ -217,7 +217,7 @@ async def mark(
     status_to: Annotated[str, Form(alias="status")] = "",
 ) -> Response:  # fmt: skip
     """Mark a claim fixed, submitted or open again."""
-    if session.role not in BILLING or not session.csrf_ok(csrf) or status_to not in STATUSES:
+    if not may(session, BILLING, csrf) or status_to not in STATUSES:
         return forbidden(request, session)
     if not await run_in_threadpool(request.app.state.worklist.mark, handle, status_to):
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
