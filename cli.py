@@ -252,15 +252,24 @@ def _print_rolling(summary: dict) -> None:
     typer.echo(
         f"{summary['task']} rolling backtest: {len(summary['folds'])} folds of {summary['fold_days']} days"
     )
-    typer.echo("  cut-off     test rows  rate    ROC-AUC  PR-AUC  Brier   ECE     intercept  slope")
-    rows = [(f["cutoff"], f["rows"]["test"], f["test_positive_rate"], f["metrics"]) for f in summary["folds"]]
-    rows += [("mean", "", "", summary["mean"]), ("worst", "", "", summary["worst"])]
-    for label, count, rate, m in rows:
+    oracle = "oracle_mean" in summary  # synthetic data: the true probabilities' ROC-AUC and Brier
+    typer.echo(
+        "  cut-off     test rows  rate    ROC-AUC  PR-AUC  Brier   ECE     intercept  slope"
+        + ("   oracle ROC-AUC  Brier" if oracle else "")
+    )
+    rows = [
+        (f["cutoff"], f["rows"]["test"], f["test_positive_rate"], f["metrics"], f.get("oracle"))
+        for f in summary["folds"]
+    ]
+    rows += [("mean", "", "", summary["mean"], summary.get("oracle_mean"))]
+    rows += [("worst", "", "", summary["worst"], None)]
+    for label, count, rate, m, best in rows:
         rate_text = f"{rate:.4f}" if rate != "" else ""
+        ceiling = f"   {best['oracle_roc_auc']:.4f}          {best['oracle_brier']:.4f}" if best else ""
         typer.echo(
             f"  {label:<11} {count!s:>9}  {rate_text:<6}  {m['roc_auc']:.4f}   {m['pr_auc']:.4f}  "
             f"{m['brier']:.4f}  {m['ece']:.4f}  {m['calibration_intercept']:+.3f}     "
-            f"{m['calibration_slope']:.3f}"
+            f"{m['calibration_slope']:.3f}{ceiling}"
         )
     typer.echo("  subgroup (mean over folds)         rows  ROC-AUC  intercept  slope")
     for row in summary["subgroups"]:

@@ -28,12 +28,15 @@ PATIENT_FEATURES = (
     "days_since_last_visit",
     "same_day_visits",
     "upcoming_visits_7d",
+    "booked_together",
 )
 CLINIC_RATE, CLINIC_LOAD = "clinic_prior_no_show_rate", "clinic_day_load"
 CLINIC_FEATURES = (CLINIC_RATE, CLINIC_LOAD)
 # The model's column order (kept as trained: changing it changes every saved model's inputs).
 HISTORY_FEATURES = (CLINIC_RATE, *PATIENT_FEATURES, CLINIC_LOAD)
 UPCOMING_WINDOW_DAYS = 7
+# Visits booked within this long of each other were booked in one sitting (chosen on the folds).
+BOOKED_TOGETHER_SECONDS = 3600.0
 
 
 def prediction_time(
@@ -94,6 +97,8 @@ def patient_history(params: HistoryParams, targets: PatientRows, stored: Patient
     same_day = (by_then & others & (days[:, None, :] == target_days[:, :, None])).sum(axis=-1)
     later = days[:, None, :] - target_days[:, :, None]
     upcoming = (by_then & (later > 0) & (later <= UPCOMING_WINDOW_DAYS)).sum(axis=-1)
+    near = np.abs(booked[:, None, :] - target_booked[:, :, None]) < BOOKED_TOGETHER_SECONDS
+    together = (by_then & others & near).sum(axis=-1)
     rate = (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight)
     named = {
         "prior_visits": visits,
@@ -103,6 +108,7 @@ def patient_history(params: HistoryParams, targets: PatientRows, stored: Patient
         "days_since_last_visit": since_last,
         "same_day_visits": same_day,
         "upcoming_visits_7d": upcoming,
+        "booked_together": together,
     }
     out = np.stack([named[name] for name in PATIENT_FEATURES], axis=-1)
     return out[0] if single else out

@@ -25,7 +25,7 @@ class BoosterParams:
     reg_lambda: float = 5.0
     min_split_gain: float = 0.0
     cat_smooth: float = 20.0
-    subsample: float = 1.0
+    subsample: float = 0.8
     colsample_bytree: float = 1.0
     early_stopping_rounds: int = 50
     refit_on_calibration_rows: bool = True

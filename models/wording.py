@@ -59,6 +59,7 @@ PHRASES: dict[str, Callable[[float, Mapping[str, Value]], str]] = {
     "days_since_last_visit": lambda v, _: f"last visit {_count(v, 'day', 'days')} before",
     "same_day_visits": lambda v, _: _count(v, "other visit", "other visits") + " booked the same day",
     "upcoming_visits_7d": lambda v, _: _count(v, "more visit", "more visits") + " booked in the week after",
+    "booked_together": lambda v, _: _count(v, "other visit", "other visits") + " booked within the hour",
     "clinic_prior_no_show_rate": lambda v, _: f"the clinic's no-show rate is {v:.0%}",
     "clinic_day_load": lambda v, _: (
         _count(v, "appointment", "appointments") + " booked at the clinic that day"

@@ -163,6 +163,8 @@ def run_rolling_backtest(
         "worst": _worst([s["metrics"] for s in summaries]),
         "subgroups": _subgroups_over_folds([s["subgroups"] for s in summaries]),
     }
+    if all("oracle" in s for s in summaries):  # synthetic data: the ceiling beside each fold
+        summary["oracle_mean"] = _mean([s["oracle"] for s in summaries])
     run_id = None
     if log_run:
         run_id = _log_rolling(summary, results, settings, file_sha256(data_path))

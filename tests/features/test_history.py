@@ -151,3 +151,26 @@ def test_online_features_equal_offline_ones_when_some_booking_times_are_unknown(
     expected = offline.loc[targets["appointment_id"], list(HISTORY_FEATURES)]
     for name in HISTORY_FEATURES:
         np.testing.assert_allclose(online[name], expected[name].to_numpy(), rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_visits_booked_together_count_only_within_the_hour_and_by_the_prediction_time(tmp_path: Path) -> None:
+    rows = [
+        visit("T", "2026-03-09 15:00", "2026-03-01 10:00", None),
+        visit("W1", "2026-03-16 15:00", "2026-03-01 10:30", None),  # half an hour later: the same sitting
+        visit("W2", "2026-03-20 15:00", "2026-03-01 09:10", None),  # 50 minutes before
+        visit("FAR", "2026-03-23 15:00", "2026-03-01 12:00", None),  # two hours later: another sitting
+        visit("OTHER", "2026-03-16 15:00", "2026-03-01 10:10", None, patient="P2"),
+        # Booked on its own visit day, so predicted at 12:00: LATE, booked at 12:30, was not yet known.
+        visit("SAMEDAY", "2026-03-09 17:00", "2026-03-09 12:00", None, patient="P3"),
+        visit("LATE", "2026-03-12 09:00", "2026-03-09 12:30", None, patient="P3"),
+    ]
+    offline = history_of(rows, HistoryParams(horizon_days=1))
+    # W1 and W2 were booked 80 minutes apart: each was booked with T only.
+    expected = {"T": 2, "W1": 1, "W2": 1, "FAR": 0, "OTHER": 0, "SAMEDAY": 0, "LATE": 1}
+    assert offline["booked_together"].to_dict() == expected
+
+    store = AppointmentStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.seed(pd.DataFrame(rows))
+    records = [Appointment.model_validate(r) for r in frame_records(pd.DataFrame(rows))]
+    online = online_history(store, records, HistoryParams(horizon_days=1))
+    assert dict(zip([r["appointment_id"] for r in rows], online["booked_together"], strict=True)) == expected

@@ -235,6 +235,10 @@ def test_rolling_backtest_trains_each_fold_only_on_its_past(appointments: Path, 
     assert summary["worst"]["roc_auc"] == min(rocs) and summary["worst"]["ece"] == max(
         fold["metrics"]["ece"] for fold in summary["folds"]
     )
+    # Synthetic rows carry their true probability: each fold, and the mean, has the ceiling beside it.
+    ceilings = [fold["oracle"]["oracle_roc_auc"] for fold in summary["folds"]]
+    assert summary["oracle_mean"]["oracle_roc_auc"] == pytest.approx(np.mean(ceilings))
+    assert all(roc < ceiling for roc, ceiling in zip(rocs, ceilings, strict=True))
     ages = {row["group"]: row for row in summary["subgroups"] if row["attribute"] == "age_band"}
     assert ages and all(row["folds_with_calibration_slope"] <= 3 for row in ages.values())
     scored = result.predictions.groupby("fold_cutoff").size().to_dict()
