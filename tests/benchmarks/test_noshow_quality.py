@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.bench
@@ -45,28 +46,34 @@ def show(summary: dict) -> None:
     )
 
 
-def test_brazil_2016_backtest(shared_data: Path, tmp_path: Path) -> None:
+def test_brazil_2016_rolling_backtest(shared_data: Path, tmp_path: Path) -> None:
+    """Weekly cut-offs 2016-05-09, -16 and -23, each scoring the 7 days after it."""
     data = shared_data / "noshow" / "noshow_brazil_2016_dev.csv.gz"
-    summary = run(
-        [
-            CAREOPS,
-            "backtest",
-            "noshow",
-            "--data",
-            str(data),
-            "--format",
-            "kaggle-noshow",
-            "--cutoff",
-            "2016-05-16",
-            "--horizon-days",
-            "1",
-            "--json",
-        ],
-        tmp_path,
-    )
-    show(summary)
-    print("  targets: ROC-AUC >= 0.745, ECE <= 0.02; leakage canary: ROC-AUC < 0.85")
-    assert summary["metrics"]["roc_auc"] < 0.85
+    command = [CAREOPS, "backtest", "noshow", "--data", str(data), "--format", "kaggle-noshow"]
+    folds = ["--cutoff", "2016-05-23", "--folds", "3", "--fold-days", "7", "--json"]
+    summary = run([*command, *folds], tmp_path)
+    for fold in summary["folds"]:
+        m = fold["metrics"]
+        print(
+            f"  {fold['cutoff']}: {fold['rows']['test']} rows  ROC-AUC {m['roc_auc']:.4f}  "
+            f"PR-AUC {m['pr_auc']:.4f}  Brier {m['brier']:.4f}  ECE {m['ece']:.4f}  "
+            f"intercept {m['calibration_intercept']:+.3f}  slope {m['calibration_slope']:.3f}"
+        )
+    rocs = [fold["metrics"]["roc_auc"] for fold in summary["folds"]]
+    eces = [fold["metrics"]["ece"] for fold in summary["folds"]]
+    ages = [
+        row
+        for row in summary["subgroups"]
+        if row["attribute"] == "age_band" and row["count"] / len(rocs) >= 2_000
+    ]
+    slopes = {row["group"]: round(row["mean_calibration_slope"], 3) for row in ages}
+    print(f"  mean ROC-AUC {np.mean(rocs):.4f} (target >= 0.745), worst {min(rocs):.4f} (>= 0.735)")
+    print(f"  worst ECE {max(eces):.4f} (<= 0.02); mean slope by age band {slopes} (0.8-1.2)")
+    assert max(rocs) < 0.85, "leakage canary: honest models score about 0.73-0.76 on these weeks"
+    assert max(eces) <= 0.02 and len(slopes) == 4 and all(0.8 <= v <= 1.2 for v in slopes.values())
+    assert np.mean(rocs) >= 0.745
+    if min(rocs) < 0.735:  # the first fold trains on six days: report it, do not hide it
+        pytest.xfail(f"fold of {summary['cutoffs'][rocs.index(min(rocs))]} at {min(rocs):.4f} < 0.735")
 
 
 @pytest.mark.parametrize("rows", [100_000])
