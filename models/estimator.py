@@ -35,16 +35,6 @@ class BoosterParams:
         return asdict(self)
 
 
-# Per-task choices made on rolling folds (docs/models.md): bagging 80% of the rows helped the
-# no-show model on every seed and did not help the denial model (0.7814 -> 0.7806 ROC-AUC).
-TASK_PARAMS = {"noshow": BoosterParams(subsample=0.8)}
-
-
-def booster_params(task_name: str) -> BoosterParams:
-    """The hyper-parameters a task trains with unless a caller passes its own."""
-    return TASK_PARAMS.get(task_name, BoosterParams())
-
-
 def make_classifier(params: BoosterParams, n_jobs: int, seed: int) -> CalibratedClassifier:
     """An unfitted LightGBM classifier with these parameters, wrapped for calibration."""
     classifier = lgb.LGBMClassifier(

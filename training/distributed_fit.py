@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from config import Settings
 from data.loaders.canonical import QUARANTINE_RULE
 from models.calibration import CalibratedClassifier, choose_calibrator
-from models.estimator import BoosterParams, booster_params, build_pipeline, pipeline_steps
+from models.estimator import BoosterParams, build_pipeline, pipeline_steps
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.batch import gather_claim_events, read_files, validated, with_claim_history, with_history
@@ -74,7 +74,7 @@ def fit_and_evaluate_distributed(
     file_format: str = "careops",
 ) -> tuple[FitResult, DistributedLoad, dd.DataFrame]:
     """Fit on the cluster; returns the result, the load counts and the (persisted) valid rows."""
-    params = params or booster_params(task.name)
+    params = params or BoosterParams()
     raw = read_files(files, file_format)
     valid, quarantined = validated(raw, task)
     valid = valid.persist()
