@@ -93,12 +93,12 @@ def patient_history(params: HistoryParams, targets: PatientRows, stored: Patient
         last_outcome = since_last = np.full(target_days.shape, np.nan)
     when = prediction_time(target_days, target_booked, params.horizon_days)
     by_then = booked[:, None, :] < when[:, :, None]
-    others = ids[:, None, :] != target_ids[:, :, None]
-    same_day = (by_then & others & (days[:, None, :] == target_days[:, :, None])).sum(axis=-1)
+    known_others = by_then & (ids[:, None, :] != target_ids[:, :, None])
     later = days[:, None, :] - target_days[:, :, None]
+    same_day = (known_others & (later == 0)).sum(axis=-1)
     upcoming = (by_then & (later > 0) & (later <= UPCOMING_WINDOW_DAYS)).sum(axis=-1)
-    near = np.abs(booked[:, None, :] - target_booked[:, :, None]) < BOOKED_TOGETHER_SECONDS
-    together = (by_then & others & near).sum(axis=-1)
+    apart = np.abs(booked[:, None, :] - target_booked[:, :, None])
+    together = (known_others & (apart < BOOKED_TOGETHER_SECONDS)).sum(axis=-1)
     rate = (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight)
     named = {
         "prior_visits": visits,
@@ -138,14 +138,11 @@ def patient_history_frame(frame: pd.DataFrame, params: HistoryParams) -> pd.Data
     values = np.empty((len(frame), len(PATIENT_FEATURES)))
     patients = pd.factorize(frame["patient_id"].to_numpy())[0]  # integers sort far faster than text
     order = np.argsort(patients, kind="stable")
-    boundaries = np.flatnonzero(patients[order][1:] != patients[order][:-1]) + 1
-    groups = np.split(order, boundaries) if len(frame) else []
+    starts = np.flatnonzero(np.diff(patients[order], prepend=-1)) if len(frame) else np.empty(0, int)
+    sizes = np.diff(starts, append=len(frame))
     # Patients with equally many appointments are computed together, as one batch.
-    by_size: dict[int, list[np.ndarray]] = defaultdict(list)
-    for rows in groups:
-        by_size[len(rows)].append(rows)
-    for batch in by_size.values():
-        rows = np.stack(batch)
+    for size in np.unique(sizes):
+        rows = order[starts[sizes == size][:, None] + np.arange(size)]
         batch_rows = rows_of.take(rows)
         values[rows.ravel()] = patient_history(params, batch_rows, batch_rows).reshape(
             -1, len(PATIENT_FEATURES)
