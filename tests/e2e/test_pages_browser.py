@@ -95,6 +95,12 @@ def serious_violations(page) -> list[str]:
     ]
 
 
+def accessible_and_shot(page, name: str, full_page: bool = True) -> None:
+    """No serious or critical axe violation; the page kept as test-artifacts/pages/<name>."""
+    assert serious_violations(page) == []
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+
+
 def sign_in(page, base: str, key: str) -> None:
     page.goto(f"{base}/app/day")
     assert page.url.endswith("/app/sign-in")  # signed out: sent to sign in
@@ -126,8 +132,7 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     assert page.locator(".band").count() >= 24
     assert page.get_by_role("heading", name="Call first").is_visible()
     assert page.get_by_text("Plan: add").first.is_visible()
-    assert serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "day.png"), full_page=True)
+    accessible_and_shot(page, "day.png")
 
     from playwright.sync_api import expect
 
@@ -168,8 +173,7 @@ def test_roles_keep_to_their_pages(server, browser) -> None:
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     page = context.new_page()
     page.goto(f"{base}/app/sign-in")
-    assert serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "sign-in.png"))
+    accessible_and_shot(page, "sign-in.png", full_page=False)
     sign_in(page, base, "bill-key")
     response = page.goto(f"{base}/app/day")
     assert response.status == 403 and page.get_by_role("heading", name="Not for your role").is_visible()
@@ -203,8 +207,7 @@ def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_
     page.get_by_role("button", name="Upload and score").click()
     page.wait_for_load_state()
     assert page.get_by_text("40 claims added").is_visible()
-    assert serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "worklist.png"), full_page=True)
+    accessible_and_shot(page, "worklist.png")
 
     page.get_by_label("Denial probability at least").fill("0.1")
     page.get_by_role("button", name="Filter").click()
@@ -224,16 +227,14 @@ def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Lines").is_visible()
     assert page.get_by_role("heading", name="Likely reasons").is_visible()
-    assert serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "claim.png"), full_page=True)
+    accessible_and_shot(page, "claim.png")
     ids = {r["claim_id"] for r in records} | {r["patient_id"] for r in records}
     assert not any(any(i in url for i in ids) for url in visited)
 
     page.get_by_role("link", name="Numbers").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Practice numbers").is_visible()
-    assert serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "numbers.png"), full_page=True)
+    accessible_and_shot(page, "numbers.png")
     context.close()
 
 
@@ -245,6 +246,5 @@ def test_an_admin_reads_the_model_page(server, browser) -> None:
     page.get_by_role("link", name="Models").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="noshow").is_visible()
-    assert serious_violations(page) == []
-    page.screenshot(path=str(ARTIFACTS / "models.png"), full_page=True)
+    accessible_and_shot(page, "models.png")
     context.close()
