@@ -36,7 +36,7 @@ from sqlalchemy import (
 from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
 from data.stores.daily_counts import IN_CHUNK, recount_days
-from data.stores.engine import add_missing_columns, store_engine, with_retries, write_transaction
+from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.prepared import Cursor, Prepared, reading, writing
 from data.stores.records import record_json
 from data.stores.upsert import upsert, upsert_statement
@@ -230,8 +230,7 @@ class AppointmentStore:
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
-        metadata.create_all(self.engine)
-        add_missing_columns(self.engine, appointments)
+        create_tables(self.engine, metadata)
         self._statements = _Statements(self.engine)
         c = appointments.c
         with self.engine.connect() as connection:

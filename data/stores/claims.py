@@ -34,7 +34,7 @@ from sqlalchemy import (
 from data.epoch import epoch_day
 from data.schemas import Claim, DenialCategory, line_field, service_lines
 from data.stores.daily_counts import IN_CHUNK, recount_days
-from data.stores.engine import add_missing_columns, store_engine, with_retries, write_transaction
+from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, reading
 from data.stores.records import record_json
 from data.stores.upsert import upsert
@@ -174,8 +174,7 @@ class ClaimStore:
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = store_engine(url)
-        metadata.create_all(self.engine)
-        add_missing_columns(self.engine, claims_table)
+        create_tables(self.engine, metadata)
         self._sums = _Sums(self.engine)
         with self.engine.connect() as connection:
             has_claims = connection.execute(select(claims_table.c.claim_id).limit(1)).first() is not None

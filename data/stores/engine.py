@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -57,9 +57,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # first: switching to WAL may wait
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -86,13 +86,34 @@ def with_retries(write: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def add_missing_columns(engine: Engine, table: Table) -> None:
-    """Add the nullable columns a store created by an earlier careops lacks (`create_all` does not)."""
-    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
-    missing = [column for column in table.columns if column.name not in present]
-    if not missing:
-        return
-    with write_transaction(engine) as connection:
-        for column in missing:
-            kind = column.type.compile(dialect=engine.dialect)
+SCHEMA_LOCK_KEY = 0x63617265  # "care": PostgreSQL advisory lock held while a store creates its tables
+
+
+def create_tables(engine: Engine, metadata: MetaData) -> None:
+    """Create the store's missing tables and add the columns an earlier careops's tables lack.
+
+    Several processes (the API's workers, a listener, a CLI run) may open one store at once. A
+    deferred SQLite transaction that reads the schema and then writes it fails at once with
+    "database is locked" when another process wrote first, whatever the busy timeout; so the check
+    and the DDL run in one write transaction (on PostgreSQL, under an advisory lock), tried again on
+    a transient conflict.
+    """
+
+    def write() -> None:
+        with write_transaction(engine) as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            metadata.create_all(connection)
+            for table in metadata.sorted_tables:
+                _add_missing_columns(connection, table)
+
+    with_retries(write)
+
+
+def _add_missing_columns(connection: Connection, table: Table) -> None:
+    """Add the nullable columns a table created by an earlier careops lacks (`create_all` does not)."""
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
             connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')

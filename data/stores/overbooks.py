@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
 
-from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.upsert import upsert
 
 metadata = MetaData()
@@ -30,7 +30,7 @@ class OverbookStore:
 
     def __init__(self, url: str) -> None:
         self.engine = store_engine(url)
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     def accept(self, clinic_id: str, provider_id: str, starts_at: datetime, count: int = 1) -> None:
         """Record `count` extra bookings accepted for the slot (replacing what was accepted there)."""

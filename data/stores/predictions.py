@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
 )
 
-from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, writing
 
 metadata = MetaData()
@@ -89,7 +89,7 @@ class PredictionLog:
 
     def __init__(self, url: str) -> None:
         self.engine = store_engine(url)
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
         row_names = [c.name for c in predictions.columns if c.name != "id"]
         self._insert = Prepared(
             self.engine, insert(predictions).values({name: bindparam(name) for name in row_names})

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, select, update
 
 from data.schemas import Claim
-from data.stores.engine import store_engine, with_retries, write_transaction
+from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 
 STATUSES = ("open", "fixed", "submitted")
 
@@ -67,7 +67,7 @@ class WorklistStore:
 
     def __init__(self, url: str) -> None:
         self.engine = store_engine(url)
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     def add(self, claims: Sequence[Claim], scores: Sequence[ItemScore], version: str) -> tuple[int, int]:
         """Add claims (or update ones already listed, which reopen); returns (added, updated)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from pathlib import Path
 
@@ -13,10 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from data.loaders.canonical import load_claims
 from data.stores.appointments import AppointmentStore, booking_row
 from data.stores.claims import ClaimStore
+from data.stores.overbooks import OverbookStore
+from data.stores.predictions import PredictionLog
+from data.stores.worklist import WorklistStore
 from data.synthetic.claims import generate_claims
 from tests.helpers import backend_settings
 
 WRITERS = 8
+PROCESSES = 6
 ROUNDS = 12
 MARKER = "ZZMARKER"
 
@@ -63,6 +68,29 @@ def test_concurrent_writers_all_succeed(tmp_path: Path, backend: str) -> None:
         )
     appointments.engine.dispose()
     claims.engine.dispose()
+
+
+def _open_every_store(url: str, start: threading.Barrier) -> None:
+    start.wait(60)
+    for store in (AppointmentStore, ClaimStore, PredictionLog, WorklistStore, OverbookStore):
+        store(url).engine.dispose()
+
+
+def test_processes_that_open_a_new_database_at_once_all_create_it(tmp_path: Path, backend: str) -> None:
+    """The API's workers, a listener and a CLI run may each be the first to open the stores."""
+    url = backend_settings(tmp_path, backend).database_url
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(PROCESSES)
+    processes = [context.Process(target=_open_every_store, args=(url, start)) for _ in range(PROCESSES)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0] * PROCESSES
+    store = AppointmentStore(url)
+    store.upsert_bookings([booking_row("A1", "P1", "C01", 0.0, 0.0)])
+    assert set(store.history(["P1"]).patients) == {"P1"}
+    store.engine.dispose()
 
 
 def test_store_errors_never_carry_parameters(tmp_path: Path) -> None:
