@@ -1,22 +1,28 @@
-"""Running the API: one uvicorn process, or N worker processes that share the port evenly.
+"""Running the API: one uvicorn process, or N worker processes that share connections evenly.
 
-uvicorn's own `--workers` binds one socket in the parent and hands it to every child. The children
-then race to accept, and one of them often takes every connection of a client that keeps a small
-pool of keep-alive connections open, as scheduling and billing systems do; and that inherited
-socket skips TCP_NODELAY, so each small response waits for the client's delayed ACK (about 40 ms).
-Here each worker binds its own SO_REUSEPORT socket, so that the kernel spreads connections across
-workers, and TCP_NODELAY is set on every connection. A small supervisor here restarts a worker
-that dies and stops them all on SIGTERM or SIGINT.
+uvicorn's own `--workers` binds one socket in the parent and lets every child accept from it; one
+child often takes every connection of a client that opens a small pool of keep-alive connections at
+once, as scheduling and billing systems do. SO_REUSEPORT sockets spread connections by a hash of
+their addresses, which for eight connections leaves one worker with six as often as not; that
+worker's queue sets the tail latency. So here the parent accepts each connection and passes it
+(SCM_RIGHTS over a Unix socket pair) to the workers in turn, and each serves it with uvicorn's own
+protocol. Connections are long-lived, so the parent's hop is paid once per
+connection, never per request. TCP_NODELAY is set on every connection: without it each small
+response would wait for the client's delayed ACK (about 40 ms). The parent also restarts a worker
+that dies, and stops them all on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import multiprocessing
 import signal
 import socket
 import threading
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import uvicorn
 
@@ -32,30 +38,108 @@ OPTIONS = {"app": "serving.app:create_app", "factory": True, "log_config": LOG_C
 
 def _tcp_socket(host: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP given explicitly: asyncio sets TCP_NODELAY only on sockets that name it.
     return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
 
 
-def _check_free(host: str, port: int) -> None:
-    """Fail now, in the parent, if something already holds the port (with or without SO_REUSEPORT)."""
-    with _tcp_socket(host) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
+class _Server(uvicorn.Server):
+    """uvicorn without a listening socket of its own: it serves the connections the parent passes."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config)
+        self.channel = channel
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])
+        if self.should_exit:
+            return
+        loop = asyncio.get_running_loop()
+        create = functools.partial(
+            self.config.http_protocol_class,
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        self.channel.setblocking(False)
+        loop.add_reader(self.channel.fileno(), self._receive, loop, create)
+
+    def _receive(self, loop: asyncio.AbstractEventLoop, create: Any) -> None:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(self.channel, 1, MAX_FDS_PER_MESSAGE)
+        except BlockingIOError:
+            return
+        if not message:  # the parent is gone: nobody will pass connections any more
+            loop.remove_reader(self.channel.fileno())
+            self.should_exit = True
+            return
+        for fd in fds:
+            connection = socket.socket(fileno=fd)
+            connection.setblocking(False)
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            loop.create_task(loop.connect_accepted_socket(create, connection))
 
 
 class _Worker:
-    """One worker's entry point (pickled into the spawned process): bind its own socket, then serve."""
+    """One worker's entry point (pickled into the spawned process): serve what the parent passes."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
-        self.config = config
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        self.config, self.channel = config, channel
 
     def __call__(self) -> None:
         self.config.configure_logging()  # a spawned process starts with none
-        own = _tcp_socket(self.config.host)
-        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        own.bind((self.config.host, self.config.port))
-        uvicorn.Server(self.config).run(sockets=[own])
+        _Server(self.config, self.channel).run()
+
+
+MAX_FDS_PER_MESSAGE = 1
+
+
+class _Dispatcher:
+    """The parent's side: accepts connections and passes them to the live workers in turn.
+
+    In turn rather than to the worker with the fewest open connections: a worker learns that a
+    client closed only when it next reads, so right after a client drops its pool and opens a new
+    one the counts are stale, and the new pool would pile onto one worker.
+    """
+
+    def __init__(self, listener: socket.socket, workers: int) -> None:
+        self.listener = listener
+        self.channels: list[socket.socket | None] = [None] * workers
+        self.lock = threading.Lock()
+        self.next = 0
+
+    def attach(self, index: int) -> socket.socket:
+        """A fresh channel for worker `index` (started or restarted); returns the worker's end."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with self.lock:
+            old, self.channels[index] = self.channels[index], ours
+        if old is not None:
+            old.close()
+        return theirs
+
+    def run(self) -> None:
+        """Accept until the listener is shut down."""
+        while True:
+            try:
+                connection, _address = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                self._pass(connection)
+
+    def _pass(self, connection: socket.socket) -> None:
+        with self.lock:
+            count = len(self.channels)
+            for step in range(count):
+                index = (self.next + step) % count
+                channel = self.channels[index]
+                if channel is None:
+                    continue
+                try:
+                    socket.send_fds(channel, [b"c"], [connection.fileno()])
+                except OSError:
+                    continue  # that worker is gone; the supervisor restarts it
+                self.next = (index + 1) % count
+                return
+        log.warning("no worker could take a connection; it was closed")
 
 
 def _supervise(config: uvicorn.Config, workers: int) -> int:
@@ -64,13 +148,22 @@ def _supervise(config: uvicorn.Config, workers: int) -> int:
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
+    listener = _tcp_socket(config.host)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((config.host, config.port))
+    listener.listen(config.backlog)
+    dispatcher = _Dispatcher(listener, workers)
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_Worker(config), name="careops-worker")
+    def start(index: int) -> BaseProcess:
+        worker = _Worker(config, dispatcher.attach(index))
+        process = context.Process(target=worker, name="careops-worker")
         process.start()
+        worker.channel.close()  # the child holds its own copy
         return process
 
-    children = [start() for _ in range(workers)]
+    children = [start(index) for index in range(workers)]
+    accepting = threading.Thread(target=dispatcher.run, name="careops-dispatch", daemon=True)
+    accepting.start()
     log.info("started %d workers sharing port %d", workers, config.port)
     code = 0
     while not stop.wait(0.5):
@@ -83,7 +176,9 @@ def _supervise(config: uvicorn.Config, workers: int) -> int:
                 stop.set()
                 break
             log.warning("worker %s exited with code %s; starting another", child.pid, child.exitcode)
-            children[index] = start()
+            children[index] = start(index)
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the dispatcher's accept (close alone would not)
+    listener.close()
     for child in children:
         child.terminate()
     for child in children:
@@ -93,8 +188,7 @@ def _supervise(config: uvicorn.Config, workers: int) -> int:
 
 def serve(host: str, port: int, workers: int) -> int:
     """Serve the app on host:port with `workers` processes (1: in this process); the exit code."""
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        _check_free(host, port)
+    if workers > 1 and hasattr(socket, "send_fds"):
         return _supervise(uvicorn.Config(**OPTIONS, host=host, port=port, workers=workers), workers)
-    uvicorn.run(**OPTIONS, host=host, port=port, workers=workers)  # without SO_REUSEPORT: uvicorn's way
+    uvicorn.run(**OPTIONS, host=host, port=port, workers=workers)  # without fd passing: uvicorn's way
     return 0

@@ -33,7 +33,8 @@ def store_engine(url: str) -> Engine:
     return engine
 
 
-_process_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_engine_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_database_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
@@ -41,10 +42,14 @@ def process_lock(engine: Engine) -> threading.Lock:
     """The lock this process's writers to `engine` queue on before they ask the database for its own.
 
     SQLite's busy handler waits in growing sleeps (up to 100 ms each), which would put those sleeps
-    into request latency; a Python lock hands over as soon as the writer before is done.
+    into request latency; a Python lock hands over as soon as the writer before is done. SQLite has
+    one write lock per file, so every engine on one SQLite file (the bookings' and the prediction
+    log's) shares one lock; on other databases each engine has its own.
     """
     with _locks_guard:
-        return _process_locks.setdefault(engine, threading.Lock())
+        if engine.dialect.name == "sqlite":
+            return _database_locks.setdefault(engine.url.render_as_string(), threading.Lock())
+        return _engine_locks.setdefault(engine, threading.Lock())
 
 
 @contextmanager

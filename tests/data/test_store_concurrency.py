@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from data.loaders.canonical import load_claims
 from data.stores.appointments import AppointmentStore, booking_row
 from data.stores.claims import ClaimStore
+from data.stores.engine import process_lock, write_transaction
 from data.stores.overbooks import OverbookStore
 from data.stores.predictions import PredictionLog
 from data.stores.worklist import WorklistStore
@@ -133,3 +134,30 @@ def test_a_write_waits_for_a_long_writer_instead_of_failing(tmp_path: Path) -> N
     assert 4 < waited < 30
     assert set(store.history(["P", "P1"]).patients) == {"P", "P1"}
     store.engine.dispose()
+
+
+def test_writers_to_one_sqlite_file_queue_on_one_lock(tmp_path: Path) -> None:
+    """The bookings' writer and the prediction log's writer must not meet in SQLite's busy handler."""
+    path = tmp_path / "c.db"
+    appointments, log = AppointmentStore(f"sqlite:///{path}"), PredictionLog(f"sqlite:///{path}")
+    other = AppointmentStore(f"sqlite:///{tmp_path / 'other.db'}")
+    assert process_lock(appointments.engine) is process_lock(log.engine)
+    assert process_lock(other.engine) is not process_lock(appointments.engine)
+    held = threading.Event()
+    release = threading.Event()
+
+    def long_log_write() -> None:
+        with write_transaction(log.engine):
+            held.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=long_log_write)
+    worker.start()
+    held.wait(10)
+    # While the log's transaction is open, a booking waits on the Python lock, not in SQLite.
+    assert not process_lock(appointments.engine).acquire(timeout=0.05)
+    release.set()
+    worker.join()
+    appointments.upsert_bookings([booking_row("A1", "P1", "C01", 0.0, 0.0)])
+    for store in (appointments, log, other):
+        store.engine.dispose()

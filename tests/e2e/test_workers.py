@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -69,6 +70,13 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
             answers = [http.post("/v1/noshow/score", json=body, headers=headers) for _ in range(20)]
             assert {r.status_code for r in answers} == {200}
             assert {r.json()["model"]["version"] for r in answers} == {"2"}
+            # A pool of eight keep-alive connections opened at once is split evenly, four per worker.
+            pool = [httpx.Client(base_url=base, timeout=30) for _ in range(8)]
+            try:
+                pooled = [connection.get("/health/live").headers["x-request-id"] for connection in pool]
+            finally:
+                for connection in pool:
+                    connection.close()
             # A client with a pool of keep-alive connections reaches both workers, without stalls.
             for _ in range(16):
                 with httpx.Client(base_url=base, timeout=30) as connection:
@@ -92,3 +100,5 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
     requests = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     scored_by = {r["worker"] for r in requests if r["route"] == "/v1/noshow/score" and r["status"] == 200}
     assert scored_by == {int(pid) for pid in pids}
+    worker_of = {r["request_id"]: r["worker"] for r in requests}
+    assert sorted(Counter(worker_of[request_id] for request_id in pooled).values()) == [4, 4]
