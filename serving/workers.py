@@ -15,9 +15,11 @@ that dies, and stops them all on SIGTERM or SIGINT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import multiprocessing
+import select
 import signal
 import socket
 import threading
@@ -61,6 +63,7 @@ class _Server(uvicorn.Server):
         )
         self.channel.setblocking(False)
         loop.add_reader(self.channel.fileno(), self._receive, loop, create)
+        self.channel.send(READY)  # the models are loaded: the parent may pass connections now
 
     def _receive(self, loop: asyncio.AbstractEventLoop, create: Any) -> None:
         try:
@@ -90,19 +93,24 @@ class _Worker:
 
 
 MAX_FDS_PER_MESSAGE = 1
+READY = b"r"
 
 
 class _Dispatcher:
-    """The parent's side: accepts connections and passes them to the live workers in turn.
+    """The parent's side: accepts connections and passes them to the ready workers in turn.
 
     In turn rather than to the worker with the fewest open connections: a worker learns that a
     client closed only when it next reads, so right after a client drops its pool and opens a new
-    one the counts are stale, and the new pool would pile onto one worker.
+    one the counts are stale, and the new pool would pile onto one worker. A worker counts as ready
+    once it says its models are loaded, so that a replacement for a worker that died does not take
+    connections while it loads for seconds; only when no worker is ready yet does one that is
+    still starting get them (they wait in its channel until it is).
     """
 
     def __init__(self, listener: socket.socket, workers: int) -> None:
         self.listener = listener
         self.channels: list[socket.socket | None] = [None] * workers
+        self.ready = [False] * workers
         self.lock = threading.Lock()
         self.next = 0
 
@@ -110,10 +118,25 @@ class _Dispatcher:
         """A fresh channel for worker `index` (started or restarted); returns the worker's end."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with self.lock:
-            old, self.channels[index] = self.channels[index], ours
+            old, self.channels[index], self.ready[index] = self.channels[index], ours, False
         if old is not None:
             old.close()
         return theirs
+
+    def wait_for_workers(self, seconds: float) -> None:
+        """Mark the workers that have said they are ready, waiting up to `seconds` for one to."""
+        with self.lock:
+            waiting = {c: i for i, c in enumerate(self.channels) if c is not None and not self.ready[i]}
+        if not waiting:
+            return
+        readable, _, _ = select.select(list(waiting), [], [], seconds)
+        with self.lock:
+            for channel in readable:
+                index = waiting[channel]
+                # A worker gone before it was ready reads as not ready; the supervisor restarts it.
+                if self.channels[index] is channel:
+                    with contextlib.suppress(OSError):
+                        self.ready[index] = channel.recv(1, socket.MSG_DONTWAIT) == READY
 
     def run(self) -> None:
         """Accept until the listener is shut down."""
@@ -128,15 +151,17 @@ class _Dispatcher:
     def _pass(self, connection: socket.socket) -> None:
         with self.lock:
             count = len(self.channels)
-            for step in range(count):
-                index = (self.next + step) % count
+            order = [(self.next + step) % count for step in range(count)]
+            ready = [i for i in order if self.ready[i]]
+            for index in ready or order:
                 channel = self.channels[index]
                 if channel is None:
                     continue
                 try:
                     socket.send_fds(channel, [b"c"], [connection.fileno()])
                 except OSError:
-                    continue  # that worker is gone; the supervisor restarts it
+                    self.ready[index] = False  # that worker is gone; the supervisor restarts it
+                    continue
                 self.next = (index + 1) % count
                 return
         log.warning("no worker could take a connection; it was closed")
@@ -166,7 +191,10 @@ def _supervise(config: uvicorn.Config, workers: int) -> int:
     accepting.start()
     log.info("started %d workers sharing port %d", workers, config.port)
     code = 0
-    while not stop.wait(0.5):
+    while not stop.is_set():
+        dispatcher.wait_for_workers(0.1)
+        if stop.wait(0.1):
+            break
         for index, child in enumerate(children):
             if child.is_alive():
                 continue

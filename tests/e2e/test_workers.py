@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -102,3 +103,81 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
     assert scored_by == {int(pid) for pid in pids}
     worker_of = {r["request_id"]: r["worker"] for r in requests}
     assert sorted(Counter(worker_of[request_id] for request_id in pooled).values()) == [4, 4]
+
+
+def test_a_worker_that_dies_is_replaced_and_new_connections_reach_it(
+    trained_store: TrainedStore, tmp_path: Path
+) -> None:
+    settings = trained_store.settings
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))},
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "CAREOPS_DATABASE_URL": f"sqlite:///{tmp_path / 'careops.db'}",
+        "CAREOPS_API_KEYS": API_KEYS,
+        "CAREOPS_RELOAD_INTERVAL_SECONDS": "0",
+    }
+    command = [str(Path(sys.executable).parent / "careops"), "serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    body = bodies(trained_store, rows=1)["noshow"]
+    headers = {"X-API-Key": "sched-key"}
+
+    waits: list[float] = []
+
+    def workers_serving(connections: int) -> set[int]:
+        ids = []
+        for _ in range(connections):  # a new connection each: they go to the workers in turn
+            started = time.perf_counter()
+            with httpx.Client(base_url=base, timeout=30) as http:
+                answer = http.post("/v1/noshow/score", json=body, headers=headers)
+            waits.append(time.perf_counter() - started)
+            assert answer.status_code == 200
+            ids.append(answer.headers["x-request-id"])
+        deadline = time.monotonic() + 10
+        while True:  # a worker writes a request's log line just after its answer
+            lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+            worker_of = {line["request_id"]: line["worker"] for line in lines}
+            if all(request_id in worker_of for request_id in ids) or time.monotonic() > deadline:
+                return {worker_of[request_id] for request_id in ids}
+            time.sleep(0.05)
+
+    try:
+        wait_until_ready(process, f"{base}/health/ready", 120, log.read_text)
+        deadline = time.monotonic() + 120
+        first: set[int] = set()
+        while len(first) < 2:  # each worker takes connections once it has said it is ready
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            first |= workers_serving(2)
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        while "starting another" not in log.read_text():  # the supervisor has seen it die
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        # While its replacement starts (loading the models takes seconds), new connections go to
+        # the worker that is ready, and none waits for the one that is loading.
+        waits.clear()
+        while True:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            served = workers_serving(1)
+            if _replacement_started(log.read_text()):  # it logs that before it says it is ready
+                break
+            assert served == first - {victim}
+        assert waits and max(waits) < 1.5, waits
+        after: set[int] = set()
+        while len(after) < 2:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            after |= workers_serving(2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert victim not in after and (first - {victim}) < after
+
+
+def _replacement_started(log: str) -> bool:
+    return "starting another" in log and "Application startup complete" in log.split("starting another", 1)[1]
