@@ -98,6 +98,7 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
         card=json.loads(Path(wrapper.card_path).read_text(encoding="utf-8")) if wrapper.card_path else None,
     )
     check_golden_set(model, wrapper)
+    model.scorer.prepare_explanations()
     return model
 
 

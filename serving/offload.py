@@ -1,6 +1,6 @@
 """Where a route's scoring runs: a few records on the event loop, more on a worker thread.
 
-A record costs about a millisecond (most of it TreeSHAP), less than handing it to a thread and
+A record costs well under a millisecond (TreeSHAP the most of it), less than handing it to a thread and
 back. A large batch would hold the loop, and every other request with it, for its whole length.
 """
 
