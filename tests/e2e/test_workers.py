@@ -34,22 +34,13 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
             settings,
         )
     train("denial", trained_store.claims, settings)
-    port = free_port()
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))},
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "CAREOPS_DATABASE_URL": settings.database_url,
-        "CAREOPS_API_KEYS": API_KEYS,
-        "CAREOPS_RELOAD_INTERVAL_SECONDS": "0.5",
-        "CAREOPS_MAX_BATCH": "5",
-    }
-    command = [str(Path(sys.executable).parent / "careops"), "serve", "--port", str(port), "--workers", "2"]
-    log = tmp_path / "server.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
+    process, base, log = _serve_two_workers(
+        tmp_path,
+        settings.tracking_uri,
+        settings.database_url,
+        CAREOPS_RELOAD_INTERVAL_SECONDS="0.5",
+        CAREOPS_MAX_BATCH="5",
+    )
     body = bodies(trained_store, rows=3)["noshow"]
     headers = {"X-API-Key": "sched-key"}
     try:
@@ -108,22 +99,10 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
 def test_a_worker_that_dies_is_replaced_and_new_connections_reach_it(
     trained_store: TrainedStore, tmp_path: Path
 ) -> None:
-    settings = trained_store.settings
-    port = free_port()
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))},
-        "MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "CAREOPS_DATABASE_URL": f"sqlite:///{tmp_path / 'careops.db'}",
-        "CAREOPS_API_KEYS": API_KEYS,
-        "CAREOPS_RELOAD_INTERVAL_SECONDS": "0",
-    }
-    command = [str(Path(sys.executable).parent / "careops"), "serve", "--port", str(port), "--workers", "2"]
-    log = tmp_path / "server.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
+    tracking_uri, database_url = trained_store.settings.tracking_uri, f"sqlite:///{tmp_path / 'careops.db'}"
+    process, base, log = _serve_two_workers(
+        tmp_path, tracking_uri, database_url, CAREOPS_RELOAD_INTERVAL_SECONDS="0"
+    )
     body = bodies(trained_store, rows=1)["noshow"]
     headers = {"X-API-Key": "sched-key"}
 
@@ -177,6 +156,27 @@ def test_a_worker_that_dies_is_replaced_and_new_connections_reach_it(
         process.wait(timeout=30)
     assert process.returncode == 0
     assert victim not in after and (first - {victim}) < after
+
+
+def _serve_two_workers(
+    root: Path, tracking_uri: str, database_url: str, **variables: str
+) -> tuple[subprocess.Popen, str, Path]:
+    """`careops serve --workers 2` on a free port, its output in root/server.log: (process, URL, log)."""
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))},
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "CAREOPS_DATABASE_URL": database_url,
+        "CAREOPS_API_KEYS": API_KEYS,
+        **variables,
+    }
+    command = [str(Path(sys.executable).parent / "careops"), "serve", "--port", str(port), "--workers", "2"]
+    log = root / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=root, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    return process, f"http://127.0.0.1:{port}", log
 
 
 def _replacement_started(log: str) -> bool:
