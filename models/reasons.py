@@ -8,6 +8,9 @@ import lightgbm as lgb
 import numpy as np
 
 MIN_ROWS_PER_CATEGORY = 5
+# Chosen on three time-ordered folds of synthetic claims (docs/models.md): 100 rounds beat 300 on
+# top-1 accuracy and macro-F1, and a third of the trees is a third of the cost of every score.
+ROUNDS = 100
 
 
 @dataclass
@@ -41,7 +44,7 @@ def fit_reason_model(
         return ReasonModel([str(kept[0])], booster=None)  # type: ignore[arg-type]
     classifier = lgb.LGBMClassifier(
         objective="multiclass",
-        n_estimators=300,
+        n_estimators=ROUNDS,
         learning_rate=0.05,
         num_leaves=15,
         min_child_samples=10,
