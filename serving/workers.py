@@ -49,6 +49,7 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
         super().__init__(config)
         self.channel = channel
+        self._handovers: set[asyncio.Task] = set()  # held until done: the loop keeps only weak ones
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -78,7 +79,14 @@ class _Server(uvicorn.Server):
             connection = socket.socket(fileno=fd)
             connection.setblocking(False)
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            loop.create_task(loop.connect_accepted_socket(create, connection))
+            task = loop.create_task(loop.connect_accepted_socket(create, connection))
+            self._handovers.add(task)
+            task.add_done_callback(self._handed_over)
+
+    def _handed_over(self, task: asyncio.Task) -> None:
+        self._handovers.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the client left first
+            log.info("a passed connection closed before it was served: %s", type(task.exception()).__name__)
 
 
 class _Worker:
