@@ -66,7 +66,9 @@ class TreeShap:
             [float(n["threshold"]) if not c else np.nan for n, c in zip(nodes, categorical, strict=True)]
         )
         self.node_default_left = np.array([n["default_left"] for n in nodes], dtype=bool)
-        self.node_missing = np.array([MISSING[n["missing_type"]] for n in nodes])
+        missing = np.array([MISSING[n["missing_type"]] for n in nodes])
+        self.node_nan_missing = missing == MISSING["NaN"]  # NaN takes the default side
+        self.node_zero_missing = missing == MISSING["Zero"]  # zero takes the default side
         self.categorical_nodes = np.flatnonzero(categorical)
         sets = [[int(c) for c in str(nodes[i]["threshold"]).split("||")] for i in self.categorical_nodes]
         width = max((max(s) for s in sets), default=0) + 1
@@ -101,7 +103,8 @@ class TreeShap:
             table_parts.append(tables[k][row].ravel())
             offset += 2**k * k
         nodes_count = len(self.node_feature)
-        # A split's column in [goes left | goes right] of its node: 1 where the row leaves the path.
+        # Where to read, in [row goes left | row goes right] per node, whether a row leaves the path
+        # at this split: the side the path does not take.
         goes_left = np.array(split_left, dtype=np.intp)
         self.split_pick = np.array(split_node, dtype=np.intp) + nodes_count * goes_left
         self.split_slot = np.array(split_slot, dtype=np.intp)
@@ -143,10 +146,9 @@ class TreeShap:
 
     def _numeric_left(self, values: np.ndarray) -> np.ndarray:
         nan = np.isnan(values)
-        values = np.where(nan & (self.node_missing != MISSING["NaN"]), 0.0, values)
-        missing = ((self.node_missing == MISSING["Zero"]) & (np.abs(values) <= ZERO_THRESHOLD)) | (
-            (self.node_missing == MISSING["NaN"]) & nan
-        )
+        values = np.where(nan & ~self.node_nan_missing, 0.0, values)  # elsewhere NaN reads as 0
+        zero = np.abs(values) <= ZERO_THRESHOLD
+        missing = (self.node_zero_missing & zero) | (self.node_nan_missing & nan)
         with np.errstate(invalid="ignore"):
             return np.where(missing, self.node_default_left, values <= self.node_threshold)
 

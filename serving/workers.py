@@ -32,6 +32,8 @@ from serving.request_log import LOG_CONFIG
 
 log = logging.getLogger("careops.serve")
 STARTUP_FAILURE = 3  # uvicorn's exit code when the app's start-up fails: restarting will not help
+MAX_FDS_PER_MESSAGE = 1  # the parent passes one connection per message
+READY = b"r"  # what a worker sends the parent once its models are loaded
 
 
 # uvicorn's access log stays off: it would repeat each request with its raw path.
@@ -98,10 +100,6 @@ class _Worker:
     def __call__(self) -> None:
         self.config.configure_logging()  # a spawned process starts with none
         _Server(self.config, self.channel).run()
-
-
-MAX_FDS_PER_MESSAGE = 1
-READY = b"r"
 
 
 class _Dispatcher:
