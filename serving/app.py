@@ -22,6 +22,7 @@ from data.stores.claims import ClaimStore
 from data.stores.overbooks import OverbookStore
 from data.stores.worklist import WorklistStore
 from models.decisions.risk_bands import RiskBands
+from models.decisions.variants import compile_passes
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         await run_in_threadpool(app.state.models.refresh, settings)
+        await run_in_threadpool(compile_passes)  # no request waits for the overbooking loops' compiler
         stop = threading.Event()
         poller = None
         if settings.reload_interval_seconds > 0:

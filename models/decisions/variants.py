@@ -10,15 +10,25 @@ pass gives, for each slot, the expected rest of each figure from each backlog le
 that changes slot t's arrivals leaves the distribution before t and the expectations after t as
 they were, so all S variants are evaluated together from the two passes, where a dynamic program
 per variant would cost S times as much. Levels stop at the largest reachable backlog, so the
-transition matrices stay small and the figures stay exact.
+passes stay small and the figures stay exact.
+
+The passes are loops over slots, levels and arrivals, compiled by numba: a greedy plan for a
+40-slot session redoes them once per placement, and as numpy calls per slot they cost 4 ms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
+from numba import njit
+
+
+def compile_passes() -> None:
+    """Compile the loops now (about a second, or a cache read), not on the first plan."""
+    pmfs = np.array([[0.2, 0.8]])
+    passes = SessionPasses(pmfs, pmfs, np.ones((1, 1)), np.ones((1, 1)), np.zeros((1, 3)), np.zeros(1))
+    passes.figures()
 
 
 @dataclass(frozen=True)
@@ -29,20 +39,75 @@ class Figures:
     variants: np.ndarray
 
 
-@cache
-def _moves(width: int, levels: int) -> np.ndarray:
-    """(W, N * N): 1 where a arrivals take backlog b to max(b + a - 1, 0), flattened over (b, b')."""
-    moves = np.zeros((width, levels, levels))
-    for arrivals in range(width):
-        targets = np.minimum(np.maximum(np.arange(levels) + arrivals - 1, 0), levels - 1)
-        moves[arrivals, np.arange(levels), targets] = 1.0
-    moves.flags.writeable = False
-    return moves.reshape(width, levels * levels)
+@njit(cache=True)
+def _step(backlog: np.ndarray, pmf: np.ndarray, out: np.ndarray) -> None:
+    """`out` = the backlog distribution after a slot with these arrivals: with b waiting and a
+    arriving, max(b + a - 1, 0) wait for the next slot (levels stop at the last one)."""
+    top = len(out) - 1
+    out[:] = 0.0
+    for b in range(len(backlog)):
+        weight = backlog[b]
+        if weight != 0.0:
+            for a in range(len(pmf)):
+                out[min(max(b + a - 1, 0), top)] += weight * pmf[a]
 
 
-def _transitions(pmfs: np.ndarray, levels: int) -> np.ndarray:
-    """(S, N, N): P(backlog b' before slot t + 1 | backlog b before slot t)."""
-    return (pmfs @ _moves(pmfs.shape[1], levels)).reshape(len(pmfs), levels, levels)
+@njit(cache=True)
+def _forward(pmfs: np.ndarray, forward: np.ndarray, start: int) -> None:
+    for t in range(start, len(pmfs)):
+        _step(forward[t], pmfs[t], forward[t + 1])
+
+
+@njit(cache=True)
+def _backward(pmfs: np.ndarray, alphas: np.ndarray, betas: np.ndarray, rest: np.ndarray, start: int) -> None:
+    """rest[k, t - 1] = slot t's own figure + E[rest[k, t] at the backlog after slot t], down to
+    t = 1. Slot t's own figure, from backlog b: alphas[k, t] b, plus betas[k, t] when it is idle."""
+    top = rest.shape[2] - 1
+    for t in range(start, 0, -1):
+        for k in range(rest.shape[0]):
+            for b in range(top + 1):
+                total = alphas[k, t] * b
+                if b == 0:
+                    total += betas[k, t] * pmfs[t, 0]
+                for a in range(pmfs.shape[1]):
+                    total += pmfs[t, a] * rest[k, t, min(max(b + a - 1, 0), top)]
+                rest[k, t - 1, b] = total
+
+
+@njit(cache=True)
+def _figures(
+    forward: np.ndarray,
+    pmfs: np.ndarray,
+    variant_pmfs: np.ndarray,
+    alphas: np.ndarray,
+    betas: np.ndarray,
+    variant_alpha: np.ndarray,
+    rest: np.ndarray,
+    terminal: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The session's figures (K,) and each one-slot variant's (K, S), from the two passes."""
+    figures, slots = alphas.shape
+    levels = forward.shape[1]
+    variants = np.empty((figures, slots))
+    before = np.zeros(figures)  # each figure over the slots before t
+    reached = np.empty(levels)
+    for t in range(slots):
+        mean = 0.0
+        for b in range(levels):
+            mean += b * forward[t, b]
+        _step(forward[t], variant_pmfs[t], reached)  # the variant's backlog before t + 1
+        for k in range(figures):
+            later = 0.0
+            for b in range(levels):
+                later += rest[k, t, b] * reached[b]
+            own = (alphas[k, t] + variant_alpha[k]) * mean + betas[k, t] * forward[t, 0] * variant_pmfs[t, 0]
+            variants[k, t] = before[k] + own + later
+            before[k] += alphas[k, t] * mean + betas[k, t] * forward[t, 0] * pmfs[t, 0]
+    session = before.copy()
+    for k in range(figures):
+        for b in range(levels):
+            session[k] += terminal[k, b] * forward[slots, b]
+    return session, variants
 
 
 class SessionPasses:
@@ -68,9 +133,6 @@ class SessionPasses:
         self.variant_alpha = variant_alpha
         slots, levels = len(pmfs), terminal.shape[1]
         self.level = np.arange(levels, dtype=np.float64)
-        self.steps = _transitions(self.pmfs, levels)
-        self.variant_steps = _transitions(self.variant_pmfs, levels)
-        self.own = self._own(np.arange(slots))
         self.forward = np.zeros((slots + 1, levels))
         self.forward[0, 0] = 1.0
         # rest[:, t] = expected figure from slot t + 1 on, per backlog level before slot t + 1.
@@ -79,25 +141,15 @@ class SessionPasses:
         self._forward_from(0)
         self._backward_from(slots - 1)
 
-    def _own(self, slots: np.ndarray) -> np.ndarray:
-        at_zero = (self.betas[:, slots] * self.pmfs[slots, 0])[:, :, None] * (self.level == 0)
-        return self.alphas[:, slots, None] * self.level + at_zero
-
     def _forward_from(self, start: int) -> None:
-        for t in range(start, len(self.pmfs)):
-            self.forward[t + 1] = self.forward[t] @ self.steps[t]
+        _forward(self.pmfs, self.forward, start)
 
     def _backward_from(self, start: int) -> None:
-        for t in range(start, 0, -1):
-            self.rest[:, t - 1] = self.own[:, t] + self.rest[:, t] @ self.steps[t].T
+        _backward(self.pmfs, self.alphas, self.betas, self.rest, start)
 
     def change(self, slot: int, pmf: np.ndarray, variant_pmf: np.ndarray, alpha: np.ndarray) -> None:
         """Slot `slot` now has these arrivals (and this variant of them) and these alphas."""
         self.pmfs[slot], self.variant_pmfs[slot], self.alphas[:, slot] = pmf, variant_pmf, alpha
-        levels = len(self.level)
-        self.steps[slot] = _transitions(self.pmfs[slot : slot + 1], levels)[0]
-        self.variant_steps[slot] = _transitions(self.variant_pmfs[slot : slot + 1], levels)[0]
-        self.own[:, slot] = self._own(np.array([slot]))[:, 0]
         self._forward_from(slot)  # what comes before the slot is as it was
         self._backward_from(slot)  # and so is what comes after it
 
@@ -110,14 +162,15 @@ class SessionPasses:
 
     def figures(self) -> Figures:
         """The K figures of the session and of each of its one-slot variants."""
-        slots = len(self.pmfs)
-        forward, alphas, betas = self.forward, self.alphas, self.betas
-        mean = forward[:-1] @ self.level
-        before = np.zeros((len(alphas), slots + 1))
-        np.cumsum(alphas * mean + betas * forward[:-1, 0] * self.pmfs[:, 0], axis=1, out=before[:, 1:])
-        session = before[:, slots] + self.terminal @ forward[slots]
-        reached = (forward[:-1, None, :] @ self.variant_steps)[:, 0, :]  # backlog before t + 1
-        later = (self.rest * reached).sum(axis=2)
-        idle = betas * forward[:-1, 0] * self.variant_pmfs[:, 0]
-        own = (alphas + self.variant_alpha[:, None]) * mean
-        return Figures(session, before[:, :-1] + own + idle + later)
+        return Figures(
+            *_figures(
+                self.forward,
+                self.pmfs,
+                self.variant_pmfs,
+                self.alphas,
+                self.betas,
+                self.variant_alpha,
+                self.rest,
+                self.terminal,
+            )
+        )
