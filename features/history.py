@@ -211,21 +211,30 @@ def add_history(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     return out
 
 
-def _padded(batch: Sequence[PatientRows], time: float) -> PatientRows:
-    """Patients' rows stacked to equal length (patients x appointments), padded with rows at `time`
-    whose outcome is unknown: at +inf they are never history, load or upcoming for anyone."""
-    width = max(1, *(len(rows.days) for rows in batch))
+def _places(sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """For rows grouped by patient (`sizes` per patient, in order): each row's patient and its
+    position among theirs, and the widest group (at least 1)."""
+    sizes = np.asarray(sizes, dtype=np.intp)
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    position = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return owner, position, max(1, int(sizes.max(initial=0)))
 
-    def pad(values: np.ndarray, fill: object, dtype: object) -> np.ndarray:
-        out = np.full(width, fill, dtype=dtype)
-        out[: len(values)] = values
+
+def _padded(rows: PatientRows, sizes: Sequence[int], time: float) -> PatientRows:
+    """Rows grouped by patient, stacked to equal length (patients x appointments) and padded with
+    rows at `time` whose outcome is unknown: at +inf they are never history, load or upcoming."""
+    owner, position, width = _places(sizes)
+
+    def stacked(values: np.ndarray, fill: object, dtype: object) -> np.ndarray:
+        out = np.full((len(sizes), width), fill, dtype=dtype)
+        out[owner, position] = values
         return out
 
     return PatientRows(
-        days=np.stack([pad(rows.days, time, np.float64) for rows in batch]),
-        booked=np.stack([pad(rows.booked, time, np.float64) for rows in batch]),
-        outcome=np.stack([pad(rows.outcome, np.nan, np.float64) for rows in batch]),
-        ids=np.stack([pad(rows.ids, None, object) for rows in batch]),
+        days=stacked(rows.days, time, np.float64),
+        booked=stacked(rows.booked, time, np.float64),
+        outcome=stacked(rows.outcome, np.nan, np.float64),
+        ids=stacked(rows.ids, None, object),
     )
 
 
@@ -247,17 +256,27 @@ def online_history(
     known_by = [(clinic, day - params.horizon_days) for clinic, day in keys]
     stored = store.history(by_patient, keys, known_by)
     # Every patient in one batch: padded appointments are never known, booked or upcoming.
-    rows = list(by_patient.values())
+    order = np.fromiter((row for rows in by_patient.values() for row in rows), np.intp, len(records))
+    sizes = [len(rows) for rows in by_patient.values()]
     own = [stored.patients.get(patient_id, PatientRows.empty()) for patient_id in by_patient]
-    values = patient_history(params, _padded([targets.take(r) for r in rows], 0.0), _padded(own, np.inf))
+    own_rows = PatientRows(
+        *(np.concatenate([getattr(r, field) for r in own]) for field in ("days", "booked", "outcome", "ids"))
+    )
+    own_sizes = [len(r.days) for r in own]
+    values = patient_history(
+        params, _padded(targets.take(order), sizes, 0.0), _padded(own_rows, own_sizes, np.inf)
+    )
+    owner, position, _ = _places(sizes)
     patient = np.empty((len(records), len(PATIENT_FEATURES)))
-    for k, r in enumerate(rows):
-        patient[r] = values[k, : len(r)]
+    patient[order] = values[owner, position]
     load = np.empty(len(records))
     rate = np.empty(len(records))
-    for row, (clinic, day) in enumerate(keys):
-        bookings = stored.bookings[(clinic, day)]
-        load[row] = clinic_day_loads(params, days[row], booked[row : row + 1], bookings)[0]
-        rate[row] = clinic_rate(params, *stored.outcomes[known_by[row]])
+    # Rows of one (clinic, day) share its bookings and its clinic's outcomes: one look-up per key.
+    rows_of: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for row, key in enumerate(keys):
+        rows_of[key].append(row)
+    for (clinic, day), same in rows_of.items():
+        load[same] = clinic_day_loads(params, day, booked[same], stored.bookings[(clinic, day)])
+        rate[same] = clinic_rate(params, *stored.outcomes[(clinic, day - params.horizon_days)])
     out = {name: patient[:, k] for k, name in enumerate(PATIENT_FEATURES)}
     return {**out, CLINIC_RATE: rate, CLINIC_LOAD: load}

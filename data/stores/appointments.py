@@ -7,9 +7,11 @@ history and clinic load are read from it at scoring time.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +39,7 @@ from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
 from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
-from data.stores.prepared import Cursor, Prepared, reading, writing
+from data.stores.prepared import Prepared, PreparedFamily, reading, writing
 from data.stores.records import record_json
 from data.stores.upsert import upsert, upsert_statement
 
@@ -113,16 +115,21 @@ class StoredHistory:
     outcomes: dict[tuple[str, int], tuple[float, float]]
 
 
+def _any_of(column: Any, count: int) -> Any:
+    """`column` equal to one of the bound keys k0 .. k{count - 1}."""
+    return or_(*(column == bindparam(f"k{i}") for i in range(count)))
+
+
 class _Statements:
     """The request path's point look-ups and booking write, compiled once for the store's engine."""
 
     def __init__(self, engine: Engine) -> None:
         c, d = appointments.c, clinic_days.c
         not_cancelled = or_(c.outcome.is_(None), c.outcome != "cancelled")
-        self.patient = Prepared(
+        self.patients = PreparedFamily(
             engine,
-            select(c.start_day, c.booked_at, c.outcome, c.appointment_id).where(
-                c.patient_id == bindparam("patient_id"), not_cancelled
+            lambda count: select(c.patient_id, c.start_day, c.booked_at, c.outcome, c.appointment_id).where(
+                _any_of(c.patient_id, count), not_cancelled
             ),
         )
         self.clinic_day = Prepared(
@@ -137,10 +144,10 @@ class _Statements:
                 d.clinic_id == bindparam("clinic_id"), d.day <= bindparam("day")
             ),
         )
-        self.known_place = Prepared(
+        self.known_places = PreparedFamily(
             engine,
-            select(c.clinic_id, c.start_day).where(
-                c.appointment_id == bindparam("appointment_id"), or_(*(c.outcome == k for k in KNOWN))
+            lambda count: select(c.appointment_id, c.clinic_id, c.start_day).where(
+                _any_of(c.appointment_id, count), or_(*(c.outcome == k for k in KNOWN))
             ),
         )
         names = ("appointment_id", *BOOKING)
@@ -150,6 +157,17 @@ class _Statements:
                 {name: bindparam(name) for name in names}
             ),
         )
+
+
+def _patient_rows(found: list[tuple]) -> PatientRows:
+    """A patient's stored rows (start day, booking time, outcome, id) as arrays."""
+    days, booked, outcome, ids = zip(*found, strict=True)
+    return PatientRows(
+        days=np.asarray(days, dtype=np.float64),
+        booked=np.asarray(booked, dtype=np.float64),
+        outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
+        ids=np.asarray(ids, dtype=object),
+    )
 
 
 class _MovesAnOutcome(Exception):
@@ -178,7 +196,7 @@ def booking_row(
         "appointment_id": appointment_id,
         "patient_id": patient_id,
         "clinic_id": clinic_id,
-        "start_day": int(day_number(starts)),
+        "start_day": math.floor(starts / SECONDS_PER_DAY),  # day_number's rule, for one number
         "booked_at": float(booked),
         "record": record,
     }
@@ -282,10 +300,12 @@ class AppointmentStore:
     def _book_in_place(self, rows: Sequence[dict]) -> None:
         """The request path's write: bookings that leave every recorded outcome where it was."""
         statements = self._statements
+        ids = [row["appointment_id"] for row in rows]
         with writing(self.engine) as cursor:
+            known = {key: (clinic, day) for key, clinic, day in statements.known_places.rows(cursor, ids)}
             for row in rows:
-                place = cursor.one(statements.known_place, appointment_id=row["appointment_id"])
-                if place is not None and tuple(place) != (row["clinic_id"], row["start_day"]):
+                place = known.get(row["appointment_id"])
+                if place is not None and place != (row["clinic_id"], row["start_day"]):
                     raise _MovesAnOutcome
             cursor.many(statements.book, sorted(rows, key=lambda row: row["appointment_id"]))
 
@@ -437,7 +457,9 @@ class AppointmentStore:
         visits with a known outcome) on days up to the day given. Each is an indexed point look-up."""
         statements = self._statements
         with reading(self.engine) as cursor:
-            patients = {p: self._patient(cursor, p) for p in sorted(set(patient_ids))}
+            by_patient: dict[str, list[tuple]] = {}
+            for patient_id, *row in statements.patients.rows(cursor, sorted(set(patient_ids))):
+                by_patient.setdefault(patient_id, []).append(row)
             bookings = {
                 (clinic, day): np.asarray(
                     [b for (b,) in cursor.rows(statements.clinic_day, clinic_id=clinic, day=day)],
@@ -449,17 +471,4 @@ class AppointmentStore:
             for clinic, day in sorted(set(clinic_outcomes)):
                 no_shows, visits = cursor.one(statements.clinic_outcomes, clinic_id=clinic, day=day) or (0, 0)
                 outcomes[(clinic, day)] = (float(no_shows or 0), float(visits or 0))
-        found = {p: rows for p, rows in patients.items() if rows is not None}
-        return StoredHistory(found, bookings, outcomes)
-
-    def _patient(self, cursor: Cursor, patient_id: str) -> PatientRows | None:
-        found = cursor.rows(self._statements.patient, patient_id=patient_id)
-        if not found:
-            return None
-        days, booked, outcome, ids = zip(*found, strict=True)
-        return PatientRows(
-            days=np.asarray(days, dtype=np.float64),
-            booked=np.asarray(booked, dtype=np.float64),
-            outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
-            ids=np.asarray(ids, dtype=object),
-        )
+        return StoredHistory({p: _patient_rows(rows) for p, rows in by_patient.items()}, bookings, outcomes)

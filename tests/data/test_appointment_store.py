@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data.stores.appointments import AppointmentStore, booking_row
@@ -36,3 +37,35 @@ def test_rebooking_a_visit_with_an_outcome_moves_its_count(tmp_path: Path) -> No
     store.upsert_bookings([booking_row("A3", "P3", "C2", seconds, seconds)])  # no outcome yet: no count
     assert counts(store) == {"C1": (0.0, 1.0), "C2": (1.0, 1.0)}
     assert sorted(store.history(["P1", "P3"]).patients["P1"].ids) == ["A1", "A2"]
+
+
+def test_many_patients_are_read_in_chunks_as_each_alone(tmp_path: Path) -> None:
+    store = AppointmentStore(f"sqlite:///{tmp_path / 's.db'}")
+    visits = [
+        visit(
+            f"A{p}-{k}", f"2026-03-0{2 + k} 09:00", "2026-02-20 10:00", [1.0, 0.0, None][(p + k) % 3], f"P{p}"
+        )
+        for p in range(150)  # more patients than one look-up statement takes
+        for k in range(p % 4)
+    ]
+    store.seed(pd.DataFrame(visits))
+    patients = [f"P{p}" for p in range(150)] + ["NOBODY"]
+    together = store.history(patients).patients
+    assert len(together) == sum(1 for p in range(150) if p % 4)  # patients without visits are absent
+    for patient in patients:
+        alone = store.history([patient]).patients.get(patient)
+        if alone is None:
+            assert patient not in together
+            continue
+        for field in ("days", "booked", "outcome", "ids"):
+            np.testing.assert_array_equal(getattr(together[patient], field), getattr(alone, field))
+
+
+def test_a_booking_that_moves_an_outcome_is_found_beyond_the_first_chunk(tmp_path: Path) -> None:
+    store = AppointmentStore(f"sqlite:///{tmp_path / 's.db'}")
+    store.seed(pd.DataFrame([visit("A-LAST", "2026-03-02 09:00", "2026-02-20 10:00", 1.0)]))
+    seconds = DAY * 86400.0 + 9 * 3600
+    rows = [booking_row(f"N{i:03d}", f"Q{i}", "C1", seconds, seconds - 86400) for i in range(100)]
+    rows.append(booking_row("A-LAST", "P1", "C2", seconds, seconds - 86400))  # moves its no-show
+    store.upsert_bookings(rows)
+    assert counts(store) == {"C1": (0.0, 0.0), "C2": (1.0, 1.0)}
