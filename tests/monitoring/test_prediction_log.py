@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from cli import app as cli
 from data.pseudonyms import pseudonym
 from features.history import HISTORY_FEATURES
+from models.monitoring.recorder import WRITE_CHUNK_ROWS
 from models.tasks import caller_records, get_task
 from serving.app import create_app
 from tests.bodies import APPOINTMENT, CLAIM, outcomes_of
@@ -92,6 +93,25 @@ def test_scores_are_logged_under_pseudonyms_with_no_identifier_anywhere(fresh_cl
     profile = fresh_client.app.state.models.models["noshow"].profile
     assert set(counts["feature"]) == {"__score__", *(f.name for f in profile.features)}
     assert (counts.groupby("feature")["count"].sum() >= 1).all()
+
+
+def test_a_flush_larger_than_a_write_is_logged_whole_and_counted_once(fresh_client: TestClient) -> None:
+    recorder = fresh_client.app.state.recorder
+    recorder.flush()
+    log = recorder.log
+    before = log.bin_counts("noshow").query("feature == '__score__'")["count"].sum()
+    # One batch: its rows are written WRITE_CHUNK_ROWS at a time, its bin counts once.
+    appointments = [
+        APPOINTMENT | {"appointment_id": f"FLUSH-{i}", "patient_id": f"FLUSH-P{i}"} for i in range(200)
+    ]
+    assert len(appointments) > 3 * WRITE_CHUNK_ROWS
+    response = fresh_client.post("/v1/noshow/score", json={"appointments": appointments}, headers=SCHEDULER)
+    assert response.status_code == 200
+    recorder.flush()
+    keys = {pseudonym(PSEUDONYM_KEY.encode(), f"FLUSH-{i}") for i in range(200)}
+    assert log.predictions("noshow")["record_key"].isin(keys).sum() == 200
+    after = log.bin_counts("noshow").query("feature == '__score__'")["count"].sum()
+    assert after - before == 200
 
 
 def test_metrics_parse_name_every_required_metric_and_hold_no_identifier(fresh_client: TestClient) -> None:
