@@ -18,18 +18,24 @@ from serving.errors import InvalidRequest, error_response
 from serving.fhir import operation_outcome
 
 ESCAPE = re.compile(rb"\\.", re.DOTALL)
-OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
-CLOSERS = np.frombuffer(b"]}", dtype=np.uint8)
+# +1 for a byte that opens an array or object, -1 for one that closes it, 0 for every other byte.
+NESTING = np.zeros(256, dtype=np.int8)
+NESTING[list(b"[{")] = 1
+NESTING[list(b"]}")] = -1
+QUOTE = ord('"')
+MARKS = NESTING != 0
+MARKS[QUOTE] = True
 FHIR_PREFIX = "/fhir/"
 FHIR_JSON = "application/fhir+json"
 
 
 def json_depth(body: bytes) -> int:
     """The deepest nesting of arrays and objects in a JSON text (strings are skipped, not parsed)."""
-    outside_strings = b"".join(ESCAPE.sub(b"", body).split(b'"')[::2])
-    codes = np.frombuffer(outside_strings, dtype=np.uint8)
-    steps = np.isin(codes, OPENERS).astype(np.int32) - np.isin(codes, CLOSERS)
-    return int(np.cumsum(steps).max(initial=0))
+    codes = np.frombuffer(ESCAPE.sub(b"", body) if b"\\" in body else body, dtype=np.uint8)
+    codes = codes[MARKS[codes]]  # quotes and brackets only: a few bytes in ten
+    # A bracket is inside a string when an odd number of quotes come before it.
+    outside = (np.cumsum(codes == QUOTE, dtype=np.int32) & 1) == 0
+    return int(np.cumsum(np.where(outside, NESTING[codes], 0), dtype=np.int32).max(initial=0))
 
 
 def _deeper_than(body: bytes, depth: int) -> bool:
