@@ -24,13 +24,6 @@ import numpy as np
 from numba import njit
 
 
-def compile_passes() -> None:
-    """Compile the loops now (about a second, or a cache read), not on the first plan."""
-    pmfs = np.array([[0.2, 0.8]])
-    passes = SessionPasses(pmfs, pmfs, np.ones((1, 1)), np.ones((1, 1)), np.zeros((1, 3)), np.zeros(1))
-    passes.figures()
-
-
 @dataclass(frozen=True)
 class Figures:
     """K figures of the session, and of each one-slot variant: `variants[k, t]`."""
@@ -174,3 +167,10 @@ class SessionPasses:
                 self.terminal,
             )
         )
+
+
+def compile_passes() -> None:
+    """Compile the loops now (about a second, or a cache read), not on the first plan."""
+    pmfs = np.array([[0.2, 0.8]])
+    passes = SessionPasses(pmfs, pmfs, np.ones((1, 1)), np.ones((1, 1)), np.zeros((1, 3)), np.zeros(1))
+    passes.figures()
