@@ -211,23 +211,31 @@ def add_history(frame: pd.DataFrame, params: HistoryParams) -> pd.DataFrame:
     return out
 
 
-def _places(sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int]:
-    """For rows grouped by patient (`sizes` per patient, in order): each row's patient and its
-    position among theirs, and the widest group (at least 1)."""
-    sizes = np.asarray(sizes, dtype=np.intp)
-    owner = np.repeat(np.arange(len(sizes)), sizes)
-    position = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return owner, position, max(1, int(sizes.max(initial=0)))
+@dataclass(frozen=True)
+class _Places:
+    """Rows grouped by patient (in order), placed in a patients x appointments block: each row's
+    patient and its position among theirs; the block is as wide as the largest group (at least 1)."""
+
+    owner: np.ndarray
+    position: np.ndarray
+    patients: int
+    width: int
+
+    @classmethod
+    def of(cls, sizes: Sequence[int]) -> _Places:
+        sizes = np.asarray(sizes, dtype=np.intp)
+        owner = np.repeat(np.arange(len(sizes)), sizes)
+        position = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return cls(owner, position, len(sizes), max(1, int(sizes.max(initial=0))))
 
 
-def _padded(rows: PatientRows, sizes: Sequence[int], time: float) -> PatientRows:
-    """Rows grouped by patient, stacked to equal length (patients x appointments) and padded with
-    rows at `time` whose outcome is unknown: at +inf they are never history, load or upcoming."""
-    owner, position, width = _places(sizes)
+def _padded(rows: PatientRows, places: _Places, time: float) -> PatientRows:
+    """Rows grouped by patient, stacked into their block and padded with rows at `time` whose
+    outcome is unknown: at +inf they are never history, load or upcoming for anyone."""
 
     def stacked(values: np.ndarray, fill: object, dtype: object) -> np.ndarray:
-        out = np.full((len(sizes), width), fill, dtype=dtype)
-        out[owner, position] = values
+        out = np.full((places.patients, places.width), fill, dtype=dtype)
+        out[places.owner, places.position] = values
         return out
 
     return PatientRows(
@@ -262,13 +270,14 @@ def online_history(
     own_rows = PatientRows(
         *(np.concatenate([getattr(r, field) for r in own]) for field in ("days", "booked", "outcome", "ids"))
     )
-    own_sizes = [len(r.days) for r in own]
+    places = _Places.of(sizes)
     values = patient_history(
-        params, _padded(targets.take(order), sizes, 0.0), _padded(own_rows, own_sizes, np.inf)
+        params,
+        _padded(targets.take(order), places, 0.0),
+        _padded(own_rows, _Places.of([len(r.days) for r in own]), np.inf),
     )
-    owner, position, _ = _places(sizes)
     patient = np.empty((len(records), len(PATIENT_FEATURES)))
-    patient[order] = values[owner, position]
+    patient[order] = values[places.owner, places.position]
     load = np.empty(len(records))
     rate = np.empty(len(records))
     # Rows of one (clinic, day) share its bookings and its clinic's outcomes: one look-up per key.

@@ -6,8 +6,8 @@ once, as scheduling and billing systems do. SO_REUSEPORT sockets spread connecti
 their addresses, which for eight connections leaves one worker with six as often as not; that
 worker's queue sets the tail latency. So here the parent accepts each connection and passes it
 (SCM_RIGHTS over a Unix socket pair) to the workers in turn, and each serves it with uvicorn's own
-protocol. Connections are long-lived, so the parent's hop is paid once per
-connection, never per request. TCP_NODELAY is set on every connection: without it each small
+protocol. Connections are long-lived, so the parent's hop is paid once per connection, never per
+request. TCP_NODELAY is set on every connection: without it each small
 response would wait for the client's delayed ACK (about 40 ms). The parent also restarts a worker
 that dies, and stops them all on SIGTERM or SIGINT.
 """
