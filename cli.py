@@ -511,7 +511,7 @@ def _log_batch_scores(settings: object, task_name: str, uri: str, scored: object
     from mlflow import MlflowClient
 
     from data.stores.predictions import LogBatch, PredictionLog
-    from models.monitoring.recorder import frame_log_rows
+    from models.monitoring.log_rows import frame_log_rows
     from models.registry import uri_version
     from models.tasks import get_task
 

@@ -32,7 +32,8 @@ from data.feeds.schedule import ScheduleFeed
 from data.feeds.siu import MessageError, read_message
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
-from models.monitoring.recorder import PredictionRecorder, Scored
+from models.monitoring.log_rows import Scored
+from models.monitoring.recorder import PredictionRecorder
 from models.noshow_service import score_booked
 from serving.model_loader import ModelSet
 from serving.prediction_log import start_recorder

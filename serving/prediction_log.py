@@ -11,7 +11,8 @@ from starlette.requests import Request
 
 from config import Settings
 from data.stores.predictions import PredictionLog
-from models.monitoring.recorder import PredictionRecorder, Scored
+from models.monitoring.log_rows import Scored
+from models.monitoring.recorder import PredictionRecorder
 from models.tasks import TASKS
 from serving.model_loader import LoadedModel
 

@@ -8,6 +8,7 @@ of failing when it upgrades from a read. On every backend SQLAlchemy hides state
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,11 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there, writers in other processes meet in SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "careops_write"
@@ -33,28 +39,82 @@ def store_engine(url: str) -> Engine:
     return engine
 
 
-_engine_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
-_database_locks: dict[str, threading.Lock] = {}
+class WriteLock:
+    """A lock for one database's writers: a thread lock, and on a SQLite file also an `flock` on a
+    file beside it, so that writers in other processes (the API's workers, the prediction log's
+    writer, a listener) queue in the kernel, which wakes the next one as soon as the lock is free."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the lock; False when `blocking` is off or `timeout` (seconds) passed first."""
+        deadline = time.monotonic() + timeout if blocking and timeout >= 0 else None
+        if not self._thread_lock.acquire(blocking, timeout if blocking else -1):
+            return False
+        if self._path is None:
+            return True
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            if blocking and deadline is None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                return True
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if deadline is None or time.monotonic() >= deadline:
+                        self._thread_lock.release()
+                        return False
+                    time.sleep(0.001)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        """Let the next writer in."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+_engine_locks: WeakKeyDictionary[Engine, WriteLock] = WeakKeyDictionary()
+_database_locks: dict[str, WriteLock] = {}
 _locks_guard = threading.Lock()
 
 
-def process_lock(engine: Engine) -> threading.Lock:
-    """The lock this process's writers to `engine` queue on before they ask the database for its own.
+def process_lock(engine: Engine) -> WriteLock:
+    """The lock writers to `engine` queue on before they ask the database for its own.
 
     SQLite's busy handler waits in growing sleeps (up to 100 ms each), which would put those sleeps
-    into request latency; a Python lock hands over as soon as the writer before is done. SQLite has
+    into request latency; this lock hands over as soon as the writer before is done. SQLite has
     one write lock per file, so every engine on one SQLite file (the bookings' and the prediction
-    log's) shares one lock; on other databases each engine has its own.
+    log's) shares one lock, and on a file it holds across processes too; on other databases each
+    engine has its own thread lock.
     """
     with _locks_guard:
         if engine.dialect.name == "sqlite":
-            return _database_locks.setdefault(engine.url.render_as_string(), threading.Lock())
-        return _engine_locks.setdefault(engine, threading.Lock())
+            database = engine.url.database
+            in_memory = database in (None, "", ":memory:")
+            path = None if in_memory or fcntl is None else f"{os.path.abspath(database)}-write-lock"
+            return _database_locks.setdefault(engine.url.render_as_string(), WriteLock(path))
+        return _engine_locks.setdefault(engine, WriteLock())
 
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that takes the write lock when it begins (after this process's `process_lock`)."""
+    """A transaction that takes the write lock when it begins (after `process_lock`)."""
     with process_lock(engine), engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
         yield connection
 

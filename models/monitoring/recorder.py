@@ -1,206 +1,41 @@
-"""Records scores in the prediction log from a thread of its own, so requests never wait for it.
+"""The serving side of the prediction log: requests hand their scores over and never wait for it.
 
-A request hands over what it scored (ids, probabilities, the feature matrix, its records) and
-goes on. The writer thread turns a burst of such hand-overs into one transaction: pseudonyms,
-segments and bin counts are computed there, and the ids and inputs are dropped once counted.
-When too many are pending a hand-over is dropped and counted, never waited for.
+A request appends what it scored to a queue and goes on. A thread wakes every `flush_seconds` and
+passes the queue to the log's writer process (`models.monitoring.log_writer`), one pickled message
+per hand-over, so the lock it holds is let go between them. Rows, bin counts and the database
+writes all happen in that process. When too many hand-overs are pending one is dropped and
+counted, never waited for; if the writer process dies, what it held is lost and counted, and
+another is started.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
-import math
+import multiprocessing
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
-import numpy as np
-import pandas as pd
-
-from data.epoch import as_days, day_number
 from data.pseudonyms import pseudonyms
-from data.stores.predictions import BinKey, LogBatch, PredictionLog
-from models.monitoring.reference import FeatureBins, ReferenceProfile
-from models.subgroups import record_group
+from data.stores.predictions import PredictionLog
+from models.monitoring import log_writer
+from models.monitoring.log_rows import Scored
 
 logger = logging.getLogger("careops.monitoring")
 
-
-# The writer turns hand-overs into rows holding the GIL, about 15 µs a record. Left alone it would
-# hold it for the whole burst (over 10 ms at a few hundred requests a second), and every request
-# in flight would wait that long; so it lets the request path run every few dozen records.
-PAUSE_EVERY_RECORDS = 32
-PAUSE_SECONDS = 0.0002
-# Rows per write transaction. The store's writers queue on one lock (see data/stores/engine.py),
-# so a flush written at once would hold a request's booking behind it for tens of milliseconds.
-WRITE_CHUNK_ROWS = 64
-
-
-def _let_requests_run() -> None:
-    """Release the GIL long enough for a waiting request thread to take it."""
-    time.sleep(PAUSE_SECONDS)
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One hand-over: what a model version scored, as the scorer saw it."""
-
-    task: str
-    version: str
-    source: str
-    records: Sequence[Any]
-    probability: np.ndarray
-    matrix: np.ndarray | None = None
-    unseen: Sequence[Sequence[str]] | None = None
-    profile: ReferenceProfile | None = None
-    top_reasons: Sequence[str | None] | None = None
-    line_probabilities: Sequence[Sequence[float]] | None = None
-    scored_at: float = 0.0
-
-
-def prediction_row(
-    scored_at: float,
-    event_day: float,
-    task: str,
-    version: str,
-    source: str,
-    record_key: str,
-    probability: float,
-    segments: str,
-    top_reason: str | None = None,
-    line_probabilities: str | None = None,
-    scored_day: int | None = None,
-) -> dict:
-    """One row of `careops_predictions` (`event_day` NaN when the record has none; `scored_day`
-    is worked out from `scored_at` when not given)."""
-    return {
-        "scored_at": scored_at,
-        "scored_day": int(day_number(scored_at)) if scored_day is None else scored_day,
-        "event_day": None if event_day != event_day else int(event_day),
-        "task": task,
-        "model_version": version,
-        "source": source,
-        "record_key": record_key,
-        "probability": probability,
-        "top_reason": top_reason,
-        "line_probabilities": line_probabilities,
-        "segments": segments,
-    }
-
-
-def log_rows(
-    scored: Scored, key: bytes, segments: Sequence[str], id_field: str, time_field: str
-) -> tuple[list[dict], np.ndarray]:
-    """The log rows of one hand-over (ids become keyed pseudonyms here), and each record's day for
-    the histograms: its event day, or the scoring day when it has none."""
-    records = scored.records
-    keys = pseudonyms(key, [str(getattr(r, id_field)) for r in records])
-    event_days = as_days([getattr(r, time_field, None) for r in records])
-    scored_day = int(day_number(scored.scored_at))
-    probabilities = np.asarray(scored.probability, dtype=np.float64).tolist()
-    texts: dict[tuple, str] = {}  # a batch's records share a few groups: each is written once
-    rows = []
-    for i, record in enumerate(records):
-        probability = probabilities[i]
-        if not math.isfinite(probability):
-            continue
-        groups = tuple(record_group(record, name) for name in segments)
-        text = texts.get(groups)
-        if text is None:
-            text = texts[groups] = json.dumps(dict(zip(segments, groups, strict=True)))
-        rows.append(
-            prediction_row(
-                scored.scored_at,
-                event_days[i],
-                scored.task,
-                scored.version,
-                scored.source,
-                keys[i],
-                probability,
-                text,
-                scored.top_reasons[i] if scored.top_reasons is not None else None,
-                (
-                    json.dumps([round(float(p), 6) for p in scored.line_probabilities[i]])
-                    if scored.line_probabilities is not None
-                    else None
-                ),
-                scored_day,
-            )
-        )
-    return rows, np.where(np.isnan(event_days), scored_day, event_days).astype(np.int64)
-
-
-def bin_counts(items: Sequence[Scored], days: Sequence[np.ndarray]) -> dict[BinKey, int]:
-    """Counts, per event day, of the hand-overs' inputs and scores in their version's reference bins.
-
-    All `items` are of one task and version; they are counted together, one pass per feature."""
-    kept = [
-        (item, d) for item, d in zip(items, days, strict=True) if item.matrix is not None and len(item.matrix)
-    ]
-    profile = items[0].profile if items else None
-    if profile is None or not kept:
-        return {}
-    task, version = items[0].task, items[0].version
-    probability = np.concatenate([item.probability for item, _ in kept])
-    matrix = np.vstack([item.matrix for item, _ in kept])
-    unseen = [names for item, _ in kept for names in (item.unseen or [[]] * len(item.matrix))]
-    finite = np.isfinite(probability)
-    day = np.concatenate([d for _, d in kept])[finite]
-    first = int(day.min()) if len(day) else 0
-    span = int(day.max()) - first + 1 if len(day) else 1
-    counts: dict[BinKey, int] = {}
-
-    def add(bins: FeatureBins, values: np.ndarray, flags: np.ndarray | None = None) -> None:
-        index = bins.assign(values, flags)[finite]
-        tally = np.bincount((day - first) * bins.size + index, minlength=span * bins.size)
-        for cell in np.flatnonzero(tally):
-            counts[(task, version, first + int(cell) // bins.size, bins.name, int(cell) % bins.size)] = int(
-                tally[cell]
-            )
-
-    add(profile.score_bins, np.where(finite, probability, 0.0))
-    for j, bins in enumerate(profile.features):
-        flags = None
-        if bins.categories is not None:
-            flags = np.array([bins.name in names for names in unseen], dtype=bool)
-        if j < matrix.shape[1]:
-            add(bins, matrix[:, j], flags)
-        elif flags is not None:  # a watched input: only whether its value was seen in training
-            add(bins, np.full(len(flags), np.nan), flags)
-    return counts
-
-
-def frame_log_rows(
-    task: str, version: str, key: bytes, scored: pd.DataFrame, id_column: str, probability_column: str
-) -> list[dict]:
-    """Log rows of a batch run's scores: `scored` holds ids, probabilities, `_event_day` and
-    `_group_<name>` columns (see training/batch.py). Batch rows carry no bin counts."""
-    now = time.time()
-    scored = scored[np.isfinite(scored[probability_column].to_numpy(dtype=float))]
-    groups = [c for c in scored.columns if c.startswith("_group_")]
-    segments = [
-        json.dumps(dict(zip((g.removeprefix("_group_") for g in groups), values, strict=True)))
-        for values in scored[groups].itertuples(index=False, name=None)
-    ]
-    days = scored["_event_day"].to_numpy(dtype=float)
-    return [
-        prediction_row(now, day, task, version, "batch", record_key, float(probability), segment)
-        for record_key, probability, day, segment in zip(
-            pseudonyms(key, scored[id_column].astype(str)),
-            scored[probability_column].to_numpy(dtype=float),
-            days,
-            segments,
-            strict=True,
-        )
-    ]
+# A fork server holds the writer's imports, so a writer process starts in milliseconds, and it is
+# started fresh rather than forked from a process that runs threads.
+WRITER_MODULES = ["models.monitoring.log_writer"]
+ANSWER_TIMEOUT_SECONDS = 30.0
 
 
 class PredictionRecorder:
-    """Queues hand-overs and writes them to the log in batches; `dropped` counts any it had to drop."""
+    """Queues hand-overs for the log's writer process; `dropped` counts any that were lost."""
 
     def __init__(
         self,
@@ -211,21 +46,40 @@ class PredictionRecorder:
         max_pending: int = 10_000,
         flush_seconds: float = 0.5,
     ) -> None:
-        """`fields` gives, per task, its id field, time field and segment names. Once a day the
-        thread purges what is older than `retention_days`."""
-        self.log, self._key, self.fields = log, key, fields
-        self.retention_days, self._purged_day = retention_days, None
-        self.flush_seconds = flush_seconds
-        self.dropped = 0
-        self.written = 0
-        self.max_pending = max_pending
-        # A deque, not a queue: appending wakes nobody. The thread wakes every `flush_seconds` (or
-        # when `flush` or `close` asks) and takes all that piled up, so requests never pay for a
-        # thread switch.
+        """`log` is read here and written by the writer process; `fields` gives, per task, its id
+        field, time field and segment names. The writer purges what is older than `retention_days`."""
+        self.log = log
+        url = log.engine.url.render_as_string(hide_password=False)
+        self._writer_args = (url, key, fields, retention_days)
+        self.flush_seconds, self.max_pending = flush_seconds, max_pending
+        self._lost = 0  # hand-overs dropped here, and records lost with a writer that died
+        self._sent = 0  # records sent to the running writer
+        self._reported = (0, 0, 0)  # that writer's own counts: rows written, records dropped, taken in
+        self._before = (0, 0)  # rows written and records dropped by the writers before it
+        self._tokens = itertools.count()
+        self._answers: dict[int, threading.Event] = {}
         self._pending: deque[Scored | threading.Event] = deque()
         self._wake, self._stop = threading.Event(), threading.Event()
+        self._process, self._channel = self._start_writer()
+        self._profiles: set[tuple[str, str]] = set()  # versions whose profile the writer holds
         self._thread = threading.Thread(target=self._run, name="careops-prediction-log", daemon=True)
         self._thread.start()
+
+    @property
+    def written(self) -> int:
+        """Rows written to the log so far (as the writer last reported)."""
+        return self._before[0] + self._reported[0]
+
+    @property
+    def dropped(self) -> int:
+        """Records that never reached the log: dropped when too many were pending, lost with a
+        writer process, or in a failed write."""
+        return self._lost + self._before[1] + self._reported[1]
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The process id of the log's writer process."""
+        return self._process.pid
 
     def probabilities_of(self, task: str, record_ids: list[str]) -> dict[str, float]:
         """The latest logged probability of each of these records (by id) that the log holds."""
@@ -233,13 +87,13 @@ class PredictionRecorder:
         if logged.empty:
             return {}
         latest = logged.drop_duplicates("record_key", keep="last").set_index("record_key")["probability"]
-        keys = pseudonyms(self._key, record_ids)
+        keys = pseudonyms(self._writer_args[1], record_ids)
         return {i: float(latest[k]) for i, k in zip(record_ids, keys, strict=True) if k in latest.index}
 
     def record(self, scored: Scored) -> None:
         """Hand a scored batch over; returns at once."""
         if len(self._pending) >= self.max_pending:
-            self.dropped += 1
+            self._lost += len(scored.records)
             return
         if scored.scored_at == 0.0:
             scored = replace(scored, scored_at=time.time())
@@ -253,69 +107,100 @@ class PredictionRecorder:
         done.wait(timeout)
 
     def close(self) -> None:
-        """Write what is pending, then stop the thread."""
+        """Write what is pending, then stop the thread and the writer process."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=ANSWER_TIMEOUT_SECONDS + 5)
         self.log.engine.dispose()
+
+    def _start_writer(self) -> tuple[BaseProcess, Connection]:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(WRITER_MODULES)
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=log_writer.run,
+            args=(theirs, *self._writer_args),
+            name="careops-prediction-log",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()  # the writer holds its own end; when ours closes it sees the end of input
+        return process, ours
 
     def _run(self) -> None:
         while True:
-            stopping = self._stop.is_set()
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
-            items, waiting = [], []
+            stopping = self._stop.is_set()  # read before the queue is taken: nothing comes after it
+            asked = False
             while self._pending:
                 item = self._pending.popleft()
-                (waiting if isinstance(item, threading.Event) else items).append(item)
-            self._write(items)
-            self._purge()
-            for done in waiting:
-                done.set()
+                if isinstance(item, threading.Event):
+                    asked = self._ask("flush", item) or asked
+                else:
+                    self._pass(item)
+            self._read_answers(wait=asked)
             if stopping and not self._pending:
+                self._ask("stop", threading.Event())
+                self._read_answers(wait=True)
+                self._process.join(timeout=5)
+                if self._process.is_alive():
+                    self._process.terminate()
+                self._channel.close()
                 return
 
-    def _write(self, items: list[Scored]) -> None:
-        if not items:
-            return
+    def _pass(self, item: Scored) -> None:
+        """Send one hand-over (and its version's profile, the first time)."""
+        version = (item.task, item.version)
         try:
-            rows: list[dict] = []
-            groups: dict[tuple[str, str], tuple[list[Scored], list[np.ndarray]]] = {}
-            since_pause = 0
-            for item in items:
-                item_rows, days = log_rows(item, self._key, *self._fields(item.task))
-                rows += item_rows
-                group = groups.setdefault((item.task, item.version), ([], []))
-                group[0].append(item)
-                group[1].append(days)
-                since_pause += len(item.records)
-                if since_pause >= PAUSE_EVERY_RECORDS:
-                    since_pause = 0
-                    _let_requests_run()
-            counts: dict[BinKey, int] = {}
-            for group_items, group_days in groups.values():
-                counts.update(bin_counts(group_items, group_days))
-            # Rows in short transactions, the bin counts with the last: a crash between them loses
-            # at most what this flush held, as a crash before it would.
-            for start in range(0, max(len(rows), 1), WRITE_CHUNK_ROWS):
-                _let_requests_run()
-                last = start + WRITE_CHUNK_ROWS >= len(rows)
-                self.log.write([LogBatch(rows[start : start + WRITE_CHUNK_ROWS], counts if last else {})])
-                self.written += len(rows[start : start + WRITE_CHUNK_ROWS])
-        except Exception as error:  # the log must never take the service down; no values in the message
-            self.dropped += len(items)
-            logger.error("prediction log write failed: %s", type(error).__name__)
+            if version not in self._profiles:
+                self._channel.send(("profile", version, item.profile))
+                self._profiles.add(version)
+            self._channel.send(("scored", replace(item, profile=None)))
+            self._sent += len(item.records)
+        except OSError:
+            self._lost += len(item.records)
+            self._writer_lost()
 
-    def _purge(self) -> None:
-        today = int(day_number(time.time()))
-        if self.retention_days is None or self._purged_day == today:
-            return
-        self._purged_day = today
+    def _ask(self, kind: str, done: threading.Event) -> bool:
+        """Send a flush or stop; `done` is set when the writer has answered it. False if it could not."""
+        token = next(self._tokens)
         try:
-            self.log.purge(today - self.retention_days)
-        except Exception as error:
-            logger.error("prediction log purge failed: %s", type(error).__name__)
+            self._channel.send((kind, token))
+        except OSError:
+            self._writer_lost()
+            done.set()
+            return False
+        self._answers[token] = done
+        return True
 
-    def _fields(self, task: str) -> tuple[Sequence[str], str, str]:
-        id_field, time_field, segments = self.fields[task]
-        return segments, id_field, time_field
+    def _read_answers(self, wait: bool) -> None:
+        """Take in the writer's answers; with `wait`, until every flush asked for is answered."""
+        deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
+        try:
+            while self._channel.poll(max(0.0, deadline - time.monotonic()) if wait and self._answers else 0):
+                _, token, *counts = self._channel.recv()
+                self._reported = tuple(counts)
+                if token is not None and token in self._answers:
+                    self._answers.pop(token).set()
+                if time.monotonic() >= deadline:
+                    break
+        except (EOFError, OSError):
+            self._writer_lost()
+
+    def _writer_lost(self) -> None:
+        """The writer process died: count what it had not taken in as lost, release the waiting, and
+        start another."""
+        self._process.join(timeout=1)
+        logger.error("prediction log writer exited (code %s); starting another", self._process.exitcode)
+        written, dropped, handled = self._reported
+        self._lost += max(0, self._sent - handled)
+        self._before = (self._before[0] + written, self._before[1] + dropped)
+        self._reported, self._sent = (0, 0, 0), 0
+        for done in self._answers.values():
+            done.set()
+        self._answers.clear()
+        self._channel.close()
+        self._profiles.clear()
+        if not self._stop.is_set():
+            self._process, self._channel = self._start_writer()

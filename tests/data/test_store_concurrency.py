@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -161,3 +162,35 @@ def test_writers_to_one_sqlite_file_queue_on_one_lock(tmp_path: Path) -> None:
     appointments.upsert_bookings([booking_row("A1", "P1", "C01", 0.0, 0.0)])
     for store in (appointments, log, other):
         store.engine.dispose()
+
+
+def _hold_the_write_lock(url: str, held: threading.Event, release: threading.Event) -> None:
+    log = PredictionLog(url)
+    with write_transaction(log.engine):
+        held.set()
+        release.wait(30)
+    log.engine.dispose()
+
+
+def test_writers_in_other_processes_queue_on_the_same_lock(tmp_path: Path) -> None:
+    """The prediction log's writer process (or another worker) holds the write lock: a booking waits
+    in the kernel and goes as soon as the lock is free, not after one of SQLite's busy sleeps."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    appointments = AppointmentStore(url)
+    context = multiprocessing.get_context("spawn")
+    held, release = context.Event(), context.Event()
+    other = context.Process(target=_hold_the_write_lock, args=(url, held, release))
+    other.start()
+    assert held.wait(60)
+    assert not process_lock(appointments.engine).acquire(timeout=0.05)
+    # Released 0.35 s into the booking's wait; SQLite's busy handler would look again only at
+    # 0.43 s (its sleeps have grown to 100 ms by then).
+    threading.Timer(0.35, release.set).start()
+    started = time.monotonic()
+    appointments.upsert_bookings([booking_row("A1", "P1", "C01", 0.0, 0.0)])
+    waited = time.monotonic() - started
+    other.join(30)
+    assert other.exitcode == 0
+    assert 0.35 <= waited < 0.41
+    assert appointments.history(["P1"]).patients["P1"].ids == ["A1"]
+    appointments.engine.dispose()

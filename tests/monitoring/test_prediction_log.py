@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cli import app as cli
 from data.pseudonyms import pseudonym
 from features.history import HISTORY_FEATURES
-from models.monitoring.recorder import WRITE_CHUNK_ROWS
+from models.monitoring.log_writer import WRITE_CHUNK_ROWS
 from models.tasks import caller_records, get_task
 from serving.app import create_app
 from tests.bodies import APPOINTMENT, CLAIM, outcomes_of

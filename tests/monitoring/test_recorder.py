@@ -1,0 +1,80 @@
+"""The recorder and the log's writer process: nothing handed over is lost silently."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from data.pseudonyms import pseudonym
+from data.stores.predictions import PredictionLog
+from models.monitoring.log_rows import Scored
+from models.monitoring.recorder import PredictionRecorder
+
+FIELDS = {"noshow": ("appointment_id", "starts_at", ("clinic_id",))}
+KEY = b"recorder-test-key"
+
+
+def _scored(*ids: str) -> Scored:
+    records = [SimpleNamespace(appointment_id=i, starts_at=None, clinic_id="C01") for i in ids]
+    return Scored("noshow", "1", "api", records, np.full(len(ids), 0.25))
+
+
+def _logged(log: PredictionLog) -> set[str]:
+    return set(log.predictions("noshow")["record_key"])
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_close_writes_what_was_handed_over(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    recorder = PredictionRecorder(log, KEY, FIELDS, flush_seconds=5.0)  # no timed write comes first
+    recorder.record(_scored("A1", "A2"))
+    recorder.record(_scored("A3"))
+    recorder.close()
+    assert recorder.written == 3 and recorder.dropped == 0
+    reader = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    assert _logged(reader) == {pseudonym(KEY, i) for i in ("A1", "A2", "A3")}
+    reader.engine.dispose()
+
+
+def test_a_writer_process_that_dies_is_replaced_and_its_loss_counted(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    recorder = PredictionRecorder(log, KEY, FIELDS, flush_seconds=0.05)
+    recorder.record(_scored("B1"))
+    recorder.flush()
+    assert recorder.written == 1
+    first = recorder.writer_pid
+    os.kill(first, signal.SIGKILL)
+    assert _gone(first)
+    recorder.record(_scored("B2", "B3"))  # sent to the dead writer: lost, and counted
+    recorder.flush()
+    recorder.record(_scored("B4"))
+    recorder.flush()
+    assert recorder.writer_pid != first
+    assert _logged(log) == {pseudonym(KEY, "B1"), pseudonym(KEY, "B4")}
+    assert recorder.written == 2 and recorder.dropped == 2
+    recorder.close()
+
+
+def test_hand_overs_beyond_the_bound_are_dropped_and_counted(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    recorder = PredictionRecorder(log, KEY, FIELDS, max_pending=2, flush_seconds=5.0)
+    for i in range(5):
+        recorder.record(_scored(f"C{i}", f"C{i}x"))
+    recorder.flush()
+    assert recorder.written == 4 and recorder.dropped == 6
+    recorder.close()
