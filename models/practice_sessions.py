@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from data.stores.appointments import KNOWN, appointments
-from models.decisions.session import _pmf_matrix, backlog_dynamics
+from models.decisions.session import arrival_pmfs, backlog_dynamics
 
 AFTERNOON_FROM_HOUR = 13
 
@@ -86,7 +86,7 @@ def session_minutes(
     pmfs[:, :, 0] = 1.0
     for i, (_, _, slots) in enumerate(sessions):
         pmfs[i, longest - len(slots) :, :] = 0.0
-        pmfs[i, longest - len(slots) :, :width] = _pad(_pmf_matrix(slots), width)
+        pmfs[i, longest - len(slots) :, :width] = _pad(arrival_pmfs(slots), width)
     mean_backlog, idle, _, _ = backlog_dynamics(pmfs)
     out = []
     for i, (week, clinic, slots) in enumerate(sessions):

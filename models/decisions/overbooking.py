@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from models.decisions.session import SessionFigures, _pmf_matrix, figures_from_backlog
+from models.decisions.session import SessionFigures, arrival_pmfs, figures_from_backlog
 from models.decisions.variants import SessionPasses
 
 Fairness = Literal["none", "equal_wait"]
@@ -121,7 +121,7 @@ def recommend(
     # one more overbook; backlog levels up to the most that any of them can reach.
     width = max(len(s) for s in booked) + limits.max_per_slot + 1
     pmfs = np.zeros((slots, width))
-    pmfs[:, : max(len(s) for s in booked) + 1] = _pmf_matrix(booked)
+    pmfs[:, : max(len(s) for s in booked) + 1] = arrival_pmfs(booked)
 
     def one_more(rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), rows.shape[1] + 1))

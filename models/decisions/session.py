@@ -45,12 +45,19 @@ def arrival_pmf(probabilities: Sequence[float]) -> np.ndarray:
     return pmf
 
 
-def _pmf_matrix(slots: Sequence[Sequence[float]]) -> np.ndarray:
-    width = max((len(s) for s in slots), default=0) + 1
-    out = np.zeros((len(slots), width))
-    for t, probabilities in enumerate(slots):
-        pmf = arrival_pmf(probabilities)
-        out[t, : len(pmf)] = pmf
+def arrival_pmfs(slots: Sequence[Sequence[float]]) -> np.ndarray:
+    """Each slot's `arrival_pmf`, one row per slot, zero-padded to the longest slot plus one.
+
+    The slots are convolved together, one booked patient position at a time: a slot has a patient
+    or two, and a loop over slots cost more than the arithmetic."""
+    most = max((len(s) for s in slots), default=0)
+    out = np.zeros((len(slots), most + 1))
+    out[:, 0] = 1.0
+    for j in range(most):
+        p = np.array([s[j] if j < len(s) else 0.0 for s in slots])[:, None]
+        arrived = out[:, :-1] * p
+        out *= 1.0 - p
+        out[:, 1:] += arrived
     return out
 
 
@@ -95,7 +102,7 @@ def evaluate_session(
     """Exact expected figures for a session; `groups` labels each patient (None: unlabelled)."""
     if not slots:
         raise ValueError("a session needs at least one slot")
-    pmfs = _pmf_matrix(slots)[None]
+    pmfs = arrival_pmfs(slots)[None]
     mean_backlog, idle, final_mean, over = backlog_dynamics(pmfs, overtime_bound_minutes / slot_minutes)
     return figures_from_backlog(
         slots, slot_minutes, groups, mean_backlog[0], idle[0], float(final_mean[0]), float(over[0])

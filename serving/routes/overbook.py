@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
+from config import Settings
+from data.stores.appointments import AppointmentStore
 from models.decisions.overbooking import Costs, Limits, Recommendation, recommend
 from models.decisions.session import SessionFigures
 from models.noshow_service import book_and_score
@@ -13,6 +16,7 @@ from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
 from serving.errors import InvalidRequest, error_responses
 from serving.limits import check_batch_size, check_unique
+from serving.model_loader import LoadedModel
 from serving.prediction_log import record_scores
 from serving.schemas import (
     ModelRef,
@@ -50,14 +54,14 @@ def _figures(figures: SessionFigures, costs: Costs) -> SessionFiguresOut:
 @router.post(
     "/overbook", response_model=OverbookResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
-def plan_overbooking(
+async def plan_overbooking(
     request: Request,
     body: OverbookRequest,
     model: NoShowModelDep,
     store: StoreDep,
     settings: SettingsDep,
     role: SchedulerRole,
-) -> OverbookResponse:
+) -> Response:
     """Score the session's appointments and recommend where to add bookings.
 
     Writes: like the score route, each appointment is booked in the appointment store first.
@@ -66,6 +70,15 @@ def plan_overbooking(
     limits hold. Expected wait per patient group is reported either way; with `fairness:
     "equal_wait"` a placement may not widen the gap between groups beyond the tolerance.
     """
+    # One trip to the thread pool for the whole plan. The response is built from validated parts
+    # and written here: FastAPI would validate it again, on a second trip for a plain `def` route.
+    plan = await run_in_threadpool(_plan, request, body, model, store, settings)
+    return Response(plan.model_dump_json(), media_type="application/json")
+
+
+def _plan(
+    request: Request, body: OverbookRequest, model: LoadedModel, store: AppointmentStore, settings: Settings
+) -> OverbookResponse:
     if len(body.slots) > settings.max_session_slots:
         raise InvalidRequest(
             "slots", f"the most slots one request may plan is {settings.max_session_slots}", "too_long"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from data.stores.appointments import AppointmentStore, booking_row
-from tests.bodies import visit
+from tests.bodies import APPOINTMENT, visit
 
 DAY = 20_513  # 2026-03-02
 
@@ -69,3 +70,17 @@ def test_a_booking_that_moves_an_outcome_is_found_beyond_the_first_chunk(tmp_pat
     rows.append(booking_row("A-LAST", "P1", "C2", seconds, seconds - 86400))  # moves its no-show
     store.upsert_bookings(rows)
     assert counts(store) == {"C1": (0.0, 0.0), "C2": (1.0, 1.0)}
+
+
+def test_a_booking_stores_the_appointment_fields_alone_and_no_outcome() -> None:
+    from data.schemas import Appointment
+    from data.stores.appointments import booking_rows
+    from serving.schemas import SessionAppointment
+
+    fields = APPOINTMENT | {"patient_age": 40, "no_show": True}
+    plain = Appointment.model_validate(fields)
+    in_session = SessionAppointment.model_validate(fields | {"group": "g1"})
+    stored = [json.loads(row["record"]) for row in booking_rows([plain, in_session])]
+    assert stored[0] == stored[1]
+    assert set(stored[0]) == set(Appointment.model_fields) - {"no_show"}
+    assert stored[0]["patient_age"] == 40 and stored[0]["starts_at"] == APPOINTMENT["starts_at"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.decisions.session import arrival_pmf, evaluate_session
+from models.decisions.session import arrival_pmf, arrival_pmfs, evaluate_session
 
 RUNS = 20_000
 SLOT = 15.0
@@ -92,3 +92,14 @@ def test_one_sure_patient_per_slot_never_waits_or_idles() -> None:
     assert (figures.waiting_minutes, figures.idle_minutes, figures.overtime_minutes) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="at least one slot"):
         evaluate_session([], SLOT)
+
+
+def test_the_slots_arrival_distributions_are_each_slots_convolution() -> None:
+    rng = np.random.default_rng(5)
+    slots = [list(rng.random(n)) for n in (0, 1, 3, 2, 1, 0, 4)]
+    together = arrival_pmfs(slots)
+    assert together.shape == (len(slots), 5)
+    for row, probabilities in zip(together, slots, strict=True):
+        alone = arrival_pmf(probabilities)
+        assert row[: len(alone)] == pytest.approx(alone, abs=1e-15)
+        assert not row[len(alone) :].any()

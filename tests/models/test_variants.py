@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.decisions.overbooking import Costs
-from models.decisions.session import _pmf_matrix, evaluate_session
+from models.decisions.session import arrival_pmfs, evaluate_session
 from models.decisions.variants import SessionPasses
 
 SLOT_MINUTES, BOUND_MINUTES, P_NEW = 15.0, 30.0, 0.7
@@ -25,7 +25,7 @@ def cost_and_overtime(slots: list[list[float]]) -> tuple[float, float]:
 
 def passes_for(slots: list[list[float]], width: int, levels: int) -> SessionPasses:
     pmfs = np.zeros((len(slots), width))
-    natural = _pmf_matrix(slots)
+    natural = arrival_pmfs(slots)
     pmfs[:, : natural.shape[1]] = natural
     variants = np.zeros((len(slots), width + 1))
     variants[:, :-1] += (1 - P_NEW) * pmfs
