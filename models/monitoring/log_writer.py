@@ -18,7 +18,9 @@ the pipe closes, after writing what it holds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Sequence
@@ -39,6 +41,7 @@ logger = logging.getLogger("careops.monitoring")
 WRITE_CHUNK_ROWS = 64
 REPORT_SECONDS = 0.5
 MAX_ITEMS_PER_WRITE = 2_000
+NICENESS = 10  # added to the serving process's
 
 
 class LogWriter:
@@ -111,6 +114,10 @@ def run(
 ) -> None:  # fmt: skip
     """The writer process: write what the recorder sends until it says stop or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the service, which then stops this
+    with contextlib.suppress(OSError):
+        # Requests come first: on a busy machine the log's writing waits for an idle moment, and
+        # the queue in front of it absorbs the difference.
+        os.nice(NICENESS)
     log = PredictionLog(url)
     writer = LogWriter(log, key, fields, retention_days)
     profiles: dict[tuple[str, str], ReferenceProfile] = {}
