@@ -63,7 +63,7 @@ class ServiceMetrics:
         )
         self.log_dropped = Gauge(
             "careops_prediction_log_dropped",
-            "Scored batches the prediction log had to drop",
+            "Scored records the prediction log lost (queue full, failed write, writer process died)",
             labels,
             registry=self.registry,
         )

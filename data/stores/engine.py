@@ -47,7 +47,7 @@ class WriteLock:
     def __init__(self, path: str | None = None) -> None:
         self._thread_lock = threading.Lock()
         self._path = path
-        self._fd: int | None = None
+        self._fd: int | None = None  # the lock file, open while the lock is held
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock; False when `blocking` is off or `timeout` (seconds) passed first."""
@@ -56,29 +56,37 @@ class WriteLock:
             return False
         if self._path is None:
             return True
+        # The lock file is opened for each hold and closed with it: a process that opens many
+        # stores (a test run, a CLI) keeps no descriptor per store it is done with.
+        fd = -1
         try:
-            if self._fd is None:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
             if blocking and deadline is None:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._fd = fd
                 return True
             while True:
                 try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self._fd = fd
                     return True
                 except BlockingIOError:
                     if deadline is None or time.monotonic() >= deadline:
+                        os.close(fd)
                         self._thread_lock.release()
                         return False
                     time.sleep(0.001)
         except BaseException:
+            if fd >= 0:  # never held: a success returned above
+                os.close(fd)
             self._thread_lock.release()
             raise
 
     def release(self) -> None:
         """Let the next writer in."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor lets the flock go
         self._thread_lock.release()
 
     def __enter__(self) -> WriteLock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from pathlib import Path
@@ -194,3 +195,21 @@ def test_writers_in_other_processes_queue_on_the_same_lock(tmp_path: Path) -> No
     assert 0.35 <= waited < 0.41
     assert appointments.history(["P1"]).patients["P1"].ids == ["A1"]
     appointments.engine.dispose()
+
+
+def test_the_write_lock_file_is_open_only_while_the_lock_is_held(tmp_path: Path) -> None:
+    descriptors = Path("/proc/self/fd")
+    if not descriptors.exists():
+        pytest.skip("no /proc/self/fd on this system")
+    store = AppointmentStore(f"sqlite:///{tmp_path / 'c.db'}")
+    lock_file = str(tmp_path / "c.db-write-lock")
+
+    def open_lock_files() -> int:
+        return sum(1 for fd in descriptors.iterdir() if os.path.realpath(fd) == lock_file)
+
+    lock = process_lock(store.engine)
+    with lock:
+        assert open_lock_files() == 1
+    store.upsert_bookings([booking_row("A1", "P1", "C01", 0.0, 0.0)])
+    assert Path(lock_file).exists() and open_lock_files() == 0
+    store.engine.dispose()
