@@ -10,11 +10,13 @@ another is started.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import multiprocessing
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,6 +34,15 @@ logger = logging.getLogger("careops.monitoring")
 # started fresh rather than forked from a process that runs threads.
 WRITER_MODULES = ["models.monitoring.log_writer"]
 ANSWER_TIMEOUT_SECONDS = 30.0
+_open: weakref.WeakSet[PredictionRecorder] = weakref.WeakSet()
+_closing_at_exit: list[bool] = []  # holds True once the exit hook is registered
+
+
+def _close_open_recorders() -> None:
+    """At interpreter exit, before multiprocessing stops the writer processes: a recorder nobody
+    closed writes what it holds and stops its writer, rather than lose it and start another."""
+    for recorder in list(_open):
+        recorder.close()
 
 
 class PredictionRecorder:
@@ -64,6 +75,10 @@ class PredictionRecorder:
         self._profiles: set[tuple[str, str]] = set()  # versions whose profile the writer holds
         self._thread = threading.Thread(target=self._run, name="careops-prediction-log", daemon=True)
         self._thread.start()
+        _open.add(self)
+        if not _closing_at_exit:
+            atexit.register(_close_open_recorders)
+            _closing_at_exit.append(True)
 
     @property
     def written(self) -> int:
@@ -108,6 +123,7 @@ class PredictionRecorder:
 
     def close(self) -> None:
         """Write what is pending, then stop the thread and the writer process."""
+        _open.discard(self)
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=ANSWER_TIMEOUT_SECONDS + 5)

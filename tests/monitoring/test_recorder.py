@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,3 +80,29 @@ def test_hand_overs_beyond_the_bound_are_dropped_and_counted(tmp_path: Path) -> 
     recorder.flush()
     assert recorder.written == 4 and recorder.dropped == 6
     recorder.close()
+
+
+EXIT_WITHOUT_CLOSE = """
+import sys
+from tests.monitoring.test_recorder import FIELDS, KEY, _scored
+from data.stores.predictions import PredictionLog
+from models.monitoring.recorder import PredictionRecorder
+recorder = PredictionRecorder(PredictionLog(sys.argv[1]), KEY, FIELDS, flush_seconds=5.0)
+recorder.record(_scored("D1", "D2"))
+"""
+
+
+def test_a_recorder_nobody_closed_writes_what_it_holds_at_exit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WITHOUT_CLOSE, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    assert "starting another" not in done.stderr
+    log = PredictionLog(url)
+    assert _logged(log) == {pseudonym(KEY, "D1"), pseudonym(KEY, "D2")}
+    log.engine.dispose()
