@@ -59,11 +59,11 @@ class PredictionRecorder:
     ) -> None:
         """`log` is read here and written by the writer process; `fields` gives, per task, its id
         field, time field and segment names. The writer purges what is older than `retention_days`."""
-        self.log = log
-        url = log.engine.url.render_as_string(hide_password=False)
+        self.log, self._key = log, key
+        url = log.engine.url.render_as_string(hide_password=False)  # the writer opens its own engine
         self._writer_args = (url, key, fields, retention_days)
         self.flush_seconds, self.max_pending = flush_seconds, max_pending
-        self._lost = 0  # hand-overs dropped here, and records lost with a writer that died
+        self._lost = 0  # records dropped here, and those lost with a writer that died
         self._sent = 0  # records sent to the running writer
         self._reported = (0, 0, 0)  # that writer's own counts: rows written, records dropped, taken in
         self._before = (0, 0)  # rows written and records dropped by the writers before it
@@ -102,7 +102,7 @@ class PredictionRecorder:
         if logged.empty:
             return {}
         latest = logged.drop_duplicates("record_key", keep="last").set_index("record_key")["probability"]
-        keys = pseudonyms(self._writer_args[1], record_ids)
+        keys = pseudonyms(self._key, record_ids)
         return {i: float(latest[k]) for i, k in zip(record_ids, keys, strict=True) if k in latest.index}
 
     def record(self, scored: Scored) -> None:
