@@ -286,6 +286,6 @@ def online_history(
         rows_of[key].append(row)
     for (clinic, day), same in rows_of.items():
         load[same] = clinic_day_loads(params, day, booked[same], stored.bookings[(clinic, day)])
-        rate[same] = clinic_rate(params, *stored.outcomes[(clinic, day - params.horizon_days)])
+        rate[same] = clinic_rate(params, *stored.outcomes[known_by[same[0]]])
     out = {name: patient[:, k] for k, name in enumerate(PATIENT_FEATURES)}
     return {**out, CLINIC_RATE: rate, CLINIC_LOAD: load}

@@ -6,8 +6,12 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
 
 from config import Settings
+from models.monitoring.log_rows import Scored
 from training.train import TrainResult
 
 POSTGRES_ENV = (
@@ -66,3 +70,15 @@ class TrainedStore:
     appointments: Path
     claims: Path
     results: dict[str, TrainResult]
+
+
+# A prediction log task with one segment, and hand-overs of bare records for it (see
+# tests/monitoring/test_recorder.py, which also runs them in a process of their own).
+LOG_FIELDS = {"noshow": ("appointment_id", "starts_at", ("clinic_id",))}
+LOG_KEY = b"recorder-test-key"
+
+
+def hand_over(*ids: str) -> Scored:
+    """One no-show hand-over of records with these ids, each scored 0.25."""
+    records = [SimpleNamespace(appointment_id=i, starts_at=None, clinic_id="C01") for i in ids]
+    return Scored("noshow", "1", "api", records, np.full(len(ids), 0.25))

@@ -8,22 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
-
-import numpy as np
 
 from data.pseudonyms import pseudonym
 from data.stores.predictions import PredictionLog
-from models.monitoring.log_rows import Scored
 from models.monitoring.recorder import PredictionRecorder
-
-FIELDS = {"noshow": ("appointment_id", "starts_at", ("clinic_id",))}
-KEY = b"recorder-test-key"
-
-
-def _scored(*ids: str) -> Scored:
-    records = [SimpleNamespace(appointment_id=i, starts_at=None, clinic_id="C01") for i in ids]
-    return Scored("noshow", "1", "api", records, np.full(len(ids), 0.25))
+from tests.helpers import LOG_FIELDS, LOG_KEY, hand_over
 
 
 def _logged(log: PredictionLog) -> set[str]:
@@ -43,40 +32,40 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 
 def test_close_writes_what_was_handed_over(tmp_path: Path) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    recorder = PredictionRecorder(log, KEY, FIELDS, flush_seconds=5.0)  # no timed write comes first
-    recorder.record(_scored("A1", "A2"))
-    recorder.record(_scored("A3"))
+    recorder = PredictionRecorder(log, LOG_KEY, LOG_FIELDS, flush_seconds=5.0)  # no timed write comes first
+    recorder.record(hand_over("A1", "A2"))
+    recorder.record(hand_over("A3"))
     recorder.close()
     assert recorder.written == 3 and recorder.dropped == 0
     reader = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    assert _logged(reader) == {pseudonym(KEY, i) for i in ("A1", "A2", "A3")}
+    assert _logged(reader) == {pseudonym(LOG_KEY, i) for i in ("A1", "A2", "A3")}
     reader.engine.dispose()
 
 
 def test_a_writer_process_that_dies_is_replaced_and_its_loss_counted(tmp_path: Path) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    recorder = PredictionRecorder(log, KEY, FIELDS, flush_seconds=0.05)
-    recorder.record(_scored("B1"))
+    recorder = PredictionRecorder(log, LOG_KEY, LOG_FIELDS, flush_seconds=0.05)
+    recorder.record(hand_over("B1"))
     recorder.flush()
     assert recorder.written == 1
     first = recorder.writer_pid
     os.kill(first, signal.SIGKILL)
     assert _gone(first)
-    recorder.record(_scored("B2", "B3"))  # sent to the dead writer: lost, and counted
+    recorder.record(hand_over("B2", "B3"))  # sent to the dead writer: lost, and counted
     recorder.flush()
-    recorder.record(_scored("B4"))
+    recorder.record(hand_over("B4"))
     recorder.flush()
     assert recorder.writer_pid != first
-    assert _logged(log) == {pseudonym(KEY, "B1"), pseudonym(KEY, "B4")}
+    assert _logged(log) == {pseudonym(LOG_KEY, "B1"), pseudonym(LOG_KEY, "B4")}
     assert recorder.written == 2 and recorder.dropped == 2
     recorder.close()
 
 
 def test_hand_overs_beyond_the_bound_are_dropped_and_counted(tmp_path: Path) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
-    recorder = PredictionRecorder(log, KEY, FIELDS, max_pending=2, flush_seconds=5.0)
+    recorder = PredictionRecorder(log, LOG_KEY, LOG_FIELDS, max_pending=2, flush_seconds=5.0)
     for i in range(5):
-        recorder.record(_scored(f"C{i}", f"C{i}x"))
+        recorder.record(hand_over(f"C{i}", f"C{i}x"))
     recorder.flush()
     assert recorder.written == 4 and recorder.dropped == 6
     recorder.close()
@@ -84,11 +73,11 @@ def test_hand_overs_beyond_the_bound_are_dropped_and_counted(tmp_path: Path) -> 
 
 EXIT_WITHOUT_CLOSE = """
 import sys
-from tests.monitoring.test_recorder import FIELDS, KEY, _scored
+from tests.helpers import LOG_FIELDS, LOG_KEY, hand_over
 from data.stores.predictions import PredictionLog
 from models.monitoring.recorder import PredictionRecorder
-recorder = PredictionRecorder(PredictionLog(sys.argv[1]), KEY, FIELDS, flush_seconds=5.0)
-recorder.record(_scored("D1", "D2"))
+recorder = PredictionRecorder(PredictionLog(sys.argv[1]), LOG_KEY, LOG_FIELDS, flush_seconds=5.0)
+recorder.record(hand_over("D1", "D2"))
 """
 
 
@@ -104,5 +93,5 @@ def test_a_recorder_nobody_closed_writes_what_it_holds_at_exit(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "starting another" not in done.stderr
     log = PredictionLog(url)
-    assert _logged(log) == {pseudonym(KEY, "D1"), pseudonym(KEY, "D2")}
+    assert _logged(log) == {pseudonym(LOG_KEY, "D1"), pseudonym(LOG_KEY, "D2")}
     log.engine.dispose()
