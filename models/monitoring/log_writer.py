@@ -7,7 +7,7 @@ each hand-over (about 3 µs a record). See `models.monitoring.recorder` for the 
 
 Messages from the recorder, in order, are tuples:
 - `("profile", (task, version), profile)`: the reference profile that version's hand-overs use;
-- `("scored", Scored)`: a hand-over, without its profile;
+- `("scored", [Scored, ...])`: hand-overs, without their profiles;
 - `("flush", token)`: write what came before, then answer `("done", token, written, dropped,
   handled)`: rows written, records of failed writes, records taken in;
 - `("stop", token)`: the same, then exit.
@@ -41,6 +41,7 @@ logger = logging.getLogger("careops.monitoring")
 WRITE_CHUNK_ROWS = 64
 REPORT_SECONDS = 0.5
 MAX_ITEMS_PER_WRITE = 2_000
+WRITE_DELAY_SECONDS = 0.25  # the recorder sends every few ms; rows are written in fewer, larger writes
 NICENESS = 10  # added to the serving process's
 
 
@@ -121,21 +122,23 @@ def run(
     log = PredictionLog(url)
     writer = LogWriter(log, key, fields, retention_days)
     profiles: dict[tuple[str, str], ReferenceProfile] = {}
+    items: list[Scored] = []
+    since = 0.0  # when the oldest of `items` came
     reported = 0.0
     try:
         while True:
-            items: list[Scored] = []
             stopping = False
             try:
-                channel.poll(None)
-                # Everything that has come, up to a bound: one write for a burst.
-                while len(items) < MAX_ITEMS_PER_WRITE and channel.poll(0):
+                # What has come is written once it is WRITE_DELAY_SECONDS old: one write for a burst.
+                wait = None if not items else max(0.0, since + WRITE_DELAY_SECONDS - time.monotonic())
+                while len(items) < MAX_ITEMS_PER_WRITE and channel.poll(wait):
+                    wait = 0
                     kind, *body = channel.recv()
                     if kind == "profile":
                         profiles[body[0]] = body[1]
                     elif kind == "scored":
-                        item = body[0]
-                        items.append(replace(item, profile=profiles.get((item.task, item.version))))
+                        since = since if items else time.monotonic()
+                        items += [replace(i, profile=profiles.get((i.task, i.version))) for i in body[0]]
                     else:  # flush or stop: what came before is written before the answer
                         writer.write(items)
                         writer.purge()
@@ -145,11 +148,15 @@ def run(
                             break
             except (EOFError, OSError):  # the recorder is gone: write what came, then exit
                 stopping = True
+            young = items and time.monotonic() - since < WRITE_DELAY_SECONDS
+            if young and not stopping and len(items) < MAX_ITEMS_PER_WRITE:
+                continue
             writer.write(items)
+            wrote, items = bool(items), []
             if stopping:
                 return
             writer.purge()
-            if items and time.monotonic() - reported >= REPORT_SECONDS:
+            if wrote and time.monotonic() - reported >= REPORT_SECONDS:
                 reported = time.monotonic()
                 if not _answer(channel, None, writer):
                     return

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from data.pseudonyms import pseudonym
 from data.stores.predictions import PredictionLog
-from models.monitoring.recorder import PredictionRecorder
+from models.monitoring.log_writer import WRITE_DELAY_SECONDS
+from models.monitoring.recorder import SEND_BATCH, PredictionRecorder
 from tests.helpers import LOG_FIELDS, LOG_KEY, hand_over
 
 
@@ -40,6 +41,20 @@ def test_close_writes_what_was_handed_over(tmp_path: Path) -> None:
     reader = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
     assert _logged(reader) == {pseudonym(LOG_KEY, i) for i in ("A1", "A2", "A3")}
     reader.engine.dispose()
+
+
+def test_a_stream_of_hand_overs_is_written_in_a_few_writes_without_a_flush(tmp_path: Path) -> None:
+    log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    recorder = PredictionRecorder(log, LOG_KEY, LOG_FIELDS)
+    ids = [f"S{i}" for i in range(3 * SEND_BATCH + 5)]  # more than one message's worth
+    for i in ids:
+        recorder.record(hand_over(i))
+    deadline = time.monotonic() + 10 * WRITE_DELAY_SECONDS + 5
+    while len(_logged(log)) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _logged(log) == {pseudonym(LOG_KEY, i) for i in ids}
+    recorder.close()
+    assert recorder.written == len(ids) and recorder.dropped == 0
 
 
 def test_a_writer_process_that_dies_is_replaced_and_its_loss_counted(tmp_path: Path) -> None:
