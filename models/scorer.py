@@ -20,7 +20,7 @@ from models.wording import CONTEXT, factor_text
 if TYPE_CHECKING:
     from models.trained import TrainedModel
 
-# Up to this many rows, explanations come from TreeShap's tables (about 0.1 ms a row, holding the
+# Up to this many rows, explanations come from TreeShap's tables (0.1-0.25 ms a row, holding the
 # GIL); more go to LightGBM's own TreeSHAP, which releases the GIL and runs on `num_threads`.
 TABLE_SHAP_ROWS = 16
 
