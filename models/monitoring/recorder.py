@@ -3,9 +3,9 @@
 A request appends what it scored to a queue and goes on. A thread wakes every `flush_seconds` and
 passes the queue to the log's writer process (`models.monitoring.log_writer`), up to
 `SEND_BATCH` hand-overs a pickled message. Rows, bin counts and the database writes all happen in
-that process. The thread wakes often so that each wake's work is short: pickling half a second's
-hand-overs at once held the interpreter lock long enough for the event loop to be made to hand it
-over (after `sys.getswitchinterval()`), and the requests it was serving waited a few milliseconds.
+that process. The thread wakes often so that each wake's work is short: half a second's hand-overs
+sent a message each made the thread take the interpreter lock back from the busy event loop after
+every send (forced after `sys.getswitchinterval()`), and the requests in flight waited each time.
 When too many hand-overs are pending one is dropped and counted, never waited for; if the writer
 process dies, what it held is lost and counted, and another is started.
 """

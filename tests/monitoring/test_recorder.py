@@ -43,7 +43,7 @@ def test_close_writes_what_was_handed_over(tmp_path: Path) -> None:
     reader.engine.dispose()
 
 
-def test_a_stream_of_hand_overs_is_written_in_a_few_writes_without_a_flush(tmp_path: Path) -> None:
+def test_a_stream_of_hand_overs_is_all_written_without_a_flush(tmp_path: Path) -> None:
     log = PredictionLog(f"sqlite:///{tmp_path / 'log.db'}")
     recorder = PredictionRecorder(log, LOG_KEY, LOG_FIELDS)
     ids = [f"S{i}" for i in range(3 * SEND_BATCH + 5)]  # more than one message's worth
