@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.epoch import as_days, day_number
+from data.epoch import SECONDS_PER_DAY, as_days, day_number
 from data.pseudonyms import pseudonyms
 from data.stores.predictions import BinKey
 from models.monitoring.reference import FeatureBins, ReferenceProfile
@@ -71,45 +71,56 @@ def prediction_row(
 
 
 def log_rows(
-    scored: Scored, key: bytes, segments: Sequence[str], id_field: str, time_field: str
-) -> tuple[list[dict], np.ndarray]:
-    """The log rows of one hand-over (ids become keyed pseudonyms here), and each record's day for
-    the histograms: its event day, or the scoring day when it has none."""
-    records = scored.records
+    items: Sequence[Scored], key: bytes, segments: Sequence[str], id_field: str, time_field: str
+) -> tuple[list[dict], list[np.ndarray]]:
+    """The log rows of hand-overs of one task (ids become keyed pseudonyms here), and per hand-over
+    each record's day for the histograms: its event day, or the scoring day when it has none.
+
+    The hand-overs are taken together: most hold one record, and a pass per hand-over would cost
+    more than its row."""
+    records = [record for item in items for record in item.records]
     keys = pseudonyms(key, [str(getattr(r, id_field)) for r in records])
-    event_days = as_days([getattr(r, time_field, None) for r in records])
-    scored_day = int(day_number(scored.scored_at))
-    probabilities = np.asarray(scored.probability, dtype=np.float64).tolist()
-    texts: dict[tuple, str] = {}  # a batch's records share a few groups: each is written once
+    event_days = as_days([getattr(r, time_field, None) for r in records]).tolist()
+    texts: dict[tuple, str] = {}  # records share a few groups: each is written once
     rows = []
-    for i, record in enumerate(records):
-        probability = probabilities[i]
-        if not math.isfinite(probability):
-            continue
-        groups = tuple(record_group(record, name) for name in segments)
-        text = texts.get(groups)
-        if text is None:
-            text = texts[groups] = json.dumps(dict(zip(segments, groups, strict=True)))
-        rows.append(
-            prediction_row(
-                scored.scored_at,
-                event_days[i],
-                scored.task,
-                scored.version,
-                scored.source,
-                keys[i],
-                probability,
-                text,
-                scored.top_reasons[i] if scored.top_reasons is not None else None,
-                (
-                    json.dumps([round(float(p), 6) for p in scored.line_probabilities[i]])
-                    if scored.line_probabilities is not None
-                    else None
-                ),
-                scored_day,
+    days = []
+    i = 0
+    for item in items:
+        scored_day = math.floor(item.scored_at / SECONDS_PER_DAY)  # day_number's rule, for one number
+        probabilities = np.asarray(item.probability, dtype=np.float64).tolist()
+        item_days = []
+        for j, record in enumerate(item.records):
+            event_day = event_days[i + j]
+            item_days.append(scored_day if event_day != event_day else int(event_day))
+            probability = probabilities[j]
+            if not math.isfinite(probability):
+                continue
+            groups = tuple(record_group(record, name) for name in segments)
+            text = texts.get(groups)
+            if text is None:
+                text = texts[groups] = json.dumps(dict(zip(segments, groups, strict=True)))
+            rows.append(
+                prediction_row(
+                    item.scored_at,
+                    event_day,
+                    item.task,
+                    item.version,
+                    item.source,
+                    keys[i + j],
+                    probability,
+                    text,
+                    item.top_reasons[j] if item.top_reasons is not None else None,
+                    (
+                        json.dumps([round(float(p), 6) for p in item.line_probabilities[j]])
+                        if item.line_probabilities is not None
+                        else None
+                    ),
+                    scored_day,
+                )
             )
-        )
-    return rows, np.where(np.isnan(event_days), scored_day, event_days).astype(np.int64)
+        i += len(item.records)
+        days.append(np.asarray(item_days, dtype=np.int64))
+    return rows, days
 
 
 def bin_counts(items: Sequence[Scored], days: Sequence[np.ndarray]) -> dict[BinKey, int]:
