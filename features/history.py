@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
@@ -75,43 +76,75 @@ def patient_history(params: HistoryParams, targets: PatientRows, stored: Patient
         for a in (targets.days, targets.booked, stored.days, stored.booked, stored.outcome)
     )
     target_ids, ids = (np.atleast_2d(np.asarray(a, dtype=object)) for a in (targets.ids, stored.ids))
-    order = np.lexsort((booked, days), axis=-1)
-    days, booked, outcome, ids = (np.take_along_axis(a, order, axis=-1) for a in (days, booked, outcome, ids))
-    # Axes: patient, target, stored appointment (in time order).
-    known = ~np.isnan(outcome)[:, None, :] & (
-        days[:, None, :] <= (target_days - params.horizon_days)[:, :, None]
+    # Ids as numbers, so that the loop can compare them (one number per distinct id).
+    codes: dict[Any, int] = {}
+    target_codes, id_codes = (
+        np.fromiter((codes.setdefault(i, len(codes)) for i in a.ravel()), np.int64, a.size).reshape(a.shape)
+        for a in (target_ids, ids)
     )
-    visits = known.sum(axis=-1).astype(np.float64)
-    no_shows = np.where(known, np.nan_to_num(outcome)[:, None, :], 0.0).sum(axis=-1)
-    last = np.where(known, np.arange(days.shape[-1]), -1).max(axis=-1, initial=-1)
-    has_last = last >= 0
-    if days.shape[-1]:
-        safe = np.maximum(last, 0)
-        last_outcome = np.where(has_last, np.take_along_axis(outcome, safe, axis=-1), np.nan)
-        since_last = np.where(has_last, target_days - np.take_along_axis(days, safe, axis=-1), np.nan)
-    else:
-        last_outcome = since_last = np.full(target_days.shape, np.nan)
-    when = prediction_time(target_days, target_booked, params.horizon_days)
-    by_then = booked[:, None, :] < when[:, :, None]
-    known_others = by_then & (ids[:, None, :] != target_ids[:, :, None])
-    later = days[:, None, :] - target_days[:, :, None]
-    same_day = (known_others & (later == 0)).sum(axis=-1)
-    upcoming = (by_then & (later > 0) & (later <= UPCOMING_WINDOW_DAYS)).sum(axis=-1)
-    apart = np.abs(booked[:, None, :] - target_booked[:, :, None])
-    together = (known_others & (apart < BOOKED_TOGETHER_SECONDS)).sum(axis=-1)
-    rate = (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight)
-    named = {
-        "prior_visits": visits,
-        "prior_no_shows": no_shows,
-        "prior_no_show_rate": rate,
-        "last_outcome_no_show": last_outcome,
-        "days_since_last_visit": since_last,
-        "same_day_visits": same_day,
-        "upcoming_visits_7d": upcoming,
-        "booked_together": together,
-    }
-    out = np.stack([named[name] for name in PATIENT_FEATURES], axis=-1)
+    order = np.lexsort((booked, days), axis=-1)  # time order; ties keep the stored order
+    days, booked, outcome, id_codes = (
+        np.take_along_axis(a, order, axis=-1) for a in (days, booked, outcome, id_codes)
+    )
+    out = _patient_history_loop(
+        target_days, target_booked, target_codes, days, booked, outcome, id_codes,
+        float(params.horizon_days), float(params.prior_rate), float(params.prior_weight),
+    )  # fmt: skip
     return out[0] if single else out
+
+
+def compile_history() -> None:
+    """Compile the history loop now (numba reads it from its cache after the first time), so that
+    no request waits for it; the service calls it when it loads a model that reads history."""
+    one = PatientRows(np.zeros(1), np.zeros(1), np.full(1, np.nan), np.array(["a"], dtype=object))
+    patient_history(HistoryParams(), one, one)
+
+
+@njit(cache=True, error_model="numpy")  # x / 0 is inf or NaN, as in numpy
+def _patient_history_loop(
+    target_days, target_booked, target_ids, days, booked, outcome, ids, horizon, prior_rate, prior_weight
+):  # pragma: no cover - compiled; its results are tested through patient_history
+    """PATIENT_FEATURES per (patient, target) from the patient's appointments in time order.
+
+    Known: an outcome recorded, on a day up to the target's day - horizon. By then: booked before
+    the target's prediction time. Others: not the target itself."""
+    patients, targets = target_days.shape
+    width = days.shape[1]
+    out = np.empty((patients, targets, 8))
+    for p in range(patients):
+        for t in range(targets):
+            day = target_days[p, t]
+            booked_at = target_booked[p, t]
+            when = np.maximum((day - horizon + 1) * SECONDS_PER_DAY, booked_at)  # prediction_time
+            visits = 0.0
+            no_shows = 0.0
+            last = -1
+            same_day = 0.0
+            upcoming = 0.0
+            together = 0.0
+            for s in range(width):
+                if not np.isnan(outcome[p, s]) and days[p, s] <= day - horizon:
+                    visits += 1.0
+                    no_shows += outcome[p, s]
+                    last = s
+                if booked[p, s] < when:
+                    later = days[p, s] - day
+                    other = ids[p, s] != target_ids[p, t]
+                    if other and later == 0:
+                        same_day += 1.0
+                    if later > 0 and later <= UPCOMING_WINDOW_DAYS:
+                        upcoming += 1.0
+                    if other and abs(booked[p, s] - booked_at) < BOOKED_TOGETHER_SECONDS:
+                        together += 1.0
+            out[p, t, 0] = visits
+            out[p, t, 1] = no_shows
+            out[p, t, 2] = (no_shows + prior_weight * prior_rate) / (visits + prior_weight)
+            out[p, t, 3] = outcome[p, last] if last >= 0 else np.nan
+            out[p, t, 4] = day - days[p, last] if last >= 0 else np.nan
+            out[p, t, 5] = same_day
+            out[p, t, 6] = upcoming
+            out[p, t, 7] = together
+    return out
 
 
 def clinic_day_loads(
@@ -263,21 +296,23 @@ def online_history(
     keys = [(record.clinic_id, int(day)) for record, day in zip(records, days, strict=True)]
     known_by = [(clinic, day - params.horizon_days) for clinic, day in keys]
     stored = store.history(by_patient, keys, known_by)
-    # Every patient in one batch: padded appointments are never known, booked or upcoming.
     order = np.fromiter((row for rows in by_patient.values() for row in rows), np.intp, len(records))
-    sizes = [len(rows) for rows in by_patient.values()]
     own = [stored.patients.get(patient_id, PatientRows.empty()) for patient_id in by_patient]
-    own_rows = PatientRows(
-        *(np.concatenate([getattr(r, field) for r in own]) for field in ("days", "booked", "outcome", "ids"))
-    )
-    places = _Places.of(sizes)
-    values = patient_history(
-        params,
-        _padded(targets.take(order), places, 0.0),
-        _padded(own_rows, _Places.of([len(r.days) for r in own]), np.inf),
-    )
     patient = np.empty((len(records), len(PATIENT_FEATURES)))
-    patient[order] = values[places.owner, places.position]
+    if len(own) == 1:  # one patient (most requests): their rows as they are, no block to pad
+        patient[order] = patient_history(params, targets.take(order), own[0])
+    else:
+        # Every patient in one batch: padded appointments are never known, booked or upcoming.
+        own_rows = PatientRows(
+            *(np.concatenate([getattr(r, f) for r in own]) for f in ("days", "booked", "outcome", "ids"))
+        )
+        places = _Places.of([len(rows) for rows in by_patient.values()])
+        values = patient_history(
+            params,
+            _padded(targets.take(order), places, 0.0),
+            _padded(own_rows, _Places.of([len(r.days) for r in own]), np.inf),
+        )
+        patient[order] = values[places.owner, places.position]
     load = np.empty(len(records))
     rate = np.empty(len(records))
     # Rows of one (clinic, day) share its bookings and its clinic's outcomes: one look-up per key.

@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from config import Settings
 from data.loaders.canonical import frame_records
+from features.history import compile_history
 from models.artifacts import golden_probabilities, read_golden_set
 from models.monitoring.reference import ReferenceProfile
 from models.pyfunc import CareopsModel
@@ -99,6 +100,8 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
     )
     check_golden_set(model, wrapper)
     model.scorer.prepare_explanations()
+    if wrapper.trained.history is not None:
+        compile_history()
     return model
 
 

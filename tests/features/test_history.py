@@ -10,9 +10,9 @@ import pytest
 
 from data.loaders.canonical import frame_records, load_appointments
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore
+from data.stores.appointments import AppointmentStore, PatientRows
 from data.synthetic.appointments import generate_appointments
-from features.history import HISTORY_FEATURES, HistoryParams, add_history, online_history
+from features.history import HISTORY_FEATURES, HistoryParams, add_history, online_history, patient_history
 from tests.bodies import visit
 
 
@@ -174,3 +174,54 @@ def test_visits_booked_together_count_only_within_the_hour_and_by_the_prediction
     records = [Appointment.model_validate(r) for r in frame_records(pd.DataFrame(rows))]
     online = online_history(store, records, HistoryParams(horizon_days=1))
     assert dict(zip([r["appointment_id"] for r in rows], online["booked_together"], strict=True)) == expected
+
+
+def _reference_history(params: HistoryParams, target: tuple, stored: list[tuple]) -> list[float]:
+    """PATIENT_FEATURES of one target, visit by visit, as the module's docstring defines them."""
+    day, booked_at, target_id = target
+    when = max((day - params.horizon_days + 1) * 86400.0, booked_at)
+    in_time = sorted(stored, key=lambda row: (row[0], row[1]))  # stable: ties keep the stored order
+    known = [r for r in in_time if r[2] == r[2] and r[0] <= day - params.horizon_days]
+    by_then = [r for r in in_time if r[1] < when]
+    others = [r for r in by_then if r[3] != target_id]
+    visits, no_shows = float(len(known)), float(sum(r[2] for r in known))
+    return [
+        visits,
+        no_shows,
+        (no_shows + params.prior_weight * params.prior_rate) / (visits + params.prior_weight),
+        known[-1][2] if known else np.nan,
+        day - known[-1][0] if known else np.nan,
+        float(sum(r[0] == day for r in others)),
+        float(sum(0 < r[0] - day <= 7 for r in by_then)),
+        float(sum(abs(r[1] - booked_at) < 3600 for r in others)),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_patient_history_matches_a_visit_by_visit_reading_of_its_definition(seed: int) -> None:
+    """The compiled loop, on batches of patients with ties, unknown outcomes and padding rows."""
+    rng = np.random.default_rng(seed)
+    params = HistoryParams(horizon_days=int(rng.integers(1, 4)), prior_rate=0.3, prior_weight=2.0)
+    for _ in range(100):
+        patients, targets, width = (int(n) for n in rng.integers(1, [4, 5, 9]))
+        days = rng.integers(90, 110, (patients, width)).astype(float)
+        booked = days * 86400 - rng.choice([0, 1800, 3600, 3 * 86400, 10 * 86400], days.shape)
+        outcome = np.where(rng.random(days.shape) < 0.4, np.nan, rng.integers(0, 2, days.shape))
+        ids = rng.choice(np.array([f"a{i}" for i in range(6)], dtype=object), days.shape)
+        days[:, -1] = booked[:, -1] = np.inf  # a padding row: never known, booked or upcoming
+        outcome[:, -1], ids[:, -1] = np.nan, None
+        target_days = rng.integers(90, 110, (patients, targets)).astype(float)
+        target_booked = target_days * 86400 - rng.choice([0, 3600, 2 * 86400, 9 * 86400], target_days.shape)
+        target_ids = rng.choice(np.array([f"a{i}" for i in range(6)], dtype=object), target_days.shape)
+        got = patient_history(
+            params,
+            PatientRows(target_days, target_booked, np.full(target_days.shape, np.nan), target_ids),
+            PatientRows(days, booked, outcome, ids),
+        )
+        for p in range(patients):
+            stored = list(zip(days[p], booked[p], outcome[p], ids[p], strict=True))
+            for t in range(targets):
+                want = _reference_history(
+                    params, (target_days[p, t], target_booked[p, t], target_ids[p, t]), stored
+                )
+                np.testing.assert_array_equal(got[p, t], want)
