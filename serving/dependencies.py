@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -55,6 +56,25 @@ async def get_risk_bands(request: Request) -> RiskBands:
     return request.app.state.risk_bands
 
 
+@dataclass(frozen=True)
+class NoShowScoring:
+    """What a no-show score uses, in one dependency (FastAPI resolves each one per request)."""
+
+    model: LoadedModel
+    store: AppointmentStore
+    bookings: BookingQueue
+    bands: RiskBands
+    settings: Settings
+
+
+async def get_noshow_scoring(request: Request) -> NoShowScoring:
+    """The loaded no-show model (503 when there is none) with the store, bookings, bands and settings."""
+    state = request.app.state
+    return NoShowScoring(
+        _model(request, "noshow"), state.store, state.bookings, state.risk_bands, state.settings
+    )
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[AppointmentStore, Depends(get_store)]
 BookingsDep = Annotated[BookingQueue, Depends(get_bookings)]
@@ -62,3 +82,4 @@ ClaimStoreDep = Annotated[ClaimStore, Depends(get_claim_store)]
 RiskBandsDep = Annotated[RiskBands, Depends(get_risk_bands)]
 NoShowModelDep = Annotated[LoadedModel, Depends(get_noshow_model)]
 DenialModelDep = Annotated[LoadedModel, Depends(get_denial_model)]
+NoShowScoringDep = Annotated[NoShowScoring, Depends(get_noshow_scoring)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from data.stores.appointments import booking_rows
 from models.noshow_service import missing_inputs, score_booked
 from serving.auth import SchedulerRole
-from serving.dependencies import BookingsDep, NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.dependencies import NoShowScoringDep, SettingsDep, StoreDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
 from serving.offload import run_scoring
@@ -31,20 +31,16 @@ router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
     "/score", response_model=NoShowScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 async def score_appointments(
-    request: Request,
-    body: NoShowScoreRequest,
-    model: NoShowModelDep,
-    store: StoreDep,
-    bookings: BookingsDep,
-    bands: RiskBandsDep,
-    settings: SettingsDep,
-    role: SchedulerRole,
+    request: Request, body: NoShowScoreRequest, scoring: NoShowScoringDep, role: SchedulerRole
 ) -> NoShowScoreResponse:
     """No-show probability, risk band and top factors per appointment, in request order.
 
     Writes: each appointment is also booked in the appointment store (or its booking updated), so
     that later scores see it in the patient's upcoming visits and the clinic's load.
     """
+    model, store, bookings, bands, settings = (
+        scoring.model, scoring.store, scoring.bookings, scoring.bands, scoring.settings
+    )  # fmt: skip
     appointments = body.appointments
     check_batch_size(request, len(appointments), settings.max_batch)
     check_unique(ids_of(appointments, "appointments", "appointment_id"))
