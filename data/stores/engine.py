@@ -163,7 +163,7 @@ SCHEMA_LOCK_KEY = 0x63617265  # "care": PostgreSQL advisory lock held while a st
 
 
 def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create the store's missing tables and add the columns an earlier careops's tables lack.
+    """Create the store's missing tables and add the columns and indexes an earlier careops's tables lack.
 
     Several processes (the API's workers, a listener, a CLI run) may open one store at once. A
     deferred SQLite transaction that reads the schema and then writes it fails at once with
@@ -179,6 +179,8 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
             metadata.create_all(connection)
             for table in metadata.sorted_tables:
                 _add_missing_columns(connection, table)
+                for index in table.indexes:  # `create_all` adds them only with a new table
+                    index.create(connection, checkfirst=True)
 
     with_retries(write)
 

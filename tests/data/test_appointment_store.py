@@ -84,3 +84,18 @@ def test_a_booking_stores_the_appointment_fields_alone_and_no_outcome() -> None:
     assert stored[0] == stored[1]
     assert set(stored[0]) == set(Appointment.model_fields) - {"no_show"}
     assert stored[0]["patient_age"] == 40 and stored[0]["starts_at"] == APPOINTMENT["starts_at"]
+
+
+def test_an_older_store_gets_the_covering_index_and_the_clinic_load_reads_only_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = AppointmentStore(url)
+    with store.engine.begin() as connection:  # as a store made before the index existed
+        connection.exec_driver_sql("DROP INDEX ix_careops_appointments_clinic_day_booked")
+    store.engine.dispose()
+    store = AppointmentStore(url)
+    statement = store._statements.clinic_day
+    with store.engine.connect() as connection:
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement.sql}", statement.parameters({"clinic_id": "C1", "day": 1})
+        ).all()
+    assert any("COVERING INDEX ix_careops_appointments_clinic_day_booked" in row[-1] for row in plan), plan
