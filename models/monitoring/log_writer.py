@@ -28,8 +28,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
 
-import numpy as np
-
 from data.epoch import day_number
 from data.stores.predictions import BinKey, LogBatch, PredictionLog
 from models.monitoring.log_rows import Scored, bin_counts, log_rows
@@ -66,20 +64,18 @@ class LogWriter:
             return
         self.handled += sum(len(item.records) for item in items)
         try:
+            # Hand-overs of one model version share their fields and their reference bins: their
+            # rows are built in one pass and their inputs counted in another.
+            groups: dict[tuple[str, str], list[Scored]] = {}
+            for item in items:
+                groups.setdefault((item.task, item.version), []).append(item)
             rows: list[dict] = []
-            groups: dict[tuple[str, str], tuple[list[Scored], list[np.ndarray]]] = {}
-            for task in dict.fromkeys(item.task for item in items):
-                id_field, time_field, segments = self.fields[task]
-                of_task = [item for item in items if item.task == task]
-                task_rows, days = log_rows(of_task, self._key, segments, id_field, time_field)
-                rows += task_rows
-                for item, item_days in zip(of_task, days, strict=True):
-                    group = groups.setdefault((item.task, item.version), ([], []))
-                    group[0].append(item)
-                    group[1].append(item_days)
             counts: dict[BinKey, int] = {}
-            for group_items, group_days in groups.values():
-                counts.update(bin_counts(group_items, group_days))
+            for (task, _), group in groups.items():
+                id_field, time_field, segments = self.fields[task]
+                group_rows, days = log_rows(group, self._key, segments, id_field, time_field)
+                rows += group_rows
+                counts.update(bin_counts(group, days))
             # Rows in short transactions, the bin counts with the last: a crash between them loses
             # at most what this write held, as a crash before it would.
             for start in range(0, max(len(rows), 1), WRITE_CHUNK_ROWS):
