@@ -30,6 +30,8 @@ PATIENT_FEATURES = (
     "same_day_visits",
     "upcoming_visits_7d",
     "booked_together",
+    "no_show_ratio_to_expected",
+    "last_outcome_surprise",
 )
 CLINIC_RATE, CLINIC_LOAD = "clinic_prior_no_show_rate", "clinic_day_load"
 CLINIC_FEATURES = (CLINIC_RATE, CLINIC_LOAD)
@@ -38,6 +40,13 @@ HISTORY_FEATURES = (CLINIC_RATE, *PATIENT_FEATURES, CLINIC_LOAD)
 UPCOMING_WINDOW_DAYS = 7
 # Visits booked within this long of each other were booked in one sitting (chosen on the folds).
 BOOKED_TOGETHER_SECONDS = 3600.0
+# Lead-time bands (days from a booking to the start of its visit's day): a known visit is weighed by
+# its band's no-show rate, since missing a visit booked that morning says more than missing one
+# booked a month ahead (bands chosen on the folds, docs/models.md).
+LEAD_BAND_EDGES_DAYS = (1.0, 4.0, 15.0, 30.0)
+LEAD_BANDS = len(LEAD_BAND_EDGES_DAYS) + 1
+# How many visits' worth of the overall rate smooths a band's rate.
+LEAD_BAND_PRIOR_WEIGHT = 20.0
 
 
 def prediction_time(
@@ -55,10 +64,51 @@ class HistoryParams:
     prior_rate: float = 0.2
     prior_weight: float = 2.0
     clinic_prior_weight: float = 20.0
+    # The no-show rate of each lead-time band, learned from training rows; empty: prior_rate for all.
+    lead_band_rates: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.horizon_days < 1:
             raise ValueError("horizon_days must be at least 1: outcomes of the visit day are never known")
+        rates = tuple(float(r) for r in self.lead_band_rates)  # a list when read back from JSON
+        if len(rates) not in (0, LEAD_BANDS):
+            raise ValueError(f"lead_band_rates needs {LEAD_BANDS} rates, one per lead-time band")
+        object.__setattr__(self, "lead_band_rates", rates)
+
+    def band_rates(self) -> np.ndarray:
+        """The expected no-show rate of a known visit in each lead-time band."""
+        return np.asarray(self.lead_band_rates or (self.prior_rate,) * LEAD_BANDS, dtype=np.float64)
+
+
+def lead_bands(days: np.ndarray, booked: np.ndarray) -> np.ndarray:
+    """Each visit's lead-time band (0 to LEAD_BANDS - 1) from its day number and booking time; -1
+    when the booking time is unknown (NaN)."""
+    lead = np.asarray(days, dtype=np.float64) - np.asarray(booked, dtype=np.float64) / SECONDS_PER_DAY
+    bands = np.searchsorted(np.asarray(LEAD_BAND_EDGES_DAYS), lead, side="right")
+    return np.where(np.isnan(lead), -1, bands)
+
+
+def lead_band_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """No-shows and visits of the labelled appointments with a known booking time, per lead band."""
+    bands = lead_bands(
+        day_number(as_seconds(frame["starts_at"].to_numpy())), as_seconds(frame["booked_at"].to_numpy())
+    )
+    outcome = frame["no_show"].to_numpy(dtype=np.float64, na_value=np.nan)
+    known = (bands >= 0) & ~np.isnan(outcome)
+    return pd.DataFrame(
+        {
+            "no_shows": np.bincount(bands[known], weights=outcome[known], minlength=LEAD_BANDS),
+            "visits": np.bincount(bands[known], minlength=LEAD_BANDS).astype(np.float64),
+        }
+    )
+
+
+def lead_band_rates(counts: pd.DataFrame, prior_rate: float) -> tuple[float, ...]:
+    """Each band's no-show rate from `lead_band_counts`, smoothed toward `prior_rate`."""
+    rates = (counts["no_shows"] + LEAD_BAND_PRIOR_WEIGHT * prior_rate) / (
+        counts["visits"] + LEAD_BAND_PRIOR_WEIGHT
+    )
+    return tuple(float(r) for r in rates)
 
 
 def patient_history(params: HistoryParams, targets: PatientRows, stored: PatientRows) -> np.ndarray:
@@ -89,6 +139,7 @@ def patient_history(params: HistoryParams, targets: PatientRows, stored: Patient
     out = _patient_history_loop(
         target_days, target_booked, target_codes, days, booked, outcome, id_codes,
         float(params.horizon_days), float(params.prior_rate), float(params.prior_weight),
+        np.asarray(LEAD_BAND_EDGES_DAYS), params.band_rates(),
     )  # fmt: skip
     return out[0] if single else out
 
@@ -102,22 +153,43 @@ def compile_history() -> None:
 
 @njit(cache=True, error_model="numpy")  # x / 0 is inf or NaN, as in numpy
 def _patient_history_loop(
-    target_days, target_booked, target_ids, days, booked, outcome, ids, horizon, prior_rate, prior_weight
+    target_days,
+    target_booked,
+    target_ids,
+    days,
+    booked,
+    outcome,
+    ids,
+    horizon,
+    prior_rate,
+    prior_weight,
+    band_edges,
+    band_rates,
 ):  # pragma: no cover - compiled; its results are tested through patient_history
     """PATIENT_FEATURES per (patient, target) from the patient's appointments in time order.
 
     Known: an outcome recorded, on a day up to the target's day - horizon. By then: booked before
-    the target's prediction time. Others: not the target itself."""
+    the target's prediction time. Others: not the target itself. A known visit is expected to be
+    missed at its lead band's rate; at prior_rate when its booking time was unknown (stored as
+    assumed_booking stores it)."""
     patients, targets = target_days.shape
     width = days.shape[1]
-    out = np.empty((patients, targets, 8))
+    out = np.empty((patients, targets, 10))
+    expected_of = np.empty(width)
     for p in range(patients):
+        for s in range(width):
+            if booked[p, s] == (days[p, s] - horizon + 1) * SECONDS_PER_DAY - 1:  # assumed_booking
+                expected_of[s] = prior_rate
+            else:
+                lead = days[p, s] - booked[p, s] / SECONDS_PER_DAY
+                expected_of[s] = band_rates[np.searchsorted(band_edges, lead, side="right")]
         for t in range(targets):
             day = target_days[p, t]
             booked_at = target_booked[p, t]
             when = np.maximum((day - horizon + 1) * SECONDS_PER_DAY, booked_at)  # prediction_time
             visits = 0.0
             no_shows = 0.0
+            expected = 0.0
             last = -1
             same_day = 0.0
             upcoming = 0.0
@@ -126,6 +198,7 @@ def _patient_history_loop(
                 if not np.isnan(outcome[p, s]) and days[p, s] <= day - horizon:
                     visits += 1.0
                     no_shows += outcome[p, s]
+                    expected += expected_of[s]
                     last = s
                 if booked[p, s] < when:
                     later = days[p, s] - day
@@ -144,6 +217,8 @@ def _patient_history_loop(
             out[p, t, 5] = same_day
             out[p, t, 6] = upcoming
             out[p, t, 7] = together
+            out[p, t, 8] = (no_shows + prior_weight * prior_rate) / (expected + prior_weight * prior_rate)
+            out[p, t, 9] = outcome[p, last] - expected_of[last] if last >= 0 else np.nan
     return out
 
 

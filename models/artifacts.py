@@ -25,7 +25,7 @@ from models.reasons import ReasonModel
 from models.tasks import get_task
 from models.trained import TrainedModel
 
-FORMAT_VERSION = 2  # 2: the no-show model reads booked_together
+FORMAT_VERSION = 3  # 2: the no-show model reads booked_together; 3: and its history against lead bands
 MODEL_FILE = "model.json"
 BOOSTER_FILE, REASONS_FILE, LINES_FILE = "booster.txt", "reasons.txt", "lines.txt"
 

@@ -41,6 +41,13 @@ def _missed(value: float, values: Mapping[str, Value]) -> str:
     return f"missed {round(no_shows)} of {_count(visits, 'earlier visit', 'earlier visits')}"
 
 
+def _against_expected(value: float, values: Mapping[str, Value]) -> str:
+    visits = values.get("prior_visits")
+    if not isinstance(visits, float | int) or visits == 0:
+        return "no earlier visits with a known outcome"
+    return f"missed earlier visits {value:.1f}x as often as expected"  # expected: by how far ahead booked
+
+
 CONTEXT = ("prior_visits", "prior_no_shows")  # the inputs other phrases read beside their own
 
 PHRASES: dict[str, Callable[[float, Mapping[str, Value]], str]] = {
@@ -56,6 +63,8 @@ PHRASES: dict[str, Callable[[float, Mapping[str, Value]], str]] = {
     "prior_no_shows": _missed,
     "prior_no_show_rate": _missed,
     "last_outcome_no_show": lambda v, _: "missed the last visit" if v else "came to the last visit",
+    "no_show_ratio_to_expected": _against_expected,
+    "last_outcome_surprise": lambda v, _: "missed the last visit" if v > 0 else "came to the last visit",
     "days_since_last_visit": lambda v, _: f"last visit {_count(v, 'day', 'days')} before",
     "same_day_visits": lambda v, _: _count(v, "other visit", "other visits") + " booked the same day",
     "upcoming_visits_7d": lambda v, _: _count(v, "more visit", "more visits") + " booked in the week after",
@@ -70,6 +79,7 @@ MISSING = {
     "booked_weekday": "booking time unknown",
     "booked_hour": "booking time unknown",
     "last_outcome_no_show": "no earlier visit on record",
+    "last_outcome_surprise": "no earlier visit on record",
     "days_since_last_visit": "no earlier visit on record",
 }
 CATEGORIES = {

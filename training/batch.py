@@ -28,6 +28,7 @@ from features.history import (
     PATIENT_FEATURES,
     HistoryParams,
     clinic_history_frame,
+    lead_band_counts,
     patient_history_frame,
 )
 from models.subgroups import frame_groups
@@ -129,6 +130,12 @@ def gather_claim_events(claims: dd.DataFrame) -> ClaimEvents:
     parts = dask.compute(*(dask.delayed(claim_events)(part) for part in claims.to_delayed()))
     names = ("claims", "lines", "submissions")
     return ClaimEvents(*(pd.concat([getattr(e, n) for e in parts], ignore_index=True) for n in names))
+
+
+def gather_lead_band_counts(appointments: dd.DataFrame) -> pd.DataFrame:
+    """No-shows and visits per lead band (`lead_band_counts`), summed over every partition."""
+    parts = dask.compute(*(dask.delayed(lead_band_counts)(part) for part in appointments.to_delayed()))
+    return sum(parts[1:], parts[0])
 
 
 def with_claim_history(valid: dd.DataFrame, params: ClaimHistoryParams) -> dd.DataFrame:

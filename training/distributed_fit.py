@@ -26,7 +26,14 @@ from models.calibration import CalibratedClassifier, choose_calibrator
 from models.estimator import BoosterParams, build_pipeline, pipeline_steps
 from models.tasks import Task
 from models.trained import TrainedModel
-from training.batch import gather_claim_events, read_files, validated, with_claim_history, with_history
+from training.batch import (
+    gather_claim_events,
+    gather_lead_band_counts,
+    read_files,
+    validated,
+    with_claim_history,
+    with_history,
+)
 from training.fit import (
     FitResult,
     TrainingDataError,
@@ -94,7 +101,11 @@ def fit_and_evaluate_distributed(
     fit_rows = known_by_cutoff(labelled, task, holdout_start)
     positive_rate = float(fit_rows[label].mean().compute())
     history, claim_history = history_params(
-        task, settings, positive_rate, lambda: gather_claim_events(fit_rows)
+        task,
+        settings,
+        positive_rate,
+        lambda: gather_claim_events(fit_rows),
+        band_counts=lambda: gather_lead_band_counts(fit_rows),
     )
     if history is not None:
         valid = with_history(valid, history).persist()

@@ -16,7 +16,7 @@ from data.stores.claims import ClaimEvents
 from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.claim_lines import line_labels
 from features.columns import columns_from_frame
-from features.history import HistoryParams, add_history
+from features.history import HistoryParams, add_history, lead_band_counts, lead_band_rates
 from features.transformer import CanonicalFeatures
 from models.estimator import BoosterParams, build_pipeline, fit_pipeline, pipeline_steps
 from models.evaluation import binary_metrics, oracle_comparison, subgroup_report
@@ -94,14 +94,20 @@ def history_params(
     positive_rate: float,
     events: Callable[[], ClaimEvents],
     horizon_days: int | None = None,
+    band_counts: Callable[[], pd.DataFrame] | None = None,
 ) -> tuple[HistoryParams | None, ClaimHistoryParams | None]:
     """How the task reads point-in-time history, learned from its training rows.
 
-    `positive_rate` is the training rows' label rate; `events` gathers their claim events.
+    `positive_rate` is the training rows' label rate; `events` gathers their claim events and
+    `band_counts` their no-shows per lead band (`lead_band_counts`).
     """
     history = claim_history = None
     if task.uses_patient_history:
-        history = HistoryParams(horizon_days=horizon_days or settings.horizon_days, prior_rate=positive_rate)
+        history = HistoryParams(
+            horizon_days=horizon_days or settings.horizon_days,
+            prior_rate=positive_rate,
+            lead_band_rates=lead_band_rates(band_counts(), positive_rate) if band_counts else (),
+        )
     if task.uses_claim_history:
         claim_history = ClaimHistoryParams.from_events(events())
     return history, claim_history
@@ -175,6 +181,7 @@ def fit_and_evaluate(
         float(fit_rows[task.label_column].mean()),
         lambda: claim_events(fit_rows),
         horizon_days,
+        lambda: lead_band_counts(fit_rows),
     )
     if history is not None:
         table = hide_booking_times(table, before, settings.hidden_booking_share, settings.seed)

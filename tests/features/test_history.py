@@ -10,9 +10,19 @@ import pytest
 
 from data.loaders.canonical import frame_records, load_appointments
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, PatientRows
+from data.stores.appointments import AppointmentStore, PatientRows, assumed_booking
 from data.synthetic.appointments import generate_appointments
-from features.history import HISTORY_FEATURES, HistoryParams, add_history, online_history, patient_history
+from features.history import (
+    HISTORY_FEATURES,
+    LEAD_BAND_EDGES_DAYS,
+    LEAD_BANDS,
+    HistoryParams,
+    add_history,
+    lead_band_counts,
+    lead_band_rates,
+    online_history,
+    patient_history,
+)
 from tests.bodies import visit
 
 
@@ -32,6 +42,47 @@ def test_outcomes_of_the_visit_day_and_later_never_count() -> None:
     assert target["last_outcome_no_show"] == 1 and target["days_since_last_visit"] == 7
     assert target["prior_no_show_rate"] == pytest.approx((1 + 2 * 0.2) / (1 + 2))
     assert target["same_day_visits"] == 1 and target["upcoming_visits_7d"] == 1
+
+
+def test_a_missed_visit_weighs_by_how_far_ahead_it_was_booked() -> None:
+    """Each known visit is expected to be missed at its lead band's rate; one booked at an unknown
+    time at the overall rate."""
+    rows = [
+        visit("SAME", "2026-03-02 09:00", "2026-03-02 07:00", 1.0),  # booked that morning: band 0
+        visit("T1", "2026-03-09 15:00", "2026-03-01 10:00", None),
+        visit("AHEAD", "2026-03-02 09:00", "2026-01-20 10:00", 1.0, patient="P2"),  # 41 days: band 4
+        visit("T2", "2026-03-09 15:00", "2026-03-01 10:00", None, patient="P2"),
+        visit("HIDDEN", "2026-03-02 09:00", None, 1.0, patient="P3"),
+        visit("T3", "2026-03-09 15:00", "2026-03-01 10:00", None, patient="P3"),
+    ]
+    params = HistoryParams(horizon_days=1, prior_rate=0.2, lead_band_rates=(0.05, 0.1, 0.2, 0.3, 0.4))
+    history = history_of(rows, params)
+    pseudo = params.prior_weight * params.prior_rate
+    for target, expected in (("T1", 0.05), ("T2", 0.4), ("T3", 0.2)):
+        assert history.loc[target, "no_show_ratio_to_expected"] == pytest.approx(
+            (1 + pseudo) / (expected + pseudo)
+        )
+        assert history.loc[target, "last_outcome_surprise"] == pytest.approx(1 - expected)
+    assert np.isnan(history.loc["SAME", "last_outcome_surprise"])  # no earlier visit
+    assert history.loc["SAME", "no_show_ratio_to_expected"] == 1.0
+
+
+def test_lead_band_rates_are_learned_from_known_booking_times_only() -> None:
+    rows = [
+        visit("A", "2026-03-02 09:00", "2026-03-02 07:00", 1.0),  # band 0
+        visit("B", "2026-03-03 09:00", "2026-03-02 23:00", 0.0),  # starts the next day: band 0
+        visit("C", "2026-03-10 09:00", "2026-03-02 08:00", 1.0),  # 8 days: band 2
+        visit("D", "2026-03-10 09:00", None, 1.0),  # unknown: in no band
+        visit("E", "2026-03-11 09:00", "2026-03-02 08:00", None),  # no outcome yet
+    ]
+    counts = lead_band_counts(pd.DataFrame(rows))
+    assert counts["visits"].tolist() == [2, 0, 1, 0, 0] and counts["no_shows"].tolist() == [1, 0, 1, 0, 0]
+    rates = lead_band_rates(counts, 0.25)
+    assert rates == pytest.approx(((1 + 5) / 22, 0.25, (1 + 5) / 21, 0.25, 0.25))
+    assert HistoryParams(lead_band_rates=list(rates)).lead_band_rates == rates  # as read back from JSON
+    with pytest.raises(ValueError, match="one per lead-time band"):
+        HistoryParams(lead_band_rates=(0.1, 0.2))
+    assert len(LEAD_BAND_EDGES_DAYS) + 1 == LEAD_BANDS
 
 
 def test_a_longer_horizon_hides_recent_outcomes() -> None:
@@ -83,7 +134,7 @@ def test_online_features_equal_offline_features_after_replaying_outcomes(tmp_pat
     table = load_appointments(generate_appointments(6_000, seed=31)).valid
     days = table["starts_at"].dt.normalize()
     cutoff = days.sort_values().unique()[60]
-    params = HistoryParams(horizon_days=1, prior_rate=0.2)
+    params = HistoryParams(horizon_days=1, prior_rate=0.2, lead_band_rates=(0.05, 0.1, 0.2, 0.3, 0.4))
     offline = add_history(table, params).set_index("appointment_id")
 
     store = AppointmentStore(f"sqlite:///{tmp_path / 'store.db'}")
@@ -139,7 +190,7 @@ def test_online_features_equal_offline_ones_when_some_booking_times_are_unknown(
     table = hide_booking_times(table, np.ones(len(table), dtype=bool), 0.3, seed=5)
     days = table["starts_at"].dt.normalize()
     cutoff = days.sort_values().unique()[60]
-    params = HistoryParams(horizon_days=2, prior_rate=0.2)
+    params = HistoryParams(horizon_days=2, prior_rate=0.2, lead_band_rates=(0.05, 0.1, 0.2, 0.3, 0.4))
     offline = add_history(table, params).set_index("appointment_id")
 
     store = AppointmentStore(f"sqlite:///{tmp_path / 'store.db'}")
@@ -185,6 +236,14 @@ def _reference_history(params: HistoryParams, target: tuple, stored: list[tuple]
     by_then = [r for r in in_time if r[1] < when]
     others = [r for r in by_then if r[3] != target_id]
     visits, no_shows = float(len(known)), float(sum(r[2] for r in known))
+
+    def expected(row: tuple) -> float:  # its lead band's rate; the overall one if booked when unknown
+        if row[1] == (row[0] - params.horizon_days + 1) * 86400.0 - 1:
+            return params.prior_rate
+        lead = row[0] - row[1] / 86400.0
+        return params.lead_band_rates[sum(edge <= lead for edge in LEAD_BAND_EDGES_DAYS)]
+
+    pseudo = params.prior_weight * params.prior_rate
     return [
         visits,
         no_shows,
@@ -194,6 +253,8 @@ def _reference_history(params: HistoryParams, target: tuple, stored: list[tuple]
         float(sum(r[0] == day for r in others)),
         float(sum(0 < r[0] - day <= 7 for r in by_then)),
         float(sum(abs(r[1] - booked_at) < 3600 for r in others)),
+        (no_shows + pseudo) / (sum(expected(r) for r in known) + pseudo),
+        known[-1][2] - expected(known[-1]) if known else np.nan,
     ]
 
 
@@ -201,11 +262,19 @@ def _reference_history(params: HistoryParams, target: tuple, stored: list[tuple]
 def test_patient_history_matches_a_visit_by_visit_reading_of_its_definition(seed: int) -> None:
     """The compiled loop, on batches of patients with ties, unknown outcomes and padding rows."""
     rng = np.random.default_rng(seed)
-    params = HistoryParams(horizon_days=int(rng.integers(1, 4)), prior_rate=0.3, prior_weight=2.0)
+    params = HistoryParams(
+        horizon_days=int(rng.integers(1, 4)),
+        prior_rate=0.3,
+        prior_weight=2.0,
+        lead_band_rates=tuple(rng.uniform(0.05, 0.5, LEAD_BANDS)),
+    )
+    leads = np.array([0, 1800, 3600, 86400, 3, 4, 10, 15, 20, 30, 40]) * np.array([1, 1, 1, 1, *[86400] * 7])
     for _ in range(100):
         patients, targets, width = (int(n) for n in rng.integers(1, [4, 5, 9]))
         days = rng.integers(90, 110, (patients, width)).astype(float)
-        booked = days * 86400 - rng.choice([0, 1800, 3600, 3 * 86400, 10 * 86400], days.shape)
+        booked = days * 86400 - rng.choice(leads, days.shape)  # every band, on and off its edges
+        unknown = rng.random(days.shape) < 0.2  # booking times unknown, stored as assumed_booking does
+        booked[unknown] = assumed_booking(np.full(unknown.sum(), np.nan), days[unknown], params.horizon_days)
         outcome = np.where(rng.random(days.shape) < 0.4, np.nan, rng.integers(0, 2, days.shape))
         ids = rng.choice(np.array([f"a{i}" for i in range(6)], dtype=object), days.shape)
         days[:, -1] = booked[:, -1] = np.inf  # a padding row: never known, booked or upcoming

@@ -21,10 +21,13 @@ def test_factors_read_as_plain_language() -> None:
         ("appointment_type", "follow_up"): "a follow up visit",
         ("payer_type", "unknown"): "payer unknown",
         ("last_outcome_no_show", None): "no earlier visit on record",
+        ("no_show_ratio_to_expected", 2.06): "missed earlier visits 2.1x as often as expected",
+        ("last_outcome_surprise", 0.93): "missed the last visit",
+        ("last_outcome_surprise", -0.07): "came to the last visit",
+        ("last_outcome_surprise", None): "no earlier visit on record",
         ("claim_charge_total", 1310.0): "claim charge total: 1310",
     }
     for (name, value), text in cases.items():
         assert factor_text(name, value, context) == text, name
-    assert (
-        factor_text("prior_no_shows", 0.0, {"prior_visits": 0.0}) == "no earlier visits with a known outcome"
-    )
+    for name in ("prior_no_shows", "no_show_ratio_to_expected"):
+        assert factor_text(name, 0.0, {"prior_visits": 0.0}) == "no earlier visits with a known outcome"

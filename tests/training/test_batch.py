@@ -18,8 +18,9 @@ from data.pseudonyms import pseudonym
 from data.stores.predictions import PredictionLog
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
+from features.history import lead_band_counts
 from tests.helpers import PSEUDONYM_KEY, TrainedStore
-from training.batch import dask_client, score_files
+from training.batch import dask_client, gather_lead_band_counts, score_files
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,18 @@ def test_100k_appointments_equal_in_process_scoring(
     expected = trained.predict_frame(table)
     assert scored.index.is_unique and len(scored) == len(table)
     assert np.abs(scored.loc[table["appointment_id"]].to_numpy() - expected).max() <= 1e-9
+
+
+def test_lead_band_counts_of_partitions_add_up_to_the_whole_tables(cluster) -> None:
+    import dask.dataframe as dd
+
+    table = load_appointments(generate_appointments(5_000, seed=93)).valid
+    table.loc[table.index[::7], "booked_at"] = pd.NaT  # unknown booking times count in no band
+    table.loc[table.index[::5], "no_show"] = np.nan  # nor do unknown outcomes
+    expected = lead_band_counts(table)
+    assert (expected["visits"] > 0).sum() >= 4
+    got = gather_lead_band_counts(dd.from_pandas(table, npartitions=4))
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_claims_in_several_files_equal_in_process_scoring(
