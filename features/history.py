@@ -42,7 +42,7 @@ UPCOMING_WINDOW_DAYS = 7
 BOOKED_TOGETHER_SECONDS = 3600.0
 # Lead-time bands (days from a booking to the start of its visit's day): a known visit is weighed by
 # its band's no-show rate, since missing a visit booked that morning says more than missing one
-# booked a month ahead (bands chosen on the folds, docs/models.md).
+# booked a month ahead (edges set by hand, not tuned; docs/models.md).
 LEAD_BAND_EDGES_DAYS = (1.0, 4.0, 15.0, 30.0)
 LEAD_BANDS = len(LEAD_BAND_EDGES_DAYS) + 1
 # How many visits' worth of the overall rate smooths a band's rate.

@@ -50,7 +50,7 @@ def test_100k_appointments_equal_in_process_scoring(
     assert np.abs(scored.loc[table["appointment_id"]].to_numpy() - expected).max() <= 1e-9
 
 
-def test_lead_band_counts_of_partitions_add_up_to_the_whole_tables(cluster) -> None:
+def test_lead_band_counts_summed_over_partitions_equal_the_whole_tables(cluster) -> None:
     import dask.dataframe as dd
 
     table = load_appointments(generate_appointments(5_000, seed=93)).valid
