@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from features.history import LEAD_BAND_EDGES_DAYS
 from models.tasks import get_task
 from training.fit import FitResult, labels
 
@@ -141,6 +142,13 @@ def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: s
             "calibration_log_loss_by_method": result.calibration_scores,
             "calibration_choice": CALIBRATION_CHOICE,
             "history_horizon_days": history.horizon_days if history else None,
+            # What a known visit is expected to cost in no-shows, by how far ahead it was booked.
+            "history_lead_bands": {
+                "edges_days": list(LEAD_BAND_EDGES_DAYS),
+                "no_show_rates": [round(r, 6) for r in history.band_rates()],
+            }
+            if history
+            else None,
         },
         "model_parameters": {
             "data": {"file": data_name, "sha256": data_sha256, **result.rows},

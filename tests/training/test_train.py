@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -47,6 +48,23 @@ def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore,
     assert {"model_card.json", "subgroup_report.json", "feature_importance_gain.json", "charts"} <= artifacts
     assert run.data.params["train_threads"] == "1"
     assert run.data.params["distributed"] == "False"
+
+
+def test_the_noshow_model_card_states_the_lead_bands_its_history_expects(
+    trained_store: TrainedStore, tmp_path: Path
+) -> None:
+    result = trained_store.results["noshow"]
+    client = MlflowClient(tracking_uri=trained_store.settings.tracking_uri)
+    card = json.loads(
+        Path(client.download_artifacts(result.run_id, "model_card.json", str(tmp_path))).read_text()
+    )
+    bands = card["model_details"]["history_lead_bands"]
+    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/noshow/{result.model_version}")
+    history = model.unwrap_python_model().trained.history
+    assert bands["edges_days"] == [1.0, 4.0, 15.0, 30.0]
+    assert bands["no_show_rates"] == pytest.approx(list(history.lead_band_rates), abs=1e-6)
+    assert len(set(bands["no_show_rates"])) == 5 and all(0 < r < 1 for r in bands["no_show_rates"])
 
 
 def test_holdout_is_the_most_recent_part(trained_store: TrainedStore) -> None:
