@@ -34,17 +34,25 @@ def _lead(value: float, values: Mapping[str, Value]) -> str:
     return "booked the same day" if days <= 0 else f"booked {_count(days, 'day', 'days')} ahead"
 
 
+NO_EARLIER_VISITS = "no earlier visits with a known outcome"
+
+
+def _earlier_visits(values: Mapping[str, Value]) -> float | None:
+    """The row's count of earlier visits with a known outcome, or None when there are none."""
+    visits = values.get("prior_visits")
+    return float(visits) if isinstance(visits, float | int) and visits > 0 else None
+
+
 def _missed(value: float, values: Mapping[str, Value]) -> str:
-    visits, no_shows = values.get("prior_visits"), values.get("prior_no_shows")
-    if not isinstance(visits, float | int) or not isinstance(no_shows, float | int) or visits == 0:
-        return "no earlier visits with a known outcome"
+    visits, no_shows = _earlier_visits(values), values.get("prior_no_shows")
+    if visits is None or not isinstance(no_shows, float | int):
+        return NO_EARLIER_VISITS
     return f"missed {round(no_shows)} of {_count(visits, 'earlier visit', 'earlier visits')}"
 
 
 def _against_expected(value: float, values: Mapping[str, Value]) -> str:
-    visits = values.get("prior_visits")
-    if not isinstance(visits, float | int) or visits == 0:
-        return "no earlier visits with a known outcome"
+    if _earlier_visits(values) is None:
+        return NO_EARLIER_VISITS
     return f"missed earlier visits {value:.1f}x as often as expected"  # expected: by how far ahead booked
 
 

@@ -82,7 +82,6 @@ def test_lead_band_rates_are_learned_from_known_booking_times_only() -> None:
     assert HistoryParams(lead_band_rates=list(rates)).lead_band_rates == rates  # as read back from JSON
     with pytest.raises(ValueError, match="one per lead-time band"):
         HistoryParams(lead_band_rates=(0.1, 0.2))
-    assert len(LEAD_BAND_EDGES_DAYS) + 1 == LEAD_BANDS
 
 
 def test_a_longer_horizon_hides_recent_outcomes() -> None:
