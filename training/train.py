@@ -20,7 +20,7 @@ from data.loaders.tables import file_sha256
 from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.artifacts import golden_probabilities, read_golden_set, save_trained
-from models.booster_params import BoosterParams
+from models.estimator import BoosterParams
 from models.monitoring.reference import PROFILE_FILE, profile_of
 from models.pyfunc import (
     GOLDEN_SCORES_ARTIFACT,
@@ -192,7 +192,7 @@ def train(
                 "holdout_starts": str(result.holdout[task.time_column].min()),
                 "horizon_days": history.horizon_days if history else None,
                 "calibration": result.trained.classifier.calibration_method_,
-                **(params or task.booster).as_params(),
+                **(params or BoosterParams()).as_params(),
                 **rows,
             }
         )

@@ -13,7 +13,6 @@ from mlflow import MlflowClient
 from data.loaders.tables import file_sha256, write_table
 from data.synthetic.appointments import generate_appointments
 from models.registry import alias_version
-from models.tasks import get_task
 from tests.helpers import TrainedStore, make_settings
 from training.train import TrainingDataError, train
 
@@ -49,21 +48,6 @@ def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore,
     assert {"model_card.json", "subgroup_report.json", "feature_importance_gain.json", "charts"} <= artifacts
     assert run.data.params["train_threads"] == "1"
     assert run.data.params["distributed"] == "False"
-
-
-@pytest.mark.parametrize("task_name", ["noshow", "denial"])
-def test_each_task_trains_with_its_own_hyper_parameters(trained_store: TrainedStore, task_name: str) -> None:
-    result = trained_store.results[task_name]
-    expected = get_task(task_name).booster
-    run = MlflowClient(tracking_uri=trained_store.settings.tracking_uri).get_run(result.run_id)
-    assert run.data.params["num_leaves"] == str(expected.num_leaves)
-    assert run.data.params["extra_trees"] == str(expected.extra_trees)
-    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{task_name}/{result.model_version}")
-    booster = model.unwrap_python_model().trained.classifier.booster_
-    leaves = [tree["num_leaves"] for tree in booster.dump_model()["tree_info"]]
-    assert max(leaves) == expected.num_leaves  # no tree is larger, and some tree uses every leaf
-    assert f"[extra_trees: {int(expected.extra_trees)}]" in booster.model_to_string()
 
 
 def test_the_noshow_model_card_states_the_lead_bands_its_history_expects(
