@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from features.history import LEAD_BAND_EDGES_DAYS
+from models.estimator import BoosterParams
 from models.tasks import get_task
 from training.fit import FitResult, labels
 
@@ -130,8 +131,11 @@ def reliability_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[
     ]  # fmt: skip
 
 
-def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: str) -> dict[str, Any]:
-    """A model card with the model-card-toolkit's sections, filled from the run."""
+def model_card(
+    result: FitResult, task_name: str, data_name: str, data_sha256: str, params: BoosterParams
+) -> dict[str, Any]:
+    """A model card with the model-card-toolkit's sections, filled from the run and its booster's
+    hyper-parameters."""
     metrics = {k: round(v, 6) for k, v in result.metrics.items()}
     history = result.trained.history
     return {
@@ -153,6 +157,7 @@ def model_card(result: FitResult, task_name: str, data_name: str, data_sha256: s
         "model_parameters": {
             "data": {"file": data_name, "sha256": data_sha256, **result.rows},
             "input_features": result.trained.features.get_feature_names_out().tolist(),
+            "booster": params.as_params(),
         },
         "quantitative_analysis": {
             "holdout_metrics": metrics,

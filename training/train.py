@@ -139,6 +139,7 @@ def train(
     With a Dask `client`, the table is loaded, prepared and fitted on the cluster (lightgbm.dask).
     """
     task = get_task(task_name)
+    params = params or BoosterParams()
     data_path = Path(data_path)
     if client is None:
         loaded = task.load(data_path, file_format)
@@ -192,14 +193,14 @@ def train(
                 "holdout_starts": str(result.holdout[task.time_column].min()),
                 "horizon_days": history.horizon_days if history else None,
                 "calibration": result.trained.classifier.calibration_method_,
-                **(params or BoosterParams()).as_params(),
+                **params.as_params(),
                 **rows,
             }
         )
         mlflow.log_dict(reason_counts, "quarantine_reasons.json")
         log_evaluation(result, task, folder)
         card = dump_json(
-            model_card(result, task.name, data_path.name, data_sha256), folder / "model_card.json"
+            model_card(result, task.name, data_path.name, data_sha256, params), folder / "model_card.json"
         )
         mlflow.log_artifact(str(card))
         description = (

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from data.loaders.tables import file_sha256, write_table
 from data.synthetic.appointments import generate_appointments
+from models.estimator import BoosterParams
 from models.registry import alias_version
 from tests.helpers import TrainedStore, make_settings
 from training.train import TrainingDataError, train
@@ -48,6 +49,24 @@ def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore,
     assert {"model_card.json", "subgroup_report.json", "feature_importance_gain.json", "charts"} <= artifacts
     assert run.data.params["train_threads"] == "1"
     assert run.data.params["distributed"] == "False"
+
+
+@pytest.mark.parametrize("task_name", ["noshow", "denial"])
+def test_the_model_card_states_the_hyper_parameters_the_booster_was_trained_with(
+    trained_store: TrainedStore, task_name: str, tmp_path: Path
+) -> None:
+    result = trained_store.results[task_name]
+    client = MlflowClient(tracking_uri=trained_store.settings.tracking_uri)
+    card = json.loads(
+        Path(client.download_artifacts(result.run_id, "model_card.json", str(tmp_path))).read_text()
+    )
+    stated = card["model_parameters"]["booster"]
+    assert stated == BoosterParams().as_params()
+    assert client.get_run(result.run_id).data.params["num_leaves"] == str(stated["num_leaves"])
+    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{task_name}/{result.model_version}")
+    trees = model.unwrap_python_model().trained.classifier.booster_.dump_model()["tree_info"]
+    assert max(tree["num_leaves"] for tree in trees) == stated["num_leaves"]
 
 
 def test_the_noshow_model_card_states_the_lead_bands_its_history_expects(
