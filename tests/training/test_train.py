@@ -14,6 +14,7 @@ from data.loaders.tables import file_sha256, write_table
 from data.synthetic.appointments import generate_appointments
 from models.estimator import BoosterParams
 from models.registry import alias_version
+from models.trained import TrainedModel
 from tests.helpers import TrainedStore, make_settings
 from training.train import TrainingDataError, train
 
@@ -51,36 +52,39 @@ def test_the_run_holds_metrics_params_and_data_hash(trained_store: TrainedStore,
     assert run.data.params["distributed"] == "False"
 
 
-@pytest.mark.parametrize("task_name", ["noshow", "denial"])
-def test_the_model_card_states_the_hyper_parameters_the_booster_was_trained_with(
-    trained_store: TrainedStore, task_name: str, tmp_path: Path
-) -> None:
+def _card_and_model(trained_store: TrainedStore, task_name: str, tmp_path: Path) -> tuple[dict, TrainedModel]:
+    """The model card of the task's registered version, and that version as loaded from the registry."""
     result = trained_store.results[task_name]
     client = MlflowClient(tracking_uri=trained_store.settings.tracking_uri)
     card = json.loads(
         Path(client.download_artifacts(result.run_id, "model_card.json", str(tmp_path))).read_text()
     )
-    stated = card["model_parameters"]["booster"]
-    assert stated == BoosterParams().as_params()
-    assert client.get_run(result.run_id).data.params["num_leaves"] == str(stated["num_leaves"])
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{task_name}/{result.model_version}")
-    trees = model.unwrap_python_model().trained.classifier.booster_.dump_model()["tree_info"]
+    return card, model.unwrap_python_model().trained
+
+
+@pytest.mark.parametrize("task_name", ["noshow", "denial"])
+def test_the_model_card_states_the_hyper_parameters_the_booster_was_trained_with(
+    trained_store: TrainedStore, task_name: str, tmp_path: Path
+) -> None:
+    card, trained = _card_and_model(trained_store, task_name, tmp_path)
+    stated = card["model_parameters"]["booster"]
+    assert stated == BoosterParams().as_params()
+    run = MlflowClient(tracking_uri=trained_store.settings.tracking_uri).get_run(
+        trained_store.results[task_name].run_id
+    )
+    assert run.data.params["num_leaves"] == str(stated["num_leaves"])
+    trees = trained.classifier.booster_.dump_model()["tree_info"]
     assert max(tree["num_leaves"] for tree in trees) == stated["num_leaves"]
 
 
 def test_the_noshow_model_card_states_the_lead_bands_its_history_expects(
     trained_store: TrainedStore, tmp_path: Path
 ) -> None:
-    result = trained_store.results["noshow"]
-    client = MlflowClient(tracking_uri=trained_store.settings.tracking_uri)
-    card = json.loads(
-        Path(client.download_artifacts(result.run_id, "model_card.json", str(tmp_path))).read_text()
-    )
+    card, trained = _card_and_model(trained_store, "noshow", tmp_path)
     bands = card["model_details"]["history_lead_bands"]
-    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/noshow/{result.model_version}")
-    history = model.unwrap_python_model().trained.history
+    history = trained.history
     assert bands["edges_days"] == [1.0, 4.0, 15.0, 30.0]
     assert bands["no_show_rates"] == pytest.approx(list(history.lead_band_rates), abs=1e-6)
     assert len(set(bands["no_show_rates"])) == 5 and all(0 < r < 1 for r in bands["no_show_rates"])
