@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.transformer import CanonicalFeatures
+from models.booster_params import BoosterParams
 from models.calibration import CalibratedClassifier
 from models.tasks import Task
-
-
-@dataclass(frozen=True)
-class BoosterParams:
-    """LightGBM hyper-parameters; thread count and seed are set per run, not here."""
-
-    n_estimators: int = 1000
-    learning_rate: float = 0.03
-    num_leaves: int = 15
-    min_child_samples: int = 40
-    reg_lambda: float = 5.0
-    min_split_gain: float = 0.0
-    cat_smooth: float = 20.0
-    subsample: float = 1.0
-    colsample_bytree: float = 1.0
-    early_stopping_rounds: int = 50
-    refit_on_calibration_rows: bool = True
-
-    def as_params(self) -> dict[str, float | int]:
-        """Parameters as logged to MLflow."""
-        return asdict(self)
 
 
 def make_classifier(params: BoosterParams, n_jobs: int, seed: int) -> CalibratedClassifier:

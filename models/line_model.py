@@ -10,8 +10,9 @@ import pandas as pd
 from features.claim import ClaimFeatures
 from features.claim_lines import line_categorical_indices, line_labels, line_matrix
 from features.columns import columns_from_frame
+from models.booster_params import BoosterParams
 from models.calibration import CalibratedClassifier
-from models.estimator import BoosterParams, fit_calibrated, make_classifier
+from models.estimator import fit_calibrated, make_classifier
 
 MIN_LINES_PER_CLASS = 20
 

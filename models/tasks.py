@@ -14,6 +14,7 @@ from data.schemas import Appointment, CanonicalRecord, Claim
 from features.appointment import AppointmentFeatures
 from features.claim import ClaimFeatures
 from features.transformer import CanonicalFeatures
+from models.booster_params import DEFAULT_PARAMS, NOSHOW_PARAMS, BoosterParams
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Task:
     uses_claim_history: bool = False
     # When a row's label became known; a backtest trains only on labels known at its cut-off.
     label_known_column: str | None = None
+    # The booster's hyper-parameters when a run gives none.
+    booster: BoosterParams = DEFAULT_PARAMS
 
     @property
     def input_columns(self) -> list[str]:
@@ -59,6 +62,7 @@ NOSHOW = Task(
     label_columns=("no_show",),
     uses_patient_history=True,
     subgroup_columns=("patient_sex", "age_band", "payer_type", "clinic_id", "welfare_enrolled"),
+    booster=NOSHOW_PARAMS,
 )
 
 DENIAL = Task(

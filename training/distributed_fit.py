@@ -22,8 +22,9 @@ from sklearn.pipeline import Pipeline
 
 from config import Settings
 from data.loaders.canonical import QUARANTINE_RULE
+from models.booster_params import BoosterParams
 from models.calibration import CalibratedClassifier, choose_calibrator
-from models.estimator import BoosterParams, build_pipeline, pipeline_steps
+from models.estimator import build_pipeline, pipeline_steps
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.batch import (
@@ -81,7 +82,7 @@ def fit_and_evaluate_distributed(
     file_format: str = "careops",
 ) -> tuple[FitResult, DistributedLoad, dd.DataFrame]:
     """Fit on the cluster; returns the result, the load counts and the (persisted) valid rows."""
-    params = params or BoosterParams()
+    params = params or task.booster
     raw = read_files(files, file_format)
     valid, quarantined = validated(raw, task)
     valid = valid.persist()

@@ -18,7 +18,8 @@ from features.claim_lines import line_labels
 from features.columns import columns_from_frame
 from features.history import HistoryParams, add_history, lead_band_counts, lead_band_rates
 from features.transformer import CanonicalFeatures
-from models.estimator import BoosterParams, build_pipeline, fit_pipeline, pipeline_steps
+from models.booster_params import BoosterParams
+from models.estimator import build_pipeline, fit_pipeline, pipeline_steps
 from models.evaluation import binary_metrics, oracle_comparison, subgroup_report
 from models.line_model import LineModel, fit_line_model
 from models.reasons import ReasonModel, fit_reason_model
@@ -159,7 +160,7 @@ def fit_and_evaluate(
     Point-in-time history is computed once over the whole table: a row's features use only
     outcomes from `horizon_days` or more before its own day, so no training row sees the holdout.
     """
-    params = params or BoosterParams()
+    params = params or task.booster
     time = task.time_column
     table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
     labelled = table[task.label_column].notna().to_numpy()

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from features.history import LEAD_BAND_EDGES_DAYS
-from models.estimator import BoosterParams
+from models.booster_params import BoosterParams
 from models.tasks import get_task
 from training.fit import FitResult, labels
 

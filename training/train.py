@@ -20,7 +20,7 @@ from data.loaders.tables import file_sha256
 from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.artifacts import golden_probabilities, read_golden_set, save_trained
-from models.estimator import BoosterParams
+from models.booster_params import BoosterParams
 from models.monitoring.reference import PROFILE_FILE, profile_of
 from models.pyfunc import (
     GOLDEN_SCORES_ARTIFACT,
@@ -139,7 +139,7 @@ def train(
     With a Dask `client`, the table is loaded, prepared and fitted on the cluster (lightgbm.dask).
     """
     task = get_task(task_name)
-    params = params or BoosterParams()
+    params = params or task.booster
     data_path = Path(data_path)
     if client is None:
         loaded = task.load(data_path, file_format)

@@ -54,7 +54,8 @@ def test_isotonic_output_stays_inside_its_range_and_none_is_identity() -> None:
 def test_calibrated_classifier_keeps_its_parameters_and_fits_into_trailing_attributes() -> None:
     from sklearn.base import clone
 
-    from models.estimator import BoosterParams, make_classifier
+    from models.booster_params import BoosterParams
+    from models.estimator import make_classifier
 
     rng = np.random.default_rng(6)
     X = rng.normal(size=(3_000, 3))

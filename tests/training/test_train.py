@@ -12,8 +12,8 @@ from mlflow import MlflowClient
 
 from data.loaders.tables import file_sha256, write_table
 from data.synthetic.appointments import generate_appointments
-from models.estimator import BoosterParams
 from models.registry import alias_version
+from models.tasks import get_task
 from models.trained import TrainedModel
 from tests.helpers import TrainedStore, make_settings
 from training.train import TrainingDataError, train
@@ -70,13 +70,17 @@ def test_the_model_card_states_the_hyper_parameters_the_booster_was_trained_with
 ) -> None:
     card, trained = _card_and_model(trained_store, task_name, tmp_path)
     stated = card["model_parameters"]["booster"]
-    assert stated == BoosterParams().as_params()
+    assert stated == get_task(task_name).booster.as_params()
     run = MlflowClient(tracking_uri=trained_store.settings.tracking_uri).get_run(
         trained_store.results[task_name].run_id
     )
     assert run.data.params["num_leaves"] == str(stated["num_leaves"])
     trees = trained.classifier.booster_.dump_model()["tree_info"]
     assert max(tree["num_leaves"] for tree in trees) == stated["num_leaves"]
+    # Rows bagged per tree (the no-show model's own setting) show in the booster's saved parameters.
+    saved = trained.classifier.booster_.model_to_string()
+    assert f"[bagging_fraction: {stated['subsample']:g}]" in saved
+    assert f"[bagging_freq: {int(stated['subsample'] < 1)}]" in saved
 
 
 def test_the_noshow_model_card_states_the_lead_bands_its_history_expects(
