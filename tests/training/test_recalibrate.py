@@ -46,8 +46,6 @@ def test_a_saved_calibrator_from_before_offsets_reads_as_none() -> None:
 
 def test_recalibrate_registers_a_challenger_that_fits_the_recent_rate(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    # 12k rows: on 6k the booster alone varies enough (calibration slope 0.5-1.1 on the drifted week)
-    # that a binned ECE after a pure intercept update is a coin toss.
     train("noshow", write_table(generate_appointments(12_000, seed=61), tmp_path / "train.csv"), settings)
     # A recent week in which no-shows became more common (a reminder system broke): every
     # patient's true odds rose by the same factor, a drift of the intercept alone.
@@ -60,7 +58,13 @@ def test_recalibrate_registers_a_challenger_that_fits_the_recent_rate(tmp_path: 
     result = recalibrate("noshow", data, settings, days=7)
 
     assert result.base_version == "1" and result.version == "2" and result.offset > 0.2
-    assert result.after["ece"] < result.before["ece"]
+    # Judged by a proper score and calibration-in-the-large: a binned ECE on one week's ~1,000
+    # visits moves by more than the update when the booster's slope there is off (it rose after the
+    # update in one of eight trainings tried, four seeds with rows bagged or not, while the Brier
+    # score fell in all eight).
+    assert result.before["calibration_intercept"] > 0.2
+    assert abs(result.after["calibration_intercept"]) < 0.01
+    assert result.after["brier"] < result.before["brier"]
     assert result.after["roc_auc"] == pytest.approx(result.before["roc_auc"], abs=1e-12)
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     assert alias_version(client, "noshow", "champion") == "1"  # a challenger until the gate says so
