@@ -82,8 +82,10 @@ def test_scores_without_a_booking_time_stay_calibrated_on_rolling_folds() -> Non
             f"{start:%Y-%m-%d}   {len(y):>6} {ece:>10.4f} {oracle:>7.4f} {roc:>8.4f} "
             f"{roc - diff:>9.4f} {diff:>+7.4f}"
         )
-        results.append((len(y), hidden, ece, diff))
-    for k, (count, hidden, ece, diff) in enumerate(results):
+        changed = float(np.mean(np.abs(hidden - fit.holdout_probability) > 1e-9))
+        results.append((len(y), hidden, changed, ece, diff))
+    for k, (count, hidden, changed, ece, diff) in enumerate(results):
         assert count > 5_000 and np.isfinite(hidden).all()
+        assert changed > 0.9, f"fold {k}: only {changed:.0%} of scores changed without a booking time"
         assert ece <= 0.03, f"fold {k}: ECE {ece:.4f} on scores without a booking time"
         assert abs(diff) <= 0.002, f"fold {k}: ROC-AUC with booking times moved {diff:+.4f}"
