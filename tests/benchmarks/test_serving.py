@@ -81,8 +81,7 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
     print(f"  100-record batches at c=8, without factors as mlflow serve: {batch_ratio:.1f}x")
     print(f"  its p99 {noshow.p99_ms:.1f} ms (target <= 10 ms); denial claim p99 {denial:.1f} ms (<= 20 ms)")
     print(f"  40-slot overbooking plan, one at a time: median {plan:.1f} ms (target <= 5 ms)")
-    # careops must at least stay well ahead, whatever the targets below say.
-    assert ratio >= 10 and batch_ratio >= 1
+    assert batch_ratio >= 1
     missed = [
         text
         for text, met in (
@@ -93,5 +92,4 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
         )
         if not met
     ]
-    if missed:  # the online-path work is not finished: report, do not hide it
-        pytest.xfail("targets not met yet: " + "; ".join(missed))
+    assert not missed, "targets missed: " + "; ".join(missed)
