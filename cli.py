@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from config import ROLES
+from config import ROLES, Settings
 
 app = typer.Typer(
     name="careops", help="No-show and claim-denial risk: data, training and serving.", no_args_is_help=True
@@ -449,8 +449,8 @@ def monitor(
     from datetime import date
 
     from config import Settings
-    from models.monitoring.service import MonitoringError
-    from models.monitoring.service import monitor as make_report
+    from services.monitoring.weekly import MonitoringError
+    from services.monitoring.weekly import monitor as make_report
     from training.monitoring import log_report, monitor_report_text
 
     configure_logging()
@@ -506,37 +506,17 @@ def retrain(
     raise typer.Exit(code=1)
 
 
-def _log_batch_scores(settings: object, task_name: str, uri: str, scored: object) -> int | None:
+def _log_batch_scores(settings: Settings, task_name: str, uri: str, scored: object) -> int | None:
     """Log a batch run's scores (None when the log is off or has no pseudonym key)."""
     from mlflow import MlflowClient
 
-    from data.stores.predictions import LogBatch, PredictionLog
-    from models.monitoring.log_rows import frame_log_rows
     from models.registry import uri_version
-    from models.tasks import get_task
+    from services.monitoring.score_log import record_table
 
-    if scored is None or not settings.prediction_log or settings.pseudonym_key is None:
+    if scored is None:
         return None
-    task = get_task(task_name)
     version = uri_version(MlflowClient(settings.tracking_uri), uri) or "unregistered"
-    key = settings.pseudonym_key.get_secret_value().encode("utf-8")
-    log = PredictionLog(settings.database_url)
-    try:
-        for start in range(0, len(scored), 100_000):
-            chunk = scored.iloc[start : start + 100_000]
-            log.write(
-                [
-                    LogBatch(
-                        frame_log_rows(
-                            task.name, version, key, chunk, task.id_column, task.probability_field
-                        ),
-                        {},
-                    )
-                ]
-            )
-    finally:
-        log.engine.dispose()
-    return len(scored)
+    return record_table(settings, task_name, version, scored)
 
 
 ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tables.", no_args_is_help=True)
@@ -558,7 +538,7 @@ def ingest_x12_files(
     from data.loaders.canonical import load_claims
     from data.loaders.tables import UnsupportedFormatError, table_format, write_table
     from data.stores.claims import ClaimStore
-    from data.x12.ingest import ingest_x12
+    from services.x12_ingest import ingest_x12
 
     try:
         table_format(out)
@@ -606,9 +586,9 @@ def ingest_hl7_files(
     from config import Settings
     from data.feeds.code_tables import CodeTables
     from data.feeds.mllp import split_messages
-    from data.feeds.schedule import FeedReport, ScheduleFeed
     from data.feeds.siu import MessageError, read_message
     from data.stores.appointments import AppointmentStore
+    from services.schedule_feed import FeedReport, ScheduleFeed
 
     settings = Settings()
     tables = CodeTables.load(settings.code_tables)
@@ -735,9 +715,9 @@ def queue(
     from data.schemas import Claim
     from data.stores.claims import ClaimStore
     from data.stores.worklist import WorklistStore
-    from models.denial_service import worklist_scores
     from models.tasks import caller_records, get_task
-    from serving.model_loader import ModelSet
+    from services.denial import worklist_scores
+    from services.model_set import ModelSet
 
     settings = Settings()
     loaded = load_claims(data)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from data.claim_events import HISTORY_CATEGORIES, ClaimEvents, service_key
 from data.epoch import as_days, is_missing
 from data.schemas import Claim, line_field, service_lines
-from data.stores.claims import HISTORY_CATEGORIES, ClaimEvents, ClaimStore, service_key
 
 CLAIM_HISTORY_FEATURES = (
     "payer_claims_adjudicated",
@@ -303,8 +303,21 @@ def add_claim_history(
     return out
 
 
+class ClaimHistorySource(Protocol):
+    """Where online payer history comes from (the claim store implements it)."""
+
+    def counts_before(
+        self,
+        payers: Sequence[tuple[str, float]],
+        codes: Sequence[tuple[str, float]],
+        services: Sequence[tuple[str, float]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums of the daily counts before each query's day, per payer, (payer, code) and service key."""
+        ...
+
+
 def online_claim_history(
-    store: ClaimStore, records: Sequence[Claim], params: ClaimHistoryParams
+    store: ClaimHistorySource, records: Sequence[Claim], params: ClaimHistoryParams
 ) -> dict[str, np.ndarray]:
     """CLAIM_HISTORY_COLUMNS of claims about to be submitted, from the store's daily counts.
 

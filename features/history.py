@@ -8,9 +8,9 @@ and bookings made before the prediction time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from numba import njit
 
 from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, PatientRows, assumed_booking
+from data.visits import PatientRows, StoredHistory, assumed_booking
 
 # A patient's own history, in the order `patient_history` computes it.
 PATIENT_FEATURES = (
@@ -354,8 +354,21 @@ def _padded(rows: PatientRows, places: _Places, time: float) -> PatientRows:
     )
 
 
+class HistorySource(Protocol):
+    """Where online history comes from (the appointment store implements it)."""
+
+    def history(
+        self,
+        patient_ids: Iterable[str],
+        clinic_days: Iterable[tuple[str, int]] = (),
+        clinic_outcomes: Iterable[tuple[str, int]] = (),
+    ) -> StoredHistory:
+        """Each patient's visits, each (clinic, day)'s booking times, each clinic's outcomes up to a day."""
+        ...
+
+
 def online_history(
-    store: AppointmentStore, records: Sequence[Appointment], params: HistoryParams
+    store: HistorySource, records: Sequence[Appointment], params: HistoryParams
 ) -> dict[str, np.ndarray]:
     """HISTORY_FEATURES for records from the store: the same definitions as `add_history`.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,9 +16,6 @@ from models.calibration import CalibratedClassifier
 from models.line_model import cap_by_lines
 from models.treeshap import TreeShap
 from models.wording import CONTEXT, factor_text
-
-if TYPE_CHECKING:
-    from models.trained import TrainedModel
 
 # Up to this many rows, explanations come from TreeShap's tables (0.1-0.25 ms a row, holding the
 # GIL); more go to LightGBM's own TreeSHAP, which releases the GIL and runs on `num_threads`.
@@ -53,13 +50,24 @@ class Scored:
     lines: ScoredLines | None = None
 
 
+class ScorableModel(Protocol):
+    """What the scorer reads of a trained model (models.trained.TrainedModel is one)."""
+
+    features: CanonicalFeatures
+    classifier: CalibratedClassifier
+    lines: Any  # models.line_model.LineModel | None
+    history: Any  # features.history.HistoryParams | None
+    claim_history: Any  # features.claim_history.ClaimHistoryParams | None
+    reasons: Any  # models.reasons.ReasonModel | None
+
+
 class CompiledScorer:
     """Scores canonical records without pandas or a per-row pipeline walk.
 
     Built once at load time; gives the same probabilities as the pipeline (a test holds it to 1e-9).
     """
 
-    def __init__(self, trained: TrainedModel, num_threads: int = 1) -> None:
+    def __init__(self, trained: ScorableModel, num_threads: int = 1) -> None:
         self.trained = trained
         self.features: CanonicalFeatures = trained.features
         self.classifier: CalibratedClassifier = trained.classifier

@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request, status
@@ -16,27 +17,27 @@ from starlette.concurrency import run_in_threadpool
 
 from config import Settings, api_key_roles
 from data.feeds.code_tables import CodeTables
-from data.stores.appointments import AppointmentStore
-from data.stores.booking_queue import BookingQueue
-from data.stores.claims import ClaimStore
-from data.stores.overbooks import OverbookStore
-from data.stores.worklist import WorklistStore
 from models.decisions.risk_bands import RiskBands
 from models.decisions.variants import compile_passes
+from services.container import Services
+from services.model_set import ModelSet
+from serving.dependencies import AppState
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
-from serving.model_loader import ModelSet
 from serving.pages import models_page
 from serving.pages import numbers as numbers_pages
 from serving.pages import routes as pages
 from serving.pages import worklist as worklist_pages
 from serving.pages.session import Sessions
-from serving.prediction_log import start_recorder
 from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
 
 log = logging.getLogger(__name__)
+ROUTERS = (
+    health.router, noshow.router, overbook.router, fhir.router, admin.router, denial.router,
+    monitoring.router, pages.router, worklist_pages.router, numbers_pages.router, models_page.router,
+)  # fmt: skip
 
 
 def _poll(models: ModelSet, settings: Settings, stop: threading.Event) -> None:
@@ -51,33 +52,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models load when it starts, so creating it touches no store."""
     settings = settings or Settings()
     keys = api_key_roles(settings)
-    risk_bands = RiskBands.from_json(settings.risk_bands)
+    state = AppState(
+        settings=settings,
+        api_keys=keys,
+        risk_bands=RiskBands.from_json(settings.risk_bands),
+        code_tables=CodeTables.load(settings.code_tables),
+        models=ModelSet(),
+        metrics=ServiceMetrics(),
+        page_sessions=Sessions(keys),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not keys:
             log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
-        app.state.store = await run_in_threadpool(AppointmentStore, settings.database_url)
-        app.state.claim_store = await run_in_threadpool(ClaimStore, settings.database_url)
-        app.state.worklist = await run_in_threadpool(WorklistStore, settings.database_url)
-        app.state.overbooks = await run_in_threadpool(OverbookStore, settings.database_url)
-        app.state.bookings = BookingQueue(app.state.store)
-        app.state.recorder = await run_in_threadpool(start_recorder, settings)
-        app.state.metrics.attach(
-            ModelAndDrift(
-                app.state.metrics.worker, app.state.models, getattr(app.state.recorder, "log", None)
+        services = await run_in_threadpool(
+            partial(
+                Services.open,
+                settings,
+                state.models,
+                observe=state.metrics.observe_scores,
+                queue_bookings=True,
             )
         )
-        await run_in_threadpool(app.state.models.refresh, settings)
+        state._services = services
+        state.metrics.attach(
+            ModelAndDrift(state.metrics.worker, state.models, getattr(services.recorder, "log", None))
+        )
+        await run_in_threadpool(state.models.refresh, settings)
         await run_in_threadpool(compile_passes)  # no request waits for the overbooking loops' compiler
         stop = threading.Event()
         poller = None
         if settings.reload_interval_seconds > 0:
             poller = threading.Thread(
-                target=_poll,
-                args=(app.state.models, settings, stop),
-                name="careops-model-poller",
-                daemon=True,
+                target=_poll, args=(state.models, settings, stop), name="careops-model-poller", daemon=True
             )
             poller.start()
         # The models, stores and imports are here for the process's life: kept out of the cyclic
@@ -88,13 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop.set()
         if poller is not None:
             poller.join(timeout=10)
-        await run_in_threadpool(app.state.bookings.close)  # what is queued is written before exit
-        if app.state.recorder is not None:
-            await run_in_threadpool(app.state.recorder.close)
-        app.state.store.engine.dispose()
-        app.state.claim_store.engine.dispose()
-        app.state.worklist.engine.dispose()
-        app.state.overbooks.engine.dispose()
+        await run_in_threadpool(services.close)  # what is queued is written before exit
 
     app = FastAPI(
         title="careops",
@@ -102,28 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.api_keys = keys
-    app.state.risk_bands = risk_bands
-    app.state.code_tables = CodeTables.load(settings.code_tables)
-    app.state.models = ModelSet()
-    app.state.recorder = None
-    app.state.metrics = ServiceMetrics()
+    app.state.careops = state
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     app.add_middleware(RequestLog)  # outermost: every answer, 413 and 400 included, is logged
-    app.include_router(health.router)
-    app.include_router(noshow.router)
-    app.include_router(overbook.router)
-    app.include_router(fhir.router)
-    app.include_router(admin.router)
-    app.include_router(denial.router)
-    app.include_router(monitoring.router)
-    app.state.page_sessions = Sessions(keys)
-    app.include_router(pages.router)
-    app.include_router(worklist_pages.router)
-    app.include_router(numbers_pages.router)
-    app.include_router(models_page.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/app/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_exception_handler(pages.SignInRequired, _to_sign_in)
     return app

@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
+from serving.dependencies import app_state
+
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key from CAREOPS_API_KEYS.")
 
 
@@ -27,7 +29,7 @@ def require_role(*roles: str) -> Callable[..., str]:
     async def check(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> str:
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
-        role = role_for(key, request.app.state.api_keys)
+        role = role_for(key, app_state(request).api_keys)
         if role is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
         if role not in allowed:

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: settings and the loaded model of each task."""
+"""The app's typed state and the FastAPI dependencies that read it.
+
+`app.state.careops` holds one `AppState`; nothing else is kept on `app.state`, and routes and pages
+reach it through `app_state` and the dependencies below.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,49 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from config import Settings
-from data.stores.appointments import AppointmentStore
-from data.stores.booking_queue import BookingQueue
-from data.stores.claims import ClaimStore
+from data.feeds.code_tables import CodeTables
 from models.decisions.risk_bands import RiskBands
-from serving.model_loader import LoadedModel
+from services.container import Services
+from services.denial import DenialService
+from services.model_set import LoadedModel, ModelSet
+from services.noshow import NoShowService
+from serving.metrics import ServiceMetrics
+from serving.pages.session import Sessions
+
+
+@dataclass
+class AppState:
+    """What the app holds for its life: built when it is created, `services` opened at start-up."""
+
+    settings: Settings
+    api_keys: dict[str, str]
+    risk_bands: RiskBands
+    code_tables: CodeTables
+    models: ModelSet
+    metrics: ServiceMetrics
+    page_sessions: Sessions
+    _services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The stores and scoring services (open while the app runs)."""
+        if self._services is None:
+            raise RuntimeError("the app's services are not open: it has not started")
+        return self._services
+
+
+def app_state(request: Request) -> AppState:
+    """The app's state."""
+    return request.app.state.careops
 
 
 async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
-    return request.app.state.settings
+    return app_state(request).settings
 
 
 def _model(request: Request, task: str) -> LoadedModel:
-    model = request.app.state.models.get(task)
+    model = app_state(request).models.get(task)
     request.state.model = f"{model.name}/{model.version}"  # for the request's log line
     return model
 
@@ -36,24 +69,14 @@ async def get_denial_model(request: Request) -> LoadedModel:
     return _model(request, "denial")
 
 
-async def get_store(request: Request) -> AppointmentStore:
-    """The service's appointment store."""
-    return request.app.state.store
-
-
-async def get_bookings(request: Request) -> BookingQueue:
-    """The group-commit queue that writes scored appointments' bookings."""
-    return request.app.state.bookings
-
-
-async def get_claim_store(request: Request) -> ClaimStore:
-    """The service's claim store (submissions and remittance outcomes)."""
-    return request.app.state.claim_store
+async def get_services(request: Request) -> Services:
+    """The app's stores and scoring services."""
+    return app_state(request).services
 
 
 async def get_risk_bands(request: Request) -> RiskBands:
     """The configured risk-band thresholds."""
-    return request.app.state.risk_bands
+    return app_state(request).risk_bands
 
 
 @dataclass(frozen=True)
@@ -61,25 +84,36 @@ class NoShowScoring:
     """What a no-show score uses, in one dependency (FastAPI resolves each one per request)."""
 
     model: LoadedModel
-    store: AppointmentStore
-    bookings: BookingQueue
+    service: NoShowService
     bands: RiskBands
     settings: Settings
 
 
 async def get_noshow_scoring(request: Request) -> NoShowScoring:
-    """The loaded no-show model (503 when there is none) with the store, bookings, bands and settings."""
-    state = request.app.state
-    return NoShowScoring(
-        _model(request, "noshow"), state.store, state.bookings, state.risk_bands, state.settings
-    )
+    """The no-show model (503 when there is none) with the service, bands and settings."""
+    state = app_state(request)
+    return NoShowScoring(_model(request, "noshow"), state.services.noshow, state.risk_bands, state.settings)
+
+
+@dataclass(frozen=True)
+class DenialScoring:
+    """What a denial score uses, in one dependency."""
+
+    model: LoadedModel
+    service: DenialService
+    settings: Settings
+
+
+async def get_denial_scoring(request: Request) -> DenialScoring:
+    """The denial model (503 when there is none) with the service and settings."""
+    state = app_state(request)
+    return DenialScoring(_model(request, "denial"), state.services.denial, state.settings)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[AppointmentStore, Depends(get_store)]
-BookingsDep = Annotated[BookingQueue, Depends(get_bookings)]
-ClaimStoreDep = Annotated[ClaimStore, Depends(get_claim_store)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 RiskBandsDep = Annotated[RiskBands, Depends(get_risk_bands)]
 NoShowModelDep = Annotated[LoadedModel, Depends(get_noshow_model)]
 DenialModelDep = Annotated[LoadedModel, Depends(get_denial_model)]
 NoShowScoringDep = Annotated[NoShowScoring, Depends(get_noshow_scoring)]
+DenialScoringDep = Annotated[DenialScoring, Depends(get_denial_scoring)]

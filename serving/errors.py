@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.model_loader import ModelUnavailableError
+from services.model_set import ModelUnavailableError
 
 MAX_DETAILS = 20
 SUMMARISED = 5

@@ -39,8 +39,8 @@ from pydantic import ValidationError
 
 from data.feeds.code_tables import CodeTables
 from data.schemas import Appointment
-from models.noshow_service import missing_inputs
 from models.scorer import Factor
+from services.noshow import missing_inputs
 
 BASE = "https://careops.dev/fhir"
 EXT_PAYER_TYPE = f"{BASE}/StructureDefinition/payer-type"

@@ -28,15 +28,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from config import Settings
 from data.feeds.code_tables import CodeTables
 from data.feeds.mllp import ack, frame, next_frame
-from data.feeds.schedule import ScheduleFeed
 from data.feeds.siu import MessageError, read_message
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore
-from models.monitoring.log_rows import Scored
-from models.monitoring.recorder import PredictionRecorder
-from models.noshow_service import score_booked
-from serving.model_loader import ModelSet
-from serving.prediction_log import start_recorder
+from services.container import Services
+from services.noshow import Booking
+from services.schedule_feed import BOOKINGS, ScheduleFeed
 
 log = logging.getLogger("careops.hl7")
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -78,14 +74,12 @@ class Listener:
 
     def __init__(self, settings: Settings, score: bool = False) -> None:
         self.tables = CodeTables.load(settings.code_tables)
-        self.store = AppointmentStore(settings.database_url)
+        self.services = Services.open(settings, log_scores=score)
+        self.store = self.services.appointments
         self.feed = ScheduleFeed(self.store, settings.horizon_days)
-        self.models: ModelSet | None = None
-        self.recorder: PredictionRecorder | None = None
+        self.scoring = score
         if score:
-            self.models = ModelSet()
-            self.models.refresh(settings)
-            self.recorder = start_recorder(settings)
+            self.services.models.refresh(settings)
         self.metrics = ListenerMetrics()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="careops-hl7-store")
         self.tasks: set[asyncio.Task] = set()
@@ -107,22 +101,16 @@ class Listener:
         except Exception as error:  # a store failure: AE, so that the engine sends it again
             reason = f"careops could not store the message ({type(error).__name__})"
             return ack(message, "AE", reason), Outcome("AE", event.trigger, reason)
-        if self.models is not None and done in ("booked", "updated") and event.appointment_id:
+        if self.scoring and done in BOOKINGS and event.appointment_id:
             self._score(event.appointment_id)
         return ack(message, "AA", done), Outcome("AA", event.trigger, done)
 
     def _score(self, appointment_id: str) -> None:
         """Score the stored booking with the champion and log it (scoring never fails a message)."""
         try:
-            model = self.models.get("noshow")
             stored = self.store.bookings_of([appointment_id])[appointment_id]
             record = Appointment.model_validate(stored.record)
-            scores = score_booked(model.scorer, self.store, [record], 0)
-            if self.recorder is not None:
-                self.recorder.record(
-                    Scored("noshow", model.version, "hl7", [record], scores.probability, scores.matrix,
-                           scores.unseen, model.profile)
-                )  # fmt: skip
+            self.services.noshow.score([record], "hl7", Booking.STORED)
             self.metrics.scored.labels("scored").inc()
         except Exception as error:  # a model missing or failing: the booking is stored all the same
             self.metrics.scored.labels(type(error).__name__).inc()
@@ -202,9 +190,7 @@ class Listener:
     def close(self) -> None:
         """Finish the store thread's work, flush the prediction log, and release the store."""
         self.writer.shutdown(wait=True)
-        if self.recorder is not None:
-            self.recorder.close()
-        self.store.engine.dispose()
+        self.services.close()
 
 
 async def listen(

@@ -17,8 +17,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
-from models.monitoring.reference import SCORE, SCORE_EDGES
-from models.monitoring.report import DRIFT_DAYS, drift
+from services.monitoring.reference import SCORE, SCORE_EDGES
+from services.monitoring.report import DRIFT_DAYS, drift
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 SCORE_BUCKETS = (*SCORE_EDGES, 1.0)

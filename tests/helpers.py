@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from config import Settings
-from models.monitoring.log_rows import Scored
+from services.monitoring.log_rows import Scored
 from training.train import TrainResult
 
 POSTGRES_ENV = (

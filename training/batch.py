@@ -17,11 +17,11 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
+from data.claim_events import ClaimEvents
 from data.epoch import as_days
 from data.loaders.canonical import QUARANTINE_REASON, QUARANTINE_RULE, SOURCE_ROW, canonical_columns
 from data.loaders.kaggle_noshow import kaggle_to_canonical
 from data.loaders.tables import CSV_SUFFIXES, write_table
-from data.stores.claims import ClaimEvents
 from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.history import (
     CLINIC_FEATURES,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from config import Settings
-from data.stores.claims import ClaimEvents
+from data.claim_events import ClaimEvents
 from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.claim_lines import line_labels
 from features.columns import columns_from_frame

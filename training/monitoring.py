@@ -10,7 +10,7 @@ import mlflow
 import numpy as np
 
 from config import Settings
-from models.monitoring.drift import ACT, WATCH
+from services.monitoring.drift import ACT, WATCH
 from training.reports import dump_json
 from training.train import experiment_for
 

@@ -21,7 +21,6 @@ from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.artifacts import golden_probabilities, read_golden_set, save_trained
 from models.booster_params import BoosterParams
-from models.monitoring.reference import PROFILE_FILE, profile_of
 from models.pyfunc import (
     GOLDEN_SCORES_ARTIFACT,
     GOLDEN_SET_ARTIFACT,
@@ -34,6 +33,7 @@ from models.pyfunc import (
 from models.registry import set_alias_if_absent
 from models.tasks import Task, caller_form, get_task
 from models.trained import TrainedModel
+from services.monitoring.reference import PROFILE_FILE, profile_of
 from training.distributed_fit import fit_and_evaluate_distributed
 from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
 from training.provenance import git_commit, library_versions

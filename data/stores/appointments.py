@@ -44,6 +44,7 @@ from data.stores.engine import create_tables, store_engine, with_retries, write_
 from data.stores.prepared import Prepared, PreparedFamily, reading, writing
 from data.stores.records import record_json
 from data.stores.upsert import upsert, upsert_statement
+from data.visits import PatientRows, StoredHistory, assumed_booking
 
 OUTCOMES = ("attended", "no_show", "cancelled")
 
@@ -89,36 +90,6 @@ def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]])
         c.clinic_id, c.start_day, func.count(), func.sum(case((c.outcome == "no_show", 1.0), else_=0.0))
     ).where(c.outcome.in_(KNOWN))
     recount_days(connection, clinic_days, keys, counted, (c.clinic_id, c.start_day))
-
-
-@dataclass(frozen=True)
-class PatientRows:
-    """Appointments as arrays: day numbers of the start, booking times (epoch seconds), outcomes
-    (1 no-show, 0 attended, NaN unknown) and ids."""
-
-    days: np.ndarray
-    booked: np.ndarray
-    outcome: np.ndarray
-    ids: np.ndarray
-
-    @classmethod
-    def empty(cls) -> PatientRows:
-        """No appointments."""
-        return cls(np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=object))
-
-    def take(self, rows: np.ndarray | list[int]) -> PatientRows:
-        """The given rows (an index array of any shape)."""
-        return PatientRows(self.days[rows], self.booked[rows], self.outcome[rows], self.ids[rows])
-
-
-@dataclass(frozen=True)
-class StoredHistory:
-    """What a score reads from the store, from one snapshot: each patient's appointments, the
-    booking times of each (clinic, day), and (no-shows, known visits) of each clinic up to a day."""
-
-    patients: dict[str, PatientRows]
-    bookings: dict[tuple[str, int], np.ndarray]
-    outcomes: dict[tuple[str, int], tuple[float, float]]
 
 
 def _any_of(column: Any, count: int) -> Any:
@@ -239,16 +210,6 @@ def booking_rows(records: Sequence[Appointment], horizon_days: int = 1) -> list[
     ]
 
 
-def assumed_booking(booked: np.ndarray, days: np.ndarray, horizon_days: int) -> np.ndarray:
-    """Booking times (epoch seconds) as history reads them: an unknown one (NaN) is taken as made
-    just before the visit's prediction time (the end of day D - H), as most bookings are. It then
-    counts in its own day's load (its own included, as in training) and for later visits, never
-    for visits predicted before it. The store keeps it so; offline history applies the same rule."""
-    booked = np.asarray(booked, dtype=np.float64)
-    assumed = (np.asarray(days, dtype=np.float64) - horizon_days + 1) * SECONDS_PER_DAY - 1
-    return np.where(np.isnan(booked), assumed, booked)
-
-
 @dataclass(frozen=True)
 class StoredBooking:
     """One stored appointment: its canonical record (fields it lacks are absent) and its outcome."""
@@ -260,7 +221,7 @@ class StoredBooking:
 class AppointmentStore:
     """Bookings and outcomes; creating one creates its table if missing."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | Engine) -> None:
         self.engine: Engine = store_engine(url)
         create_tables(self.engine, metadata)
         self._statements = _Statements(self.engine)

@@ -31,37 +31,14 @@ from sqlalchemy import (
     select,
 )
 
+from data.claim_events import HISTORY_CATEGORIES, ClaimEvents, service_key
 from data.epoch import epoch_day
-from data.schemas import Claim, DenialCategory, line_field, service_lines
+from data.schemas import Claim, line_field, service_lines
 from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, reading
 from data.stores.records import record_json
 from data.stores.upsert import upsert
-
-# Denial categories whose payer rates history reads.
-HISTORY_CATEGORIES = tuple(c.value for c in DenialCategory if c is not DenialCategory.PROVIDER_ENROLLMENT)
-
-
-@dataclass
-class ClaimEvents:
-    """What history reads, as counts per key and day (`n` events; sums of their outcomes).
-
-    claims: payer_id, day (adjudicated), n, denied, and one `category:<c>` count per category;
-    lines: payer_id, procedure_code, day (adjudicated), n, denied; submissions: service_key, day, n.
-    """
-
-    claims: pd.DataFrame
-    lines: pd.DataFrame
-    submissions: pd.DataFrame
-
-
-def service_key(patient_id: Any, service_date: Any, lines: Any) -> str:
-    """Patient, service date and the sorted procedure codes: what a duplicate repeats."""
-    codes = sorted(str(line_field(line, "procedure_code")) for line in service_lines(lines))
-    day = pd.Timestamp(service_date).strftime("%Y-%m-%d")
-    return f"{patient_id}|{day}|{','.join(codes)}"
-
 
 metadata = MetaData()
 claims_table = Table(
@@ -172,7 +149,7 @@ class _Sums:
 class ClaimStore:
     """Claims and their outcomes; creating one creates its tables if missing."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | Engine) -> None:
         self.engine: Engine = store_engine(url)
         create_tables(self.engine, metadata)
         self._sums = _Sums(self.engine)

@@ -30,8 +30,12 @@ RETRIES = 5
 T = TypeVar("T")
 
 
-def store_engine(url: str) -> Engine:
-    """An engine for a store: parameters hidden; on SQLite, WAL, a busy timeout and queued writers."""
+def store_engine(url: str | Engine) -> Engine:
+    """An engine for a store: parameters hidden; on SQLite, WAL, a busy timeout and queued writers.
+
+    Given an engine (the one the service opened for its database), the store shares it."""
+    if isinstance(url, Engine):
+        return url
     engine = create_engine(url, hide_parameters=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)

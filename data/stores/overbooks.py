@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy.engine import Engine
 
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.upsert import upsert
@@ -28,7 +29,7 @@ overbooks = Table(
 class OverbookStore:
     """Accepted overbookings; creating one creates its table if missing."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | Engine) -> None:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy.engine import Engine
 
 from data.schemas import Claim
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
-
-STATUSES = ("open", "fixed", "submitted")
+from data.worklist_items import STATUSES, ItemScore, WorkItem
 
 metadata = MetaData()
 worklist = Table(
@@ -38,34 +37,10 @@ worklist = Table(
 )
 
 
-@dataclass(frozen=True)
-class WorkItem:
-    """One claim on the worklist, with its latest score."""
-
-    handle: int
-    claim: Claim
-    status: str
-    probability: float
-    expected_payment: float
-    dollars_at_risk: float
-    top_reason: str | None
-    model_version: str | None
-
-
-@dataclass(frozen=True)
-class ItemScore:
-    """What a scoring of one claim gives the list."""
-
-    probability: float
-    expected_payment: float
-    dollars_at_risk: float
-    top_reason: str | None
-
-
 class WorklistStore:
     """The worklist table; creating one creates it if missing."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | Engine) -> None:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
 

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from config import Settings
 from models.registry import alias_version
 from models.tasks import TASKS
-from serving.model_loader import ModelUnavailableError
+from services.model_set import ModelUnavailableError
+from serving.dependencies import app_state
 from serving.pages.numbers import bars
 from serving.pages.routes import SessionDep, forbidden, page
 
@@ -91,12 +92,12 @@ async def models(request: Request, session: SessionDep) -> HTMLResponse:
     """The model page."""
     if session.role != "admin":
         return forbidden(request, session)
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     tasks = []
     for name in TASKS:
         found = await run_in_threadpool(task_models, settings, name)
         try:
-            found.card = request.app.state.models.get(name).card
+            found.card = app_state(request).models.get(name).card
         except ModelUnavailableError as error:
             found.error = str(error)
         tasks.append(found)

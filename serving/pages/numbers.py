@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from data.practice_numbers import practice_numbers
-from models.practice_sessions import session_minutes
+from services.practice_numbers import practice_numbers
+from services.practice_sessions import session_minutes
+from serving.dependencies import app_state
 from serving.pages.routes import SessionDep, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -61,7 +62,7 @@ async def numbers(
     """No-show, cancellation and denial rates, days to remittance, and the worklist's top decile."""
     recorder = getattr(request.app.state, "recorder", None)
     log = getattr(recorder, "log", None)
-    engine = request.app.state.store.engine
+    engine = app_state(request).services.appointments.engine
     figures = await run_in_threadpool(practice_numbers, engine, log, weeks)
     predicted = (lambda ids: recorder.probabilities_of("noshow", ids)) if recorder is not None else None
     sessions = await run_in_threadpool(session_minutes, engine, weeks, predicted)

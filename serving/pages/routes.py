@@ -23,8 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from data.epoch import epoch_day
 from data.loaders.canonical import QUARANTINE_REASON, SOURCE_ROW
 from data.loaders.uploads import UploadError, appointments_from_upload
-from models.schedule_day import day_schedule
-from serving.model_loader import ModelUnavailableError
+from services.model_set import ModelUnavailableError
+from services.schedule_day import day_schedule
+from serving.dependencies import app_state
 from serving.pages.session import COOKIE, PageSession, Sessions
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -42,7 +43,7 @@ class SignInRequired(Exception):
 
 def sessions(request: Request) -> Sessions:
     """The app's session issuer (built from its API keys at start)."""
-    return request.app.state.page_sessions
+    return app_state(request).page_sessions
 
 
 def current(request: Request) -> PageSession:
@@ -178,8 +179,10 @@ async def upload_day(
         loaded = await run_in_threadpool(appointments_from_upload, await appointments_file.read())
     except UploadError as error:
         return await _day(request, session, None, None, None, str(error))
-    horizon = request.app.state.settings.horizon_days
-    booked = await run_in_threadpool(request.app.state.store.book_table, loaded.valid, horizon)
+    horizon = app_state(request).settings.horizon_days
+    booked = await run_in_threadpool(
+        app_state(request).services.appointments.book_table, loaded.valid, horizon
+    )
     bad = [
         (int(row[SOURCE_ROW]) + 1, str(row[QUARANTINE_REASON]))  # the file's line, after its header
         for _, row in loaded.quarantined.head(MAX_BAD_ROWS_SHOWN).iterrows()
@@ -201,7 +204,7 @@ async def _day(
     notice: str = "",
     bad_rows: list[tuple[int, str]] | None = None,
 ) -> HTMLResponse:
-    store = request.app.state.store
+    store = app_state(request).services.appointments
     clinics = await run_in_threadpool(store.clinics)
     clinic = clinic if clinic in clinics else (clinics[0] if clinics else None)
     if on is None:  # today, or the next day with visits booked (a first run books tomorrow)
@@ -225,21 +228,21 @@ async def _day(
     }
     if clinic is not None:
         try:
-            model = request.app.state.models.get("noshow")
+            model = app_state(request).models.get("noshow")
         except ModelUnavailableError as error:
             context["error"] = str(error)
         else:
             when = datetime.combine(on, datetime.min.time())
-            accepted = await run_in_threadpool(request.app.state.overbooks.on_day, clinic, when)
+            accepted = await run_in_threadpool(app_state(request).services.overbooks.on_day, clinic, when)
             context["schedule"] = await run_in_threadpool(
                 day_schedule,
-                model.scorer,
-                store,
-                request.app.state.risk_bands,
+                app_state(request).services.noshow,
+                app_state(request).risk_bands,
                 clinic,
                 when,
                 provider or None,
                 accepted=accepted,
+                model=model,
             )
     return page(request, "day.html", context, session)
 
@@ -260,7 +263,7 @@ async def accept_overbook(
     except BadSignature:
         return forbidden(request, session)
     when = datetime.fromisoformat(starts)
-    await run_in_threadpool(request.app.state.overbooks.accept, clinic, provider, when, count)
+    await run_in_threadpool(app_state(request).services.overbooks.accept, clinic, provider, when, count)
     back = f"/app/day?{urlencode({'clinic': clinic, 'date': when.date().isoformat()})}"
     return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
@@ -286,7 +289,9 @@ async def mark_outcome(
         return page(
             request, "forbidden.html", {"title": "Unknown outcome"}, session, status.HTTP_400_BAD_REQUEST
         )
-    await run_in_threadpool(request.app.state.store.record_outcomes, {appointment_id: outcome})
+    await run_in_threadpool(
+        app_state(request).services.appointments.record_outcomes, {appointment_id: outcome}
+    )
     return RedirectResponse(
         f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
     )

@@ -18,12 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from data.loaders.uploads import UploadError, claims_from_upload
 from data.schemas import Claim
-from data.stores.worklist import STATUSES, ItemScore, WorkItem
-from models import denial_service
-from models.denial_service import worklist_scores
+from data.worklist_items import STATUSES, ItemScore, WorkItem
 from models.tasks import caller_records, get_task
+from services.model_set import ModelUnavailableError
+from serving.dependencies import app_state
 from serving.errors import InvalidRequest
-from serving.model_loader import ModelUnavailableError
 from serving.pages.routes import SessionDep, forbidden, may, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -84,9 +83,7 @@ def filters(
 
 
 def _score(request: Request, claims: list[Claim]) -> tuple[list[ItemScore], str]:
-    model = request.app.state.models.get("denial")
-    ratio = request.app.state.settings.expected_payment_ratio
-    return worklist_scores(model.scorer, request.app.state.claim_store, claims, ratio), model.version
+    return app_state(request).services.denial.worklist_scores(claims)
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
@@ -101,7 +98,7 @@ async def worklist(request: Request, session: SessionDep, chosen: FiltersDep) ->
 
 
 async def _render(request: Request, session, chosen: Filters, notice: str) -> Response:
-    items = await run_in_threadpool(request.app.state.worklist.items)
+    items = await run_in_threadpool(app_state(request).services.worklist.items)
     shown = chosen.ranked(items)
     context: dict[str, Any] = {
         "title": "Worklist",
@@ -124,7 +121,7 @@ async def export(request: Request, session: SessionDep, chosen: FiltersDep) -> R
     """The current view as CSV, in the order shown."""
     if not may(session, BILLING):
         return forbidden(request, session)
-    items = chosen.ranked(await run_in_threadpool(request.app.state.worklist.items))
+    items = chosen.ranked(await run_in_threadpool(app_state(request).services.worklist.items))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["rank", "claim_id", "payer_id", "service_date", "total_charge", "denial_probability",
@@ -159,7 +156,9 @@ async def upload(
         scores, version = await run_in_threadpool(_score, request, claims) if claims else ([], "")
     except ModelUnavailableError as error:
         return await _render(request, session, Filters(), str(error))
-    added, updated = await run_in_threadpool(request.app.state.worklist.add, claims, scores, version)
+    added, updated = await run_in_threadpool(
+        app_state(request).services.worklist.add, claims, scores, version
+    )
     reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(loaded.reason_counts.items()))
     notice = f"{added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid"
     return await _render(request, session, Filters(), notice + (f" ({reasons})" if reasons else ""))
@@ -171,13 +170,15 @@ async def from_store(request: Request, session: SessionDep, csrf: Annotated[str,
     if not may(session, BILLING, csrf):
         return forbidden(request, session)
     claims = await run_in_threadpool(
-        request.app.state.claim_store.awaiting, request.app.state.settings.max_batch
+        app_state(request).services.claims.awaiting, app_state(request).settings.max_batch
     )
     try:
         scores, version = await run_in_threadpool(_score, request, claims) if claims else ([], "")
     except ModelUnavailableError as error:
         return await _render(request, session, Filters(), str(error))
-    added, updated = await run_in_threadpool(request.app.state.worklist.add, claims, scores, version)
+    added, updated = await run_in_threadpool(
+        app_state(request).services.worklist.add, claims, scores, version
+    )
     notice = (
         f"from the claim store, {len(claims)} claims awaiting a remittance: {added} added, {updated} updated"
     )
@@ -189,15 +190,13 @@ async def claim_page(request: Request, session: SessionDep, handle: int) -> Resp
     """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""
     if not may(session, BILLING):
         return forbidden(request, session)
-    item = await run_in_threadpool(request.app.state.worklist.item, handle)
+    item = await run_in_threadpool(app_state(request).services.worklist.item, handle)
     if item is None:
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
-    settings = request.app.state.settings
-    model = request.app.state.models.get("denial")
+    state = app_state(request)
     scores = await run_in_threadpool(
-        denial_service.score_claims, model.scorer, request.app.state.claim_store, [item.claim],
-        settings.top_factors, settings.expected_payment_ratio,
-    )  # fmt: skip
+        state.services.denial.score, [item.claim], None, state.settings.top_factors
+    )
     context = {
         "title": "Claim",
         "item": item,
@@ -219,6 +218,6 @@ async def mark(
     """Mark a claim fixed, submitted or open again."""
     if not may(session, BILLING, csrf) or status_to not in STATUSES:
         return forbidden(request, session)
-    if not await run_in_threadpool(request.app.state.worklist.mark, handle, status_to):
+    if not await run_in_threadpool(app_state(request).services.worklist.mark, handle, status_to):
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
     return RedirectResponse(f"/app/claim/{handle}", status.HTTP_303_SEE_OTHER)

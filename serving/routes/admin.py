@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from serving.auth import require_role
-from serving.dependencies import SettingsDep
+from serving.dependencies import SettingsDep, app_state
 from serving.errors import error_responses
 from serving.schemas import ReloadOutcome
 
@@ -19,5 +19,5 @@ AdminRole = Annotated[str, Depends(require_role("admin"))]
 @router.post("/reload", response_model=dict[str, ReloadOutcome], responses=error_responses(401, 403))
 async def reload_models(request: Request, settings: SettingsDep, role: AdminRole) -> dict[str, ReloadOutcome]:
     """Follow the champion alias now: load, check and swap each task's new version, or refuse it."""
-    outcome = await run_in_threadpool(request.app.state.models.refresh, settings)
+    outcome = await run_in_threadpool(app_state(request).models.refresh, settings)
     return {task: ReloadOutcome(**result) for task, result in outcome.items()}

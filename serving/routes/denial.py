@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from models import denial_service
 from models.decisions.worklist import rank
-from models.denial_service import ClaimScores
+from services.offload import run_scoring
 from serving.auth import BillerRole
-from serving.dependencies import ClaimStoreDep, DenialModelDep, SettingsDep
+from serving.dependencies import DenialScoringDep, ServicesDep, SettingsDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
-from serving.model_loader import LoadedModel
-from serving.offload import run_scoring
-from serving.prediction_log import record_scores
 from serving.schemas import (
     ClaimHistoryRequest,
     ClaimHistoryResponse,
@@ -32,46 +28,19 @@ from serving.schemas import (
 router = APIRouter(prefix="/v1/denial", tags=["denial"])
 
 
-def _record(request: Request, model: LoadedModel, source: str, claims: list, scores: ClaimScores) -> None:
-    record_scores(
-        request,
-        model,
-        source,
-        claims,
-        scores.probability,
-        scores.matrix,
-        scores.unseen,
-        top_reasons=[reasons[0].category if reasons else None for reasons in scores.reasons],
-        line_probabilities=[[line.denial_probability for line in lines] for lines in scores.lines],
-    )
-
-
 @router.post(
     "/score", response_model=DenialScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 async def score_claims(
-    request: Request,
-    body: DenialScoreRequest,
-    model: DenialModelDep,
-    store: ClaimStoreDep,
-    settings: SettingsDep,
-    role: BillerRole,
+    request: Request, body: DenialScoreRequest, scoring: DenialScoringDep, role: BillerRole
 ) -> DenialScoreResponse:
     """Per claim: P(denied whole), P(denied) per line with the rules it breaks, the likely reasons with
     CARCs and fixes, and top factors. Reads payer history from the claim store; writes nothing."""
-    claims = body.claims
+    model, settings, claims = scoring.model, scoring.settings, body.claims
     check_batch_size(request, len(claims), settings.max_batch)
     check_unique(ids_of(claims, "claims", "claim_id"))
-    scores = await run_scoring(
-        len(claims),
-        denial_service.score_claims,
-        model.scorer,
-        store,
-        claims,
-        settings.top_factors if body.explain else 0,
-        settings.expected_payment_ratio,
-    )
-    _record(request, model, "api", claims, scores)
+    top = settings.top_factors if body.explain else 0
+    scores = await run_scoring(len(claims), scoring.service.score, claims, "api", top, model)
     return DenialScoreResponse(
         model=ModelRef.of(model),
         predictions=[
@@ -93,23 +62,15 @@ async def score_claims(
     "/worklist", response_model=WorklistResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 def worklist(
-    request: Request,
-    body: WorklistRequest,
-    model: DenialModelDep,
-    store: ClaimStoreDep,
-    settings: SettingsDep,
-    role: BillerRole,
+    request: Request, body: WorklistRequest, scoring: DenialScoringDep, role: BillerRole
 ) -> WorklistResponse:
     """Claims ordered by expected dollars at risk: per line, P(denied) x expected payment (charge x ratio).
 
     Reads payer history from the claim store; writes nothing."""
-    claims = body.claims
+    model, settings, claims = scoring.model, scoring.settings, body.claims
     check_batch_size(request, len(claims), settings.max_batch)
     check_unique(ids_of(claims, "claims", "claim_id"))
-    scores = denial_service.score_claims(
-        model.scorer, store, claims, settings.top_factors, settings.expected_payment_ratio
-    )
-    _record(request, model, "worklist", claims, scores)
+    scores = scoring.service.score(claims, "worklist", settings.top_factors, model)
     order = rank(scores.dollars_at_risk, scores.probability, body.min_probability, body.limit)
     items = [
         WorklistItem(
@@ -134,7 +95,11 @@ def worklist(
     "/history", response_model=ClaimHistoryResponse, responses=error_responses(400, 401, 403, 413, 422)
 )
 def record_history(
-    request: Request, body: ClaimHistoryRequest, store: ClaimStoreDep, settings: SettingsDep, role: BillerRole
+    request: Request,
+    body: ClaimHistoryRequest,
+    services: ServicesDep,
+    settings: SettingsDep,
+    role: BillerRole,
 ) -> ClaimHistoryResponse:
     """Record submitted claims, with their remittance outcomes when known, as history for later scores.
 
@@ -144,5 +109,5 @@ def record_history(
     """
     check_batch_size(request, len(body.claims), settings.max_batch)
     check_unique(ids_of(body.claims, "claims", "claim_id"))
-    recorded, with_outcome = denial_service.record_claims(store, body.claims)
+    recorded, with_outcome = services.denial.record(body.claims)
     return ClaimHistoryResponse(recorded=recorded, with_outcome=with_outcome)

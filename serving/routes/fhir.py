@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
-from data.stores.appointments import AppointmentStore
 from models.decisions.risk_bands import RiskBands
-from models.noshow_service import book_and_score
+from services.model_set import LoadedModel
+from services.noshow import Booking, NoShowService
 from serving.auth import SchedulerRole
-from serving.dependencies import NoShowModelDep, RiskBandsDep, SettingsDep, StoreDep
+from serving.dependencies import NoShowModelDep, RiskBandsDep, ServicesDep, SettingsDep, app_state
 from serving.errors import error_responses
 from serving.fhir import (
     BUNDLE_SCHEMA,
@@ -26,8 +26,6 @@ from serving.fhir import (
     parse_bundle,
     risk_assessment_bundle,
 )
-from serving.model_loader import LoadedModel
-from serving.prediction_log import record_scores
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -57,7 +55,7 @@ def _fhir(schema: dict, description: str) -> dict:
 async def no_show_risk(
     request: Request,
     model: NoShowModelDep,
-    store: StoreDep,
+    services: ServicesDep,
     bands: RiskBandsDep,
     settings: SettingsDep,
     role: SchedulerRole,
@@ -77,7 +75,7 @@ async def no_show_risk(
         outcome = operation_outcome("the body is not UTF-8 JSON of a sensible depth", code="structure")
         return JSONResponse(outcome, status.HTTP_400_BAD_REQUEST, media_type=FHIR_JSON)
     try:
-        parsed = parse_bundle(payload, request.app.state.code_tables)
+        parsed = parse_bundle(payload, app_state(request).code_tables)
     except FhirInputError as error:
         return JSONResponse(
             operation_outcome(str(error), error.expression),
@@ -93,22 +91,15 @@ async def no_show_risk(
         return JSONResponse(
             operation_outcome(text, "Bundle.entry", code="too-long"), 413, media_type=FHIR_JSON
         )
-    body = await run_in_threadpool(_assess, request, parsed, model, store, bands, settings)
+    body = await run_in_threadpool(_assess, parsed, model, services.noshow, bands, settings)
     return JSONResponse(body, media_type=FHIR_JSON)
 
 
 def _assess(
-    request: Request,
-    parsed: ParsedBundle,
-    model: LoadedModel,
-    store: AppointmentStore,
-    bands: RiskBands,
-    settings: Settings,
+    parsed: ParsedBundle, model: LoadedModel, noshow: NoShowService, bands: RiskBands, settings: Settings
 ) -> dict[str, Any]:
     records = [item.record for item in parsed.appointments]
-    scores = book_and_score(model.scorer, store, records, settings.top_factors)
-    if records:
-        record_scores(request, model, "fhir", records, scores.probability, scores.matrix, scores.unseen)
+    scores = noshow.score(records, "fhir", Booking.DIRECT, settings.top_factors, model)
     risk = [bands.band(float(p), r.clinic_id) for p, r in zip(scores.probability, records, strict=True)]
     return risk_assessment_bundle(
         parsed.appointments,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from models.tasks import TASKS
+from serving.dependencies import app_state
 from serving.schemas import ModelStatus, Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -23,8 +24,8 @@ def live() -> dict[str, str]:
 )
 def ready(request: Request, response: Response) -> Readiness:
     """200 with the loaded model versions when every task has a model; 503 otherwise."""
-    models = request.app.state.models
-    alias = request.app.state.settings.champion_alias
+    models = app_state(request).models
+    alias = app_state(request).settings.champion_alias
     statuses: dict[str, ModelStatus] = {}
     for name in TASKS:
         loaded = models.models.get(name)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from models.monitoring.service import MonitoringError, monitor
+from services.monitoring.weekly import MonitoringError, monitor
 from serving.auth import role_for
 from serving.dependencies import SettingsDep
 from serving.errors import error_responses

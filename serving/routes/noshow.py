@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, HTTPException, Request, status
 
-from data.stores.appointments import booking_rows
-from models.noshow_service import missing_inputs, score_booked
+from services.noshow import missing_inputs
 from serving.auth import SchedulerRole
-from serving.dependencies import NoShowScoringDep, SettingsDep, StoreDep
+from serving.dependencies import NoShowScoringDep, ServicesDep, SettingsDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
-from serving.offload import run_scoring
-from serving.prediction_log import record_scores
 from serving.schemas import (
     Factor,
     ModelRef,
@@ -38,25 +33,13 @@ async def score_appointments(
     Writes: each appointment is also booked in the appointment store (or its booking updated), so
     that later scores see it in the patient's upcoming visits and the clinic's load.
     """
-    model, store, bookings, bands, settings = (
-        scoring.model, scoring.store, scoring.bookings, scoring.bands, scoring.settings
-    )  # fmt: skip
+    model, bands, settings = scoring.model, scoring.bands, scoring.settings
     appointments = body.appointments
     check_batch_size(request, len(appointments), settings.max_batch)
     check_unique(ids_of(appointments, "appointments", "appointment_id"))
-    # The booking is committed (by the group-commit thread) before the history is read.
-    await asyncio.wrap_future(
-        bookings.submit(booking_rows(appointments, model.scorer.trained.history.horizon_days))
+    scores = await scoring.service.score_queued(
+        appointments, "api", settings.top_factors if body.explain else 0, model
     )
-    scores = await run_scoring(
-        len(appointments),
-        score_booked,
-        model.scorer,
-        store,
-        appointments,
-        settings.top_factors if body.explain else 0,
-    )
-    record_scores(request, model, "api", appointments, scores.probability, scores.matrix, scores.unseen)
     return NoShowScoreResponse(
         model=ModelRef.of(model),
         predictions=[
@@ -78,7 +61,7 @@ async def score_appointments(
     "/outcomes", response_model=OutcomesResponse, responses=error_responses(400, 401, 403, 404, 413, 422)
 )
 def record_outcomes(
-    request: Request, body: OutcomesRequest, store: StoreDep, settings: SettingsDep, role: SchedulerRole
+    request: Request, body: OutcomesRequest, services: ServicesDep, settings: SettingsDep, role: SchedulerRole
 ) -> OutcomesResponse:
     """Record attended / no_show / cancelled for booked appointments; idempotent.
 
@@ -87,7 +70,7 @@ def record_outcomes(
     """
     check_batch_size(request, len(body.outcomes), settings.max_batch)
     check_unique(ids_of(body.outcomes, "outcomes", "appointment_id"))
-    result = store.record_outcomes({item.appointment_id: item.outcome for item in body.outcomes})
+    result = services.noshow.record_outcomes({item.appointment_id: item.outcome for item in body.outcomes})
     if result.unknown:
         shown = ", ".join(result.unknown[:20]) + (" ..." if len(result.unknown) > 20 else "")
         raise HTTPException(

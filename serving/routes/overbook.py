@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import math
-
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings
-from data.stores.appointments import AppointmentStore
-from models.decisions.overbooking import Costs, Limits, Recommendation, recommend
+from models.decisions.overbooking import Costs, Limits
 from models.decisions.session import SessionFigures
-from models.noshow_service import book_and_score
+from services.overbook import SessionPlan, SessionRequest, plan_session
 from serving.auth import SchedulerRole
-from serving.dependencies import NoShowModelDep, SettingsDep, StoreDep
+from serving.dependencies import NoShowModelDep, ServicesDep, SettingsDep
 from serving.errors import InvalidRequest, error_responses
 from serving.limits import check_batch_size, check_unique
-from serving.model_loader import LoadedModel
-from serving.prediction_log import record_scores
 from serving.schemas import (
     ModelRef,
     OverbookRequest,
@@ -58,7 +53,7 @@ async def plan_overbooking(
     request: Request,
     body: OverbookRequest,
     model: NoShowModelDep,
-    store: StoreDep,
+    services: ServicesDep,
     settings: SettingsDep,
     role: SchedulerRole,
 ) -> Response:
@@ -70,21 +65,19 @@ async def plan_overbooking(
     limits hold. Expected wait per patient group is reported either way; with `fairness:
     "equal_wait"` a placement may not widen the gap between groups beyond the tolerance.
     """
+    session = _session(request, body, settings)
     # One trip to the thread pool for the whole plan. The response is built from validated parts
     # and written here: FastAPI would validate it again, on a second trip for a plain `def` route.
-    plan = await run_in_threadpool(_plan, request, body, model, store, settings)
-    return Response(plan.model_dump_json(), media_type="application/json")
+    planned = await run_in_threadpool(plan_session, services.noshow, session, model)
+    return Response(_response(body, planned).model_dump_json(), media_type="application/json")
 
 
-def _plan(
-    request: Request, body: OverbookRequest, model: LoadedModel, store: AppointmentStore, settings: Settings
-) -> OverbookResponse:
+def _session(request: Request, body: OverbookRequest, settings: Settings) -> SessionRequest:
     if len(body.slots) > settings.max_session_slots:
         raise InvalidRequest(
             "slots", f"the most slots one request may plan is {settings.max_session_slots}", "too_long"
         )
-    appointments = [a for slot in body.slots for a in slot.appointments]
-    check_batch_size(request, len(appointments), settings.max_batch)
+    check_batch_size(request, sum(len(slot.appointments) for slot in body.slots), settings.max_batch)
     check_unique(
         [
             (f"slots[{s}].appointments[{i}].appointment_id", a.appointment_id)
@@ -92,39 +85,27 @@ def _plan(
             for i, a in enumerate(slot.appointments)
         ]
     )
-    scores = book_and_score(model.scorer, store, appointments)
-    record_scores(request, model, "overbook", appointments, scores.probability, scores.matrix, scores.unseen)
-    probabilities = scores.probability
-    show = {}
-    unscored = []
-    for appointment, probability in zip(appointments, probabilities, strict=True):
-        if math.isfinite(probability):
-            show[appointment.appointment_id] = 1.0 - float(probability)
-        else:
-            unscored.append(
-                Unscored(appointment_id=appointment.appointment_id, reason="the model gave no finite score")
-            )
-    slots = [[show[a.appointment_id] for a in s.appointments if a.appointment_id in show] for s in body.slots]
-    groups = [[a.group for a in s.appointments if a.appointment_id in show] for s in body.slots]
-    costs = Costs(**body.costs.model_dump())
-    limits = Limits(
-        max_per_slot=body.limits.max_overbooks_per_slot,
-        max_per_session=body.limits.max_overbooks_per_session,
-        overtime_bound_minutes=body.limits.overtime_bound_minutes,
-        max_overtime_probability=body.limits.max_overtime_probability,
-    )
-    plan: Recommendation = recommend(
-        slots,
-        body.slot_minutes,
-        costs,
-        limits,
+    return SessionRequest(
+        slots=[slot.appointments for slot in body.slots],
+        groups=[[a.group for a in slot.appointments] for slot in body.slots],
+        slot_minutes=body.slot_minutes,
+        costs=Costs(**body.costs.model_dump()),
+        limits=Limits(
+            max_per_slot=body.limits.max_overbooks_per_slot,
+            max_per_session=body.limits.max_overbooks_per_session,
+            overtime_bound_minutes=body.limits.overtime_bound_minutes,
+            max_overtime_probability=body.limits.max_overtime_probability,
+        ),
         overbook_show_probability=body.overbook_show_probability,
-        groups=groups,
         fairness=body.fairness,
         wait_gap_tolerance_minutes=body.wait_gap_tolerance_minutes,
     )
+
+
+def _response(body: OverbookRequest, planned: SessionPlan) -> OverbookResponse:
+    plan, show, costs = planned.plan, planned.show, Costs(**body.costs.model_dump())
     return OverbookResponse(
-        model=ModelRef.of(model),
+        model=ModelRef.of(planned.model),
         clinic_id=body.clinic_id,
         provider_id=body.provider_id,
         session_date=body.session_date,
@@ -141,7 +122,7 @@ def _plan(
                     for a in slot.appointments
                     if a.appointment_id in show
                 ],
-                expected_arrivals=sum(slots[index]),
+                expected_arrivals=planned.expected_arrivals(slot.appointments),
                 recommended_overbooks=plan.overbooks[index],
             )
             for index, slot in enumerate(body.slots)
@@ -158,5 +139,7 @@ def _plan(
             "fairness": body.fairness,
             "wait_gap_tolerance_minutes": body.wait_gap_tolerance_minutes,
         },
-        unscored=unscored,
+        unscored=[
+            Unscored(appointment_id=i, reason="the model gave no finite score") for i in planned.unscored
+        ],
     )

@@ -10,15 +10,15 @@ import pytest
 
 from data.epoch import as_days
 from data.loaders.canonical import load_appointments, load_claims
-from data.practice_numbers import practice_numbers
 from data.schemas import Claim
 from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
-from data.stores.predictions import LogBatch, PredictionLog
-from data.stores.worklist import ItemScore, WorklistStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
+from data.worklist_items import ItemScore, WorklistStore
 from models.tasks import caller_records, get_task
+from services.monitoring.log_store import LogBatch, PredictionLog
+from services.practice_numbers import practice_numbers
 
 WEEKS = 4
 

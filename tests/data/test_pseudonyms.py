@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from data.pseudonyms import pseudonym, pseudonyms
+from services.monitoring.pseudonyms import pseudonym, pseudonyms
 
 
 def test_a_batch_gives_each_ids_own_keyed_hmac() -> None:

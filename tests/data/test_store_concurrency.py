@@ -18,9 +18,9 @@ from data.stores.appointments import AppointmentStore, booking_row
 from data.stores.claims import ClaimStore
 from data.stores.engine import process_lock, write_transaction
 from data.stores.overbooks import OverbookStore
-from data.stores.predictions import PredictionLog
 from data.stores.worklist import WorklistStore
 from data.synthetic.claims import generate_claims
+from services.monitoring.log_store import PredictionLog
 from tests.helpers import backend_settings
 
 WRITERS = 8

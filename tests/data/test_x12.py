@@ -14,9 +14,9 @@ from data.loaders.canonical import load_claims
 from data.loaders.tables import read_table
 from data.stores.claims import ClaimStore
 from data.x12.claims_837 import read_837
-from data.x12.ingest import ingest_x12
 from data.x12.reader import X12FileError
 from data.x12.remittances_835 import Adjustment, ClaimPayment, LinePayment, read_835
+from services.x12_ingest import ingest_x12
 
 ISA = (
     "ISA*00*          *00*          *ZZ*CAREOPSTEST    *ZZ*PRACTICE       "

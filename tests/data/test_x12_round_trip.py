@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from data.synthetic.claims import generate_claims
-from data.x12.ingest import ingest_x12
 from data.x12.writer import remittance_lines, write_835, write_837p
+from services.x12_ingest import ingest_x12
 
 
 def missing(value: object) -> object:

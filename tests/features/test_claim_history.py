@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data.claim_events import service_key
 from data.loaders.canonical import frame_records, load_claims
 from data.schemas import Claim
-from data.stores.claims import ClaimStore, service_key
+from data.stores.claims import ClaimStore
 from data.synthetic.claims import generate_claims
 from features.claim_history import (
     CLAIM_HISTORY_FEATURES,

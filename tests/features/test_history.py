@@ -10,8 +10,9 @@ import pytest
 
 from data.loaders.canonical import frame_records, load_appointments
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, PatientRows, assumed_booking
+from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
+from data.visits import PatientRows, assumed_booking
 from features.history import (
     HISTORY_FEATURES,
     LEAD_BAND_EDGES_DAYS,

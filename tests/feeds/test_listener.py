@@ -18,12 +18,13 @@ from data.loaders.canonical import load_appointments
 from data.loaders.tables import write_table
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
-from data.stores.predictions import PredictionLog
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.siu import siu_stream
-from models.noshow_service import book_and_score, score_booked
 from models.tasks import caller_records, get_task
-from serving.model_loader import ModelSet
+from services.model_set import ModelSet
+from services.monitoring.log_store import PredictionLog
+from services.monitoring.score_log import ScoreLog
+from services.noshow import Booking, NoShowService
 from tests.feeds.listener import MllpClient, ack_code, running_listener
 from tests.helpers import TrainedStore
 
@@ -80,12 +81,11 @@ def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
     # The next week's bookings score the same against either store.
     models = ModelSet()
     models.refresh(trained_store.settings)
-    scorer = models.get("noshow").scorer
     later = load_appointments(generate_appointments(6000, seed=11)).valid
     upcoming = later[later["starts_at"] >= month["starts_at"].max()].head(200)
     records = [Appointment.model_validate(r) for r in caller_records(get_task("noshow"), upcoming)]
-    first = book_and_score(scorer, by_csv, records).probability
-    second = book_and_score(scorer, by_feed, records).probability
+    first = NoShowService(models, by_csv, ScoreLog()).score(records, None, Booking.DIRECT).probability
+    second = NoShowService(models, by_feed, ScoreLog()).score(records, None, Booking.DIRECT).probability
     assert len(first) == 200
     np.testing.assert_allclose(second, first, rtol=0, atol=1e-9)
 
@@ -170,6 +170,6 @@ def test_with_score_each_booking_is_scored_on_arrival_into_the_prediction_log(
     store = AppointmentStore(url)
     last = messages[-1].text.split("\r")[1].split("|")[1]
     record = Appointment.model_validate(store.bookings_of([last])[last].record)
-    now = score_booked(models.get("noshow").scorer, store, [record]).probability[0]
+    now = NoShowService(models, store, ScoreLog()).score([record], None, Booking.STORED).probability[0]
     assert logged["probability"].iloc[-1] == pytest.approx(now, abs=1e-9)
     assert re.search(r"A\d{8}|P\d{7}", listener.log) is None

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 
 from data.feeds.code_tables import CodeTableError, CodeTables
 from data.feeds.mllp import ack, split_messages
-from data.feeds.schedule import ScheduleFeed
 from data.feeds.siu import MessageError, read_message
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
 from features.history import CLINIC_LOAD, HistoryParams, online_history
+from services.schedule_feed import ScheduleFeed
 from serving.app import create_app
 from tests.bodies import APPOINTMENT
 from tests.feeds.listener import BIN

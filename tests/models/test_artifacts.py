@@ -15,7 +15,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from models.artifacts import load_trained, save_trained
 from models.tasks import get_task
-from serving.model_loader import load_version
+from services.model_set import load_version
 from tests.helpers import TrainedStore, make_settings
 from training.train import train
 

@@ -13,7 +13,7 @@ from data.loaders.canonical import load_appointments
 from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from models.decisions.session import evaluate_session
-from models.practice_sessions import session_minutes
+from services.practice_sessions import session_minutes
 
 
 def test_session_minutes_match_the_session_model_one_session_at_a_time(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def run_denial_loop(root: Path, rows: int, shift: date, served_weeks: int, seed:
             shifted = remitted["service_date"] >= pd.Timestamp(shift)
             if shifted.any() and result.first_remittance_week is None:
                 result.first_remittance_week = number
-            client.app.state.recorder.flush()
+            client.app.state.careops.services.recorder.flush()
             report = client.get("/v1/monitoring/denial", headers=ADMIN).json()
             recommended = report["retrain"]["recommended"]
             result.weeks.append(

@@ -67,7 +67,7 @@ def run_drift_loop(root: Path, rows: int, shift: date, served_weeks: int, seed: 
     with TestClient(create_app(settings)) as client:
 
         def report() -> dict:
-            client.app.state.recorder.flush()
+            client.app.state.careops.services.recorder.flush()
             response = client.get("/v1/monitoring/noshow", headers=ADMIN)
             assert response.status_code == 200, response.text
             return response.json()

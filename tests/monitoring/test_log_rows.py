@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from data.pseudonyms import pseudonym
-from models.monitoring.log_rows import Scored, log_rows
+from services.monitoring.log_rows import Scored, log_rows
+from services.monitoring.pseudonyms import pseudonym
 
 KEY = b"log-rows-key"
 

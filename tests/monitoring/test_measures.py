@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from data.stores.predictions import LogBatch, PredictionLog
-from models.monitoring.drift import level, psi
-from models.monitoring.estimation import expected_roc_auc
-from models.monitoring.recorder import PredictionRecorder
-from models.monitoring.reference import SCORE, FeatureBins, ReferenceProfile, build_profile
-from models.monitoring.report import Thresholds, retrain_reasons
+from services.monitoring.drift import level, psi
+from services.monitoring.estimation import expected_roc_auc
+from services.monitoring.log_store import LogBatch, PredictionLog
+from services.monitoring.recorder import PredictionRecorder
+from services.monitoring.reference import SCORE, FeatureBins, ReferenceProfile, build_profile
+from services.monitoring.report import Thresholds, retrain_reasons
 
 
 def test_expected_roc_auc_matches_realized_auc_of_labels_drawn_from_the_scores() -> None:

@@ -15,10 +15,10 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from cli import app as cli
-from data.pseudonyms import pseudonym
 from features.history import HISTORY_FEATURES
-from models.monitoring.log_writer import WRITE_CHUNK_ROWS
 from models.tasks import caller_records, get_task
+from services.monitoring.log_writer import WRITE_CHUNK_ROWS
+from services.monitoring.pseudonyms import pseudonym
 from serving.app import create_app
 from tests.bodies import APPOINTMENT, CLAIM, outcomes_of
 from tests.helpers import ADMIN, BILLER, PSEUDONYM_KEY, SCHEDULER, TrainedStore
@@ -52,8 +52,8 @@ def fresh_client(
 
 
 def stored_text(client: TestClient) -> str:
-    client.app.state.recorder.flush()
-    engine = create_engine(client.app.state.settings.database_url)
+    client.app.state.careops.services.recorder.flush()
+    engine = create_engine(client.app.state.careops.settings.database_url)
     with engine.connect() as connection:
         rows = [
             " ".join(map(str, row))
@@ -73,7 +73,7 @@ def test_scores_are_logged_under_pseudonyms_with_no_identifier_anywhere(fresh_cl
     stored = stored_text(fresh_client)
     assert MARKER not in stored
 
-    log = fresh_client.app.state.recorder.log
+    log = fresh_client.app.state.careops.services.recorder.log
     noshow = log.predictions("noshow")
     row = noshow[noshow["record_key"] == pseudonym(PSEUDONYM_KEY.encode(), f"{MARKER}-A")].iloc[0]
     prediction = scored.json()["predictions"][0]
@@ -90,13 +90,13 @@ def test_scores_are_logged_under_pseudonyms_with_no_identifier_anywhere(fresh_cl
 
     # Every feature of the serving version (and the score) was counted into its reference bins.
     counts = log.bin_counts("noshow")
-    profile = fresh_client.app.state.models.models["noshow"].profile
+    profile = fresh_client.app.state.careops.models.models["noshow"].profile
     assert set(counts["feature"]) == {"__score__", *(f.name for f in profile.features)}
     assert (counts.groupby("feature")["count"].sum() >= 1).all()
 
 
 def test_a_flush_larger_than_a_write_is_logged_whole_and_counted_once(fresh_client: TestClient) -> None:
-    recorder = fresh_client.app.state.recorder
+    recorder = fresh_client.app.state.careops.services.recorder
     recorder.flush()
     log = recorder.log
     before = log.bin_counts("noshow").query("feature == '__score__'")["count"].sum()
@@ -141,7 +141,7 @@ def test_metrics_parse_name_every_required_metric_and_hold_no_identifier(fresh_c
         for (name, labels), _ in samples.items()
         if name == "careops_model_info"
     }
-    assert versions == {t: m.version for t, m in fresh_client.app.state.models.models.items()}
+    assert versions == {t: m.version for t, m in fresh_client.app.state.careops.models.models.items()}
     drift = {dict(labels)["feature"] for (name, labels), _ in samples.items() if name == "careops_drift_psi"}
     assert "__score__" in drift
 
@@ -162,7 +162,7 @@ def test_report_joins_outcomes_by_pseudonym_and_estimates_unlabelled_weeks(
     for start in range(0, len(outcomes), 400):
         body = {"outcomes": outcomes[start : start + 400]}
         assert fresh_client.post("/v1/noshow/outcomes", json=body, headers=SCHEDULER).status_code == 200
-    fresh_client.app.state.recorder.flush()
+    fresh_client.app.state.careops.services.recorder.flush()
 
     assert fresh_client.get("/v1/monitoring/noshow", headers=SCHEDULER).status_code == 403
     report = fresh_client.get("/v1/monitoring/noshow", headers=ADMIN).json()
@@ -183,8 +183,8 @@ def test_report_joins_outcomes_by_pseudonym_and_estimates_unlabelled_weeks(
 def test_cli_prints_the_report_and_logs_it_to_mlflow_with_charts(
     fresh_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = fresh_client.app.state.settings
-    fresh_client.app.state.recorder.flush()
+    settings = fresh_client.app.state.careops.settings
+    fresh_client.app.state.careops.services.recorder.flush()
     for name, value in (
         ("MLFLOW_TRACKING_URI", settings.tracking_uri),
         ("CAREOPS_DATABASE_URL", settings.database_url),

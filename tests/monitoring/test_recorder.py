@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from data.pseudonyms import pseudonym
-from data.stores.predictions import PredictionLog
-from models.monitoring.log_writer import WRITE_DELAY_SECONDS
-from models.monitoring.recorder import SEND_BATCH, PredictionRecorder
+from services.monitoring.log_store import PredictionLog
+from services.monitoring.log_writer import WRITE_DELAY_SECONDS
+from services.monitoring.pseudonyms import pseudonym
+from services.monitoring.recorder import SEND_BATCH, PredictionRecorder
 from tests.helpers import LOG_FIELDS, LOG_KEY, hand_over
 
 
@@ -89,8 +89,8 @@ def test_hand_overs_beyond_the_bound_are_dropped_and_counted(tmp_path: Path) -> 
 EXIT_WITHOUT_CLOSE = """
 import sys
 from tests.helpers import LOG_FIELDS, LOG_KEY, hand_over
-from data.stores.predictions import PredictionLog
-from models.monitoring.recorder import PredictionRecorder
+from services.monitoring.log_store import PredictionLog
+from services.monitoring.recorder import PredictionRecorder
 recorder = PredictionRecorder(PredictionLog(sys.argv[1]), LOG_KEY, LOG_FIELDS, flush_seconds=5.0)
 recorder.record(hand_over("D1", "D2"))
 """

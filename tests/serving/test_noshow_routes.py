@@ -100,8 +100,8 @@ def test_bad_risk_band_configuration_fails_fast(trained_store: TrainedStore) -> 
 def test_outcomes_are_idempotent_and_feed_later_scores(client: TestClient) -> None:
     visits = new_patient_visits("OUTC")
     first = client.post("/v1/noshow/score", json={"appointments": visits}, headers=SCHEDULER).json()
-    store = client.app.state.store
-    history = client.app.state.models.get("noshow").scorer.trained.history
+    store = client.app.state.careops.services.appointments
+    history = client.app.state.careops.models.get("noshow").scorer.trained.history
     later = [Appointment.model_validate(visits[1])]
     assert online_history(store, later, history)["prior_no_shows"][0] == 0
 

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from cli import app
 from data.loaders.canonical import claims_for_file, load_appointments, load_claims
 from data.loaders.tables import read_table, write_table
-from data.pseudonyms import pseudonym
-from data.stores.predictions import PredictionLog
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from features.history import lead_band_counts
+from services.monitoring.log_store import PredictionLog
+from services.monitoring.pseudonyms import pseudonym
 from tests.helpers import PSEUDONYM_KEY, TrainedStore
 from training.batch import dask_client, gather_lead_band_counts, score_files
 

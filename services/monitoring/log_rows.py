@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from data.epoch import SECONDS_PER_DAY, as_days, day_number
-from data.pseudonyms import pseudonyms
-from data.stores.predictions import BinKey
-from models.monitoring.reference import FeatureBins, ReferenceProfile
 from models.subgroups import record_group
+from services.monitoring.log_store import BinKey
+from services.monitoring.pseudonyms import pseudonyms
+from services.monitoring.reference import FeatureBins, ReferenceProfile
 
 
 @dataclass(frozen=True)

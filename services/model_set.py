@@ -16,11 +16,11 @@ from config import Settings
 from data.loaders.canonical import frame_records
 from features.history import compile_history
 from models.artifacts import golden_probabilities, read_golden_set
-from models.monitoring.reference import ReferenceProfile
 from models.pyfunc import CareopsModel
 from models.registry import alias_version
 from models.scorer import CompiledScorer
 from models.tasks import TASKS, Task
+from services.monitoring.reference import ReferenceProfile
 
 log = logging.getLogger(__name__)
 GOLDEN_TOLERANCE = 1e-9

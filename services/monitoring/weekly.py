@@ -9,13 +9,13 @@ from typing import Any
 import mlflow
 
 from config import Settings
-from data.pseudonyms import pseudonyms
 from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
-from data.stores.predictions import PredictionLog
-from models.monitoring.reference import PROFILE_FILE, ReferenceProfile
-from models.monitoring.report import EPOCH, Thresholds, build_report
 from models.tasks import get_task
+from services.monitoring.log_store import PredictionLog
+from services.monitoring.pseudonyms import pseudonyms
+from services.monitoring.reference import PROFILE_FILE, ReferenceProfile
+from services.monitoring.report import EPOCH, Thresholds, build_report
 
 
 def load_profiles(task: str, versions: list[str]) -> dict[str, ReferenceProfile]:

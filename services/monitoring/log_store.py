@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.engine import Engine
 
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, writing
@@ -87,7 +88,7 @@ def _add_counts(dialect: str):
 class PredictionLog:
     """The log's tables in the service store; creating one creates them if missing."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | Engine) -> None:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
         row_names = [c.name for c in predictions.columns if c.name != "id"]

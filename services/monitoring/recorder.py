@@ -1,7 +1,7 @@
 """The serving side of the prediction log: requests hand their scores over and never wait for it.
 
 A request appends what it scored to a queue and goes on. A thread wakes every `flush_seconds` and
-passes the queue to the log's writer process (`models.monitoring.log_writer`), up to
+passes the queue to the log's writer process (`services.monitoring.log_writer`), up to
 `SEND_BATCH` hand-overs a pickled message. Rows, bin counts and the database writes all happen in
 that process. The thread wakes often so that each wake's work is short: half a second's hand-overs
 sent a message each made the thread take the interpreter lock back from the busy event loop after
@@ -25,16 +25,16 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from data.pseudonyms import pseudonyms
-from data.stores.predictions import PredictionLog
-from models.monitoring import log_writer
-from models.monitoring.log_rows import Scored
+from services.monitoring import log_writer
+from services.monitoring.log_rows import Scored
+from services.monitoring.log_store import PredictionLog
+from services.monitoring.pseudonyms import pseudonyms
 
 logger = logging.getLogger("careops.monitoring")
 
 # A fork server holds the writer's imports, so a writer process starts in milliseconds, and it is
 # started fresh rather than forked from a process that runs threads.
-WRITER_MODULES = ["models.monitoring.log_writer"]
+WRITER_MODULES = ["services.monitoring.log_writer"]
 ANSWER_TIMEOUT_SECONDS = 30.0
 SEND_BATCH = 64  # hand-overs a message: one pickling of them holds the lock well under a millisecond
 _open: weakref.WeakSet[PredictionRecorder] = weakref.WeakSet()

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from data.epoch import epoch_day
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore
 from models.decisions.overbooking import Costs, Recommendation, recommend
 from models.decisions.risk_bands import RiskBands
-from models.noshow_service import missing_inputs, score_booked
-from models.scorer import CompiledScorer, Factor
+from models.scorer import Factor
+from services.model_set import LoadedModel
+from services.noshow import Booking, NoShowService, missing_inputs
 
 AFTERNOON_FROM_HOUR = 13
 CALL_LIST_LENGTH = 10
@@ -66,8 +66,7 @@ def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
 
 
 def day_schedule(
-    scorer: CompiledScorer,
-    store: AppointmentStore,
+    noshow: NoShowService,
     bands: RiskBands,
     clinic_id: str,
     day: datetime,
@@ -75,6 +74,7 @@ def day_schedule(
     top_factors: int = 3,
     costs: Costs | None = None,
     accepted: dict[tuple[str, datetime], int] | None = None,
+    model: LoadedModel | None = None,
 ) -> DaySchedule:
     """Score every visit the store holds for the clinic that day and plan each session.
 
@@ -82,7 +82,7 @@ def day_schedule(
     as booked (each showing as often as the session's patients on average) and suggests the rest."""
     accepted = accepted or {}
     costs = costs or Costs()
-    stored = store.clinic_day(clinic_id, epoch_day(day))
+    stored = noshow.store.clinic_day(clinic_id, epoch_day(day))
     visits_in = [
         (Appointment.model_validate(booking.record), booking.outcome)
         for booking in stored.values()
@@ -90,7 +90,7 @@ def day_schedule(
     ]
     visits_in.sort(key=lambda pair: (pair[0].starts_at, pair[0].appointment_id))
     live = [(a, o) for a, o in visits_in if o != "cancelled"]
-    scores = score_booked(scorer, store, [a for a, _ in live], top_factors)
+    scores = noshow.score([a for a, _ in live], None, Booking.STORED, top_factors, model)
     visits = [
         ScoredVisit(a, o, float(p), bands.band(float(p), a.clinic_id), f, missing_inputs(a))
         for (a, o), p, f in zip(live, scores.probability, scores.factors, strict=True)

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, func, select
 
 from data.stores.appointments import KNOWN, appointments
 from data.stores.claims import claims_table
-from data.stores.predictions import PredictionLog
 from data.stores.worklist import worklist
+from services.monitoring.log_store import PredictionLog
 
 
 @dataclass(frozen=True)

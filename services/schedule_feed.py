@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {"payer_type": "unknown", "reminder_sent": False, "ap
 OUTCOME_OF = {"cancel": "cancelled", "no_show": "no_show", "attend": "attended"}
 
 
+BOOKINGS = ("booked", "updated")  # what `apply` returns when it wrote a booking
+
+
 @dataclass
 class FeedReport:
     """Counts by trigger and by what was done, and the reasons for what was not used."""

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from models.evaluation import binary_metrics, subgroup_report
-from models.monitoring.drift import ACT, WATCH, level, psi
-from models.monitoring.estimation import expected_figures, recalibrated, recent_calibration
-from models.monitoring.reference import SCORE, ReferenceProfile
+from services.monitoring.drift import ACT, WATCH, level, psi
+from services.monitoring.estimation import expected_figures, recalibrated, recent_calibration
+from services.monitoring.reference import SCORE, ReferenceProfile
 
 EPOCH = date(1970, 1, 1)
 MIN_WEEK_LABELS = 30  # labelled rows (with both classes) before a week gets realized figures

@@ -4,7 +4,7 @@ Building a row (pseudonyms, segments, bin counts) and inserting it is pure CPU t
 serving process's interpreter lock, about 13 µs a record (20 before a write took its hand-overs
 together, 30 before that); in a thread beside the requests it kept
 them waiting. In its own process it runs on the other core, and the serving process only pickles
-each hand-over (about 3 µs a record). See `models.monitoring.recorder` for the serving side.
+each hand-over (about 3 µs a record). See `services.monitoring.recorder` for the serving side.
 
 Messages from the recorder, in order, are tuples:
 - `("profile", (task, version), profile)`: the reference profile that version's hand-overs use;
@@ -28,10 +28,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
 
+import pandas as pd
+
 from data.epoch import day_number
-from data.stores.predictions import BinKey, LogBatch, PredictionLog
-from models.monitoring.log_rows import Scored, bin_counts, log_rows
-from models.monitoring.reference import ReferenceProfile
+from services.monitoring.log_rows import Scored, bin_counts, frame_log_rows, log_rows
+from services.monitoring.log_store import BinKey, LogBatch, PredictionLog
+from services.monitoring.reference import ReferenceProfile
 
 logger = logging.getLogger("careops.monitoring")
 
@@ -86,6 +88,12 @@ class LogWriter:
         except Exception as error:  # the log must never take the service down; no values in the message
             self.dropped += sum(len(item.records) for item in items)
             logger.error("prediction log write failed: %s", type(error).__name__)
+
+    def write_table(self, task: str, version: str, scored: pd.DataFrame, probability_field: str) -> None:
+        """Write a batch run's scores (see `frame_log_rows`) in one transaction; a failure raises."""
+        rows = frame_log_rows(task, version, self._key, scored, self.fields[task][0], probability_field)
+        self.log.write([LogBatch(rows, {})])
+        self.written += len(rows)
 
     def purge(self) -> None:
         """Once a day, delete what is older than the retention."""

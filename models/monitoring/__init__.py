@@ -1,1 +1,0 @@
-"""Monitoring: reference profiles, the prediction log's contents, drift and performance estimates."""

@@ -1,0 +1,199 @@
+"""The denial service: validated claims in; claim and line risk, reasons, fixes and dollars out.
+
+Every caller (the score and worklist routes, the worklist pages, `careops queue`) goes through
+`DenialService.score`. It reads each claim's payer history from the claim store and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.schemas import Claim, DenialCategory
+from data.stores.claims import ClaimStore
+from data.worklist_items import ItemScore
+from data.x12.carc import LIKELY_CARCS
+from features.claim import LINE_RULES
+from features.claim_history import online_claim_history
+from features.claim_lines import line_rule_flags
+from models.decisions.denial_fixes import line_fixes, recommended_fix
+from models.decisions.worklist import dollars_at_risk
+from models.scorer import CompiledScorer, Factor, Scored
+from services.model_set import LoadedModel, ModelSet
+from services.monitoring.score_log import ScoreLog
+
+REASONS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class ReasonRisk:
+    """One likely denial reason of a claim, with its CARCs and what to do about it."""
+
+    category: str
+    probability: float
+    probability_if_denied: float
+    carc_codes: list[str]
+    recommended_fix: str
+
+
+@dataclass(frozen=True)
+class LineRisk:
+    """One service line's P(denied), the rules it breaks and a fix per rule."""
+
+    line_number: int
+    line_id: str | None
+    procedure_code: str
+    denial_probability: float
+    rules_broken: list[str]
+    recommended_fixes: list[str]
+
+
+@dataclass(frozen=True)
+class ClaimScores:
+    """Per claim, in request order. `lines` is empty for every claim when the model has no line model."""
+
+    model: LoadedModel | None
+    probability: np.ndarray
+    lines: list[list[LineRisk]]
+    reasons: list[list[ReasonRisk]]
+    factors: list[list[Factor]]
+    unseen: list[list[str]]
+    expected_payment: np.ndarray
+    dollars_at_risk: np.ndarray
+    matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
+
+
+def _reasons(scorer: CompiledScorer, claims: Sequence[Claim], scored: Scored) -> list[list[ReasonRisk]]:
+    reasons_model = scorer.trained.reasons
+    if reasons_model is None:
+        return [[] for _ in claims]
+    given_denied = reasons_model.predict(scored.matrix, num_threads=scorer.num_threads)
+    payers, procedures = scorer.features.payers_, scorer.features.procedures_
+    out = []
+    for i, claim in enumerate(claims):
+        order = np.argsort(-given_denied[i])[:REASONS_SHOWN]
+        out.append(
+            [
+                ReasonRisk(
+                    category=reasons_model.categories[k],
+                    probability=float(scored.probability[i] * given_denied[i, k]),
+                    probability_if_denied=float(given_denied[i, k]),
+                    carc_codes=list(LIKELY_CARCS.get(DenialCategory(reasons_model.categories[k]), ())),
+                    recommended_fix=recommended_fix(reasons_model.categories[k], claim, payers, procedures),
+                )
+                for k in order
+            ]
+        )
+    return out
+
+
+def _lines(scorer: CompiledScorer, claims: Sequence[Claim], scored: Scored) -> list[list[LineRisk]]:
+    if scored.lines is None:
+        return [[] for _ in claims]
+    features = scorer.features
+    flags = line_rule_flags(features, scored.lines.matrix)
+    starts = np.searchsorted(scored.lines.claim_index, np.arange(len(claims)))
+    out: list[list[LineRisk]] = []
+    for row, claim in enumerate(claims):
+        risks = []
+        for number, line in enumerate(claim.service_lines):
+            checks = flags[starts[row] + number]
+            rules = [rule for rule, flag in zip(LINE_RULES, checks, strict=True) if flag == 1]
+            risks.append(
+                LineRisk(
+                    line_number=number + 1,
+                    line_id=line.line_id,
+                    procedure_code=line.procedure_code,
+                    denial_probability=float(scored.lines.probability[starts[row] + number]),
+                    rules_broken=rules,
+                    recommended_fixes=line_fixes(
+                        rules, line.procedure_code, claim, features.payers_, features.procedures_
+                    ),
+                )
+            )
+        out.append(risks)
+    return out
+
+
+class DenialService:
+    """Scores, explains and logs claims with the denial champion; keeps submitted claims as history."""
+
+    def __init__(self, models: ModelSet, store: ClaimStore, log: ScoreLog, payment_ratio: float) -> None:
+        self.models, self.store, self.log, self.payment_ratio = models, store, log, payment_ratio
+
+    def score(
+        self,
+        claims: Sequence[Claim],
+        source: str | None,
+        top_factors: int = 0,
+        model: LoadedModel | None = None,
+    ) -> ClaimScores:
+        """Score claims about to be submitted, with the payer history the store holds before each one,
+        and log them under `source` (None: not logged). Reads the claim store; writes nothing to it."""
+        model = model or self.models.get("denial")
+        scores = self._score(model, claims, top_factors)
+        if source is not None and claims:
+            self.log.record(
+                model,
+                source,
+                claims,
+                scores.probability,
+                scores.matrix,
+                scores.unseen,
+                top_reasons=[reasons[0].category if reasons else None for reasons in scores.reasons],
+                line_probabilities=[[line.denial_probability for line in lines] for lines in scores.lines],
+            )
+        return scores
+
+    def worklist_scores(self, claims: Sequence[Claim]) -> tuple[list[ItemScore], str]:
+        """What the worklist keeps of each claim's score (no factors: the list does not show them), and
+        the model version that scored them."""
+        model = self.models.get("denial")
+        scores = self.score(claims, None, 0, model)
+        items = [
+            ItemScore(
+                float(scores.probability[i]),
+                float(scores.expected_payment[i]),
+                float(scores.dollars_at_risk[i]),
+                scores.reasons[i][0].category if scores.reasons[i] else None,
+            )
+            for i in range(len(claims))
+        ]
+        return items, model.version
+
+    def record(self, claims: Sequence[Claim]) -> tuple[int, int]:
+        """Record claims as submitted (with their remittance outcomes when known) as history for later
+        scores; returns the claims recorded and how many carried an outcome."""
+        recorded = self.store.record(pd.DataFrame([claim.model_dump() for claim in claims])) if claims else 0
+        with_outcome = sum(c.denied is not None and c.adjudicated_at is not None for c in claims)
+        return recorded, with_outcome
+
+    def _score(self, model: LoadedModel, claims: Sequence[Claim], top_factors: int) -> ClaimScores:
+        if not claims:
+            empty = np.empty(0)
+            return ClaimScores(model, empty, [], [], [], [], empty, empty)
+        scorer = model.scorer
+        params = scorer.trained.claim_history
+        history = online_claim_history(self.store, claims, params) if params is not None else None
+        columns = scorer.columns(claims, history)
+        scored = scorer.score_columns(columns)
+        lines = _lines(scorer, claims, scored)
+        line_probability = (
+            [[risk.denial_probability for risk in risks] for risks in lines]
+            if scored.lines is not None
+            else None
+        )
+        return ClaimScores(
+            model=model,
+            probability=scored.probability,
+            lines=lines,
+            reasons=_reasons(scorer, claims, scored),
+            factors=scorer.top_factors(scored.matrix, top_factors),
+            unseen=scorer.features.unseen_categories(columns),
+            expected_payment=np.array([c.total_charge for c in claims]) * self.payment_ratio,
+            dollars_at_risk=dollars_at_risk(claims, scored.probability, line_probability, self.payment_ratio),
+            matrix=scored.matrix,
+        )

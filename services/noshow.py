@@ -1,0 +1,121 @@
+"""The no-show service: the one way to book, score, explain and log appointments.
+
+Every caller (the score, overbook and FHIR routes, the day page, the HL7 listener) goes through
+`NoShowService.score`, which books each appointment in the store before its history is read (as it
+is offline), scores it with the champion, explains it on request and hands it to the score log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from data.schemas import Appointment
+from data.stores.appointments import AppointmentStore, OutcomeResult, booking_rows
+from data.stores.booking_queue import BookingQueue
+from features.history import online_history
+from models.scorer import Factor
+from services.model_set import LoadedModel, ModelSet
+from services.monitoring.score_log import ScoreLog
+from services.offload import run_scoring
+
+SCORED_WITHOUT = ("booked_at",)  # optional inputs that every practice system would normally send
+
+
+class Booking(StrEnum):
+    """How the appointments scored reach the store before their history is read."""
+
+    QUEUED = "queued"  # through the group-commit queue, awaited without holding a thread (the score route)
+    DIRECT = "direct"  # written in the caller's thread (overbook, FHIR)
+    STORED = "stored"  # already there: the day page's visits, a booking the HL7 feed just applied
+
+
+@dataclass(frozen=True)
+class AppointmentScores:
+    """Per appointment, in request order: P(no-show), the top factors and the unseen inputs."""
+
+    model: LoadedModel | None
+    probability: np.ndarray
+    factors: list[list[Factor]]
+    unseen: list[list[str]]
+    matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
+
+
+def missing_inputs(appointment: Appointment) -> list[str]:
+    """The inputs this appointment lacks and its score was made without."""
+    return [name for name in SCORED_WITHOUT if getattr(appointment, name) is None]
+
+
+class NoShowService:
+    """Books, scores, explains and logs appointments with the no-show champion."""
+
+    def __init__(
+        self,
+        models: ModelSet,
+        store: AppointmentStore,
+        log: ScoreLog,
+        bookings: BookingQueue | None = None,
+    ) -> None:
+        self.models, self.store, self.log, self.bookings = models, store, log, bookings
+
+    def score(
+        self,
+        appointments: Sequence[Appointment],
+        source: str | None,
+        booking: Booking,
+        top_factors: int = 0,
+        model: LoadedModel | None = None,
+    ) -> AppointmentScores:
+        """Book (as `booking` says), score with history, explain (`top_factors` = 0 skips it) and log
+        under `source` (None: not logged, as the day page's views are not). `model` pins the version a
+        request resolved; by default the current champion."""
+        model = model or self.models.get("noshow")
+        if appointments and booking is not Booking.STORED:
+            rows = booking_rows(appointments, model.scorer.trained.history.horizon_days)
+            if booking is Booking.QUEUED:
+                self._queue().submit(rows).result()
+            else:
+                self.store.upsert_bookings(rows)
+        scores = self._score_stored(model, appointments, top_factors)
+        if source is not None and appointments:
+            self.log.record(model, source, appointments, scores.probability, scores.matrix, scores.unseen)
+        return scores
+
+    async def score_queued(
+        self, appointments: Sequence[Appointment], source: str, top_factors: int, model: LoadedModel
+    ) -> AppointmentScores:
+        """`score` with the booking through the group-commit queue, awaited on the event loop (the
+        score route: no thread waits for a commit); a few records are then scored on the loop."""
+        if appointments:
+            rows = booking_rows(appointments, model.scorer.trained.history.horizon_days)
+            await asyncio.wrap_future(self._queue().submit(rows))
+        return await run_scoring(
+            len(appointments), self.score, appointments, source, Booking.STORED, top_factors, model
+        )
+
+    def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
+        """Record attended / no_show / cancelled for booked appointments (idempotent)."""
+        return self.store.record_outcomes(outcomes)
+
+    def _queue(self) -> BookingQueue:
+        if self.bookings is None:
+            raise RuntimeError("this service has no booking queue")
+        return self.bookings
+
+    def _score_stored(
+        self, model: LoadedModel, appointments: Sequence[Appointment], top_factors: int
+    ) -> AppointmentScores:
+        if not appointments:
+            return AppointmentScores(model, np.empty(0), [], [])
+        scorer = model.scorer
+        columns = scorer.columns(
+            appointments, online_history(self.store, appointments, scorer.trained.history)
+        )
+        scored = scorer.score_columns(columns)
+        factors = scorer.top_factors(scored.matrix, top_factors)
+        unseen = scorer.features.unseen_categories(columns)
+        return AppointmentScores(model, scored.probability, factors, unseen, scored.matrix)
