@@ -60,7 +60,7 @@ async def numbers(
     request: Request, session: SessionDep, weeks: Annotated[int, Query(ge=1, le=52)] = 8
 ) -> HTMLResponse:
     """No-show, cancellation and denial rates, days to remittance, and the worklist's top decile."""
-    recorder = getattr(request.app.state, "recorder", None)
+    recorder = app_state(request).services.recorder
     log = getattr(recorder, "log", None)
     engine = app_state(request).services.appointments.engine
     figures = await run_in_threadpool(practice_numbers, engine, log, weeks)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.monitoring.weekly import MonitoringError, monitor
 from serving.auth import role_for
-from serving.dependencies import SettingsDep
+from serving.dependencies import SettingsDep, app_state
 from serving.errors import error_responses
 from serving.routes.admin import AdminRole
 
@@ -31,9 +31,9 @@ async def monitoring_report(
     """Realized and estimated performance by week, subgroups, drift, and whether to retrain.
 
     The same report as `careops monitor TASK --json`."""
-    state = request.app.state
-    recorder = state.recorder
-    outcomes = state.store if task == "noshow" else state.claim_store
+    services = app_state(request).services
+    recorder = services.recorder
+    outcomes = services.appointments if task == "noshow" else services.claims
     log = recorder.log if recorder is not None else None
     try:
         return await run_in_threadpool(monitor, task, settings, since, log, outcomes)
@@ -44,7 +44,7 @@ async def monitoring_report(
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, settings: SettingsDep) -> Response:
     """Prometheus text format; for an admin API key (X-API-Key) or `Authorization: Bearer <token>`."""
-    state = request.app.state
+    state = app_state(request)
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     bearer = request.headers.get("authorization", "")
     key = request.headers.get("x-api-key")
@@ -54,7 +54,7 @@ async def metrics(request: Request, settings: SettingsDep) -> Response:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "metrics need an admin X-API-Key or the metrics token"
         )
-    recorder = state.recorder
+    recorder = state.services.recorder
     if recorder is not None:
         state.metrics.log_dropped.labels(state.metrics.worker).set(recorder.dropped)
     body = await run_in_threadpool(state.metrics.text)

@@ -13,9 +13,10 @@ from data.loaders.canonical import load_appointments, load_claims
 from data.schemas import Claim
 from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
+from data.stores.worklist import WorklistStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
-from data.worklist_items import ItemScore, WorklistStore
+from data.worklist_items import ItemScore
 from models.tasks import caller_records, get_task
 from services.monitoring.log_store import LogBatch, PredictionLog
 from services.practice_numbers import practice_numbers
