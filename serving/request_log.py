@@ -69,8 +69,8 @@ class RequestLog:
         }
         if error is not None:
             line["error"] = error
-        metrics = getattr(scope.get("app"), "state", None)
-        metrics = getattr(metrics, "metrics", None)
+        state = getattr(getattr(scope.get("app"), "state", None), "careops", None)
+        metrics = getattr(state, "metrics", None)
         if metrics is not None:
             metrics.observe_request(
                 line["route"], line["method"], line["status"], time.perf_counter() - started
