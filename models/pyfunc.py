@@ -88,3 +88,17 @@ def input_schema(task: Task) -> Schema:
 def output_schema(task: Task) -> Schema:
     """The id and the probability."""
     return Schema([ColSpec("string", task.id_column), ColSpec("double", task.probability_field)])
+
+
+class NotCareopsModelError(ValueError):
+    """A model URI that does not hold a careops model."""
+
+
+def load_registered(uri: str) -> CareopsModel:
+    """The careops model a URI names (`models:/name@alias`, `models:/name/version`, a run's
+    artifacts), loaded with `mlflow.pyfunc.load_model` and unwrapped: every command, training step
+    and the service load registered models through this."""
+    wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    if not isinstance(wrapper, CareopsModel) or wrapper.trained is None:
+        raise NotCareopsModelError(f"{uri} is not a careops model")
+    return wrapper

@@ -171,6 +171,10 @@ class DenialService:
         with_outcome = sum(c.denied is not None and c.adjudicated_at is not None for c in claims)
         return recorded, with_outcome
 
+    def record_table(self, table: pd.DataFrame) -> int:
+        """Record a validated canonical claims table as history (an X12 ingest); returns how many."""
+        return self.store.record(table)
+
     def _score(self, model: LoadedModel, claims: Sequence[Claim], top_factors: int) -> ClaimScores:
         if not claims:
             empty = np.empty(0)

@@ -16,7 +16,7 @@ from config import Settings
 from data.loaders.canonical import frame_records
 from features.history import compile_history
 from models.artifacts import golden_probabilities, read_golden_set
-from models.pyfunc import CareopsModel
+from models.pyfunc import CareopsModel, NotCareopsModelError, load_registered
 from models.registry import alias_version
 from models.scorer import CompiledScorer
 from models.tasks import TASKS, Task
@@ -81,10 +81,10 @@ def check_golden_set(model: LoadedModel, wrapper: CareopsModel) -> None:
 def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
     """Load one registered version, compile it, and check it on its golden set."""
     mlflow.set_tracking_uri(settings.tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{task.name}/{version}")
-    wrapper = pyfunc.unwrap_python_model()
-    if not isinstance(wrapper, CareopsModel) or wrapper.trained is None:
-        raise ModelUnavailableError(f"'{task.name}' version {version} is not a careops model")
+    try:
+        wrapper = load_registered(f"models:/{task.name}/{version}")
+    except NotCareopsModelError:
+        raise ModelUnavailableError(f"'{task.name}' version {version} is not a careops model") from None
     model = LoadedModel(
         task=task,
         name=task.name,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import pandas as pd
 
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore, OutcomeResult, booking_rows
@@ -96,6 +97,10 @@ class NoShowService:
         return await run_scoring(
             len(appointments), self.score, appointments, source, Booking.STORED, top_factors, model
         )
+
+    def book_table(self, table: pd.DataFrame, horizon_days: int) -> int:
+        """Book a validated canonical appointments table (a file or an upload); returns how many."""
+        return self.store.book_table(table, horizon_days)
 
     def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
         """Record attended / no_show / cancelled for booked appointments (idempotent)."""

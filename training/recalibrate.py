@@ -23,6 +23,7 @@ from config import Settings
 from data.loaders.tables import file_sha256
 from models.calibration import Calibrator, intercept_offset, shifted
 from models.evaluation import binary_metrics
+from models.pyfunc import load_registered
 from models.registry import alias_version
 from models.tasks import get_task
 from models.trained import TrainedModel
@@ -76,9 +77,7 @@ def recalibrate(
     base = alias_version(client, task.name, settings.champion_alias)
     if base is None:
         raise RecalibrationError(f"{task.name} has no @{settings.champion_alias} version to update")
-    trained: TrainedModel = (
-        mlflow.pyfunc.load_model(f"models:/{task.name}/{base}").unwrap_python_model().trained
-    )
+    trained: TrainedModel = load_registered(f"models:/{task.name}/{base}").trained
     table = task.load(data_path, file_format).valid
     labelled = table[table[task.label_column].notna()]
     if labelled.empty:

@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlflow import MlflowClient
 
 from config import Settings
+from models.registry import uri_version
 from models.tasks import TASKS, get_task
 from services.model_set import LoadedModel
 from services.monitoring.log_rows import Scored
@@ -93,12 +95,13 @@ class ScoreLog:
         )
 
 
-def record_table(settings: Settings, task_name: str, version: str, scored: pd.DataFrame | None) -> int | None:
-    """Log a batch run's scores (id and probability per row) in the prediction log, written here and
-    now; None when the log is off or has no pseudonym key."""
+def record_table(settings: Settings, task_name: str, uri: str, scored: pd.DataFrame | None) -> int | None:
+    """Log a batch run's scores (id and probability per row) with the model `uri` names, written here
+    and now; None when the log is off or has no pseudonym key."""
     key = pseudonym_key(settings)
     if scored is None or key is None:
         return None
+    version = uri_version(MlflowClient(settings.tracking_uri), uri) or "unregistered"
     writer = LogWriter(PredictionLog(settings.database_url), key, log_fields())
     try:
         for start in range(0, len(scored), TABLE_CHUNK_ROWS):

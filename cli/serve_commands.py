@@ -1,0 +1,83 @@
+"""Commands that run and introduce the service: serve, API keys, example requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config import ROLES
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the scoring API with uvicorn; both @champion models load at start-up in every worker."""
+    from serving.workers import serve as run
+
+    code = run(host, port, workers)
+    if code:
+        raise typer.Exit(code=code)
+
+
+@app.command()
+def keys(
+    file: Annotated[Path, typer.Option(help="Where to keep the keys (git-ignored).")] = Path(
+        ".careops/api-keys"
+    ),
+) -> None:
+    """Create one API key per role in FILE if it does not exist, and print them once."""
+    if file.exists():
+        typer.echo(f"API keys already in {file} (set CAREOPS_API_KEYS_FILE={file} to use them)")
+        return
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{secrets.token_urlsafe(24)}:{role}" for role in ROLES]
+    descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    typer.echo(f"Created API keys in {file} (shown once; the file is git-ignored):")
+    for line in lines:
+        key, _, role = line.rpartition(":")
+        typer.echo(f"  {role:<9} {key}")
+
+
+@app.command()
+def examples(
+    appointments: Annotated[Path, typer.Option(exists=True, help="Canonical appointments file.")],
+    claims: Annotated[Path, typer.Option(exists=True, help="Canonical claims file.")],
+    out: Annotated[Path, typer.Option(help="Folder for the request bodies.")] = Path(".careops/requests"),
+    keys_file: Annotated[Path, typer.Option(help="The API keys file.")] = Path(".careops/api-keys"),
+    base_url: Annotated[str, typer.Option(help="Where the API listens.")] = "http://127.0.0.1:8000",
+    rows: Annotated[int, typer.Option(min=1, max=100)] = 3,
+) -> None:
+    """Write example request bodies from canonical files and print a curl for each route."""
+    from models.tasks import caller_records, get_task
+
+    out.mkdir(parents=True, exist_ok=True)
+    bodies = {"noshow": ("appointments", appointments), "denial": ("claims", claims)}
+    for task_name, (field, path) in bodies.items():
+        task = get_task(task_name)
+        records = caller_records(task, task.load(path).valid.tail(rows))
+        (out / f"{task_name}-score.json").write_text(json.dumps({field: records}, indent=2), encoding="utf-8")
+    role_of = {"noshow": "scheduler", "denial": "biller"}
+    typer.echo("\nTry it (keys are read from the git-ignored key file):")
+    for task_name, role in role_of.items():
+        key = f"$(grep ':{role}$' {keys_file} | cut -d: -f1)"
+        typer.echo(
+            f"  curl -s -X POST {base_url}/v1/{task_name}/score -H 'Content-Type: application/json' "
+            f'-H "X-API-Key: {key}" -d @{out}/{task_name}-score.json'
+        )
+    typer.echo(f"  curl -s {base_url}/health/ready")
+    typer.echo(f"  open {base_url}/docs for the OpenAPI documentation")
+    typer.echo(
+        f"  open {base_url}/app/ for the scheduler's day; sign in with the scheduler key in {keys_file}\n"
+    )
