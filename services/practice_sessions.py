@@ -32,22 +32,9 @@ def session_minutes(
 
     `predicted` gives P(no-show) by appointment id where the prediction log holds one (the caller
     holds the log's pseudonym key)."""
-    c = appointments.c
-    with engine.connect() as connection:
-        last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
-        if last is None:
-            return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
-        query = select(c.appointment_id, c.clinic_id, c.start_day, c.outcome, c.record).where(
-            c.start_day > last - 7 * weeks, c.record.is_not(None)
-        )
-        rows = connection.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["appointment_id", "clinic_id", "day", "outcome", "record"])
-    frame = frame[frame["outcome"] != "cancelled"].copy()
-    records = [json.loads(r) for r in frame["record"]]
-    frame["provider_id"] = [r["provider_id"] for r in records]
-    frame["starts_at"] = pd.to_datetime([r["starts_at"] for r in records])
-    dates = pd.to_datetime(frame["day"].astype("int64"), unit="D")
-    frame["week"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    frame = _visits(engine, weeks)
+    if frame is None:
+        return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
     observed = (
         frame[frame["outcome"].isin(KNOWN)]
         .groupby(["week", "clinic_id"])["outcome"]
@@ -59,6 +46,45 @@ def session_minutes(
         model = frame["appointment_id"].map(predicted(list(frame["appointment_id"])))
         shows = np.where(model.notna(), 1 - model.to_numpy(dtype=float, na_value=np.nan), shows)
     frame["show"] = np.nan_to_num(shows, nan=0.8)
+    sessions = _sessions(frame)
+    if not sessions:
+        return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
+    table = _session_figures(sessions, slot_minutes)
+    grouped = table.groupby(["week", "clinic_id"])
+    result = pd.DataFrame(
+        {
+            "sessions": grouped.size(),
+            "waiting_per_visit": grouped["waiting"].sum() / grouped["visits"].sum(),
+            "idle_per_session": grouped["idle"].mean(),
+        }
+    )
+    return result.reset_index()
+
+
+def _visits(engine: Engine, weeks: int) -> pd.DataFrame | None:
+    """The visits (not cancelled) of the last `weeks` weeks up to the last day with an outcome, with
+    their week, provider and start; None when no outcome is known yet."""
+    c = appointments.c
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
+        if last is None:
+            return None
+        query = select(c.appointment_id, c.clinic_id, c.start_day, c.outcome, c.record).where(
+            c.start_day > last - 7 * weeks, c.record.is_not(None)
+        )
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["appointment_id", "clinic_id", "day", "outcome", "record"])
+    frame = frame[frame["outcome"] != "cancelled"].copy()
+    records = [json.loads(r) for r in frame["record"]]
+    frame["provider_id"] = [r["provider_id"] for r in records]
+    frame["starts_at"] = pd.to_datetime([r["starts_at"] for r in records])
+    dates = pd.to_datetime(frame["day"].astype("int64"), unit="D")
+    frame["week"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    return frame
+
+
+def _sessions(frame: pd.DataFrame) -> list[tuple[str, str, list[list[float]]]]:
+    """(week, clinic, show probabilities by slot) of each provider's half-day."""
     frame["half"] = np.where(frame["starts_at"].dt.hour < AFTERNOON_FROM_HOUR, 0, 1)
     frame = frame.sort_values(["week", "clinic_id", "provider_id", "day", "half", "starts_at"], kind="stable")
     sessions: list[tuple[str, str, list[list[float]]]] = []
@@ -76,8 +102,11 @@ def session_minutes(
             slots.append([])
             previous_start = starts
         slots[-1].append(float(show))
-    if not sessions:
-        return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
+    return sessions
+
+
+def _session_figures(sessions: list[tuple[str, str, list[list[float]]]], slot_minutes: float) -> pd.DataFrame:
+    """Each session's visits, expected waiting minutes and idle minutes."""
     # One batched dynamic program: sessions padded at the front with empty slots, which are idle
     # (their idle is taken off) and leave the backlog at zero.
     longest = max(len(slots) for _, _, slots in sessions)
@@ -98,16 +127,7 @@ def session_minutes(
         )
         visits = sum(len(s) for s in slots)
         out.append((week, clinic, visits, waiting, float(idle[i, pad:].sum()) * slot_minutes))
-    table = pd.DataFrame(out, columns=["week", "clinic_id", "visits", "waiting", "idle"])
-    grouped = table.groupby(["week", "clinic_id"])
-    result = pd.DataFrame(
-        {
-            "sessions": grouped.size(),
-            "waiting_per_visit": grouped["waiting"].sum() / grouped["visits"].sum(),
-            "idle_per_session": grouped["idle"].mean(),
-        }
-    )
-    return result.reset_index()
+    return pd.DataFrame(out, columns=["week", "clinic_id", "visits", "waiting", "idle"])
 
 
 def _pad(matrix: np.ndarray, width: int) -> np.ndarray:

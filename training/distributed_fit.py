@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from config import Settings
 from data.loaders.canonical import QUARANTINE_RULE
+from features.transformer import CanonicalFeatures
 from models.booster_params import BoosterParams
 from models.calibration import CalibratedClassifier, choose_calibrator
 from models.estimator import build_pipeline, pipeline_steps
@@ -73,16 +74,8 @@ def _matrix(frame: dd.DataFrame, features, names: list[str]):
     return transformed.to_dask_array(lengths=True)
 
 
-def fit_and_evaluate_distributed(
-    task: Task,
-    files: Sequence[Path],
-    settings: Settings,
-    client: object,
-    params: BoosterParams | None = None,
-    file_format: str = "careops",
-) -> tuple[FitResult, DistributedLoad, dd.DataFrame]:
-    """Fit on the cluster; returns the result, the load counts and the (persisted) valid rows."""
-    params = params or task.booster
+def _load(task: Task, files: Sequence[Path], file_format: str) -> tuple[dd.DataFrame, DistributedLoad]:
+    """The files' valid rows (persisted on the cluster) and the load's counts."""
     raw = read_files(files, file_format)
     valid, quarantined = validated(raw, task)
     valid = valid.persist()
@@ -94,6 +87,56 @@ def fit_and_evaluate_distributed(
         int(reasons.sum()),
         {str(k): int(v) for k, v in reasons.items()},
     )
+    return valid, load
+
+
+def _fit_booster(
+    task: Task,
+    params: BoosterParams,
+    settings: Settings,
+    client: object,
+    train_rows: dd.DataFrame,
+    calibration_rows: dd.DataFrame,
+) -> tuple[CanonicalFeatures, lgb.LGBMClassifier]:
+    """The features fitted on the training rows' categories, and the booster fitted on the cluster
+    (early stopping on the calibration rows), as a local classifier."""
+    label = task.label_column
+    local_pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
+    features, local_classifier = pipeline_steps(local_pipeline)
+    watched = dict.fromkeys((*features.categorical, *features.watched))
+    categories = {name: pd.Series(train_rows[name].dropna().unique().compute()) for name in watched}
+    features.fit(pd.DataFrame(categories))
+    names = list(features.get_feature_names_out())
+    x_train, x_calibration = _matrix(train_rows, features, names), _matrix(calibration_rows, features, names)
+    y_train = train_rows[label].astype("int64").to_dask_array(lengths=True)
+    y_calibration = calibration_rows[label].astype("int64").to_dask_array(lengths=True)
+    local_params = local_classifier.classifier.get_params()
+    # Each Dask worker brings its own threads; LightGBM ignores n_jobs here.
+    dropped = ("importance_type", "n_jobs")
+    model = DaskLGBMClassifier(client=client, **{k: v for k, v in local_params.items() if k not in dropped})
+    model.fit(
+        x_train,
+        y_train,
+        eval_X=(x_calibration,),
+        eval_y=(y_calibration,),
+        categorical_feature=features.categorical_indices(),
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+    classifier = model.to_local()
+    return features, classifier
+
+
+def fit_and_evaluate_distributed(
+    task: Task,
+    files: Sequence[Path],
+    settings: Settings,
+    client: object,
+    params: BoosterParams | None = None,
+    file_format: str = "careops",
+) -> tuple[FitResult, DistributedLoad, dd.DataFrame]:
+    """Fit on the cluster; returns the result, the load counts and the (persisted) valid rows."""
+    params = params or task.booster
+    valid, load = _load(task, files, file_format)
 
     time, label = task.time_column, task.label_column
     labelled = valid[valid[label].notnull()]
@@ -118,28 +161,7 @@ def fit_and_evaluate_distributed(
     train_rows = fit_rows[fit_rows[time] < calibration_start]
     calibration_rows = fit_rows[fit_rows[time] >= calibration_start]
 
-    local_pipeline = build_pipeline(task, params, n_jobs=settings.train_threads, seed=settings.seed)
-    features, local_classifier = pipeline_steps(local_pipeline)
-    watched = dict.fromkeys((*features.categorical, *features.watched))
-    categories = {name: pd.Series(train_rows[name].dropna().unique().compute()) for name in watched}
-    features.fit(pd.DataFrame(categories))
-    names = list(features.get_feature_names_out())
-    x_train, x_calibration = _matrix(train_rows, features, names), _matrix(calibration_rows, features, names)
-    y_train = train_rows[label].astype("int64").to_dask_array(lengths=True)
-    y_calibration = calibration_rows[label].astype("int64").to_dask_array(lengths=True)
-    local_params = local_classifier.classifier.get_params()
-    # Each Dask worker brings its own threads; LightGBM ignores n_jobs here.
-    dropped = ("importance_type", "n_jobs")
-    model = DaskLGBMClassifier(client=client, **{k: v for k, v in local_params.items() if k not in dropped})
-    model.fit(
-        x_train,
-        y_train,
-        eval_X=(x_calibration,),
-        eval_y=(y_calibration,),
-        categorical_feature=features.categorical_indices(),
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )
-    classifier = model.to_local()
+    features, classifier = _fit_booster(task, params, settings, client, train_rows, calibration_rows)
 
     scored = calibration_rows[[time]].assign(label=calibration_rows[label]).compute()
     raw_probability = classifier.predict_proba(features.transform(calibration_rows.compute()))[:, 1]
@@ -171,7 +193,7 @@ def fit_and_evaluate_distributed(
         "rows_train": int(train_rows.shape[0].compute()),
         "rows_calibration": len(scored),
         "rows_holdout": len(holdout_rows),
-        "rows_unlabelled": rows_valid - int(labelled.shape[0].compute()),
+        "rows_unlabelled": load.rows_valid - int(labelled.shape[0].compute()),
         "rows_label_after_cutoff": int(before.shape[0].compute()) - int(fit_rows.shape[0].compute()),
     }
     trained = TrainedModel(task.name, pipeline, history, reasons, lines, claim_history)

@@ -25,7 +25,7 @@ from models.calibration import Calibrator, intercept_offset, shifted
 from models.evaluation import binary_metrics
 from models.pyfunc import load_registered
 from models.registry import alias_version
-from models.tasks import get_task
+from models.tasks import Task, get_task
 from models.trained import TrainedModel
 from training.reports import dump_json
 from training.train import experiment_for, register_version
@@ -62,6 +62,25 @@ def with_offset(trained: TrainedModel, offset: float) -> TrainedModel:
     return updated
 
 
+def _window(
+    task: Task, table: pd.DataFrame, days: int, name: str
+) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """The labelled rows of the last `days` days and the window's first day and last time; an error
+    unless it holds 200 rows with both outcomes."""
+    labelled = table[table[task.label_column].notna()]
+    if labelled.empty:
+        raise RecalibrationError(f"{name} has no labelled {task.name} rows")
+    end = labelled[task.time_column].max()
+    start = end.normalize() - pd.Timedelta(days=days - 1)
+    window = labelled[labelled[task.time_column] >= start]
+    y = window[task.label_column].to_numpy(dtype=int)
+    if len(window) < 200 or len(np.unique(y)) < 2:
+        raise RecalibrationError(
+            f"the last {days} labelled days hold {len(window)} rows; an update needs 200 with both outcomes"
+        )
+    return window, start, end
+
+
 def recalibrate(
     task_name: str, data_path: str | Path, settings: Settings, days: int = 7, file_format: str = "careops"
 ) -> RecalibrationResult:
@@ -79,17 +98,8 @@ def recalibrate(
         raise RecalibrationError(f"{task.name} has no @{settings.champion_alias} version to update")
     trained: TrainedModel = load_registered(f"models:/{task.name}/{base}").trained
     table = task.load(data_path, file_format).valid
-    labelled = table[table[task.label_column].notna()]
-    if labelled.empty:
-        raise RecalibrationError(f"{data_path.name} has no labelled {task.name} rows")
-    end = labelled[task.time_column].max()
-    start = end.normalize() - pd.Timedelta(days=days - 1)
-    window = labelled[labelled[task.time_column] >= start]
+    window, start, end = _window(task, table, days, data_path.name)
     y = window[task.label_column].to_numpy(dtype=int)
-    if len(window) < 200 or len(np.unique(y)) < 2:
-        raise RecalibrationError(
-            f"the last {days} labelled days hold {len(window)} rows; an update needs 200 with both outcomes"
-        )
     probability = trained.predict_frame(table)[table.index.get_indexer(window.index)]
     offset = intercept_offset(probability, y)
     updated = with_offset(trained, offset)

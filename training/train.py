@@ -126,6 +126,85 @@ def register_version(
     return version
 
 
+def _fit(
+    task: Task,
+    data_path: Path,
+    settings: Settings,
+    params: BoosterParams,
+    file_format: str,
+    client: object | None,
+) -> tuple[FitResult, tuple, Iterable[pd.DataFrame]]:
+    """Fit and evaluate in process or on a Dask cluster; the fit, the row counts (read, valid,
+    quarantined, reasons) and the valid table's partitions."""
+    if client is None:
+        loaded = task.load(data_path, file_format)
+        table = loaded.valid
+        start = recent_holdout_start(task, table, settings.holdout_fraction)
+        result = fit_and_evaluate(task, table, start, settings, params)
+        counts = (loaded.rows_read, len(table), len(loaded.quarantined), loaded.reason_counts)
+        return result, counts, [table]
+    result, load, valid = fit_and_evaluate_distributed(
+        task, [data_path], settings, client, params, file_format
+    )
+    counts = (load.rows_read, load.rows_valid, load.rows_quarantined, load.reason_counts)
+    return result, counts, (valid.get_partition(i).compute() for i in range(valid.npartitions))
+
+
+def _seed_stores(
+    task: Task, result: FitResult, settings: Settings, partitions: Iterable[pd.DataFrame]
+) -> None:
+    """Seed the service's store with the training table: the history online scores read."""
+    if task.uses_patient_history:
+        store = AppointmentStore(settings.database_url)
+        horizon = result.trained.history.horizon_days
+        seeded = sum(store.seed(part, horizon) for part in partitions)
+        log.info("seeded the appointment store with %d appointments", seeded)
+    if task.uses_claim_history:
+        claim_store = ClaimStore(settings.database_url)
+        seeded = sum(claim_store.record(part) for part in partitions)
+        claim_store.engine.dispose()
+        log.info("seeded the claim store with %d claims", seeded)
+
+
+def _log_inputs(
+    task: Task,
+    result: FitResult,
+    data_path: Path,
+    file_format: str,
+    distributed: bool,
+    settings: Settings,
+    params: BoosterParams,
+    rows: dict,
+    data_sha256: str,
+) -> None:
+    """The run's tags (data hash, commit, library versions) and parameters (data, settings, rows)."""
+    history = result.trained.history
+    mlflow.set_tags(
+        {
+            "careops.task": task.name,
+            "data_sha256": data_sha256,
+            "careops.git_commit": git_commit(),
+            **{f"lib.{name}": value for name, value in library_versions().items()},
+        }
+    )
+    mlflow.log_params(
+        {
+            "task": task.name,
+            "data_file": data_path.name,
+            "data_format": file_format,
+            "distributed": distributed,
+            "seed": settings.seed,
+            "train_threads": settings.train_threads,
+            "holdout_fraction": settings.holdout_fraction,
+            "holdout_starts": str(result.holdout[task.time_column].min()),
+            "horizon_days": history.horizon_days if history else None,
+            "calibration": result.trained.classifier.calibration_method_,
+            **params.as_params(),
+            **rows,
+        }
+    )
+
+
 def train(
     task_name: str,
     data_path: str | Path,
@@ -141,19 +220,7 @@ def train(
     task = get_task(task_name)
     params = params or task.booster
     data_path = Path(data_path)
-    if client is None:
-        loaded = task.load(data_path, file_format)
-        table = loaded.valid
-        start = recent_holdout_start(task, table, settings.holdout_fraction)
-        result = fit_and_evaluate(task, table, start, settings, params)
-        counts = (loaded.rows_read, len(table), len(loaded.quarantined), loaded.reason_counts)
-        partitions: Iterable[pd.DataFrame] = [table]
-    else:
-        result, load, valid = fit_and_evaluate_distributed(
-            task, [data_path], settings, client, params, file_format
-        )
-        counts = (load.rows_read, load.rows_valid, load.rows_quarantined, load.reason_counts)
-        partitions = (valid.get_partition(i).compute() for i in range(valid.npartitions))
+    result, counts, partitions = _fit(task, data_path, settings, params, file_format, client)
     rows_read, rows_valid, rows_quarantined, reason_counts = counts
     rows = {
         "rows_read": rows_read,
@@ -172,31 +239,7 @@ def train(
         tempfile.TemporaryDirectory() as tmp,
     ):
         folder = Path(tmp)
-        history = result.trained.history
-        mlflow.set_tags(
-            {
-                "careops.task": task.name,
-                "data_sha256": data_sha256,
-                "careops.git_commit": git_commit(),
-                **{f"lib.{name}": value for name, value in library_versions().items()},
-            }
-        )
-        mlflow.log_params(
-            {
-                "task": task.name,
-                "data_file": data_path.name,
-                "data_format": file_format,
-                "distributed": distributed,
-                "seed": settings.seed,
-                "train_threads": settings.train_threads,
-                "holdout_fraction": settings.holdout_fraction,
-                "holdout_starts": str(result.holdout[task.time_column].min()),
-                "horizon_days": history.horizon_days if history else None,
-                "calibration": result.trained.classifier.calibration_method_,
-                **params.as_params(),
-                **rows,
-            }
-        )
+        _log_inputs(task, result, data_path, file_format, distributed, settings, params, rows, data_sha256)
         mlflow.log_dict(reason_counts, "quarantine_reasons.json")
         log_evaluation(result, task, folder)
         card = dump_json(
@@ -211,16 +254,7 @@ def train(
         version = register_version(task, result.trained, card, result.holdout, folder, description)
         champion_set = set_alias_if_absent(registry, task.name, settings.champion_alias, version)
         mlflow.set_tag("careops.champion_set", str(champion_set).lower())
-    if task.uses_patient_history:
-        store = AppointmentStore(settings.database_url)
-        horizon = result.trained.history.horizon_days
-        seeded = sum(store.seed(part, horizon) for part in partitions)
-        log.info("seeded the appointment store with %d appointments", seeded)
-    if task.uses_claim_history:
-        claim_store = ClaimStore(settings.database_url)
-        seeded = sum(claim_store.record(part) for part in partitions)
-        claim_store.engine.dispose()
-        log.info("seeded the claim store with %d claims", seeded)
+    _seed_stores(task, result, settings, partitions)
     return TrainResult(
         task=task.name,
         run_id=run.info.run_id,

@@ -40,6 +40,9 @@ class ClinicOpens:
     clinic_id: str = "C09"
 
 
+CLINICS = 8  # the practice's clinics before any shift
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -49,84 +52,61 @@ def _business_days(start: date, days: int) -> np.ndarray:
     return calendar.to_numpy(dtype="datetime64[s]")
 
 
-def generate_appointments(
-    rows: int,
-    seed: int = 42,
-    start: date = date(2026, 1, 5),
-    business_days: int = 130,
-    shift: ClinicOpens | None = None,
-) -> pd.DataFrame:
-    """Generate `rows` labelled appointments, sorted by start, with `true_no_show_probability`.
-
-    With `shift`, the practice changes from its start date on (see `ClinicOpens`)."""
-    if rows < 1:
-        raise ValueError("rows must be at least 1")
-    rng = np.random.default_rng(seed)
-    n_patients = max(1, rows // 4)
-    n_clinics = 8
-
-    age = np.clip(np.round(rng.gamma(shape=2.2, scale=19.0, size=n_patients)), 0, 100).astype(int)
-    sex = rng.choice(np.array(["F", "M"]), size=n_patients, p=[0.58, 0.42])
+def _patients(
+    rng: np.random.Generator, count: int, clinics: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each patient's age, sex, payer type, home clinic and visit rate."""
+    age = np.clip(np.round(rng.gamma(shape=2.2, scale=19.0, size=count)), 0, 100).astype(int)
+    sex = rng.choice(np.array(["F", "M"]), size=count, p=[0.58, 0.42])
     payer = np.where(
         age >= 65,
-        rng.choice(np.array(["medicare", "commercial"]), size=n_patients, p=[0.85, 0.15]),
-        rng.choice(np.array(["commercial", "medicaid", "self_pay"]), size=n_patients, p=[0.62, 0.30, 0.08]),
+        rng.choice(np.array(["medicare", "commercial"]), size=count, p=[0.85, 0.15]),
+        rng.choice(np.array(["commercial", "medicaid", "self_pay"]), size=count, p=[0.62, 0.30, 0.08]),
     )
-    home_clinic = rng.integers(0, n_clinics, size=n_patients)
-    visit_rate = rng.gamma(shape=1.5, scale=1.0, size=n_patients)
-    clinic_effect = rng.normal(0.0, 0.25, size=n_clinics)
+    home_clinic = rng.integers(0, clinics, size=count)
+    visit_rate = rng.gamma(shape=1.5, scale=1.0, size=count)
+    return age, sex, payer, home_clinic, visit_rate
 
-    patient = rng.choice(n_patients, size=rows, p=visit_rate / visit_rate.sum())
-    days = _business_days(start, business_days)
-    day = days[rng.integers(0, len(days), size=rows)]
-    slot = rng.integers(0, 36, size=rows)  # 15-minute slots from 08:00 to 16:45
-    starts_at = day + (8 * 3600 + slot * 900).astype("timedelta64[s]")
-    clinic = np.where(rng.random(rows) < 0.85, home_clinic[patient], rng.integers(0, n_clinics, size=rows))
-    provider = rng.integers(1, 5, size=rows)
-    appointment_type = rng.choice(np.array(APPOINTMENT_TYPES), size=rows, p=TYPE_SHARES)
-    duration = np.array([TYPE_DURATION[t] for t in appointment_type])
 
-    same_day = rng.random(rows) < 0.22
-    lead_days = np.where(same_day, 0, np.minimum(np.ceil(rng.exponential(14.0, size=rows)), 120))
-    # Same-day bookings happen 30 min to 4 h before the start; others at any hour of the day.
-    offset_seconds = np.where(
-        same_day, rng.integers(1800, 4 * 3600, size=rows), rng.integers(-6 * 3600, 6 * 3600, size=rows)
-    )
-    booked_at = starts_at - (lead_days * 86400 + offset_seconds).astype("timedelta64[s]")
-    lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
-    reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
-    reminder_works = np.ones(rows, dtype=bool)
-    clinic_names = [f"C{c + 1:02d}" for c in range(n_clinics)]
-    if shift is not None:
-        # Drawn from a generator of its own, so the practice before the shift is the same as without.
-        moved = (day >= np.datetime64(shift.start)) & (
-            np.random.default_rng(seed + 1).random(rows) < shift.share
-        )
-        clinic = np.where(moved, n_clinics, clinic)
-        clinic_effect = np.append(clinic_effect, shift.effect)
-        clinic_names.append(shift.clinic_id)
-        reminder_works = ~moved
-
+def _static_logit(
+    starts_at: np.ndarray,
+    lead: np.ndarray,
+    age: np.ndarray,
+    payer: np.ndarray,
+    appointment_type: np.ndarray,
+    reminded: np.ndarray,
+) -> np.ndarray:
+    """Each visit's log-odds of a no-show from what is known when it is booked (the clinic's effect
+    and the patient's history are added by the caller)."""
     weekday = pd.DatetimeIndex(starts_at).day_of_week.to_numpy()
     hour = pd.DatetimeIndex(starts_at).hour.to_numpy()
-    patient_age = age[patient]
-    static_logit = (
+    return (
         -2.5
         + 0.55 * np.log1p(lead)
         - 0.9 * (lead < 1)
         + WEEKDAY_EFFECT[np.minimum(weekday, 4)]
         + 0.15 * (hour < 9)
         + 0.25 * (hour >= 16)
-        + 0.45 * ((patient_age >= 18) & (patient_age < 30))
-        - 0.30 * (patient_age >= 65)
-        - 0.15 * (patient_age < 12)
-        + np.array([PAYER_EFFECT[p] for p in payer[patient]])
+        + 0.45 * ((age >= 18) & (age < 30))
+        - 0.30 * (age >= 65)
+        - 0.15 * (age < 12)
+        + np.array([PAYER_EFFECT[p] for p in payer])
         + np.array([TYPE_EFFECT[t] for t in appointment_type])
-        - 0.35 * (reminder & reminder_works)
-        + clinic_effect[clinic]
+        - 0.35 * reminded
     )
 
-    order = np.lexsort((slot, starts_at))
+
+def _outcomes(
+    rng: np.random.Generator,
+    order: np.ndarray,
+    patient: np.ndarray,
+    day: np.ndarray,
+    static_logit: np.ndarray,
+    n_patients: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each visit's true probability and drawn outcome, day by day in start order: a patient's
+    earlier outcomes move their later visits' odds once the day they happened has ended."""
+    rows = len(patient)
     probability = np.empty(rows)
     no_show = np.empty(rows, dtype=bool)
     prior_visits = np.zeros(n_patients)
@@ -149,6 +129,67 @@ def generate_appointments(
         # Outcomes become known only after the day ends.
         np.add.at(prior_visits, who, 1)
         np.add.at(prior_no_shows, who, no_show[block])
+    return probability, no_show
+
+
+def generate_appointments(
+    rows: int,
+    seed: int = 42,
+    start: date = date(2026, 1, 5),
+    business_days: int = 130,
+    shift: ClinicOpens | None = None,
+) -> pd.DataFrame:
+    """Generate `rows` labelled appointments, sorted by start, with `true_no_show_probability`.
+
+    With `shift`, the practice changes from its start date on (see `ClinicOpens`)."""
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    rng = np.random.default_rng(seed)
+    n_patients = max(1, rows // 4)
+
+    age, sex, payer, home_clinic, visit_rate = _patients(rng, n_patients, CLINICS)
+    clinic_effect = rng.normal(0.0, 0.25, size=CLINICS)
+
+    patient = rng.choice(n_patients, size=rows, p=visit_rate / visit_rate.sum())
+    days = _business_days(start, business_days)
+    day = days[rng.integers(0, len(days), size=rows)]
+    slot = rng.integers(0, 36, size=rows)  # 15-minute slots from 08:00 to 16:45
+    starts_at = day + (8 * 3600 + slot * 900).astype("timedelta64[s]")
+    clinic = np.where(rng.random(rows) < 0.85, home_clinic[patient], rng.integers(0, CLINICS, size=rows))
+    provider = rng.integers(1, 5, size=rows)
+    appointment_type = rng.choice(np.array(APPOINTMENT_TYPES), size=rows, p=TYPE_SHARES)
+    duration = np.array([TYPE_DURATION[t] for t in appointment_type])
+
+    same_day = rng.random(rows) < 0.22
+    lead_days = np.where(same_day, 0, np.minimum(np.ceil(rng.exponential(14.0, size=rows)), 120))
+    # Same-day bookings happen 30 min to 4 h before the start; others at any hour of the day.
+    offset_seconds = np.where(
+        same_day, rng.integers(1800, 4 * 3600, size=rows), rng.integers(-6 * 3600, 6 * 3600, size=rows)
+    )
+    booked_at = starts_at - (lead_days * 86400 + offset_seconds).astype("timedelta64[s]")
+    lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
+    reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
+    reminder_works = np.ones(rows, dtype=bool)
+    clinic_names = [f"C{c + 1:02d}" for c in range(CLINICS)]
+    if shift is not None:
+        # Drawn from a generator of its own, so the practice before the shift is the same as without.
+        moved = (day >= np.datetime64(shift.start)) & (
+            np.random.default_rng(seed + 1).random(rows) < shift.share
+        )
+        clinic = np.where(moved, CLINICS, clinic)
+        clinic_effect = np.append(clinic_effect, shift.effect)
+        clinic_names.append(shift.clinic_id)
+        reminder_works = ~moved
+
+    patient_age = age[patient]
+    static_logit = (
+        _static_logit(
+            starts_at, lead, patient_age, payer[patient], appointment_type, reminder & reminder_works
+        )
+        + clinic_effect[clinic]
+    )
+    order = np.lexsort((slot, starts_at))
+    probability, no_show = _outcomes(rng, order, patient, day, static_logit, n_patients)
 
     frame = pd.DataFrame(
         {

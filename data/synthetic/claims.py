@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -12,6 +11,7 @@ import pandas as pd
 
 from data.reference import Payer, Procedure, payers, procedures
 from data.schemas import DenialCategory
+from data.synthetic.claim_truth import CATEGORIES, Mechanism, draw_line_outcomes, exact_truth
 
 # Encounter profiles: the diagnoses seen together and the services they usually lead to.
 PROFILES: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {
@@ -62,7 +62,6 @@ ROOT_CAUSE_SHARES = {
     DenialCategory.TIMELY_FILING: 0.054,
     DenialCategory.CODING: 0.128,
 }
-CATEGORIES = tuple(DenialCategory)
 EDITS_SEED, EDITS_PER_PAYER, EDIT_HAZARD = 2026, 2, 0.4
 EDIT_CATEGORIES = (DenialCategory.MEDICAL_NECESSITY, DenialCategory.CODING, DenialCategory.NON_COVERED)
 DUPLICATE_RATE = 0.02  # claims sent again, unchanged, while the first is still open
@@ -116,20 +115,6 @@ def payer_edits() -> dict[tuple[str, str], DenialCategory]:
     return edits
 
 
-@dataclass(frozen=True)
-class Mechanism:
-    """A way the claim can be denied: its hazard, its category (None: the payer's unexplained denial,
-    whose category is drawn from the payer type's shares) and the lines it denies (None: all of them)."""
-
-    hazard: float
-    category: DenialCategory | None
-    lines: tuple[int, ...] | None = None
-
-    def covers(self, line: int) -> bool:
-        """Whether this mechanism, when it fires, denies `line`."""
-        return self.lines is None or line in self.lines
-
-
 def _mechanisms(
     payer: Payer,
     codes: list[str],
@@ -177,95 +162,6 @@ def _mechanisms(
             out.append(Mechanism(EDIT_HAZARD, edits[(payer.payer_id, code)], (line,)))
     out.append(Mechanism(BASE_HAZARD[payer.payer_type], None))
     return sorted(out, key=lambda m: -m.hazard)
-
-
-@dataclass(frozen=True)
-class Truth:
-    """What the claim's observables say: P(claim denied), P(each line denied), the likeliest categories."""
-
-    claim_probability: float
-    line_probabilities: list[float]
-    category: DenialCategory
-    line_categories: list[DenialCategory]
-
-
-def exact_truth(mechanisms: list[Mechanism], charges: list[float], base_shares: np.ndarray) -> Truth:
-    """Exact probabilities under independent mechanisms.
-
-    A claim is denied when every line is; its category is the one reported on its largest line (the
-    835 rule: the largest adjustment), which is the strongest mechanism that fired on that line.
-    """
-    n = len(charges)
-    whole = [m for m in mechanisms if m.lines is None]
-    claim_survive = float(np.prod([1 - m.hazard for m in whole]))
-    line_hit = [
-        1 - float(np.prod([1 - m.hazard for m in mechanisms if m.lines and line in m.lines]))
-        for line in range(n)
-    ]
-    top = int(np.argmax(charges))
-    others_all_hit = float(np.prod([line_hit[k] for k in range(n) if k != top]))
-
-    def needs_the_rest(index: int, m: Mechanism) -> float:
-        # A line rule denies the top line; the claim also needs every other line denied.
-        if m.lines is None:
-            return 1.0
-        later_whole = float(np.prod([1 - w.hazard for w in mechanisms[index + 1 :] if w.lines is None]))
-        return 1 - later_whole * (1 - others_all_hit)
-
-    share = _reported_shares(mechanisms, top, base_shares, needs_the_rest)
-    return Truth(
-        claim_probability=1 - claim_survive * (1 - float(np.prod(line_hit))),
-        line_probabilities=[1 - claim_survive * (1 - h) for h in line_hit],
-        category=max(CATEGORIES, key=lambda c: share[c]),
-        line_categories=[_likeliest_line_category(mechanisms, line, base_shares) for line in range(n)],
-    )
-
-
-def _likeliest_line_category(
-    mechanisms: list[Mechanism], line: int, base_shares: np.ndarray
-) -> DenialCategory:
-    """The category most likely reported on a line: the strongest mechanism that fires on it."""
-    share = _reported_shares(mechanisms, line, base_shares, lambda index, m: 1.0)
-    return max(CATEGORIES, key=lambda c: share[c])
-
-
-def _reported_shares(
-    mechanisms: list[Mechanism],
-    line: int,
-    base_shares: np.ndarray,
-    weight: Callable[[int, Mechanism], float],
-) -> dict[DenialCategory, float]:
-    """P(each category is the one reported on `line`), each first-firing mechanism times `weight`.
-
-    Mechanisms are in strength order; the first one that fires on the line is reported.
-    """
-    share = dict.fromkeys(CATEGORIES, 0.0)
-    survive = 1.0
-    for index, m in enumerate(mechanisms):
-        if not m.covers(line):
-            continue
-        first = m.hazard * survive * weight(index, m)
-        if m.category is None:
-            for k, c in enumerate(CATEGORIES):
-                share[c] += first * base_shares[k]
-        else:
-            share[m.category] += first
-        survive *= 1 - m.hazard
-    return share
-
-
-def draw_line_outcomes(
-    mechanisms: list[Mechanism], n_lines: int, base_shares: np.ndarray, rng: np.random.Generator
-) -> list[DenialCategory | None]:
-    """Per line, the category the payer reports (the strongest mechanism that fired on it), or None."""
-    fired = []
-    for m in mechanisms:
-        if rng.random() < m.hazard:
-            category = m.category
-            if category is None:
-                category = CATEGORIES[int(rng.choice(len(CATEGORIES), p=base_shares))]
-            fired.append((m, category))
-    return [next((c for m, c in fired if m.covers(line)), None) for line in range(n_lines)]
 
 
 def _adjudicate(
@@ -348,6 +244,65 @@ class PayerTightens:
     hazard: float = 0.5
 
 
+def _base_shares() -> dict[str, np.ndarray]:
+    """Per payer type, the shares of root causes its unexplained denials are drawn from."""
+    published = np.array([ROOT_CAUSE_SHARES.get(c, 0.0) for c in CATEGORIES])
+    published /= published.sum()
+    base_shares = {}
+    for payer_type, dominant in DOMINANT_BASE_CATEGORY.items():
+        shares = (1 - DOMINANT_SHARE) * published
+        shares[CATEGORIES.index(dominant)] += DOMINANT_SHARE
+        base_shares[payer_type] = shares
+    return base_shares
+
+
+def _patients(rng: np.random.Generator, count: int) -> tuple[np.ndarray, list[Payer]]:
+    """Each patient's age and payer (Medicare past 65; the payer types' shares below)."""
+    by_type: dict[str, list[Payer]] = {}
+    for payer in payers().values():
+        by_type.setdefault(payer.payer_type, []).append(payer)
+    ages = np.clip(np.round(rng.normal(52, 20, size=count)), 0, 99).astype(int)
+    chosen: list[Payer] = []
+    for age in ages:
+        shares = PAYER_TYPE_SHARES_65_PLUS if age >= 65 else PAYER_TYPE_SHARES_UNDER_65
+        payer_type = str(rng.choice(list(shares), p=list(shares.values())))
+        choices = by_type[payer_type]
+        chosen.append(choices[int(rng.integers(0, len(choices)))])
+    return ages, chosen
+
+
+def _diagnoses(rng: np.random.Generator, profile: str, profile_names: list[str]) -> list[str]:
+    """The claim's diagnoses: the profile's primary and some of its others (now and then another's)."""
+    diagnosis_pool = PROFILES[profile][1]
+    if rng.random() < 0.03:  # documentation points at another problem: necessity fails
+        other = str(rng.choice([p for p in profile_names if p != profile]))
+        diagnosis_pool = PROFILES[other][1]
+    secondary = rng.choice(diagnosis_pool[1:], size=int(rng.integers(0, len(diagnosis_pool))), replace=False)
+    return [diagnosis_pool[0], *(str(d) for d in secondary)]
+
+
+def _dates(rng: np.random.Generator, start: date, days: int) -> tuple[date, date, date | None]:
+    """Submission, service and eligibility-check dates: submissions at a steady pace, the service
+    `delay` days earlier, eligibility checked shortly before it (or long before, or never)."""
+    submitted_at = start + timedelta(days=int(rng.integers(0, days)))
+    delay_kind = rng.random()
+    if delay_kind < 0.93:
+        delay = int(rng.geometric(0.15))
+    elif delay_kind < 0.985:
+        delay = int(rng.integers(20, 90))
+    else:
+        delay = int(rng.integers(90, 400))
+    service_date = submitted_at - timedelta(days=delay)
+    verification = rng.random()
+    if verification < 0.06:
+        eligibility_verified_at = None
+    elif verification < 0.10:
+        eligibility_verified_at = service_date - timedelta(days=int(rng.integers(31, 120)))
+    else:
+        eligibility_verified_at = service_date - timedelta(days=int(rng.integers(0, 11)))
+    return submitted_at, service_date, eligibility_verified_at
+
+
 def generate_claims(
     rows: int,
     seed: int = 42,
@@ -362,28 +317,12 @@ def generate_claims(
         raise ValueError("rows must be at least 1")
     rng = np.random.default_rng(seed)
     catalog = procedures()
-    payer_table = list(payers().values())
-    by_type: dict[str, list[Payer]] = {}
-    for payer in payer_table:
-        by_type.setdefault(payer.payer_type, []).append(payer)
     profile_names = list(PROFILES)
     profile_weights = np.array([PROFILES[p][0] for p in profile_names])
     profile_weights /= profile_weights.sum()
-    published = np.array([ROOT_CAUSE_SHARES.get(c, 0.0) for c in CATEGORIES])
-    published /= published.sum()
-    base_shares = {}
-    for payer_type, dominant in DOMINANT_BASE_CATEGORY.items():
-        shares = (1 - DOMINANT_SHARE) * published
-        shares[CATEGORIES.index(dominant)] += DOMINANT_SHARE
-        base_shares[payer_type] = shares
+    base_shares = _base_shares()
     n_patients = max(1, rows // 3)
-    patient_age = np.clip(np.round(rng.normal(52, 20, size=n_patients)), 0, 99).astype(int)
-    patient_payer: list[Payer] = []
-    for age in patient_age:
-        shares = PAYER_TYPE_SHARES_65_PLUS if age >= 65 else PAYER_TYPE_SHARES_UNDER_65
-        payer_type = str(rng.choice(list(shares), p=list(shares.values())))
-        choices = by_type[payer_type]
-        patient_payer.append(choices[int(rng.integers(0, len(choices)))])
+    patient_age, patient_payer = _patients(rng, n_patients)
 
     records: list[dict] = []
     while len(records) < rows:
@@ -392,31 +331,8 @@ def generate_claims(
         age = int(patient_age[patient])
         profile = str(rng.choice(profile_names, p=profile_weights))
         codes, modifiers, units = _claim_lines(profile, age, rng, catalog)
-        diagnosis_pool = PROFILES[profile][1]
-        if rng.random() < 0.03:  # documentation points at another problem: necessity fails
-            other = str(rng.choice([p for p in profile_names if p != profile]))
-            diagnosis_pool = PROFILES[other][1]
-        secondary = rng.choice(
-            diagnosis_pool[1:], size=int(rng.integers(0, len(diagnosis_pool))), replace=False
-        )
-        diagnoses = [diagnosis_pool[0], *(str(d) for d in secondary)]
-        # Submissions arrive at a steady pace; the service they bill happened `delay` days earlier.
-        submitted_at = start + timedelta(days=int(rng.integers(0, days)))
-        delay_kind = rng.random()
-        if delay_kind < 0.93:
-            delay = int(rng.geometric(0.15))
-        elif delay_kind < 0.985:
-            delay = int(rng.integers(20, 90))
-        else:
-            delay = int(rng.integers(90, 400))
-        service_date = submitted_at - timedelta(days=delay)
-        verification = rng.random()
-        if verification < 0.06:
-            eligibility_verified_at = None
-        elif verification < 0.10:
-            eligibility_verified_at = service_date - timedelta(days=int(rng.integers(31, 120)))
-        else:
-            eligibility_verified_at = service_date - timedelta(days=int(rng.integers(0, 11)))
+        diagnoses = _diagnoses(rng, profile, profile_names)
+        submitted_at, service_date, eligibility_verified_at = _dates(rng, start, days)
         needs_auth = any(c in payer.auth_required_codes for c in codes)
         has_auth = rng.random() < (0.85 if needs_auth else 0.05)
         rendering_missing = rng.random() < 0.03

@@ -75,6 +75,102 @@ def _group_sums(slots: Sequence[Sequence[float]], groups: Sequence[Sequence[str 
     return names, g_sum, g_sq
 
 
+def _one_more(rows: np.ndarray, p_new: float) -> np.ndarray:
+    """Arrival distributions with one more booking that comes with probability `p_new`."""
+    out = np.zeros((len(rows), rows.shape[1] + 1))
+    out[:, :-1] += (1 - p_new) * rows
+    out[:, 1:] += p_new * rows
+    return out
+
+
+@dataclass(frozen=True)
+class _GroupWaits:
+    """The patient groups' sums of show probabilities per slot, for their mean waits."""
+
+    names: list[str]
+    g_sum: np.ndarray
+    g_sq: np.ndarray
+    slot_minutes: float
+
+    def gap(self, backlog_ahead: np.ndarray, totals: np.ndarray) -> np.ndarray:
+        """Largest minus smallest mean wait across groups: (groups, C) ahead, (C, S) slot totals."""
+        if len(self.names) < 2:
+            return np.zeros(backlog_ahead.shape[1])
+        g_arrivals = np.maximum(self.g_sum.sum(axis=1), 1e-12)
+        among = (totals @ self.g_sum.T).T - self.g_sq.sum(axis=1, keepdims=True)  # others alongside
+        mean_wait = self.slot_minutes * (backlog_ahead + among / 2) / g_arrivals[:, None]
+        return mean_wait.max(axis=0) - mean_wait.min(axis=0)
+
+
+def _passes(
+    booked: list[list[float]],
+    width: int,
+    p_new: float,
+    cap: int,
+    bound_slots: float,
+    costs: Costs,
+    slot_minutes: float,
+    waits: _GroupWaits,
+) -> tuple[SessionPasses, np.ndarray, np.ndarray]:
+    """The session's forward and backward passes, with the arrival distributions and the per-slot
+    figure coefficients (`alphas`) that placements update."""
+    slots = len(booked)
+    # Arrival distributions, wide enough for every overbook to come, and each slot's variant with
+    # one more overbook; backlog levels up to the most that any of them can reach.
+    pmfs = np.zeros((slots, width))
+    pmfs[:, : max(len(s) for s in booked) + 1] = arrival_pmfs(booked)
+    levels = np.arange(sum(max(len(s) - 1, 0) for s in booked) + cap + 3)
+    # Figures: 0 the cost (waiting, idle, overtime), 1 P(overtime beyond the bound), 2.. each
+    # group's expected backlog ahead of its patients; all linear in the backlog (see variants.py).
+    terminal = np.vstack(
+        [
+            costs.overtime_per_minute * slot_minutes * levels,
+            levels > bound_slots,
+            np.zeros((len(waits.names), len(levels))),
+        ]
+    )
+    betas = np.zeros((len(terminal), slots))
+    betas[0] = costs.idle_per_minute * slot_minutes
+    waiting_cost = costs.wait_per_minute * slot_minutes
+    sums = np.array([sum(s) for s in booked])
+    alphas = np.vstack([waiting_cost * sums, np.zeros(slots), waits.g_sum])
+    variant_alpha = np.zeros(len(terminal))
+    variant_alpha[0] = waiting_cost * p_new
+    passes = SessionPasses(pmfs, _one_more(pmfs, p_new), alphas, betas, terminal, variant_alpha)
+    return passes, pmfs, alphas
+
+
+def _result(
+    booked: list[list[float]],
+    current: list[list[float]],
+    groups: Sequence[Sequence[str | None]] | None,
+    overbooks: list[int],
+    placements: list[int],
+    slot_minutes: float,
+    costs: Costs,
+    p_new: float,
+    before_backlog: tuple,
+    after_backlog: tuple,
+) -> Recommendation:
+    """The recommendation, with the session's figures before the first placement and after the last
+    (from the backlogs the passes already hold)."""
+    group_labels = None
+    if groups is not None:
+        group_labels = [list(groups[t]) + [None] * overbooks[t] for t in range(len(booked))]
+    # The passes already hold each slot's backlog, before the first placement and after the last.
+    before = figures_from_backlog(booked, slot_minutes, groups, *before_backlog)
+    after = figures_from_backlog(current, slot_minutes, group_labels, *after_backlog)
+    return Recommendation(
+        overbooks=overbooks,
+        before=before,
+        after=after,
+        net_value_before=costs.net_value(before),
+        net_value_after=costs.net_value(after),
+        overbook_show_probability=p_new,
+        placements=placements,
+    )
+
+
 def recommend(
     slots: Sequence[Sequence[float]],
     slot_minutes: float,
@@ -96,55 +192,20 @@ def recommend(
         if overbook_show_probability is not None
         else (float(np.mean(everyone)) if everyone else 0.8)
     )
-    cap = limits.max_per_session if limits.max_per_session is not None else len(booked)
     bound_slots = limits.overtime_bound_minutes / slot_minutes
-    names, g_sum, g_sq = _group_sums(booked, groups if fairness == "equal_wait" else None)
-    g_arrivals = np.maximum(g_sum.sum(axis=1), 1e-12)
+    waits = _GroupWaits(*_group_sums(booked, groups if fairness == "equal_wait" else None), slot_minutes)
     waiting_cost = costs.wait_per_minute * slot_minutes
     overbooks = [0] * len(booked)
     placements: list[int] = []
     current = [list(s) for s in booked]
     sums = np.array([sum(s) for s in current])
     squares = np.array([sum(p * p for p in s) for s in current])
-
-    def gap(backlog_ahead: np.ndarray, totals: np.ndarray) -> np.ndarray:
-        """Largest minus smallest mean wait across groups: (groups, C) ahead, (C, S) slot totals."""
-        if len(names) < 2:
-            return np.zeros(backlog_ahead.shape[1])
-        among = (totals @ g_sum.T).T - g_sq.sum(axis=1, keepdims=True)  # others arriving alongside
-        mean_wait = slot_minutes * (backlog_ahead + among / 2) / g_arrivals[:, None]
-        return mean_wait.max(axis=0) - mean_wait.min(axis=0)
-
     slots = len(booked)
-    cap = min(cap, slots * limits.max_per_slot)
-    # Arrival distributions, wide enough for every overbook to come, and each slot's variant with
-    # one more overbook; backlog levels up to the most that any of them can reach.
-    width = max(len(s) for s in booked) + limits.max_per_slot + 1
-    pmfs = np.zeros((slots, width))
-    pmfs[:, : max(len(s) for s in booked) + 1] = arrival_pmfs(booked)
-
-    def one_more(rows: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(rows), rows.shape[1] + 1))
-        out[:, :-1] += (1 - p_new) * rows
-        out[:, 1:] += p_new * rows
-        return out
-
-    levels = np.arange(sum(max(len(s) - 1, 0) for s in booked) + cap + 3)
-    # Figures: 0 the cost (waiting, idle, overtime), 1 P(overtime beyond the bound), 2.. each
-    # group's expected backlog ahead of its patients; all linear in the backlog (see variants.py).
-    terminal = np.vstack(
-        [
-            costs.overtime_per_minute * slot_minutes * levels,
-            levels > bound_slots,
-            np.zeros((len(names), len(levels))),
-        ]
+    cap = min(
+        slots if limits.max_per_session is None else limits.max_per_session, slots * limits.max_per_slot
     )
-    betas = np.zeros((len(terminal), slots))
-    betas[0] = costs.idle_per_minute * slot_minutes
-    alphas = np.vstack([waiting_cost * sums, np.zeros(slots), g_sum])
-    variant_alpha = np.zeros(len(terminal))
-    variant_alpha[0] = waiting_cost * p_new
-    passes = SessionPasses(pmfs, one_more(pmfs), alphas, betas, terminal, variant_alpha)
+    width = max(len(s) for s in booked) + limits.max_per_slot + 1
+    passes, pmfs, alphas = _passes(booked, width, p_new, cap, bound_slots, costs, slot_minutes, waits)
     before_backlog = passes.backlog(bound_slots)
     while len(placements) < cap:
         figures = passes.figures()
@@ -161,9 +222,9 @@ def recommend(
         if limits.max_overtime_probability is not None:
             feasible &= figures.variants[1] <= limits.max_overtime_probability
         if fairness == "equal_wait":
-            gap_now = gap(figures.session[2:, None], sums[None])[0]
+            gap_now = waits.gap(figures.session[2:, None], sums[None])[0]
             candidates = np.repeat(sums[None], slots, axis=0) + p_new * np.eye(slots)
-            gaps = gap(figures.variants[2:], candidates)
+            gaps = waits.gap(figures.variants[2:], candidates)
             feasible &= gaps <= max(wait_gap_tolerance_minutes, gap_now) + 1e-12
         if not feasible.any():
             break
@@ -175,20 +236,8 @@ def recommend(
         squares[t] += p_new * p_new
         alphas[0, t] = waiting_cost * sums[t]
         pmfs[t] = passes.variant_pmfs[t, :width]  # the variant just placed is the slot now
-        passes.change(t, pmfs[t], one_more(pmfs[t : t + 1])[0], alphas[:, t])
+        passes.change(t, pmfs[t], _one_more(pmfs[t : t + 1], p_new)[0], alphas[:, t])
 
-    group_labels = None
-    if groups is not None:
-        group_labels = [list(groups[t]) + [None] * overbooks[t] for t in range(len(booked))]
-    # The passes already hold each slot's backlog, before the first placement and after the last.
-    before = figures_from_backlog(booked, slot_minutes, groups, *before_backlog)
-    after = figures_from_backlog(current, slot_minutes, group_labels, *passes.backlog(bound_slots))
-    return Recommendation(
-        overbooks=overbooks,
-        before=before,
-        after=after,
-        net_value_before=costs.net_value(before),
-        net_value_after=costs.net_value(after),
-        overbook_show_probability=p_new,
-        placements=placements,
-    )
+    after_backlog = passes.backlog(bound_slots)
+    return _result(booked, current, groups, overbooks, placements, slot_minutes, costs, p_new,
+                   before_backlog, after_backlog)  # fmt: skip

@@ -9,7 +9,8 @@ import pytest
 from data.reference import payers
 from data.schemas import DenialCategory
 from data.synthetic.appointments import generate_appointments
-from data.synthetic.claims import CATEGORIES, Mechanism, draw_line_outcomes, exact_truth, generate_claims
+from data.synthetic.claim_truth import CATEGORIES, Mechanism, draw_line_outcomes, exact_truth
+from data.synthetic.claims import generate_claims
 
 # docs/domain.md: initial denial rate by payer type (Premier 2022; KFF 2023 for marketplace).
 PUBLISHED_DENIAL_RATES = {
