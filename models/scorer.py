@@ -23,7 +23,7 @@ TABLE_SHAP_ROWS = 16
 
 
 @dataclass(frozen=True)
-class Factor:
+class ScoreFactor:
     """One input's push on a score: its name, its value and its signed contribution (log-odds)."""
 
     name: str
@@ -140,7 +140,7 @@ class CompiledScorer:
             self._tree_shap_tried = True
         return self._tree_shap
 
-    def top_factors(self, matrix: np.ndarray, count: int = 5) -> list[list[Factor]]:
+    def top_factors(self, matrix: np.ndarray, count: int = 5) -> list[list[ScoreFactor]]:
         """Per row, the `count` inputs with the largest TreeSHAP contributions (from the tables of
         models.treeshap for a few rows, LightGBM's pred_contrib for more: the same numbers).
 
@@ -162,7 +162,7 @@ class CompiledScorer:
             values = {names[c]: self._readable(c, matrix[row, c]) for c in (*shown, *self._context)}
             factors.append(
                 [
-                    Factor(
+                    ScoreFactor(
                         names[c],
                         values[names[c]],
                         float(contributions[row, c]),

@@ -21,7 +21,7 @@ from features.claim_history import online_claim_history
 from features.claim_lines import line_rule_flags
 from models.decisions.denial_fixes import line_fixes, recommended_fix
 from models.decisions.worklist import dollars_at_risk
-from models.scorer import CompiledScorer, Factor, Scored
+from models.scorer import CompiledScorer, Scored, ScoreFactor
 from services.model_set import LoadedModel, ModelSet
 from services.monitoring.score_log import ScoreLog
 
@@ -59,7 +59,7 @@ class ClaimScores:
     probability: np.ndarray
     lines: list[list[LineRisk]]
     reasons: list[list[ReasonRisk]]
-    factors: list[list[Factor]]
+    factors: list[list[ScoreFactor]]
     unseen: list[list[str]]
     expected_payment: np.ndarray
     dollars_at_risk: np.ndarray

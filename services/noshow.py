@@ -19,7 +19,7 @@ from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore, OutcomeResult, booking_rows
 from data.stores.booking_queue import BookingQueue
 from features.history import online_history
-from models.scorer import Factor
+from models.scorer import ScoreFactor
 from services.model_set import LoadedModel, ModelSet
 from services.monitoring.score_log import ScoreLog
 from services.offload import run_scoring
@@ -41,7 +41,7 @@ class AppointmentScores:
 
     model: LoadedModel | None
     probability: np.ndarray
-    factors: list[list[Factor]]
+    factors: list[list[ScoreFactor]]
     unseen: list[list[str]]
     matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
 

@@ -17,7 +17,7 @@ from data.epoch import epoch_day
 from data.schemas import Appointment
 from models.decisions.overbooking import Costs, Recommendation, recommend
 from models.decisions.risk_bands import RiskBands
-from models.scorer import Factor
+from models.scorer import ScoreFactor
 from services.model_set import LoadedModel
 from services.noshow import Booking, NoShowService, missing_inputs
 
@@ -33,12 +33,12 @@ class ScoredVisit:
     outcome: str | None
     probability: float
     band: str
-    factors: list[Factor]
+    factors: list[ScoreFactor]
     missing: list[str]
 
 
 @dataclass
-class Session:
+class ClinicSession:
     """One provider's half-day: its visits by slot, and the overbooking plan for it."""
 
     provider_id: str
@@ -56,7 +56,7 @@ class DaySchedule:
     clinic_id: str
     day: datetime
     visits: list[ScoredVisit]
-    sessions: list[Session]
+    sessions: list[ClinicSession]
     call_list: list[ScoredVisit]
 
 
@@ -105,7 +105,7 @@ def day_schedule(
     for (provider, half), slots in sorted(by_session.items(), key=lambda s: (s[0][0], s[0][1] != "morning")):
         ordered = sorted(slots.items())
         minutes = _slot_minutes([t for t, _ in ordered], [v.appointment.duration_minutes for v in visits])
-        session = Session(provider, half, ordered, slot_minutes=minutes)
+        session = ClinicSession(provider, half, ordered, slot_minutes=minutes)
         session.accepted = [accepted.get((provider, t), 0) for t, _ in ordered]
         shows = [[1 - v.probability for v in group] for _, group in ordered]
         p_new = sum(sum(s) for s in shows) / max(1, sum(len(s) for s in shows))

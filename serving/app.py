@@ -25,18 +25,19 @@ from serving.dependencies import AppState
 from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
-from serving.pages import models_page
+from serving.pages import day as day_pages
+from serving.pages import models_page, rendering, sign_in
 from serving.pages import numbers as numbers_pages
-from serving.pages import routes as pages
 from serving.pages import worklist as worklist_pages
-from serving.pages.session import Sessions
+from serving.pages.page_sessions import PageSessions
 from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
 
 log = logging.getLogger(__name__)
 ROUTERS = (
     health.router, noshow.router, overbook.router, fhir.router, admin.router, denial.router,
-    monitoring.router, pages.router, worklist_pages.router, numbers_pages.router, models_page.router,
+    monitoring.router, sign_in.router, day_pages.router, worklist_pages.router, numbers_pages.router,
+    models_page.router,
 )  # fmt: skip
 
 
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         code_tables=CodeTables.load(settings.code_tables),
         models=ModelSet(),
         metrics=ServiceMetrics(),
-        page_sessions=Sessions(keys),
+        page_sessions=PageSessions(keys),
     )
 
     @asynccontextmanager
@@ -110,8 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLog)  # outermost: every answer, 413 and 400 included, is logged
     for router in ROUTERS:
         app.include_router(router)
-    app.mount("/app/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
-    app.add_exception_handler(pages.SignInRequired, _to_sign_in)
+    app.mount("/app/static", StaticFiles(directory=Path(rendering.__file__).parent / "static"), name="static")
+    app.add_exception_handler(rendering.SignInRequired, _to_sign_in)
+    app.add_exception_handler(rendering.PageForbidden, rendering.to_forbidden)
     return app
 
 

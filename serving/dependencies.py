@@ -19,7 +19,7 @@ from services.denial import DenialService
 from services.model_set import LoadedModel, ModelSet
 from services.noshow import NoShowService
 from serving.metrics import ServiceMetrics
-from serving.pages.session import Sessions
+from serving.pages.page_sessions import PageSessions
 
 
 @dataclass
@@ -32,7 +32,7 @@ class AppState:
     code_tables: CodeTables
     models: ModelSet
     metrics: ServiceMetrics
-    page_sessions: Sessions
+    page_sessions: PageSessions
     _services: Services | None = None
 
     @property

@@ -40,7 +40,7 @@ READ_TIMEOUT_SECONDS = 300.0  # an idle connection is closed after this long
 
 
 @dataclass(frozen=True)
-class Outcome:
+class MessageOutcome:
     """What one message came to: its ACK code, the trigger, and what was done or why not."""
 
     code: str
@@ -86,24 +86,24 @@ class Listener:
         self.busy: set[asyncio.Task] = set()  # connections with a message in hand
         self.stopping = False
 
-    def process(self, message: bytes) -> tuple[bytes, Outcome]:
+    def process(self, message: bytes) -> tuple[bytes, MessageOutcome]:
         """Apply one message (on the store thread); its ACK and what it came to."""
         try:
             event = read_message(message, self.tables)
         except MessageError as error:
             self.feed.report.unusable(error.trigger, error.reason)
             code = "AR" if error.reject else "AE"
-            return ack(message, code, error.reason), Outcome(code, error.trigger, error.reason)
+            return ack(message, code, error.reason), MessageOutcome(code, error.trigger, error.reason)
         try:
             done = self.feed.apply(event)
         except MessageError as error:
-            return ack(message, "AE", error.reason), Outcome("AE", event.trigger, error.reason)
+            return ack(message, "AE", error.reason), MessageOutcome("AE", event.trigger, error.reason)
         except Exception as error:  # a store failure: AE, so that the engine sends it again
             reason = f"careops could not store the message ({type(error).__name__})"
-            return ack(message, "AE", reason), Outcome("AE", event.trigger, reason)
+            return ack(message, "AE", reason), MessageOutcome("AE", event.trigger, reason)
         if self.scoring and done in BOOKINGS and event.appointment_id:
             self._score(event.appointment_id)
-        return ack(message, "AA", done), Outcome("AA", event.trigger, done)
+        return ack(message, "AA", done), MessageOutcome("AA", event.trigger, done)
 
     def _score(self, appointment_id: str) -> None:
         """Score the stored booking with the champion and log it (scoring never fails a message)."""

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.errors import InvalidRequest, error_response
-from serving.fhir import operation_outcome
+from serving.fhir_mapping import operation_outcome
 
 ESCAPE = re.compile(rb"\\.", re.DOTALL)
 # +1 for a byte that opens an array or object, -1 for one that closes it, 0 for every other byte.

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from config import Settings
-from services.monitoring.log_rows import Scored
+from services.monitoring.log_rows import ScoredBatch
 from training.train import TrainResult
 
 POSTGRES_ENV = (
@@ -78,7 +78,7 @@ LOG_FIELDS = {"noshow": ("appointment_id", "starts_at", ("clinic_id",))}
 LOG_KEY = b"recorder-test-key"
 
 
-def hand_over(*ids: str) -> Scored:
+def hand_over(*ids: str) -> ScoredBatch:
     """One no-show hand-over of records with these ids, each scored 0.25."""
     records = [SimpleNamespace(appointment_id=i, starts_at=None, clinic_id="C01") for i in ids]
-    return Scored("noshow", "1", "api", records, np.full(len(ids), 0.25))
+    return ScoredBatch("noshow", "1", "api", records, np.full(len(ids), 0.25))

@@ -54,7 +54,7 @@ def test_every_door_scores_through_the_services() -> None:
         "serving.routes.overbook",
         "serving.routes.fhir",
         "serving.routes.denial",
-        "serving.pages.routes",
+        "serving.pages.day",
         "serving.pages.worklist",
         "serving.hl7_listener",
         "services.overbook",

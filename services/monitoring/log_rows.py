@@ -24,7 +24,7 @@ from services.monitoring.reference import FeatureBins, ReferenceProfile
 
 
 @dataclass(frozen=True)
-class Scored:
+class ScoredBatch:
     """One hand-over: what a model version scored, as the scorer saw it."""
 
     task: str
@@ -71,7 +71,7 @@ def prediction_row(
 
 
 def log_rows(
-    items: Sequence[Scored], key: bytes, segments: Sequence[str], id_field: str, time_field: str
+    items: Sequence[ScoredBatch], key: bytes, segments: Sequence[str], id_field: str, time_field: str
 ) -> tuple[list[dict], list[np.ndarray]]:
     """The log rows of hand-overs of one task (ids become keyed pseudonyms here), and per hand-over
     each record's day for the histograms: its event day, or the scoring day when it has none.
@@ -123,7 +123,7 @@ def log_rows(
     return rows, days
 
 
-def bin_counts(items: Sequence[Scored], days: Sequence[np.ndarray]) -> dict[BinKey, int]:
+def bin_counts(items: Sequence[ScoredBatch], days: Sequence[np.ndarray]) -> dict[BinKey, int]:
     """Counts, per event day, of the hand-overs' inputs and scores in their version's reference bins.
 
     All `items` are of one task and version; they are counted together, one pass per feature."""

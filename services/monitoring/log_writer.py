@@ -8,7 +8,7 @@ each hand-over (about 3 µs a record). See `services.monitoring.recorder` for th
 
 Messages from the recorder, in order, are tuples:
 - `("profile", (task, version), profile)`: the reference profile that version's hand-overs use;
-- `("scored", [Scored, ...])`: hand-overs, without their profiles;
+- `("scored", [ScoredBatch, ...])`: hand-overs, without their profiles;
 - `("flush", token)`: write what came before, then answer `("done", token, written, dropped,
   handled)`: rows written, records of failed writes, records taken in;
 - `("stop", token)`: the same, then exit.
@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 import pandas as pd
 
 from data.epoch import day_number
-from services.monitoring.log_rows import Scored, bin_counts, frame_log_rows, log_rows
+from services.monitoring.log_rows import ScoredBatch, bin_counts, frame_log_rows, log_rows
 from services.monitoring.log_store import BinKey, LogBatch, PredictionLog
 from services.monitoring.reference import ReferenceProfile
 
@@ -60,7 +60,7 @@ class LogWriter:
         self.dropped = 0  # records of failed writes
         self.handled = 0  # records taken in, written or not
 
-    def write(self, items: Sequence[Scored]) -> None:
+    def write(self, items: Sequence[ScoredBatch]) -> None:
         """Write the hand-overs' rows and add their bin counts; a failure drops them, counted."""
         if not items:
             return
@@ -68,7 +68,7 @@ class LogWriter:
         try:
             # Hand-overs of one model version share their fields and their reference bins: their
             # rows are built in one pass and their inputs counted in another.
-            groups: dict[tuple[str, str], list[Scored]] = {}
+            groups: dict[tuple[str, str], list[ScoredBatch]] = {}
             for item in items:
                 groups.setdefault((item.task, item.version), []).append(item)
             rows: list[dict] = []
@@ -129,7 +129,7 @@ def run(
     log = PredictionLog(url)
     writer = LogWriter(log, key, fields, retention_days)
     profiles: dict[tuple[str, str], ReferenceProfile] = {}
-    items: list[Scored] = []
+    items: list[ScoredBatch] = []
     since = 0.0  # when the oldest of `items` came
     reported = 0.0
     try:

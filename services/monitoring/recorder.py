@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from services.monitoring import log_writer
-from services.monitoring.log_rows import Scored
+from services.monitoring.log_rows import ScoredBatch
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.pseudonyms import pseudonyms
 
@@ -72,7 +72,7 @@ class PredictionRecorder:
         self._before = (0, 0)  # rows written and records dropped by the writers before it
         self._tokens = itertools.count()
         self._answers: dict[int, threading.Event] = {}
-        self._pending: deque[Scored | threading.Event] = deque()
+        self._pending: deque[ScoredBatch | threading.Event] = deque()
         self._wake, self._stop = threading.Event(), threading.Event()
         self._process, self._channel = self._start_writer()
         self._profiles: set[tuple[str, str]] = set()  # versions whose profile the writer holds
@@ -108,7 +108,7 @@ class PredictionRecorder:
         keys = pseudonyms(self._key, record_ids)
         return {i: float(latest[k]) for i, k in zip(record_ids, keys, strict=True) if k in latest.index}
 
-    def record(self, scored: Scored) -> None:
+    def record(self, scored: ScoredBatch) -> None:
         """Hand a scored batch over; returns at once."""
         if len(self._pending) >= self.max_pending:
             self._lost += len(scored.records)
@@ -152,7 +152,7 @@ class PredictionRecorder:
             self._wake.clear()
             stopping = self._stop.is_set()  # read before the queue is taken: nothing comes after it
             asked = False
-            batch: list[Scored] = []
+            batch: list[ScoredBatch] = []
             while self._pending:
                 item = self._pending.popleft()
                 if isinstance(item, threading.Event):
@@ -175,7 +175,7 @@ class PredictionRecorder:
                 self._channel.close()
                 return
 
-    def _pass(self, batch: list[Scored]) -> None:
+    def _pass(self, batch: list[ScoredBatch]) -> None:
         """Send hand-overs in one message (and each version's profile, the first time)."""
         if not batch:
             return

@@ -18,7 +18,7 @@ from config import Settings
 from models.registry import uri_version
 from models.tasks import TASKS, get_task
 from services.model_set import LoadedModel
-from services.monitoring.log_rows import Scored
+from services.monitoring.log_rows import ScoredBatch
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.log_writer import LogWriter
 from services.monitoring.recorder import PredictionRecorder
@@ -80,7 +80,7 @@ class ScoreLog:
         if self.recorder is None or not len(records):
             return
         self.recorder.record(
-            Scored(
+            ScoredBatch(
                 task=model.task.name,
                 version=model.version,
                 source=source,

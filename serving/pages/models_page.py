@@ -17,7 +17,7 @@ from models.tasks import TASKS
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.pages.numbers import bars
-from serving.pages.routes import SessionDep, forbidden, page
+from serving.pages.rendering import AdminPage, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 SHOWN_METRICS = ("holdout_roc_auc", "holdout_brier", "holdout_ece", "holdout_calibration_slope")
@@ -88,10 +88,8 @@ def task_models(settings: Settings, task: str) -> TaskModels:
 
 
 @router.get("/models", response_class=HTMLResponse)
-async def models(request: Request, session: SessionDep) -> HTMLResponse:
+async def models(request: Request, session: AdminPage) -> HTMLResponse:
     """The model page."""
-    if session.role != "admin":
-        return forbidden(request, session)
     settings = app_state(request).settings
     tasks = []
     for name in TASKS:

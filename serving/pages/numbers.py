@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from services.practice_numbers import practice_numbers
 from services.practice_sessions import session_minutes
 from serving.dependencies import app_state
-from serving.pages.routes import SessionDep, page
+from serving.pages.rendering import SessionDep, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 CHART_WIDTH, CHART_HEIGHT, MARGIN = 640, 200, 32

@@ -23,10 +23,9 @@ from models.tasks import caller_records, get_task
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
-from serving.pages.routes import SessionDep, forbidden, may, page
+from serving.pages.rendering import BillerForm, BillerPage, forbidden, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
-BILLING = ("biller", "admin")
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
 
@@ -90,10 +89,8 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 
 
 @router.get("/worklist", response_class=HTMLResponse)
-async def worklist(request: Request, session: SessionDep, chosen: FiltersDep) -> Response:
+async def worklist(request: Request, session: BillerPage, chosen: FiltersDep) -> Response:
     """The worklist, filtered and ranked, with the upload form."""
-    if not may(session, BILLING):
-        return forbidden(request, session)
     return await _render(request, session, chosen, "")
 
 
@@ -117,10 +114,8 @@ async def _render(request: Request, session, chosen: Filters, notice: str) -> Re
 
 
 @router.get("/worklist.csv")
-async def export(request: Request, session: SessionDep, chosen: FiltersDep) -> Response:
+async def export(request: Request, session: BillerPage, chosen: FiltersDep) -> Response:
     """The current view as CSV, in the order shown."""
-    if not may(session, BILLING):
-        return forbidden(request, session)
     items = chosen.ranked(await run_in_threadpool(app_state(request).services.worklist.items))
     out = io.StringIO()
     writer = csv.writer(out)
@@ -139,13 +134,10 @@ async def export(request: Request, session: SessionDep, chosen: FiltersDep) -> R
 @router.post("/worklist/upload", response_class=HTMLResponse)
 async def upload(
     request: Request,
-    session: SessionDep,
+    session: BillerForm,
     claims_file: Annotated[UploadFile, File()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Claims from a CSV or an 837, validated, scored and added to the list; bad rows listed with why."""
-    if not may(session, BILLING, csrf):
-        return forbidden(request, session)
     content = await claims_file.read()
     try:
         loaded = await run_in_threadpool(claims_from_upload, claims_file.filename or "", content)
@@ -165,10 +157,8 @@ async def upload(
 
 
 @router.post("/worklist/from-store", response_class=HTMLResponse)
-async def from_store(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
+async def from_store(request: Request, session: BillerForm) -> Response:
     """Put the claim store's claims that await a remittance on the list, scored."""
-    if not may(session, BILLING, csrf):
-        return forbidden(request, session)
     claims = await run_in_threadpool(
         app_state(request).services.claims.awaiting, app_state(request).settings.max_batch
     )
@@ -186,10 +176,8 @@ async def from_store(request: Request, session: SessionDep, csrf: Annotated[str,
 
 
 @router.get("/claim/{handle}", response_class=HTMLResponse)
-async def claim_page(request: Request, session: SessionDep, handle: int) -> Response:
+async def claim_page(request: Request, session: BillerPage, handle: int) -> Response:
     """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""
-    if not may(session, BILLING):
-        return forbidden(request, session)
     item = await run_in_threadpool(app_state(request).services.worklist.item, handle)
     if item is None:
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
@@ -212,11 +200,11 @@ async def claim_page(request: Request, session: SessionDep, handle: int) -> Resp
 
 @router.post("/claim/{handle}/status")
 async def mark(
-    request: Request, session: SessionDep, handle: int, csrf: Annotated[str, Form()] = "",
+    request: Request, session: BillerForm, handle: int,
     status_to: Annotated[str, Form(alias="status")] = "",
 ) -> Response:  # fmt: skip
     """Mark a claim fixed, submitted or open again."""
-    if not may(session, BILLING, csrf) or status_to not in STATUSES:
+    if status_to not in STATUSES:
         return forbidden(request, session)
     if not await run_in_threadpool(app_state(request).services.worklist.mark, handle, status_to):
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)

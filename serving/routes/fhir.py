@@ -16,7 +16,7 @@ from services.noshow import Booking, NoShowService
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowModelDep, RiskBandsDep, ServicesDep, SettingsDep, app_state
 from serving.errors import error_responses
-from serving.fhir import (
+from serving.fhir_mapping import (
     BUNDLE_SCHEMA,
     OUTCOME_SCHEMA,
     RISK_BUNDLE_SCHEMA,

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from services.monitoring.log_rows import Scored, log_rows
+from services.monitoring.log_rows import ScoredBatch, log_rows
 from services.monitoring.pseudonyms import pseudonym
 
 KEY = b"log-rows-key"
@@ -22,7 +22,7 @@ def _visit(appointment_id: str, starts_at: datetime | None, clinic_id: str) -> S
 def test_hand_overs_taken_together_give_each_record_its_own_row_and_day() -> None:
     day_one, day_two = 86400.0 * 20000.5, 86400.0 * 20003.25  # scored on days 20000 and 20003
     items = [
-        Scored(
+        ScoredBatch(
             "noshow",
             "1",
             "api",
@@ -30,7 +30,7 @@ def test_hand_overs_taken_together_give_each_record_its_own_row_and_day() -> Non
             np.array([0.25]),
             scored_at=day_one,
         ),
-        Scored(
+        ScoredBatch(
             "noshow",
             "2",
             "fhir",

@@ -11,7 +11,7 @@ from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from serving.fhir import EXT_PAYER_TYPE, EXT_REMINDER_SENT, EXT_TOP_FACTOR
+from serving.fhir_mapping import EXT_PAYER_TYPE, EXT_REMINDER_SENT, EXT_TOP_FACTOR
 from tests.helpers import BILLER, SCHEDULER
 
 ROUTE = "/fhir/Appointment/$no-show-risk"

@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from serving.fhir import EXT_MISSING_INPUT, EXT_TOP_FACTOR
+from serving.fhir_mapping import EXT_MISSING_INPUT, EXT_TOP_FACTOR
 from tests.bodies import APPOINTMENT
 from tests.helpers import SCHEDULER
 

@@ -16,7 +16,7 @@ from data.loaders.tables import write_table
 from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.tomorrow import tomorrow_schedule
-from serving.pages.session import COOKIE, Sessions
+from serving.pages.page_sessions import COOKIE, PageSessions
 from tests.bodies import session_body, sign_in_form
 from tests.helpers import SCHEDULER, TrainedStore
 
@@ -143,13 +143,14 @@ def test_sign_out_ends_the_session_and_idle_sessions_expire(client: TestClient) 
     response = client.post("/app/sign-out", data={"csrf": csrf_of(page)}, follow_redirects=False)
     assert response.headers["location"] == "/app/sign-in"
     assert client.get("/app/day", follow_redirects=False).status_code == 303
-    sessions = Sessions({"k1": "scheduler"}, idle_seconds=1)
+    sessions = PageSessions({"k1": "scheduler"}, idle_seconds=1)
     cookie = sessions.cookie(sessions.open("k1"))
     assert sessions.read(cookie) is not None
     time.sleep(2.1)
     assert sessions.read(cookie) is None
     assert (
-        Sessions({"k2": "scheduler"}).read(Sessions({"k1": "scheduler"}).cookie(sessions.open("k1"))) is None
+        PageSessions({"k2": "scheduler"}).read(PageSessions({"k1": "scheduler"}).cookie(sessions.open("k1")))
+        is None
     )
 
 

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from data.feeds.code_tables import CodeTables
 from data.schemas import Appointment
-from models.scorer import Factor
+from models.scorer import ScoreFactor
 from services.noshow import missing_inputs
 
 BASE = "https://careops.dev/fhir"
@@ -260,7 +260,7 @@ def _patient_keys(patient: Patient, reference: str | None) -> list[str]:
     return [*keys, f"Patient/{patient.id}"] if patient.id else keys
 
 
-def _factor_extension(factor: Factor) -> dict[str, Any]:
+def _factor_extension(factor: ScoreFactor) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"url": "name", "valueString": factor.name}]
     if isinstance(factor.value, str):
         parts.append({"url": "value", "valueString": factor.value})
@@ -276,7 +276,7 @@ def risk_assessment_bundle(
     parsed: list[ParsedAppointment],
     probabilities: list[float],
     bands: list[str],
-    factors: list[list[Factor]],
+    factors: list[list[ScoreFactor]],
     model_name: str,
     model_version: str,
     skipped: list[SkippedAppointment] | None = None,

@@ -38,7 +38,7 @@ class PageSession:
         return token is not None and hmac.compare_digest(token, self.csrf)
 
 
-class Sessions:
+class PageSessions:
     """Issues and reads session cookies for one set of API keys."""
 
     def __init__(self, keys: dict[str, str], idle_seconds: int = IDLE_SECONDS) -> None:

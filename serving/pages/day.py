@@ -1,0 +1,162 @@
+"""The scheduler's day: every visit of a clinic's day scored, a plan per session, the call list, and
+marking what happened to each visit. Outcomes are written through the same service as the API's, so
+tomorrow's scores learn from what the scheduler marks today."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature
+from starlette.concurrency import run_in_threadpool
+
+from data.epoch import epoch_day
+from data.loaders.canonical import QUARANTINE_REASON, SOURCE_ROW
+from data.loaders.uploads import UploadError, appointments_from_upload
+from services.model_set import ModelUnavailableError
+from services.schedule_day import day_schedule
+from serving.dependencies import app_state
+from serving.pages.page_sessions import PageSession
+from serving.pages.rendering import SchedulerForm, SchedulerPage, forbidden, handles, page
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+MAX_BAD_ROWS_SHOWN = 50
+OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
+
+
+@router.get("/day", response_class=HTMLResponse)
+async def day(
+    request: Request,
+    session: SchedulerPage,
+    clinic: Annotated[str | None, Query(max_length=64)] = None,
+    on: Annotated[date | None, Query(alias="date")] = None,
+    provider: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """The scheduler's day at one clinic: scores, session plans, the call list, outcomes to mark."""
+    return await _day(request, session, clinic, on, provider)
+
+
+@router.post("/day/upload", response_class=HTMLResponse)
+async def upload_day(
+    request: Request,
+    session: SchedulerForm,
+    appointments_file: Annotated[UploadFile, File()],
+) -> HTMLResponse:
+    """Book a CSV of appointments (canonical columns); rows that break a rule are listed with why."""
+    try:
+        loaded = await run_in_threadpool(appointments_from_upload, await appointments_file.read())
+    except UploadError as error:
+        return await _day(request, session, None, None, None, str(error))
+    horizon = app_state(request).settings.horizon_days
+    booked = await run_in_threadpool(
+        app_state(request).services.appointments.book_table, loaded.valid, horizon
+    )
+    bad = [
+        (int(row[SOURCE_ROW]) + 1, str(row[QUARANTINE_REASON]))  # the file's line, after its header
+        for _, row in loaded.quarantined.head(MAX_BAD_ROWS_SHOWN).iterrows()
+    ]
+    notice = f"{booked} appointments booked; {len(loaded.quarantined)} rows not valid"
+    first = loaded.valid["starts_at"].min() if booked else None
+    clinic = str(loaded.valid["clinic_id"].iloc[0]) if booked else None
+    return await _day(
+        request, session, clinic, first.date() if first is not None else None, None, notice, bad
+    )
+
+
+async def _day(
+    request: Request,
+    session: PageSession,
+    clinic: str | None,
+    on: date | None,
+    provider: str | None,
+    notice: str = "",
+    bad_rows: list[tuple[int, str]] | None = None,
+) -> HTMLResponse:
+    store = app_state(request).services.appointments
+    clinics = await run_in_threadpool(store.clinics)
+    clinic = clinic if clinic in clinics else (clinics[0] if clinics else None)
+    if on is None:  # today, or the next day with visits booked (a first run books tomorrow)
+        today = date.today()
+        upcoming = (
+            await run_in_threadpool(store.next_day_with_visits, clinic, epoch_day(today)) if clinic else None
+        )
+        on = today if upcoming is None else date(1970, 1, 1) + timedelta(days=int(upcoming))
+    context: dict[str, Any] = {
+        "title": "The day",
+        "clinics": clinics,
+        "clinic": clinic,
+        "date": on,
+        "provider": provider or "",
+        "schedule": None,
+        "error": None,
+        "outcomes": OUTCOMES,
+        "handle": handles(request).dumps,
+        "notice": notice,
+        "bad_rows": bad_rows,
+    }
+    if clinic is not None:
+        try:
+            model = app_state(request).models.get("noshow")
+        except ModelUnavailableError as error:
+            context["error"] = str(error)
+        else:
+            when = datetime.combine(on, datetime.min.time())
+            accepted = await run_in_threadpool(app_state(request).services.overbooks.on_day, clinic, when)
+            context["schedule"] = await run_in_threadpool(
+                day_schedule,
+                app_state(request).services.noshow,
+                app_state(request).risk_bands,
+                clinic,
+                when,
+                provider or None,
+                accepted=accepted,
+                model=model,
+            )
+    return page(request, "day.html", context, session)
+
+
+@router.post("/day/accept")
+async def accept_overbook(
+    request: Request,
+    session: SchedulerForm,
+    slot: Annotated[str, Form(max_length=512)] = "",
+    count: Annotated[int, Form(ge=0, le=5)] = 1,
+) -> Response:
+    """Accept (or, with count 0, withdraw) the plan's extra booking for one slot."""
+    try:
+        clinic, provider, starts = handles(request).loads(slot)
+    except BadSignature:
+        return forbidden(request, session)
+    when = datetime.fromisoformat(starts)
+    await run_in_threadpool(app_state(request).services.overbooks.accept, clinic, provider, when, count)
+    back = f"/app/day?{urlencode({'clinic': clinic, 'date': when.date().isoformat()})}"
+    return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/day/outcome")
+async def mark_outcome(
+    request: Request,
+    session: SchedulerForm,
+    record: Annotated[str, Form(max_length=512)] = "",
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    clinic: Annotated[str, Form(max_length=64)] = "",
+    on: Annotated[str, Form(alias="date", max_length=10)] = "",
+) -> Response:
+    """Record attended, no-show or cancelled for one visit of the day, then show the day again."""
+    try:
+        appointment_id = handles(request).loads(record)
+    except BadSignature:
+        return forbidden(request, session)
+    if outcome not in OUTCOMES:
+        return page(
+            request, "forbidden.html", {"title": "Unknown outcome"}, session, status.HTTP_400_BAD_REQUEST
+        )
+    await run_in_threadpool(
+        app_state(request).services.appointments.record_outcomes, {appointment_id: outcome}
+    )
+    return RedirectResponse(
+        f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
+    )

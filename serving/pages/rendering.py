@@ -1,0 +1,120 @@
+"""What every page shares: templates, the signed-in session, the role a page needs, and responses
+that are never cached. A page that the session's role may not open answers with the forbidden page.
+
+Every page is sent with Cache-Control: no-store; record ids travel only in signed form fields, never
+in a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Request, status
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from itsdangerous import URLSafeSerializer
+
+from serving.dependencies import app_state
+from serving.pages.page_sessions import COOKIE, PageSession, PageSessions
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SCHEDULING = ("scheduler", "admin")
+BILLING = ("biller", "admin")
+ADMINISTRATION = ("admin",)
+HOME = {"scheduler": "/app/day", "admin": "/app/day", "biller": "/app/worklist"}
+
+
+class SignInRequired(Exception):
+    """No valid session: the browser goes to the sign-in page."""
+
+
+class PageForbidden(Exception):
+    """The session's role may not open the page, or a form's token is not the session's."""
+
+    def __init__(self, session: PageSession) -> None:
+        super().__init__("forbidden")
+        self.session = session
+
+
+def sessions(request: Request) -> PageSessions:
+    """The app's session issuer (built from its API keys at start)."""
+    return app_state(request).page_sessions
+
+
+def current(request: Request) -> PageSession:
+    """The signed-in session, or SignInRequired."""
+    session = sessions(request).read(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInRequired
+    return session
+
+
+SessionDep = Annotated[PageSession, Depends(current)]
+
+
+def page(request: Request, name: str, context: dict[str, Any], session: PageSession | None, code: int = 200):
+    """A rendered page that re-issues the session cookie (idle expiry restarts) and is never cached."""
+    response = templates.TemplateResponse(
+        request, name, {"session": session, "home": HOME, **context}, status_code=code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if session is not None:
+        set_cookie(request, response, sessions(request).cookie(session))
+    return response
+
+
+def set_cookie(request: Request, response: Response, value: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, for /app only; Secure when served over HTTPS."""
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=sessions(request).idle_seconds,
+        path="/app",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def forbidden(request: Request, session: PageSession) -> HTMLResponse:
+    """The page a role may not open."""
+    return page(request, "forbidden.html", {"title": "Not for your role"}, session, status.HTTP_403_FORBIDDEN)
+
+
+def handles(request: Request) -> URLSafeSerializer:
+    """Signs record ids into form fields, so a posted id is one this service put on a page."""
+    return URLSafeSerializer(sessions(request).signer.secret_key, salt="careops-record-handle")
+
+
+def _role(roles: tuple[str, ...]) -> Callable[..., PageSession]:
+    def check(session: SessionDep) -> PageSession:
+        if session.role not in roles:
+            raise PageForbidden(session)
+        return session
+
+    return check
+
+
+def _role_and_token(roles: tuple[str, ...]) -> Callable[..., PageSession]:
+    def check(session: SessionDep, csrf: Annotated[str, Form()] = "") -> PageSession:
+        if session.role not in roles or not session.csrf_ok(csrf):
+            raise PageForbidden(session)
+        return session
+
+    return check
+
+
+async def to_forbidden(request: Request, error: Exception) -> HTMLResponse:
+    """The forbidden page, for a PageForbidden raised by a page's role dependency."""
+    assert isinstance(error, PageForbidden)
+    return forbidden(request, error.session)
+
+
+# A page's role, as a dependency (`...Form`: a posted form, whose CSRF token must be the session's).
+SchedulerPage = Annotated[PageSession, Depends(_role(SCHEDULING))]
+SchedulerForm = Annotated[PageSession, Depends(_role_and_token(SCHEDULING))]
+BillerPage = Annotated[PageSession, Depends(_role(BILLING))]
+BillerForm = Annotated[PageSession, Depends(_role_and_token(BILLING))]
+AdminPage = Annotated[PageSession, Depends(_role(ADMINISTRATION))]
