@@ -19,9 +19,12 @@ from sklearn.pipeline import Pipeline
 from features.claim_history import ClaimHistoryParams
 from features.history import HistoryParams
 from models.calibration import CalibratedClassifier, Calibrator
+from models.denial_model import DenialModel
 from models.estimator import BoosterClassifier
-from models.line_model import LineModel
+from models.noshow_model import NoShowModel
 from models.reasons import ReasonModel
+from models.service_lines import LineModel
+from models.task_models import build_trained
 from models.tasks import get_task
 from models.trained import TrainedModel
 
@@ -53,21 +56,21 @@ def save_trained(trained: TrainedModel, folder: Path) -> Path:
         "task": trained.task_name,
         "features": trained.features.fitted_state(),
         "classifier": _classifier_state(trained.classifier),
-        "history": asdict(trained.history) if trained.history is not None else None,
-        "claim_history": asdict(trained.claim_history) if trained.claim_history is not None else None,
+        "history": asdict(trained.history) if isinstance(trained, NoShowModel) else None,
+        "claim_history": asdict(trained.claim_history) if isinstance(trained, DenialModel) else None,
         "reasons": None,
         "lines": None,
     }
     (folder / BOOSTER_FILE).write_text(
         trained.classifier.booster_.model_to_string(num_iteration=-1), encoding="utf-8"
     )
-    if trained.reasons is not None:
+    if isinstance(trained, DenialModel) and trained.reasons is not None:
         state["reasons"] = {"categories": trained.reasons.categories}
         if trained.reasons.booster is not None:
             (folder / REASONS_FILE).write_text(
                 trained.reasons.booster.model_to_string(num_iteration=-1), encoding="utf-8"
             )
-    if trained.lines is not None:
+    if isinstance(trained, DenialModel) and trained.lines is not None:
         state["lines"] = _classifier_state(trained.lines.model)
         (folder / LINES_FILE).write_text(
             trained.lines.model.booster_.model_to_string(num_iteration=-1), encoding="utf-8"
@@ -98,13 +101,13 @@ def load_trained(folder: Path, n_jobs: int = 1) -> TrainedModel:
             _classifier(state["lines"], (folder / LINES_FILE).read_text(encoding="utf-8"), n_jobs)
         )
     claim_history = state["claim_history"]
-    return TrainedModel(
-        task_name=task.name,
-        pipeline=Pipeline([("features", features), ("classifier", classifier)]),
+    return build_trained(
+        task.name,
+        Pipeline([("features", features), ("classifier", classifier)]),
         history=HistoryParams(**state["history"]) if state["history"] is not None else None,
+        claim_history=ClaimHistoryParams(**claim_history) if claim_history is not None else None,
         reasons=reasons,
         lines=lines,
-        claim_history=ClaimHistoryParams(**claim_history) if claim_history is not None else None,
     )
 
 

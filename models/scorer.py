@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from data.schemas import CanonicalRecord
-from features.claim_lines import line_matrix
 from features.columns import Columns, columns_from_records
 from features.transformer import CanonicalFeatures
 from models.calibration import CalibratedClassifier
-from models.line_model import cap_by_lines
 from models.treeshap import TreeShap
 from models.wording import CONTEXT, factor_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from models.service_lines import LineScores
 
 # Up to this many rows, explanations come from TreeShap's tables (0.1-0.25 ms a row, holding the
 # GIL); more go to LightGBM's own TreeSHAP, which releases the GIL and runs on `num_threads`.
@@ -33,32 +36,12 @@ class ScoreFactor:
 
 
 @dataclass(frozen=True)
-class ScoredLines:
-    """P(denied) of every service line, the row of each line's claim, and the line matrix."""
-
-    probability: np.ndarray
-    claim_index: np.ndarray
-    matrix: np.ndarray
-
-
-@dataclass(frozen=True)
 class Scored:
     """What scoring a column batch gives: probabilities, the feature matrix and, for claims, lines."""
 
     probability: np.ndarray
     matrix: np.ndarray
-    lines: ScoredLines | None = None
-
-
-class ScorableModel(Protocol):
-    """What the scorer reads of a trained model (models.trained.TrainedModel is one)."""
-
-    features: CanonicalFeatures
-    classifier: CalibratedClassifier
-    lines: Any  # models.line_model.LineModel | None
-    history: Any  # features.history.HistoryParams | None
-    claim_history: Any  # features.claim_history.ClaimHistoryParams | None
-    reasons: Any  # models.reasons.ReasonModel | None
+    lines: LineScores | None = None
 
 
 class CompiledScorer:
@@ -67,10 +50,17 @@ class CompiledScorer:
     Built once at load time; gives the same probabilities as the pipeline (a test holds it to 1e-9).
     """
 
-    def __init__(self, trained: ScorableModel, num_threads: int = 1) -> None:
-        self.trained = trained
-        self.features: CanonicalFeatures = trained.features
-        self.classifier: CalibratedClassifier = trained.classifier
+    def __init__(
+        self,
+        features: CanonicalFeatures,
+        classifier: CalibratedClassifier,
+        finish: Callable[[Columns, Scored, int], Scored] | None = None,
+        num_threads: int = 1,
+    ) -> None:
+        """`finish` is the model's step after the claim-level probabilities (a denial model's lines)."""
+        self.features = features
+        self.classifier = classifier
+        self.finish = finish
         self.booster = self.classifier.booster_
         self.num_iteration = self.classifier.num_iteration_
         self.num_threads = num_threads
@@ -105,19 +95,10 @@ class CompiledScorer:
         return self.classifier.calibrate(raw)
 
     def score_columns(self, columns: Columns) -> Scored:
-        """Probabilities of a column batch; with a line model, each line's too, and the claim capped.
-
-        This is the one place a claim's probability is capped by its lines, offline and online.
-        """
+        """Probabilities of a column batch, finished by the model (a denial model adds its lines)."""
         matrix = self.matrix(columns)
-        probability = self.score_matrix(matrix)
-        line_model = self.trained.lines
-        if line_model is None or len(matrix) == 0:
-            return Scored(probability, matrix)
-        features, index = line_matrix(self.features, columns, matrix)
-        line_probability = line_model.predict(features, num_threads=self.num_threads)
-        capped = cap_by_lines(probability, line_probability, index)
-        return Scored(capped, matrix, ScoredLines(line_probability, index, features))
+        scored = Scored(self.score_matrix(matrix), matrix)
+        return self.finish(columns, scored, self.num_threads) if self.finish is not None else scored
 
     def score_records(
         self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None

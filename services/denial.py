@@ -18,7 +18,6 @@ from data.worklist_items import ItemScore
 from data.x12.carc import LIKELY_CARCS
 from features.claim import LINE_RULES
 from features.claim_history import online_claim_history
-from features.claim_lines import line_rule_flags
 from models.decisions.denial_fixes import line_fixes, recommended_fix
 from models.decisions.worklist import dollars_at_risk
 from models.scorer import CompiledScorer, Scored, ScoreFactor
@@ -66,8 +65,8 @@ class ClaimScores:
     matrix: np.ndarray | None = None  # the feature rows scored (for the prediction log's histograms)
 
 
-def _reasons(scorer: CompiledScorer, claims: Sequence[Claim], scored: Scored) -> list[list[ReasonRisk]]:
-    reasons_model = scorer.trained.reasons
+def _reasons(model: LoadedModel, claims: Sequence[Claim], scored: Scored) -> list[list[ReasonRisk]]:
+    scorer, reasons_model = model.scorer, model.trained.reasons
     if reasons_model is None:
         return [[] for _ in claims]
     given_denied = reasons_model.predict(scored.matrix, num_threads=scorer.num_threads)
@@ -94,8 +93,8 @@ def _lines(scorer: CompiledScorer, claims: Sequence[Claim], scored: Scored) -> l
     if scored.lines is None:
         return [[] for _ in claims]
     features = scorer.features
-    flags = line_rule_flags(features, scored.lines.matrix)
-    starts = np.searchsorted(scored.lines.claim_index, np.arange(len(claims)))
+    flags = scored.lines.lines.rule_flags
+    starts = np.searchsorted(scored.lines.lines.claim_index, np.arange(len(claims)))
     out: list[list[LineRisk]] = []
     for row, claim in enumerate(claims):
         risks = []
@@ -180,8 +179,7 @@ class DenialService:
             empty = np.empty(0)
             return ClaimScores(model, empty, [], [], [], [], empty, empty)
         scorer = model.scorer
-        params = scorer.trained.claim_history
-        history = online_claim_history(self.store, claims, params) if params is not None else None
+        history = online_claim_history(self.store, claims, model.trained.claim_history)
         columns = scorer.columns(claims, history)
         scored = scorer.score_columns(columns)
         lines = _lines(scorer, claims, scored)
@@ -194,7 +192,7 @@ class DenialService:
             model=model,
             probability=scored.probability,
             lines=lines,
-            reasons=_reasons(scorer, claims, scored),
+            reasons=_reasons(model, claims, scored),
             factors=scorer.top_factors(scored.matrix, top_factors),
             unseen=scorer.features.unseen_categories(columns),
             expected_payment=np.array([c.total_charge for c in claims]) * self.payment_ratio,

@@ -16,10 +16,12 @@ from config import Settings
 from data.loaders.canonical import frame_records
 from features.history import compile_history
 from models.artifacts import golden_probabilities, read_golden_set
+from models.noshow_model import NoShowModel
 from models.pyfunc import CareopsModel, NotCareopsModelError, load_registered
 from models.registry import alias_version
 from models.scorer import CompiledScorer
 from models.tasks import TASKS, Task
+from models.trained import TrainedModel
 from services.monitoring.reference import ReferenceProfile
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class LoadedModel:
     name: str
     version: str
     alias: str
+    trained: TrainedModel
     scorer: CompiledScorer
     profile: ReferenceProfile | None = None  # versions registered before monitoring have none
     card: dict | None = None  # the model card logged with the version
@@ -57,7 +60,7 @@ def check_golden_set(model: LoadedModel, wrapper: CareopsModel) -> None:
     probabilities, and the compiled scorer gives the pipeline's."""
     if not wrapper.golden_set_path or not wrapper.golden_scores_path:
         raise ModelUnavailableError("the version has no stored golden set to check it on")
-    task, trained = model.task, model.scorer.trained
+    task, trained = model.task, model.trained
     try:
         golden = read_golden_set(task.name, wrapper.golden_set_path)
     except ValueError as error:
@@ -90,7 +93,8 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
         name=task.name,
         version=version,
         alias=settings.champion_alias,
-        scorer=CompiledScorer(wrapper.trained, num_threads=settings.score_threads),
+        trained=wrapper.trained,
+        scorer=wrapper.trained.scorer(settings.score_threads),
         profile=(
             ReferenceProfile.from_json(Path(wrapper.reference_path).read_text(encoding="utf-8"))
             if wrapper.reference_path
@@ -100,7 +104,7 @@ def load_version(task: Task, version: str, settings: Settings) -> LoadedModel:
     )
     check_golden_set(model, wrapper)
     model.scorer.prepare_explanations()
-    if wrapper.trained.history is not None:
+    if isinstance(wrapper.trained, NoShowModel):
         compile_history()
     return model
 

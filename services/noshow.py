@@ -76,7 +76,7 @@ class NoShowService:
         request resolved; by default the current champion."""
         model = model or self.models.get("noshow")
         if appointments and booking is not Booking.STORED:
-            rows = booking_rows(appointments, model.scorer.trained.history.horizon_days)
+            rows = booking_rows(appointments, model.trained.history.horizon_days)
             if booking is Booking.QUEUED:
                 self._queue().submit(rows).result()
             else:
@@ -92,7 +92,7 @@ class NoShowService:
         """`score` with the booking through the group-commit queue, awaited on the event loop (the
         score route: no thread waits for a commit); a few records are then scored on the loop."""
         if appointments:
-            rows = booking_rows(appointments, model.scorer.trained.history.horizon_days)
+            rows = booking_rows(appointments, model.trained.history.horizon_days)
             await asyncio.wrap_future(self._queue().submit(rows))
         return await run_scoring(
             len(appointments), self.score, appointments, source, Booking.STORED, top_factors, model
@@ -118,7 +118,7 @@ class NoShowService:
             return AppointmentScores(model, np.empty(0), [], [])
         scorer = model.scorer
         columns = scorer.columns(
-            appointments, online_history(self.store, appointments, scorer.trained.history)
+            appointments, online_history(self.store, appointments, model.trained.history)
         )
         scored = scorer.score_columns(columns)
         factors = scorer.top_factors(scored.matrix, top_factors)

@@ -16,6 +16,8 @@ from mlflow import MlflowClient
 from config import Settings
 from data.loaders.canonical import LoadResult
 from data.loaders.tables import file_sha256
+from models.denial_model import DenialModel
+from models.noshow_model import NoShowModel
 from models.tasks import Task, get_task
 from training.fit import FitResult, fit_and_evaluate
 from training.train import experiment_for, log_evaluation
@@ -55,7 +57,7 @@ def summarise(
     task: Task, data_path: Path, file_format: str, cutoff: date, loaded: LoadResult, result: FitResult
 ) -> dict[str, Any]:
     """The JSON summary of one backtest: rows, rates, metrics, subgroups, and reasons, lines, oracle."""
-    history = result.trained.history
+    history = result.trained.history if isinstance(result.trained, NoShowModel) else None
     holdout_labels = result.holdout[task.label_column].to_numpy(dtype=int)
     summary: dict[str, Any] = {
         "task": task.name,
@@ -100,7 +102,7 @@ def fold_predictions(task: Task, result: FitResult) -> pd.DataFrame:
         }
     )
     trained = result.trained
-    reason_probability = trained.predict_reasons(result.holdout)
+    reason_probability = trained.predict_reasons(result.holdout) if isinstance(trained, DenialModel) else None
     if reason_probability is not None:
         predictions["denial_category_predicted"] = [
             trained.reasons.categories[k] for k in reason_probability.argmax(1)

@@ -31,6 +31,8 @@ from features.history import (
     lead_band_counts,
     patient_history_frame,
 )
+from models.denial_model import DenialModel
+from models.noshow_model import NoShowModel
 from models.subgroups import frame_groups
 from models.tasks import Task
 from models.trained import TrainedModel
@@ -149,9 +151,9 @@ def score_frame(raw: dd.DataFrame, trained: TrainedModel) -> tuple[dd.DataFrame,
     """The lazy scores (id, probability) and the lazy quarantine of a raw canonical frame."""
     task = trained.task
     valid, quarantined = validated(raw, task)
-    if trained.history is not None:
+    if isinstance(trained, NoShowModel):
         valid = with_history(valid, trained.history)
-    if trained.claim_history is not None:
+    if isinstance(trained, DenialModel):
         valid = with_claim_history(valid, trained.claim_history)
     scores_meta = pd.DataFrame(
         {

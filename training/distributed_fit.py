@@ -26,8 +26,8 @@ from features.transformer import CanonicalFeatures
 from models.booster_params import BoosterParams
 from models.calibration import CalibratedClassifier, choose_calibrator
 from models.estimator import build_pipeline, pipeline_steps
+from models.task_models import build_trained
 from models.tasks import Task
-from models.trained import TrainedModel
 from training.batch import (
     gather_claim_events,
     gather_lead_band_counts,
@@ -196,6 +196,6 @@ def fit_and_evaluate_distributed(
         "rows_unlabelled": load.rows_valid - int(labelled.shape[0].compute()),
         "rows_label_after_cutoff": int(before.shape[0].compute()) - int(fit_rows.shape[0].compute()),
     }
-    trained = TrainedModel(task.name, pipeline, history, reasons, lines, claim_history)
+    trained = build_trained(task.name, pipeline, history, claim_history, reasons, lines)
     result = evaluate_holdout(task, trained, holdout_rows, positive_rate, rows, scores, holdout_start)
     return result, load, valid

@@ -14,16 +14,17 @@ import pandas as pd
 from config import Settings
 from data.claim_events import ClaimEvents
 from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
-from features.claim_lines import line_labels
 from features.columns import columns_from_frame
 from features.history import HistoryParams, add_history, lead_band_counts, lead_band_rates
 from features.transformer import CanonicalFeatures
 from models.booster_params import BoosterParams
+from models.denial_model import DenialModel
 from models.estimator import build_pipeline, fit_pipeline, pipeline_steps
 from models.evaluation import binary_metrics, oracle_comparison, subgroup_report
-from models.line_model import LineModel, fit_line_model
 from models.reasons import ReasonModel, fit_reason_model
+from models.service_lines import LineModel, fit_line_model, line_labels
 from models.subgroups import age_band
+from models.task_models import build_trained
 from models.tasks import Task
 from models.trained import TrainedModel
 from training.split import temporal_split
@@ -210,7 +211,7 @@ def fit_and_evaluate(
         "rows_unlabelled": int((~labelled).sum()),
         "rows_label_after_cutoff": int((labelled & before & ~known).sum()),
     }
-    trained = TrainedModel(task.name, pipeline, history, reasons, lines, claim_history)
+    trained = build_trained(task.name, pipeline, history, claim_history, reasons, lines)
     positive_rate = fit_rows[task.label_column].mean()
     return evaluate_holdout(
         task, trained, holdout_rows, positive_rate, rows, calibration_scores, holdout_start
@@ -238,10 +239,11 @@ def evaluate_holdout(
     booster = trained.classifier.booster_
     metrics["boosting_rounds"] = float(booster.current_iteration())
     metrics["train_positive_rate"] = float(train_positive_rate)
-    reason_probability = trained.predict_reasons(holdout_rows)
-    if reason_probability is not None:
-        metrics |= reason_metrics(holdout_rows, reason_probability, trained.reasons.categories, task)
-    metrics |= line_metrics(task, trained, holdout_rows)
+    if isinstance(trained, DenialModel):
+        reason_probability = trained.predict_reasons(holdout_rows)
+        if reason_probability is not None:
+            metrics |= reason_metrics(holdout_rows, reason_probability, trained.reasons.categories, task)
+        metrics |= line_metrics(task, trained, holdout_rows)
     return FitResult(
         trained=trained,
         holdout=holdout_rows,
@@ -271,7 +273,7 @@ def reason_metrics(
     }
 
 
-def line_metrics(task: Task, trained: TrainedModel, holdout: pd.DataFrame) -> dict[str, float]:
+def line_metrics(task: Task, trained: DenialModel, holdout: pd.DataFrame) -> dict[str, float]:
     """Line-level ROC-AUC, Brier and ECE on labelled holdout lines, beside the oracle's when known."""
     predicted = trained.predict_lines(holdout)
     if predicted is None:

@@ -12,6 +12,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from features.history import LEAD_BAND_EDGES_DAYS
 from models.booster_params import BoosterParams
+from models.noshow_model import NoShowModel
 from models.tasks import get_task
 from training.fit import FitResult, labels
 
@@ -137,7 +138,7 @@ def model_card(
     """A model card with the model-card-toolkit's sections, filled from the run and its booster's
     hyper-parameters."""
     metrics = {k: round(v, 6) for k, v in result.metrics.items()}
-    history = result.trained.history
+    history = result.trained.history if isinstance(result.trained, NoShowModel) else None
     return {
         "model_details": {
             "name": task_name,

@@ -21,6 +21,8 @@ from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.artifacts import golden_probabilities, read_golden_set, save_trained
 from models.booster_params import BoosterParams
+from models.denial_model import DenialModel
+from models.noshow_model import NoShowModel
 from models.pyfunc import (
     GOLDEN_SCORES_ARTIFACT,
     GOLDEN_SET_ARTIFACT,
@@ -154,12 +156,12 @@ def _seed_stores(
     task: Task, result: FitResult, settings: Settings, partitions: Iterable[pd.DataFrame]
 ) -> None:
     """Seed the service's store with the training table: the history online scores read."""
-    if task.uses_patient_history:
+    if isinstance(result.trained, NoShowModel):
         store = AppointmentStore(settings.database_url)
         horizon = result.trained.history.horizon_days
         seeded = sum(store.seed(part, horizon) for part in partitions)
         log.info("seeded the appointment store with %d appointments", seeded)
-    if task.uses_claim_history:
+    if isinstance(result.trained, DenialModel):
         claim_store = ClaimStore(settings.database_url)
         seeded = sum(claim_store.record(part) for part in partitions)
         claim_store.engine.dispose()
@@ -178,7 +180,7 @@ def _log_inputs(
     data_sha256: str,
 ) -> None:
     """The run's tags (data hash, commit, library versions) and parameters (data, settings, rows)."""
-    history = result.trained.history
+    history = result.trained.history if isinstance(result.trained, NoShowModel) else None
     mlflow.set_tags(
         {
             "careops.task": task.name,

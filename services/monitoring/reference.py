@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from features.columns import columns_from_frame
-from models.scorer import CompiledScorer
 from models.trained import TrainedModel
 
 SCORE = "__score__"
@@ -164,7 +163,7 @@ def watch_bins(name: str) -> FeatureBins:
 
 def profile_of(trained: TrainedModel, frame: pd.DataFrame, metrics: dict[str, float]) -> ReferenceProfile:
     """The reference profile of a trained model on labelled canonical rows (its holdout)."""
-    scorer = CompiledScorer(trained)
+    scorer = trained.scorer(1)
     columns = columns_from_frame(trained.prepare(frame), trained.features.input_columns)
     scored = scorer.score_columns(columns)
     categories = {name: len(codes) for name, codes in scorer.category_names.items()}

@@ -11,8 +11,8 @@ import pytest
 from config import Settings
 from data.loaders.canonical import load_claims
 from data.synthetic.claims import generate_claims
-from features.claim_lines import line_labels
 from features.columns import columns_from_frame
+from models.service_lines import line_labels
 from models.tasks import get_task
 from training.fit import FitResult, fit_and_evaluate, recent_holdout_start
 
@@ -53,7 +53,8 @@ def test_top_decile_of_the_worklist_catches_the_most_denied_dollars(result: FitR
     columns = columns_from_frame(holdout, ["service_lines"])
     line_charge = np.array([line["charge"] for lines in columns["service_lines"] for line in lines])
     denied_line = line_labels(columns) == 1
-    line_probability, claim_of_line = result.trained.predict_lines(holdout)
+    line_probability, lines = result.trained.predict_lines(holdout)
+    claim_of_line = lines.claim_index
     rows = len(holdout)
     denied_dollars = np.bincount(claim_of_line, weights=line_charge * denied_line, minlength=rows)
     probability = result.holdout_probability

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from data.loaders.canonical import frame_records
-from models.line_model import cap_by_lines
-from models.scorer import CompiledScorer
+from models.denial_model import DenialModel
+from models.service_lines import cap_by_lines
 from models.tasks import caller_form, get_task
 from tests.helpers import TrainedStore
 
@@ -26,7 +26,7 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
     records = [task.record.model_validate(row) for row in frame_records(golden[task.input_columns])]
     supplied = {c: golden[c].to_numpy() for c in trained.features.input_columns}
 
-    scorer = CompiledScorer(trained)
+    scorer = trained.scorer(1)
     compiled = scorer.score_records(
         records, {c: supplied[c] for c in supplied if c not in task.input_columns}
     )
@@ -35,10 +35,10 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
 
     assert compiled.shape == (500,)
     assert np.abs(compiled - reference).max() <= 1e-9
-    # The pyfunc serves the claim probability capped by the line model's (models.line_model.cap_by_lines).
-    if trained.lines is not None:
-        lines, claim_of_line = trained.predict_lines(golden)
-        compiled = cap_by_lines(compiled, lines, claim_of_line)
+    # The pyfunc serves the claim probability capped by the line model's (models.service_lines.cap_by_lines).
+    if isinstance(trained, DenialModel) and trained.lines is not None:
+        line_probability, lines = trained.predict_lines(golden)
+        compiled = cap_by_lines(compiled, line_probability, lines.claim_index)
     assert np.abs(compiled - served.to_numpy()).max() <= 1e-9
     # A golden set that exercises the model (raw scores: an isotonic calibrator maps them to few steps).
     assert len(np.unique(scorer.booster.predict(scorer.matrix(scorer.columns(records, supplied))))) > 100
@@ -47,4 +47,4 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
 def test_empty_input_scores_nothing(trained_store: TrainedStore) -> None:
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
     trained = mlflow.pyfunc.load_model("models:/noshow@champion").unwrap_python_model().trained
-    assert CompiledScorer(trained).score_records([]).shape == (0,)
+    assert trained.scorer(1).score_records([]).shape == (0,)

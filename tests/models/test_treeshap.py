@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models import treeshap
-from models.scorer import TABLE_SHAP_ROWS, CompiledScorer
+from models.scorer import TABLE_SHAP_ROWS
 from models.tasks import get_task
 from models.treeshap import TreeShap
 from tests.helpers import TrainedStore
@@ -99,7 +99,7 @@ def test_served_factors_are_lightgbms(
     trained = mlflow.pyfunc.load_model(f"models:/{task_name}@champion").unwrap_python_model().trained
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
     matrix = trained.features.transform(trained.prepare(task.load(path).valid.tail(TABLE_SHAP_ROWS + 4)))
-    scorer = CompiledScorer(trained)
+    scorer = trained.scorer(1)
     assert scorer.prepare_explanations() is not None
     batch = scorer.top_factors(matrix, 5)  # more rows than TABLE_SHAP_ROWS: LightGBM's TreeSHAP
     online = []
@@ -112,6 +112,6 @@ def test_served_factors_are_lightgbms(
         assert max(gaps) <= TOLERANCE
     # A model too deep for tables keeps LightGBM's TreeSHAP, with the same answer.
     monkeypatch.setattr(treeshap, "MAX_PATH_FEATURES", 1)
-    fallback = CompiledScorer(trained)
+    fallback = trained.scorer(1)
     assert fallback.prepare_explanations() is None
     assert fallback.top_factors(matrix[:2], 5) == batch[:2]

@@ -114,7 +114,8 @@ def test_line_probabilities_equal_the_offline_line_model(
     trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
     # Offline, payer history comes from the whole table; online, from the store training seeded.
     table = add_claim_history(task.load(trained_store.claims).valid, trained.claim_history)
-    offline, claim_of_line = trained.predict_lines(table.tail(40))
+    offline, lines = trained.predict_lines(table.tail(40))
+    claim_of_line = lines.claim_index
     body = bodies(trained_store, rows=40)["denial"]
     predictions = client.post("/v1/denial/score", json=body, headers=BILLER).json()["predictions"]
     online = [line["denial_probability"] for p in predictions for line in p["lines"]]

@@ -101,7 +101,7 @@ def test_outcomes_are_idempotent_and_feed_later_scores(client: TestClient) -> No
     visits = new_patient_visits("OUTC")
     first = client.post("/v1/noshow/score", json={"appointments": visits}, headers=SCHEDULER).json()
     store = client.app.state.careops.services.appointments
-    history = client.app.state.careops.models.get("noshow").scorer.trained.history
+    history = client.app.state.careops.models.get("noshow").trained.history
     later = [Appointment.model_validate(visits[1])]
     assert online_history(store, later, history)["prior_no_shows"][0] == 0
 
