@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from features.columns import Columns, Vocabulary, columns_from_frame
+from data.schemas import CanonicalRecord
+from features.columns import Columns, Vocabulary, columns_from_frame, columns_from_records
+
+
+@dataclass(frozen=True)
+class FeatureBatch:
+    """A batch's inputs as columns and its feature matrix, built in one call."""
+
+    columns: Columns
+    matrix: np.ndarray
 
 
 class CanonicalFeatures(TransformerMixin, BaseEstimator):
@@ -50,6 +61,21 @@ class CanonicalFeatures(TransformerMixin, BaseEstimator):
     def numeric_features(self, columns: Columns) -> dict[str, np.ndarray]:
         """One float array per name in `numeric`."""
         raise NotImplementedError
+
+    def batch(
+        self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None
+    ) -> FeatureBatch:
+        """Records' inputs and features: their attributes, plus supplied columns (point-in-time history)."""
+        columns = columns_from_records(records, self.record_columns)
+        columns.update(extra or {})
+        if not records:
+            return FeatureBatch(columns, np.empty((0, len(self.numeric) + len(self.categorical))))
+        return FeatureBatch(columns, self.transform_columns(columns))
+
+    def frame_batch(self, frame: pd.DataFrame) -> FeatureBatch:
+        """A prepared canonical table's inputs and features (history columns already in it)."""
+        columns = columns_from_frame(frame, self.input_columns)
+        return FeatureBatch(columns, self.transform_columns(columns))
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Features for a canonical DataFrame."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from data.schemas import CanonicalRecord
-from features.columns import Columns, columns_from_records
-from features.transformer import CanonicalFeatures
+from features.columns import Columns
+from features.transformer import CanonicalFeatures, FeatureBatch
 from models.calibration import CalibratedClassifier
 from models.treeshap import TreeShap
 from models.wording import CONTEXT, factor_text
@@ -75,18 +73,6 @@ class CompiledScorer:
             )
         }
 
-    def columns(
-        self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None
-    ) -> Columns:
-        """The column batch: record attributes, plus supplied columns such as point-in-time history."""
-        columns = columns_from_records(records, self.features.record_columns)
-        columns.update(extra or {})
-        return columns
-
-    def matrix(self, columns: Columns) -> np.ndarray:
-        """The feature matrix for a column batch."""
-        return self.features.transform_columns(columns)
-
     def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for a prepared feature matrix."""
         if len(matrix) == 0:
@@ -94,19 +80,10 @@ class CompiledScorer:
         raw = self.booster.predict(matrix, num_iteration=self.num_iteration, num_threads=self.num_threads)
         return self.classifier.calibrate(raw)
 
-    def score_columns(self, columns: Columns) -> Scored:
-        """Probabilities of a column batch, finished by the model (a denial model adds its lines)."""
-        matrix = self.matrix(columns)
-        scored = Scored(self.score_matrix(matrix), matrix)
-        return self.finish(columns, scored, self.num_threads) if self.finish is not None else scored
-
-    def score_records(
-        self, records: Sequence[CanonicalRecord], extra: Mapping[str, np.ndarray] | None = None
-    ) -> np.ndarray:
-        """Calibrated probabilities for validated canonical records."""
-        if not records:
-            return np.empty(0)
-        return self.score_matrix(self.matrix(self.columns(records, extra)))
+    def score(self, batch: FeatureBatch) -> Scored:
+        """Probabilities of a feature batch, finished by the model (a denial model adds its lines)."""
+        scored = Scored(self.score_matrix(batch.matrix), batch.matrix)
+        return self.finish(batch.columns, scored, self.num_threads) if self.finish is not None else scored
 
     def prepare_explanations(self) -> TreeShap | None:
         """Build the TreeSHAP tables (a few tenths of a second) and compile their loop (a cache read

@@ -3,6 +3,7 @@ it scores a table offline. `NoShowModel` and `DenialModel` add what their task r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -10,7 +11,6 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.columns import Columns, columns_from_frame
 from features.transformer import CanonicalFeatures
 from models.calibration import CalibratedClassifier
 from models.estimator import pipeline_steps
@@ -23,17 +23,16 @@ class TrainedModel:
     """Everything needed to score canonical records the way training did (the shared core)."""
 
     task_name: ClassVar[str]
+    # What the task adds to a scored batch, as `finish(columns, scored, num_threads)`: a denial
+    # model's lines, and the claim capped by them; none for a no-show model.
+    finish: ClassVar[Callable[..., Scored] | None] = None
     pipeline: Pipeline
 
-    @property
-    def features(self) -> CanonicalFeatures:
-        """The fitted feature transformer."""
-        return pipeline_steps(self.pipeline)[0]
-
-    @property
-    def classifier(self) -> CalibratedClassifier:
-        """The fitted, calibrated classifier."""
-        return pipeline_steps(self.pipeline)[1]
+    def __post_init__(self) -> None:
+        # The pipeline's two steps, named once (the request path reads them on every score).
+        self.features: CanonicalFeatures
+        self.classifier: CalibratedClassifier
+        self.features, self.classifier = pipeline_steps(self.pipeline)
 
     @property
     def task(self) -> Task:
@@ -44,10 +43,6 @@ class TrainedModel:
         """The table with the point-in-time history the model reads, computed from the table itself
         unless it is already there."""
         return frame
-
-    def finish(self, columns: Columns, scored: Scored, num_threads: int) -> Scored:
-        """What the task adds to a scored batch (a denial model: its lines, and the claim capped)."""
-        return scored
 
     def scorer(self, num_threads: int | None = None) -> CompiledScorer:
         """The compiled scorer (the classifier's own thread count by default)."""
@@ -60,7 +55,4 @@ class TrainedModel:
         """Calibrated probabilities for a validated canonical table (batch, offline)."""
         if frame.empty:
             return np.empty(0)
-        prepared = self.prepare(frame)
-        return (
-            self.scorer().score_columns(columns_from_frame(prepared, self.features.input_columns)).probability
-        )
+        return self.scorer().score(self.features.frame_batch(self.prepare(frame))).probability

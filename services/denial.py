@@ -179,9 +179,9 @@ class DenialService:
             empty = np.empty(0)
             return ClaimScores(model, empty, [], [], [], [], empty, empty)
         scorer = model.scorer
-        history = online_claim_history(self.store, claims, model.trained.claim_history)
-        columns = scorer.columns(claims, history)
-        scored = scorer.score_columns(columns)
+        features = model.scorer.features
+        batch = features.batch(claims, online_claim_history(self.store, claims, model.trained.claim_history))
+        scored = scorer.score(batch)
         lines = _lines(scorer, claims, scored)
         line_probability = (
             [[risk.denial_probability for risk in risks] for risks in lines]
@@ -194,7 +194,7 @@ class DenialService:
             lines=lines,
             reasons=_reasons(model, claims, scored),
             factors=scorer.top_factors(scored.matrix, top_factors),
-            unseen=scorer.features.unseen_categories(columns),
+            unseen=features.unseen_categories(batch.columns),
             expected_payment=np.array([c.total_charge for c in claims]) * self.payment_ratio,
             dollars_at_risk=dollars_at_risk(claims, scored.probability, line_probability, self.payment_ratio),
             matrix=scored.matrix,

@@ -74,7 +74,7 @@ def check_golden_set(model: LoadedModel, wrapper: CareopsModel) -> None:
     supplied = {
         c: prepared[c].to_numpy() for c in model.scorer.features.input_columns if c not in task.input_columns
     }
-    compiled = model.scorer.score_records(records, supplied)
+    compiled = model.scorer.score_matrix(trained.features.batch(records, supplied).matrix)
     if not (np.all(np.isfinite(compiled)) and np.all((compiled >= 0) & (compiled <= 1))):
         raise ModelUnavailableError("golden set scores are not finite probabilities in [0, 1]")
     if np.abs(compiled - reference).max() > GOLDEN_TOLERANCE:

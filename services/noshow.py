@@ -116,11 +116,9 @@ class NoShowService:
     ) -> AppointmentScores:
         if not appointments:
             return AppointmentScores(model, np.empty(0), [], [])
-        scorer = model.scorer
-        columns = scorer.columns(
-            appointments, online_history(self.store, appointments, model.trained.history)
-        )
-        scored = scorer.score_columns(columns)
-        factors = scorer.top_factors(scored.matrix, top_factors)
-        unseen = scorer.features.unseen_categories(columns)
+        features = model.scorer.features
+        batch = features.batch(appointments, online_history(self.store, appointments, model.trained.history))
+        scored = model.scorer.score(batch)
+        factors = model.scorer.top_factors(scored.matrix, top_factors)
+        unseen = features.unseen_categories(batch.columns)
         return AppointmentScores(model, scored.probability, factors, unseen, scored.matrix)

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.columns import columns_from_frame
 from models.trained import TrainedModel
 
 SCORE = "__score__"
@@ -164,10 +163,10 @@ def watch_bins(name: str) -> FeatureBins:
 def profile_of(trained: TrainedModel, frame: pd.DataFrame, metrics: dict[str, float]) -> ReferenceProfile:
     """The reference profile of a trained model on labelled canonical rows (its holdout)."""
     scorer = trained.scorer(1)
-    columns = columns_from_frame(trained.prepare(frame), trained.features.input_columns)
-    scored = scorer.score_columns(columns)
+    batch = trained.features.frame_batch(trained.prepare(frame))
+    scored = scorer.score(batch)
     categories = {name: len(codes) for name, codes in scorer.category_names.items()}
-    unseen = scorer.features.unseen_categories(columns)
+    unseen = trained.features.unseen_categories(batch.columns)
     watched = {
         name: np.array([name in row for row in unseen], dtype=bool)
         for name in trained.features.watched_

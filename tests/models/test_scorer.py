@@ -27,9 +27,8 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
     supplied = {c: golden[c].to_numpy() for c in trained.features.input_columns}
 
     scorer = trained.scorer(1)
-    compiled = scorer.score_records(
-        records, {c: supplied[c] for c in supplied if c not in task.input_columns}
-    )
+    batch = trained.features.batch(records, {c: supplied[c] for c in supplied if c not in task.input_columns})
+    compiled = scorer.score_matrix(batch.matrix)
     reference = trained.pipeline.predict_proba(golden)[:, 1]
     served = pyfunc.predict(caller_form(task, table, with_labels=True)).tail(500)[task.probability_field]
 
@@ -41,10 +40,10 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
         compiled = cap_by_lines(compiled, line_probability, lines.claim_index)
     assert np.abs(compiled - served.to_numpy()).max() <= 1e-9
     # A golden set that exercises the model (raw scores: an isotonic calibrator maps them to few steps).
-    assert len(np.unique(scorer.booster.predict(scorer.matrix(scorer.columns(records, supplied))))) > 100
+    assert len(np.unique(scorer.booster.predict(batch.matrix))) > 100
 
 
 def test_empty_input_scores_nothing(trained_store: TrainedStore) -> None:
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
     trained = mlflow.pyfunc.load_model("models:/noshow@champion").unwrap_python_model().trained
-    assert trained.scorer(1).score_records([]).shape == (0,)
+    assert trained.scorer(1).score(trained.features.batch([])).probability.shape == (0,)
