@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 
 MIN_ROWS_PER_CATEGORY = 5
-# Chosen on three time-ordered folds of synthetic claims (docs/models.md): 100 rounds beat 300 on
+# Chosen on three time-ordered folds of synthetic claims (docs/decisions/2026-11-28-reason-model-rounds.md): 100 rounds beat 300 on
 # top-1 accuracy and macro-F1, and a third of the trees is a third of the cost of every score.
 ROUNDS = 100
 
