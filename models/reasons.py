@@ -8,8 +8,9 @@ import lightgbm as lgb
 import numpy as np
 
 MIN_ROWS_PER_CATEGORY = 5
-# Chosen on three time-ordered folds of synthetic claims (docs/decisions/2026-11-28-reason-model-rounds.md): 100 rounds beat 300 on
-# top-1 accuracy and macro-F1, and a third of the trees is a third of the cost of every score.
+# Chosen on three time-ordered folds of synthetic claims: 100 rounds beat 300 on top-1 accuracy and
+# macro-F1, and a third of the trees is a third of the cost of every score
+# (docs/decisions/2026-11-28-reason-model-rounds.md).
 ROUNDS = 100
 
 
