@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -104,6 +105,31 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(
         default=32, ge=4, description="Deepest JSON nesting a request may have (400)."
     )
+    session_idle_minutes: int = Field(
+        default=15, ge=1, description="A page session ends after this long without a request."
+    )
+    session_hours: float = Field(default=12, gt=0, description="A page session ends this long after sign-in.")
+    auth_failures_allowed: int = Field(
+        default=10,
+        ge=1,
+        description="Failed sign-ins or API keys per address or account in a window, then 429.",
+    )
+    auth_window_seconds: int = Field(
+        default=300, ge=1, description="The window failed attempts are counted in."
+    )
+    lockout_minutes: int = Field(
+        default=15, ge=1, description="How long an account stays locked after too many failed sign-ins."
+    )
+    audit: bool = Field(default=True, description="Keep the access audit trail.")
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit trail's chained HMACs (without it, plain SHA-256: anyone with the "
+        "database could rewrite a chain that verifies).",
+    )
+    audit_key_file: Path | None = Field(default=None, description="A 0600 file holding the audit key.")
+    audit_retention_days: int = Field(
+        default=6 * 365, ge=1, description="Days the audit trail keeps its entries (6 years by default)."
+    )
 
 
 def parse_api_keys(text: str) -> dict[str, str]:
@@ -129,3 +155,23 @@ def api_key_roles(settings: Settings) -> dict[str, str]:
     if settings.api_keys_file is not None:
         return parse_api_keys(settings.api_keys_file.read_text(encoding="utf-8"))
     return {}
+
+
+def audit_key(settings: Settings) -> bytes | None:
+    """The audit trail's key, from the environment or its file (None when neither is set)."""
+    if settings.audit_key is not None:
+        return settings.audit_key.get_secret_value().encode("utf-8")
+    if settings.audit_key_file is not None:
+        return settings.audit_key_file.read_text(encoding="utf-8").strip().encode("utf-8")
+    return None
+
+
+def handle_secret(settings: Settings) -> bytes:
+    """The secret that signs the pages' record handles, the same in every worker and across restarts:
+    derived from the audit key, else the pseudonym key (with neither, from the store's URL, which is
+    no secret: set one of the keys in production)."""
+    key = audit_key(settings)
+    if key is None and settings.pseudonym_key is not None:
+        key = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    material = key if key is not None else settings.database_url.encode("utf-8")
+    return hashlib.sha256(b"careops-page-handles:" + material).digest()

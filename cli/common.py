@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 
 from config import Settings
+from services.access.principal import Principal, system
 
 USAGE_EXIT_CODE = 2  # the input or the state cannot be used; nothing was done
 
@@ -53,6 +55,11 @@ FormatOption = Annotated[
 
 
 QUARANTINED_EXIT_CODE = 3  # some input was refused (rows or files); the rest was processed
+
+
+def operator() -> Principal:
+    """The principal of a command run at this machine: the operating-system user who ran it."""
+    return system(f"operator:{getpass.getuser()}", source="cli")
 
 
 def settings() -> Settings:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QUARANTINED_EXIT_CODE, TableName, fail, settings
+from cli.common import QUARANTINED_EXIT_CODE, TableName, fail, operator, settings
 
 app = typer.Typer()
 
@@ -101,7 +101,7 @@ def book(
     loaded = load_appointments(data)
     services = Services.open(config, log_scores=False)
     try:
-        booked = services.noshow.book_table(loaded.valid, config.horizon_days)
+        booked = services.noshow.book_table(operator(), loaded.valid, config.horizon_days, "cli")
     finally:
         services.close()
     typer.echo(
@@ -129,8 +129,7 @@ def queue(
     services = Services.open(config, log_scores=False)
     try:
         services.models.refresh(config)
-        scores, version = services.denial.worklist_scores(claims)
-        added, updated = services.worklist.add(claims, scores, version)
+        added, updated = services.worklist.add(operator(), claims, "cli")
     finally:
         services.close()
     typer.echo(f"worklist: {added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid")

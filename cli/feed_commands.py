@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QUARANTINED_EXIT_CODE, exits, settings
+from cli.common import QUARANTINED_EXIT_CODE, exits, operator, settings
 
 ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tables.", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def ingest_x12_files(
         loaded = load_claims(frame)
         services = Services.open(settings(), log_scores=False)
         try:
-            recorded = services.denial.record_table(loaded.valid)
+            recorded = services.denial.record_table(operator(), loaded.valid, "cli")
         finally:
             services.close()
         typer.echo(
@@ -79,7 +79,11 @@ def ingest_hl7_files(
     config = settings()
     tables = CodeTables.load(config.code_tables)
     services = Services.open(config, log_scores=False) if record else None
-    feed = ScheduleFeed(services.appointments, config.horizon_days) if services is not None else None
+    feed = (
+        ScheduleFeed(services.appointments, services.audit, operator(), config.horizon_days)
+        if services is not None
+        else None
+    )
     report = feed.report if feed is not None else FeedReport()
     unused = 0
     for path in files:

@@ -17,11 +17,13 @@ from cli.common import (
     configure_logging,
     exits,
     fail,
+    operator,
     settings,
 )
 from cli.printing import echo_gate_figures
 
 app = typer.Typer()
+RESOURCE = {"noshow": "appointment", "denial": "claim"}  # what each task's records are
 
 
 @app.command()
@@ -42,6 +44,8 @@ def score(
     import mlflow
 
     from models.pyfunc import load_registered
+    from models.tasks import get_task
+    from services.access.audit import command_trail
     from services.monitoring.score_log import record_table
     from training.batch import SchedulerUnreachableError, dask_client, score_files
 
@@ -56,6 +60,10 @@ def score(
         dask_client(scheduler, workers, config.dask_connect_timeout_seconds) as client,
     ):
         result = score_files(trained, data, out, file_format.value, client)
+    if result.scored is not None:
+        trail = command_trail(config)
+        ids = result.scored[get_task(task.value).id_column].astype(str)
+        trail.record(operator(), "score", RESOURCE[task.value], ids, door="cli batch", model=uri)
     typer.echo(f"scored {result.rows_scored} rows with {uri} into {result.out}")
     logged = record_table(config, task.value, uri, result.scored)
     if logged is not None:

@@ -1,5 +1,6 @@
-"""The services one process runs on: one engine per database, the stores on it, the champions,
-the score log and the two scoring services. The app, the HL7 listener and the CLI each open one."""
+"""The services one process runs on: one engine per database, the stores on it, the champions, the
+score log, the audit trail, and the services every door calls. The app, the HL7 listener and the
+CLI each open one."""
 
 from __future__ import annotations
 
@@ -7,18 +8,25 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from config import Settings
+from config import Settings, api_key_roles, audit_key
 from data.stores.appointments import AppointmentStore
+from data.stores.audit import AuditStore
 from data.stores.booking_queue import BookingQueue
 from data.stores.claims import ClaimStore
 from data.stores.engine import store_engine
+from data.stores.identity import IdentityStore
 from data.stores.overbooks import OverbookStore
 from data.stores.worklist import WorklistStore
+from services.access.accounts import Accounts
+from services.access.audit import AuditTrail
+from services.access.authentication import Authenticator
 from services.denial import DenialService
 from services.model_set import ModelSet
 from services.monitoring.recorder import PredictionRecorder
 from services.monitoring.score_log import Observer, ScoreLog, start_recorder
 from services.noshow import NoShowService
+from services.scheduling import Scheduling
+from services.worklist import WorklistService
 
 
 @dataclass
@@ -30,11 +38,14 @@ class Services:
     models: ModelSet
     appointments: AppointmentStore
     claims: ClaimStore
-    worklist: WorklistStore
-    overbooks: OverbookStore
     score_log: ScoreLog
+    audit: AuditTrail
     noshow: NoShowService
     denial: DenialService
+    worklist: WorklistService
+    scheduling: Scheduling
+    accounts: Accounts
+    authenticator: Authenticator
     bookings: BookingQueue | None = None
 
     @classmethod
@@ -46,28 +57,40 @@ class Services:
         log_scores: bool = True,
         observe: Observer | None = None,
         queue_bookings: bool = False,
+        audit_now: bool = False,
     ) -> Services:
         """Open the stores on one engine; `log_scores` starts the prediction log's recorder (when the
-        log is on), `queue_bookings` the group-commit queue the score route books through. The
-        champions load on `models.refresh`, which the caller runs when it is ready to."""
+        log is on), `queue_bookings` the group-commit queue the score route books through, and
+        `audit_now` writes each audit entry as it comes (a command) instead of from a thread (a
+        service). The champions load on `models.refresh`, which the caller runs when it is ready to."""
         engine = store_engine(settings.database_url)
         appointments = AppointmentStore(engine)
         claims = ClaimStore(engine)
+        identity = IdentityStore(engine)
+        audit = AuditTrail(
+            AuditStore(engine, audit_key(settings)) if settings.audit else None,
+            synchronous=audit_now,
+            retention_days=settings.audit_retention_days,
+        )
         recorder: PredictionRecorder | None = start_recorder(settings) if log_scores else None
         score_log = ScoreLog(recorder, observe)
         models = models or ModelSet()
         bookings = BookingQueue(appointments) if queue_bookings else None
+        denial = DenialService(models, claims, score_log, audit, settings.expected_payment_ratio)
         return cls(
             settings=settings,
             engine=engine,
             models=models,
             appointments=appointments,
             claims=claims,
-            worklist=WorklistStore(engine),
-            overbooks=OverbookStore(engine),
             score_log=score_log,
-            noshow=NoShowService(models, appointments, score_log, bookings),
-            denial=DenialService(models, claims, score_log, settings.expected_payment_ratio),
+            audit=audit,
+            noshow=NoShowService(models, appointments, score_log, audit, bookings),
+            denial=denial,
+            worklist=WorklistService(WorklistStore(engine), claims, denial, audit),
+            scheduling=Scheduling(appointments, OverbookStore(engine), audit),
+            accounts=Accounts(identity, audit),
+            authenticator=Authenticator(identity, audit, settings, api_key_roles(settings)),
             bookings=bookings,
         )
 
@@ -77,9 +100,10 @@ class Services:
         return self.score_log.recorder
 
     def close(self) -> None:
-        """Write what is queued (bookings, then scores), then release the database."""
+        """Write what is queued (bookings, scores, audit entries), then release the database."""
         if self.bookings is not None:
             self.bookings.close()
         if self.recorder is not None:
             self.recorder.close()
+        self.audit.close()
         self.engine.dispose()

@@ -21,6 +21,8 @@ from features.claim_history import online_claim_history
 from models.decisions.denial_fixes import line_fixes, recommended_fix
 from models.decisions.worklist import dollars_at_risk
 from models.scorer import CompiledScorer, Scored, ScoreFactor
+from services.access.audit import AuditTrail
+from services.access.principal import Principal
 from services.model_set import LoadedModel, ModelSet
 from services.monitoring.score_log import ScoreLog
 
@@ -120,20 +122,28 @@ def _lines(scorer: CompiledScorer, claims: Sequence[Claim], scored: Scored) -> l
 class DenialService:
     """Scores, explains and logs claims with the denial champion; keeps submitted claims as history."""
 
-    def __init__(self, models: ModelSet, store: ClaimStore, log: ScoreLog, payment_ratio: float) -> None:
-        self.models, self.store, self.log, self.payment_ratio = models, store, log, payment_ratio
+    def __init__(
+        self, models: ModelSet, store: ClaimStore, log: ScoreLog, audit: AuditTrail, payment_ratio: float
+    ) -> None:
+        self.models, self.store, self.log, self.audit = models, store, log, audit
+        self.payment_ratio = payment_ratio
 
     def score(
         self,
+        who: Principal,
         claims: Sequence[Claim],
         source: str | None,
         top_factors: int = 0,
         model: LoadedModel | None = None,
     ) -> ClaimScores:
         """Score claims about to be submitted, with the payer history the store holds before each one,
-        and log them under `source` (None: not logged). Reads the claim store; writes nothing to it."""
+        and log them under `source` (None: not logged), for `who`: every claim's payer must be in their
+        scope, and the access is in the audit trail. Reads the claim store; writes nothing to it."""
+        who.check_payers(c.payer_id for c in claims)
         model = model or self.models.get("denial")
         scores = self._score(model, claims, top_factors)
+        if claims:
+            self.audit.record(who, "score", "claim", (c.claim_id for c in claims), door=source)
         if source is not None and claims:
             self.log.record(
                 model,
@@ -147,11 +157,11 @@ class DenialService:
             )
         return scores
 
-    def worklist_scores(self, claims: Sequence[Claim]) -> tuple[list[ItemScore], str]:
+    def worklist_scores(self, who: Principal, claims: Sequence[Claim]) -> tuple[list[ItemScore], str]:
         """What the worklist keeps of each claim's score (no factors: the list does not show them), and
         the model version that scored them."""
         model = self.models.get("denial")
-        scores = self.score(claims, None, 0, model)
+        scores = self.score(who, claims, None, 0, model)
         items = [
             ItemScore(
                 float(scores.probability[i]),
@@ -163,16 +173,21 @@ class DenialService:
         ]
         return items, model.version
 
-    def record(self, claims: Sequence[Claim]) -> tuple[int, int]:
+    def record(self, who: Principal, claims: Sequence[Claim], door: str) -> tuple[int, int]:
         """Record claims as submitted (with their remittance outcomes when known) as history for later
         scores; returns the claims recorded and how many carried an outcome."""
+        who.check_payers(c.payer_id for c in claims)
         recorded = self.store.record(pd.DataFrame([claim.model_dump() for claim in claims])) if claims else 0
+        self.audit.record(who, "change", "claim", (c.claim_id for c in claims), door=door, change="history")
         with_outcome = sum(c.denied is not None and c.adjudicated_at is not None for c in claims)
         return recorded, with_outcome
 
-    def record_table(self, table: pd.DataFrame) -> int:
+    def record_table(self, who: Principal, table: pd.DataFrame, door: str) -> int:
         """Record a validated canonical claims table as history (an X12 ingest); returns how many."""
-        return self.store.record(table)
+        who.check_payers(table["payer_id"].astype(str))
+        recorded = self.store.record(table)
+        self.audit.record(who, "change", "claim", table["claim_id"].astype(str), door=door, change="history")
+        return recorded
 
     def _score(self, model: LoadedModel, claims: Sequence[Claim], top_factors: int) -> ClaimScores:
         if not claims:

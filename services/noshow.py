@@ -20,6 +20,8 @@ from data.stores.appointments import AppointmentStore, OutcomeResult, booking_ro
 from data.stores.booking_queue import BookingQueue
 from features.history import online_history
 from models.scorer import ScoreFactor
+from services.access.audit import AuditTrail
+from services.access.principal import Principal
 from services.model_set import LoadedModel, ModelSet
 from services.monitoring.score_log import ScoreLog
 from services.offload import run_scoring
@@ -59,12 +61,14 @@ class NoShowService:
         models: ModelSet,
         store: AppointmentStore,
         log: ScoreLog,
+        audit: AuditTrail,
         bookings: BookingQueue | None = None,
     ) -> None:
-        self.models, self.store, self.log, self.bookings = models, store, log, bookings
+        self.models, self.store, self.log, self.audit, self.bookings = models, store, log, audit, bookings
 
     def score(
         self,
+        who: Principal,
         appointments: Sequence[Appointment],
         source: str | None,
         booking: Booking,
@@ -72,8 +76,10 @@ class NoShowService:
         model: LoadedModel | None = None,
     ) -> AppointmentScores:
         """Book (as `booking` says), score with history, explain (`top_factors` = 0 skips it) and log
-        under `source` (None: not logged, as the day page's views are not). `model` pins the version a
-        request resolved; by default the current champion."""
+        under `source` (None: not logged, as the day page's views are not), for `who`: every
+        appointment must be at one of their clinics, and the access is in the audit trail. `model`
+        pins the version a request resolved; by default the current champion."""
+        who.check_clinics(a.clinic_id for a in appointments)
         model = model or self.models.get("noshow")
         if appointments and booking is not Booking.STORED:
             rows = booking_rows(appointments, model.trained.history.horizon_days)
@@ -82,29 +88,48 @@ class NoShowService:
             else:
                 self.store.upsert_bookings(rows)
         scores = self._score_stored(model, appointments, top_factors)
+        if appointments:
+            action = "read" if booking is Booking.STORED else "score"
+            self.audit.record(
+                who, action, "appointment", (a.appointment_id for a in appointments), door=source
+            )
         if source is not None and appointments:
             self.log.record(model, source, appointments, scores.probability, scores.matrix, scores.unseen)
         return scores
 
     async def score_queued(
-        self, appointments: Sequence[Appointment], source: str, top_factors: int, model: LoadedModel
+        self,
+        who: Principal,
+        appointments: Sequence[Appointment],
+        source: str,
+        top_factors: int,
+        model: LoadedModel,
     ) -> AppointmentScores:
         """`score` with the booking through the group-commit queue, awaited on the event loop (the
         score route: no thread waits for a commit); a few records are then scored on the loop."""
+        who.check_clinics(a.clinic_id for a in appointments)
         if appointments:
             rows = booking_rows(appointments, model.trained.history.horizon_days)
             await asyncio.wrap_future(self._queue().submit(rows))
         return await run_scoring(
-            len(appointments), self.score, appointments, source, Booking.STORED, top_factors, model
+            len(appointments), self.score, who, appointments, source, Booking.STORED, top_factors, model
         )
 
-    def book_table(self, table: pd.DataFrame, horizon_days: int) -> int:
+    def book_table(self, who: Principal, table: pd.DataFrame, horizon_days: int, door: str) -> int:
         """Book a validated canonical appointments table (a file or an upload); returns how many."""
-        return self.store.book_table(table, horizon_days)
+        who.check_clinics(table["clinic_id"].astype(str))
+        booked = self.store.book_table(table, horizon_days)
+        self.audit.record(who, "book", "appointment", table["appointment_id"].astype(str), door=door)
+        return booked
 
-    def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
-        """Record attended / no_show / cancelled for booked appointments (idempotent)."""
-        return self.store.record_outcomes(outcomes)
+    def record_outcomes(self, who: Principal, outcomes: dict[str, str], door: str) -> OutcomeResult:
+        """Record attended / no_show / cancelled for booked appointments (idempotent); appointments
+        at clinics outside `who`'s scope are refused whole."""
+        stored = self.store.bookings_of(list(outcomes))
+        who.check_clinics(str(b.record.get("clinic_id", "")) for b in stored.values())
+        result = self.store.record_outcomes(outcomes)
+        self.audit.record(who, "change", "appointment", result.changed, door=door, change="outcome")
+        return result
 
     def _queue(self) -> BookingQueue:
         if self.bookings is None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from data.schemas import Appointment
 from models.decisions.overbooking import Costs, Limits, Recommendation, recommend
+from services.access.principal import Principal
 from services.model_set import LoadedModel
 from services.noshow import Booking, NoShowService
 
@@ -41,10 +42,12 @@ class SessionPlan:
         return sum(self.show[a.appointment_id] for a in slot if a.appointment_id in self.show)
 
 
-def plan_session(noshow: NoShowService, session: SessionRequest, model: LoadedModel) -> SessionPlan:
+def plan_session(
+    who: Principal, noshow: NoShowService, session: SessionRequest, model: LoadedModel
+) -> SessionPlan:
     """Book and score the session's appointments (logged as `overbook`), then plan the overbooks."""
     appointments = [a for slot in session.slots for a in slot]
-    scores = noshow.score(appointments, "overbook", Booking.DIRECT, 0, model)
+    scores = noshow.score(who, appointments, "overbook", Booking.DIRECT, 0, model)
     show: dict[str, float] = {}
     unscored = []
     for appointment, probability in zip(appointments, scores.probability, strict=True):

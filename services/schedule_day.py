@@ -18,6 +18,7 @@ from data.schemas import Appointment
 from models.decisions.overbooking import Costs, Recommendation, recommend
 from models.decisions.risk_bands import RiskBands
 from models.scorer import ScoreFactor
+from services.access.principal import Principal
 from services.model_set import LoadedModel
 from services.noshow import Booking, NoShowService, missing_inputs
 
@@ -66,6 +67,7 @@ def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
 
 
 def day_schedule(
+    who: Principal,
     noshow: NoShowService,
     bands: RiskBands,
     clinic_id: str,
@@ -80,6 +82,7 @@ def day_schedule(
 
     `accepted` holds extra bookings already accepted by (provider, slot start): the plan counts them
     as booked (each showing as often as the session's patients on average) and suggests the rest."""
+    who.check_clinics([clinic_id])
     accepted = accepted or {}
     costs = costs or Costs()
     stored = noshow.store.clinic_day(clinic_id, epoch_day(day))
@@ -90,7 +93,7 @@ def day_schedule(
     ]
     visits_in.sort(key=lambda pair: (pair[0].starts_at, pair[0].appointment_id))
     live = [(a, o) for a, o in visits_in if o != "cancelled"]
-    scores = noshow.score([a for a, _ in live], None, Booking.STORED, top_factors, model)
+    scores = noshow.score(who, [a for a, _ in live], None, Booking.STORED, top_factors, model)
     visits = [
         ScoredVisit(a, o, float(p), bands.band(float(p), a.clinic_id), f, missing_inputs(a))
         for (a, o), p, f in zip(live, scores.probability, scores.factors, strict=True)

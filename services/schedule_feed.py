@@ -20,6 +20,8 @@ from data.epoch import epoch_day
 from data.feeds.siu import MessageError, ScheduleEvent
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore, booking_rows
+from services.access.audit import AuditTrail
+from services.access.principal import Principal
 
 # A practice system says nothing about reminders or, without IN1, the payer: the model sees an
 # unknown payer (listed among the score's unseen inputs) and no reminder.
@@ -65,8 +67,13 @@ def _field_names(error: ValidationError) -> str:
 class ScheduleFeed:
     """Applies schedule events to an appointment store and keeps the report."""
 
-    def __init__(self, store: AppointmentStore, horizon_days: int = 1) -> None:
+    def __init__(
+        self, store: AppointmentStore, audit: AuditTrail, who: Principal, horizon_days: int = 1
+    ) -> None:
+        """`who` is the feed the events come from (its source names the door: "hl7", "cli")."""
         self.store = store
+        self.audit = audit
+        self.who = who
         self.horizon_days = horizon_days
         self.report = FeedReport()
 
@@ -83,6 +90,8 @@ class ScheduleFeed:
             self.report.ignored[done.removeprefix("ignored: ")] += 1
         else:
             self.report.applied[done] += 1
+            if event.appointment_id:
+                self.audit.record(self.who, "change", "appointment", [event.appointment_id], change=done)
         return done
 
     def _apply(self, event: ScheduleEvent) -> str:

@@ -15,10 +15,11 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from config import Settings, api_key_roles
+from config import Settings, api_key_roles, handle_secret
 from data.feeds.code_tables import CodeTables
 from models.decisions.risk_bands import RiskBands
 from models.decisions.variants import compile_passes
+from services.access.secrets import MIN_KEY_BITS, key_bits
 from services.container import Services
 from services.model_set import ModelSet
 from serving.dependencies import AppState
@@ -29,7 +30,6 @@ from serving.pages import day as day_pages
 from serving.pages import models_page, rendering, sign_in
 from serving.pages import numbers as numbers_pages
 from serving.pages import worklist as worklist_pages
-from serving.pages.page_sessions import PageSessions
 from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
 
@@ -53,20 +53,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models load when it starts, so creating it touches no store."""
     settings = settings or Settings()
     keys = api_key_roles(settings)
+    weak = sorted({role for key, role in keys.items() if key_bits(key) < MIN_KEY_BITS})
+    if weak:
+        raise ValueError(
+            f"CAREOPS_API_KEYS holds keys of under {MIN_KEY_BITS} bits (roles: {', '.join(weak)}); "
+            "use named clients (careops clients add) or keys of 32+ random characters"
+        )
     state = AppState(
         settings=settings,
-        api_keys=keys,
         risk_bands=RiskBands.from_json(settings.risk_bands),
         code_tables=CodeTables.load(settings.code_tables),
         models=ModelSet(),
         metrics=ServiceMetrics(),
-        page_sessions=PageSessions(keys),
+        handle_secret=handle_secret(settings),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not keys:
-            log.warning("no API keys configured (CAREOPS_API_KEYS): every /v1 call will get 401")
+            log.info("no configured API keys: /v1 callers use named clients (careops clients add)")
         services = await run_in_threadpool(
             partial(
                 Services.open,

@@ -1,46 +1,50 @@
-"""API-key authentication and role checks for the /v1 routes."""
+"""Who calls the /v1 routes: a named client's X-API-Key, proven by the access service, and the roles
+each route admits (admin always)."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
+from services.access.principal import Principal
 from serving.dependencies import app_state
 
-API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key from CAREOPS_API_KEYS.")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="A named client's key.")
 
 
-def role_for(key: str, keys: dict[str, str]) -> str | None:
-    role = None
-    for known, known_role in keys.items():
-        if hmac.compare_digest(known.encode(), key.encode()):
-            role = known_role
-    return role
+def source_of(request: Request) -> str:
+    """The caller's address, as the audit trail and the throttle know it."""
+    return request.client.host if request.client is not None else "unknown"
 
 
-def require_role(*roles: str) -> Callable[..., str]:
-    """A dependency that admits keys whose role is one of `roles` (admin is always admitted)."""
+def request_id_of(request: Request) -> str:
+    """The request's id (the request log's, sent back as X-Request-ID)."""
+    return getattr(request.state, "request_id", "")
+
+
+def require_role(*roles: str) -> Callable[..., Principal]:
+    """A dependency that admits clients whose role is one of `roles` (admin is always admitted)."""
     allowed = {*roles, "admin"}
 
-    async def check(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> str:
+    async def check(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> Principal:
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")
-        role = role_for(key, app_state(request).api_keys)
-        if role is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
-        if role not in allowed:
+        services = app_state(request).services
+        who = services.authenticator.client(key, source_of(request), request_id_of(request))
+        request.state.principal = who.id  # for the request's log line
+        if who.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"role '{role}' may not call this route; it needs {sorted(allowed)}",
+                f"role '{who.role}' may not call this route; it needs {sorted(allowed)}",
             )
-        return role
+        return who
 
     return check
 
 
-SchedulerRole = Annotated[str, Depends(require_role("scheduler"))]
-BillerRole = Annotated[str, Depends(require_role("biller"))]
+SchedulerRole = Annotated[Principal, Depends(require_role("scheduler"))]
+BillerRole = Annotated[Principal, Depends(require_role("biller"))]
+AdminRole = Annotated[Principal, Depends(require_role())]

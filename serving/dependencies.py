@@ -19,7 +19,6 @@ from services.denial import DenialService
 from services.model_set import LoadedModel, ModelSet
 from services.noshow import NoShowService
 from serving.metrics import ServiceMetrics
-from serving.pages.page_sessions import PageSessions
 
 
 @dataclass
@@ -27,12 +26,11 @@ class AppState:
     """What the app holds for its life: built when it is created, `services` opened at start-up."""
 
     settings: Settings
-    api_keys: dict[str, str]
     risk_bands: RiskBands
     code_tables: CodeTables
     models: ModelSet
     metrics: ServiceMetrics
-    page_sessions: PageSessions
+    handle_secret: bytes  # signs record handles in the pages' forms (the same in every worker)
     _services: Services | None = None
 
     @property

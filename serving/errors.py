@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.access.authentication import AuthenticationError, ThrottledError
+from services.access.principal import OutOfScopeError
 from services.model_set import ModelUnavailableError
 
 MAX_DETAILS = 20
@@ -103,8 +105,26 @@ def _model_unavailable(request: Request, error: Exception) -> JSONResponse:
     return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, str(error))
 
 
+def _out_of_scope(request: Request, error: Exception) -> JSONResponse:
+    return error_response(status.HTTP_403_FORBIDDEN, str(error))
+
+
+def _unauthenticated(request: Request, error: Exception) -> JSONResponse:
+    return error_response(status.HTTP_401_UNAUTHORIZED, str(error))
+
+
+def _throttled(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ThrottledError)
+    response = error_response(status.HTTP_429_TOO_MANY_REQUESTS, str(error))
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register our handlers on `app`."""
+    app.add_exception_handler(OutOfScopeError, _out_of_scope)
+    app.add_exception_handler(AuthenticationError, _unauthenticated)
+    app.add_exception_handler(ThrottledError, _throttled)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InvalidRequest, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -114,11 +134,12 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_STATUSES = {
     400: "The body is not JSON, or nests deeper than the limit",
     401: "A missing or unknown X-API-Key",
-    403: "The key's role may not call this route",
+    403: "The key's role may not call this route, or a record is outside its clinics or payers",
     404: "A record the request refers to is unknown",
     409: "The service is not set up for this (the message says what to set)",
     413: "The body or a list in it is larger than the limits",
     422: "A field breaks a rule; `detail` names each one",
+    429: "Too many failed keys from this address; Retry-After says when to try again",
     503: "No model is loaded for this task (the message says why)",
 }
 

@@ -30,6 +30,7 @@ from data.feeds.code_tables import CodeTables
 from data.feeds.mllp import ack, frame, next_frame
 from data.feeds.siu import MessageError, read_message
 from data.schemas import Appointment
+from services.access.principal import system
 from services.container import Services
 from services.noshow import Booking
 from services.schedule_feed import BOOKINGS, ScheduleFeed
@@ -76,7 +77,8 @@ class Listener:
         self.tables = CodeTables.load(settings.code_tables)
         self.services = Services.open(settings, log_scores=score)
         self.store = self.services.appointments
-        self.feed = ScheduleFeed(self.store, settings.horizon_days)
+        self.who = system("hl7-feed", source="hl7")
+        self.feed = ScheduleFeed(self.store, self.services.audit, self.who, settings.horizon_days)
         self.scoring = score
         if score:
             self.services.models.refresh(settings)
@@ -110,7 +112,7 @@ class Listener:
         try:
             stored = self.store.bookings_of([appointment_id])[appointment_id]
             record = Appointment.model_validate(stored.record)
-            self.services.noshow.score([record], "hl7", Booking.STORED)
+            self.services.noshow.score(self.who, [record], "hl7", Booking.STORED)
             self.metrics.scored.labels("scored").inc()
         except Exception as error:  # a model missing or failing: the booking is stored all the same
             self.metrics.scored.labels(type(error).__name__).inc()

@@ -2,7 +2,8 @@
 
 The line holds the time, the request id (also sent back as X-Request-ID), the method, the route
 template (never the raw path or query), the status, the latency, how many records the request held,
-which model version answered and which worker process. An exception that escapes a route is logged
+which model version answered, the principal (a user or client name, never a patient's) and which
+worker process. An exception that escapes a route is logged
 by its type alone and answered with a plain 500, so no submitted value or statement parameter
 reaches a log or a client.
 """
@@ -38,6 +39,7 @@ class RequestLog:
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
         state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         status = {"code": 500, "sent": False}
 
         async def send_with_id(message: Message) -> None:
@@ -65,6 +67,7 @@ class RequestLog:
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "records": state.get("records"),
             "model": state.get("model"),
+            "principal": state.get("principal"),
             "worker": os.getpid(),
         }
         if error is not None:

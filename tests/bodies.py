@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from models.tasks import caller_records, get_task
-from tests.helpers import TrainedStore
+from tests.helpers import PASSWORD, USERS, TrainedStore, totp_now
 
 APPOINTMENT = {
     "appointment_id": "A1",
@@ -160,11 +160,17 @@ def outcomes_of(appointments: pd.DataFrame) -> list[dict]:
     ]
 
 
-def sign_in_form(client, key: str, follow_redirects: bool = False):
-    """Sign a TestClient in through the pages' form (its token comes with the form)."""
+def sign_in_form(
+    client, role: str, follow_redirects: bool = False, password: str = PASSWORD, username: str | None = None
+):
+    """Sign a TestClient in through the pages' form as the test user of `role` (its token comes with
+    the form; an admin's TOTP code is read from the store)."""
     import re
 
+    settings = client.app.state.careops.settings
+    username = username or USERS.get(role, role)
     client.cookies.clear()
     form = client.get("/app/sign-in").text
     token = re.search(r'name="token" value="([^"]+)"', form).group(1)
-    return client.post("/app/sign-in", data={"key": key, "token": token}, follow_redirects=follow_redirects)
+    data = {"username": username, "password": password, "code": totp_now(settings, username), "token": token}
+    return client.post("/app/sign-in", data=data, follow_redirects=follow_redirects)

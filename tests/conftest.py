@@ -15,7 +15,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from serving.app import create_app
-from tests.helpers import POSTGRES_ENV, TrainedStore, make_settings
+from tests.helpers import POSTGRES_ENV, TrainedStore, ensure_users, make_settings
 from training.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -51,6 +51,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
         "noshow": train("noshow", appointments, settings),
         "denial": train("denial", claims, settings),
     }
+    ensure_users(settings)
     return TrainedStore(root, settings, appointments, claims, results)
 
 

@@ -106,11 +106,11 @@ def _pages(client: TestClient, store: TrainedStore) -> dict[str, Any]:
     booked = caller_records(get_task("noshow"), get_task("noshow").load(store.appointments).valid.tail(60))
     client.post("/v1/noshow/score", json={"appointments": booked}, headers=SCHEDULER)
     clinic, day = booked[-1]["clinic_id"], str(booked[-1]["starts_at"])[:10]
-    sign_in_form(client, "sched-key")
+    sign_in_form(client, "scheduler")
     out["day"] = _numbers(client.get("/app/day", params={"clinic": clinic, "date": day}).text)
     _flush(client)
     out["numbers/scheduler"] = _numbers(client.get("/app/numbers").text)
-    sign_in_form(client, "bill-key")
+    sign_in_form(client, "biller")
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/app/worklist").text).group(1)
     claims = generate_claims(300, seed=808)
     claims["claim_id"] = [f"WL{i:05d}" for i in range(len(claims))]
@@ -124,7 +124,7 @@ def _pages(client: TestClient, store: TrainedStore) -> dict[str, Any]:
     out["claim"] = _numbers(client.get(f"/app/claim/{handle}").text)
     _flush(client)
     out["numbers/biller"] = _numbers(client.get("/app/numbers").text)
-    sign_in_form(client, "admin-key")
+    sign_in_form(client, "admin")
     out["models"] = _numbers(client.get("/app/models").text)
     return out
 

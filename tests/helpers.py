@@ -17,10 +17,15 @@ from training.train import TrainResult
 POSTGRES_ENV = (
     "CAREOPS_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://postgres@127.0.0.1:55432 (.ci/run sets it)
 )
-API_KEYS = "sched-key:scheduler,bill-key:biller,admin-key:admin"
-SCHEDULER = {"X-API-Key": "sched-key"}
-BILLER = {"X-API-Key": "bill-key"}
-ADMIN = {"X-API-Key": "admin-key"}
+# Configured keys act as clients "configured-<role>"; they must hold 128 bits or more.
+SCHED_KEY, BILL_KEY, ADMIN_KEY = (f"{role}-key-{'Q7c1Zx9' * 5}" for role in ("sched", "bill", "admin"))
+API_KEYS = f"{SCHED_KEY}:scheduler,{BILL_KEY}:biller,{ADMIN_KEY}:admin"
+SCHEDULER = {"X-API-Key": SCHED_KEY}
+BILLER = {"X-API-Key": BILL_KEY}
+ADMIN = {"X-API-Key": ADMIN_KEY}
+# Page users, one per role (the admin with a TOTP second factor), made by `ensure_users`.
+USERS = {"scheduler": "sam", "biller": "bea", "admin": "ada"}
+PASSWORD = "correct horse battery staple"
 PSEUDONYM_KEY = "test-pseudonym-key"
 
 
@@ -82,3 +87,32 @@ def hand_over(*ids: str) -> ScoredBatch:
     """One no-show hand-over of records with these ids, each scored 0.25."""
     records = [SimpleNamespace(appointment_id=i, starts_at=None, clinic_id="C01") for i in ids]
     return ScoredBatch("noshow", "1", "api", records, np.full(len(ids), 0.25))
+
+
+def ensure_users(settings: Settings, users: dict[str, str] = USERS, **scopes: dict) -> None:
+    """The page users in `settings`'s store, each with PASSWORD (made once; `scopes` gives a user's
+    clinics and payers, e.g. sam={"clinics": ["C01"]})."""
+    from services.access.principal import system
+    from services.container import Services
+
+    services = Services.open(settings, log_scores=False, audit_now=True)
+    try:
+        known = {user.username for user in services.accounts.users()}
+        for role, name in users.items():
+            if name not in known:
+                scope = scopes.get(name, {})
+                clinics, payers = scope.get("clinics"), scope.get("payers")
+                services.accounts.add_user(system("tests"), name, role, clinics, payers)
+                services.accounts.set_password(system("tests"), name, PASSWORD)
+    finally:
+        services.close()
+
+
+def totp_now(settings: Settings, username: str) -> str:
+    """The user's current TOTP code ("" when they have no second factor)."""
+    import pyotp
+
+    from data.stores.identity import IdentityStore
+
+    user = IdentityStore(settings.database_url).user(username)
+    return pyotp.TOTP(user.totp_secret).now() if user is not None and user.totp_secret else ""

@@ -52,7 +52,7 @@ async def upload_day(
         return await _day(request, session, None, None, None, str(error))
     horizon = app_state(request).settings.horizon_days
     booked = await run_in_threadpool(
-        app_state(request).services.appointments.book_table, loaded.valid, horizon
+        app_state(request).services.noshow.book_table, session.who, loaded.valid, horizon, "pages"
     )
     bad = [
         (int(row[SOURCE_ROW]) + 1, str(row[QUARANTINE_REASON]))  # the file's line, after its header
@@ -75,13 +75,15 @@ async def _day(
     notice: str = "",
     bad_rows: list[tuple[int, str]] | None = None,
 ) -> HTMLResponse:
-    store = app_state(request).services.appointments
-    clinics = await run_in_threadpool(store.clinics)
+    scheduling = app_state(request).services.scheduling
+    clinics = await run_in_threadpool(scheduling.clinics, session.who)
     clinic = clinic if clinic in clinics else (clinics[0] if clinics else None)
     if on is None:  # today, or the next day with visits booked (a first run books tomorrow)
         today = date.today()
         upcoming = (
-            await run_in_threadpool(store.next_day_with_visits, clinic, epoch_day(today)) if clinic else None
+            await run_in_threadpool(scheduling.next_day_with_visits, session.who, clinic, epoch_day(today))
+            if clinic
+            else None
         )
         on = today if upcoming is None else date(1970, 1, 1) + timedelta(days=int(upcoming))
     context: dict[str, Any] = {
@@ -104,9 +106,10 @@ async def _day(
             context["error"] = str(error)
         else:
             when = datetime.combine(on, datetime.min.time())
-            accepted = await run_in_threadpool(app_state(request).services.overbooks.on_day, clinic, when)
+            accepted = await run_in_threadpool(scheduling.accepted, session.who, clinic, when)
             context["schedule"] = await run_in_threadpool(
                 day_schedule,
+                session.who,
                 app_state(request).services.noshow,
                 app_state(request).risk_bands,
                 clinic,
@@ -131,7 +134,9 @@ async def accept_overbook(
     except BadSignature:
         return forbidden(request, session)
     when = datetime.fromisoformat(starts)
-    await run_in_threadpool(app_state(request).services.overbooks.accept, clinic, provider, when, count)
+    await run_in_threadpool(
+        app_state(request).services.scheduling.accept, session.who, clinic, provider, when, count
+    )
     back = f"/app/day?{urlencode({'clinic': clinic, 'date': when.date().isoformat()})}"
     return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
@@ -155,7 +160,7 @@ async def mark_outcome(
             request, "forbidden.html", {"title": "Unknown outcome"}, session, status.HTTP_400_BAD_REQUEST
         )
     await run_in_threadpool(
-        app_state(request).services.appointments.record_outcomes, {appointment_id: outcome}
+        app_state(request).services.noshow.record_outcomes, session.who, {appointment_id: outcome}, "pages"
     )
     return RedirectResponse(
         f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER

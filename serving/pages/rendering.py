@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import URLSafeSerializer
 
+from serving.auth import request_id_of, source_of
 from serving.dependencies import app_state
-from serving.pages.page_sessions import COOKIE, PageSession, PageSessions
+from serving.pages.page_sessions import COOKIE, PageSession
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SCHEDULING = ("scheduler", "admin")
@@ -38,43 +39,36 @@ class PageForbidden(Exception):
         self.session = session
 
 
-def sessions(request: Request) -> PageSessions:
-    """The app's session issuer (built from its API keys at start)."""
-    return app_state(request).page_sessions
-
-
 def current(request: Request) -> PageSession:
-    """The signed-in session, or SignInRequired."""
-    session = sessions(request).read(request.cookies.get(COOKIE))
-    if session is None:
+    """The signed-in session (held by the server), or SignInRequired."""
+    session_id = request.cookies.get(COOKIE)
+    found = app_state(request).services.authenticator.session(
+        session_id, source_of(request), request_id_of(request)
+    )
+    if found is None:
         raise SignInRequired
-    return session
+    who, csrf = found
+    request.state.principal = who.id  # for the request's log line
+    return PageSession(who, session_id or "", csrf)
 
 
 SessionDep = Annotated[PageSession, Depends(current)]
 
 
 def page(request: Request, name: str, context: dict[str, Any], session: PageSession | None, code: int = 200):
-    """A rendered page that re-issues the session cookie (idle expiry restarts) and is never cached."""
+    """A rendered page, never cached."""
     response = templates.TemplateResponse(
         request, name, {"session": session, "home": HOME, **context}, status_code=code
     )
     response.headers["Cache-Control"] = "no-store"
-    if session is not None:
-        set_cookie(request, response, sessions(request).cookie(session))
     return response
 
 
 def set_cookie(request: Request, response: Response, value: str) -> None:
-    """The session cookie: HttpOnly, SameSite=Strict, for /app only; Secure when served over HTTPS."""
+    """The session cookie: the session's random id only; HttpOnly, SameSite=Strict, for /app only,
+    Secure when served over HTTPS; it lasts as long as the browser (the server ends the session)."""
     response.set_cookie(
-        COOKIE,
-        value,
-        max_age=sessions(request).idle_seconds,
-        path="/app",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
+        COOKIE, value, path="/app", httponly=True, samesite="strict", secure=request.url.scheme == "https"
     )
 
 
@@ -85,7 +79,7 @@ def forbidden(request: Request, session: PageSession) -> HTMLResponse:
 
 def handles(request: Request) -> URLSafeSerializer:
     """Signs record ids into form fields, so a posted id is one this service put on a page."""
-    return URLSafeSerializer(sessions(request).signer.secret_key, salt="careops-record-handle")
+    return URLSafeSerializer(app_state(request).handle_secret, salt="careops-record-handle")
 
 
 def _role(roles: tuple[str, ...]) -> Callable[..., PageSession]:

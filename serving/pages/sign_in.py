@@ -9,8 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.access.accounts import AccountError
+from services.access.authentication import AuthenticationError, PasswordChangeRequired, ThrottledError
+from services.access.principal import Principal
+from serving.auth import request_id_of, source_of
+from serving.dependencies import app_state
 from serving.pages.page_sessions import COOKIE
-from serving.pages.rendering import HOME, SessionDep, forbidden, page, sessions, set_cookie
+from serving.pages.rendering import HOME, SessionDep, forbidden, page, set_cookie
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 SIGN_IN_COOKIE, SIGN_IN_SECONDS = "careops_sign_in", 15 * 60
@@ -22,11 +27,12 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
     return RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
 
 
-def _sign_in_page(request: Request, error: str | None, code: int = 200) -> HTMLResponse:
+def _sign_in_page(request: Request, error: str | None, code: int = 200, change: bool = False) -> HTMLResponse:
     """The sign-in form, with a fresh token in the form and in a short-lived cookie (before there
     is a session, the form's CSRF protection is this double submit)."""
     token = secrets.token_urlsafe(24)
-    response = page(request, "sign_in.html", {"title": "Sign in", "error": error, "token": token}, None, code)
+    context = {"title": "Sign in", "error": error, "token": token, "change": change}
+    response = page(request, "sign_in.html", context, None, code)
     response.set_cookie(
         SIGN_IN_COOKIE, token, max_age=SIGN_IN_SECONDS, path="/app", httponly=True, samesite="strict",
         secure=request.url.scheme == "https",
@@ -43,29 +49,53 @@ def sign_in_form(request: Request) -> HTMLResponse:
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(
     request: Request,
-    key: Annotated[str, Form(max_length=256)] = "",
+    username: Annotated[str, Form(max_length=128)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    code: Annotated[str, Form(max_length=12)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
     token: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Open a session for a known API key; the key itself is never stored or echoed."""
+    """Open a session for a user whose password (and TOTP code, where they have one) is right; a
+    first-time password must be changed here first. Nothing typed is ever echoed or logged."""
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not hmac.compare_digest(token, expected):
         return _sign_in_page(
             request, "The form had expired; please sign in again.", status.HTTP_400_BAD_REQUEST
         )
-    session = sessions(request).open(key)
-    if session is None:
-        return _sign_in_page(request, "That key is not known here.", status.HTTP_401_UNAUTHORIZED)
-    response = RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
-    set_cookie(request, response, sessions(request).cookie(session))
+    services = app_state(request).services
+    source, request_id = source_of(request), request_id_of(request)
+    try:
+        try:
+            opened = services.authenticator.sign_in(username, password, code, source, request_id)
+        except PasswordChangeRequired:
+            if not new_password:
+                return _sign_in_page(
+                    request, "Choose a new password (12 characters or more).", 200, change=True
+                )
+            who = Principal("user", username, "none", source=source, request_id=request_id)
+            services.accounts.set_password(who, username, new_password)
+            opened = services.authenticator.sign_in(username, new_password, code, source, request_id)
+    except ThrottledError as error:
+        response = _sign_in_page(request, "Too many failed attempts; try again later.", 429)
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    except AccountError as error:
+        return _sign_in_page(request, str(error), status.HTTP_400_BAD_REQUEST, change=True)
+    except AuthenticationError:
+        return _sign_in_page(request, "The user name, password or code is not right.", 401)
+    response = RedirectResponse(HOME[opened.principal.role], status.HTTP_303_SEE_OTHER)
+    set_cookie(request, response, opened.session_id)
     response.delete_cookie(SIGN_IN_COOKIE, path="/app")
     return response
 
 
 @router.post("/sign-out")
 def sign_out(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
-    """End the session."""
+    """End the session: the server forgets it, so the old cookie opens nothing."""
     if not session.csrf_ok(csrf):
         return forbidden(request, session)
+    services = app_state(request).services
+    services.authenticator.sign_out(session.session_id, source_of(request), request_id_of(request))
     response = RedirectResponse("/app/sign-in", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE, path="/app", httponly=True, samesite="strict")
     return response

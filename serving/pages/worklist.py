@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from data.loaders.uploads import UploadError, claims_from_upload
 from data.schemas import Claim
-from data.worklist_items import STATUSES, ItemScore, WorkItem
+from data.worklist_items import STATUSES, WorkItem
 from models.tasks import caller_records, get_task
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
@@ -81,10 +81,6 @@ def filters(
     return Filters(payer, category, min_probability, first, last, status, sort)
 
 
-def _score(request: Request, claims: list[Claim]) -> tuple[list[ItemScore], str]:
-    return app_state(request).services.denial.worklist_scores(claims)
-
-
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
@@ -95,7 +91,7 @@ async def worklist(request: Request, session: BillerPage, chosen: FiltersDep) ->
 
 
 async def _render(request: Request, session, chosen: Filters, notice: str) -> Response:
-    items = await run_in_threadpool(app_state(request).services.worklist.items)
+    items, left_out = await run_in_threadpool(app_state(request).services.worklist.items, session.who)
     shown = chosen.ranked(items)
     context: dict[str, Any] = {
         "title": "Worklist",
@@ -109,6 +105,7 @@ async def _render(request: Request, session, chosen: Filters, notice: str) -> Re
         "at_risk": sum(i.dollars_at_risk for i in shown),
         "query": request.url.query,
         "notice": notice,
+        "left_out": left_out,
     }
     return page(request, "worklist.html", context, session)
 
@@ -116,7 +113,8 @@ async def _render(request: Request, session, chosen: Filters, notice: str) -> Re
 @router.get("/worklist.csv")
 async def export(request: Request, session: BillerPage, chosen: FiltersDep) -> Response:
     """The current view as CSV, in the order shown."""
-    items = chosen.ranked(await run_in_threadpool(app_state(request).services.worklist.items))
+    listed, _ = await run_in_threadpool(app_state(request).services.worklist.items, session.who, "export")
+    items = chosen.ranked(listed)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["rank", "claim_id", "payer_id", "service_date", "total_charge", "denial_probability",
@@ -145,12 +143,11 @@ async def upload(
         return await _render(request, session, Filters(), str(error))
     claims = [Claim.model_validate(r) for r in caller_records(get_task("denial"), loaded.valid)]
     try:
-        scores, version = await run_in_threadpool(_score, request, claims) if claims else ([], "")
+        added, updated = await run_in_threadpool(
+            app_state(request).services.worklist.add, session.who, claims, "pages"
+        )
     except ModelUnavailableError as error:
         return await _render(request, session, Filters(), str(error))
-    added, updated = await run_in_threadpool(
-        app_state(request).services.worklist.add, claims, scores, version
-    )
     reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(loaded.reason_counts.items()))
     notice = f"{added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid"
     return await _render(request, session, Filters(), notice + (f" ({reasons})" if reasons else ""))
@@ -159,16 +156,12 @@ async def upload(
 @router.post("/worklist/from-store", response_class=HTMLResponse)
 async def from_store(request: Request, session: BillerForm) -> Response:
     """Put the claim store's claims that await a remittance on the list, scored."""
-    claims = await run_in_threadpool(
-        app_state(request).services.claims.awaiting, app_state(request).settings.max_batch
-    )
+    worklist = app_state(request).services.worklist
+    claims = await run_in_threadpool(worklist.awaiting, session.who, app_state(request).settings.max_batch)
     try:
-        scores, version = await run_in_threadpool(_score, request, claims) if claims else ([], "")
+        added, updated = await run_in_threadpool(worklist.add, session.who, claims, "pages")
     except ModelUnavailableError as error:
         return await _render(request, session, Filters(), str(error))
-    added, updated = await run_in_threadpool(
-        app_state(request).services.worklist.add, claims, scores, version
-    )
     notice = (
         f"from the claim store, {len(claims)} claims awaiting a remittance: {added} added, {updated} updated"
     )
@@ -178,12 +171,12 @@ async def from_store(request: Request, session: BillerForm) -> Response:
 @router.get("/claim/{handle}", response_class=HTMLResponse)
 async def claim_page(request: Request, session: BillerPage, handle: int) -> Response:
     """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""
-    item = await run_in_threadpool(app_state(request).services.worklist.item, handle)
+    item = await run_in_threadpool(app_state(request).services.worklist.item, session.who, handle)
     if item is None:
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
     state = app_state(request)
     scores = await run_in_threadpool(
-        state.services.denial.score, [item.claim], None, state.settings.top_factors
+        state.services.denial.score, session.who, [item.claim], None, state.settings.top_factors
     )
     context = {
         "title": "Claim",
@@ -206,6 +199,6 @@ async def mark(
     """Mark a claim fixed, submitted or open again."""
     if status_to not in STATUSES:
         return forbidden(request, session)
-    if not await run_in_threadpool(app_state(request).services.worklist.mark, handle, status_to):
+    if not await run_in_threadpool(app_state(request).services.worklist.mark, session.who, handle, status_to):
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)
     return RedirectResponse(f"/app/claim/{handle}", status.HTTP_303_SEE_OTHER)

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/denial", tags=["denial"])
     "/score", response_model=DenialScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 async def score_claims(
-    request: Request, body: DenialScoreRequest, scoring: DenialScoringDep, role: BillerRole
+    request: Request, body: DenialScoreRequest, scoring: DenialScoringDep, who: BillerRole
 ) -> DenialScoreResponse:
     """Per claim: P(denied whole), P(denied) per line with the rules it breaks, the likely reasons with
     CARCs and fixes, and top factors. Reads payer history from the claim store; writes nothing."""
@@ -40,7 +40,7 @@ async def score_claims(
     check_batch_size(request, len(claims), settings.max_batch)
     check_unique(ids_of(claims, "claims", "claim_id"))
     top = settings.top_factors if body.explain else 0
-    scores = await run_scoring(len(claims), scoring.service.score, claims, "api", top, model)
+    scores = await run_scoring(len(claims), scoring.service.score, who, claims, "api", top, model)
     return DenialScoreResponse(
         model=ModelRef.of(model),
         predictions=[
@@ -62,7 +62,7 @@ async def score_claims(
     "/worklist", response_model=WorklistResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 def worklist(
-    request: Request, body: WorklistRequest, scoring: DenialScoringDep, role: BillerRole
+    request: Request, body: WorklistRequest, scoring: DenialScoringDep, who: BillerRole
 ) -> WorklistResponse:
     """Claims ordered by expected dollars at risk: per line, P(denied) x expected payment (charge x ratio).
 
@@ -70,7 +70,7 @@ def worklist(
     model, settings, claims = scoring.model, scoring.settings, body.claims
     check_batch_size(request, len(claims), settings.max_batch)
     check_unique(ids_of(claims, "claims", "claim_id"))
-    scores = scoring.service.score(claims, "worklist", settings.top_factors, model)
+    scores = scoring.service.score(who, claims, "worklist", settings.top_factors, model)
     order = rank(scores.dollars_at_risk, scores.probability, body.min_probability, body.limit)
     items = [
         WorklistItem(
@@ -99,7 +99,7 @@ def record_history(
     body: ClaimHistoryRequest,
     services: ServicesDep,
     settings: SettingsDep,
-    role: BillerRole,
+    who: BillerRole,
 ) -> ClaimHistoryResponse:
     """Record submitted claims, with their remittance outcomes when known, as history for later scores.
 
@@ -109,5 +109,5 @@ def record_history(
     """
     check_batch_size(request, len(body.claims), settings.max_batch)
     check_unique(ids_of(body.claims, "claims", "claim_id"))
-    recorded, with_outcome = services.denial.record(body.claims)
+    recorded, with_outcome = services.denial.record(who, body.claims, "api")
     return ClaimHistoryResponse(recorded=recorded, with_outcome=with_outcome)

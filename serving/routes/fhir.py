@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config import Settings
 from models.decisions.risk_bands import RiskBands
+from services.access.principal import Principal
 from services.model_set import LoadedModel
 from services.noshow import Booking, NoShowService
 from serving.auth import SchedulerRole
@@ -58,7 +59,7 @@ async def no_show_risk(
     services: ServicesDep,
     bands: RiskBandsDep,
     settings: SettingsDep,
-    role: SchedulerRole,
+    who: SchedulerRole,
 ) -> JSONResponse:
     """Bundle of Appointment (+ Patient) in; Bundle of RiskAssessment out. Bad input: OperationOutcome.
 
@@ -91,15 +92,20 @@ async def no_show_risk(
         return JSONResponse(
             operation_outcome(text, "Bundle.entry", code="too-long"), 413, media_type=FHIR_JSON
         )
-    body = await run_in_threadpool(_assess, parsed, model, services.noshow, bands, settings)
+    body = await run_in_threadpool(_assess, who, parsed, model, services.noshow, bands, settings)
     return JSONResponse(body, media_type=FHIR_JSON)
 
 
 def _assess(
-    parsed: ParsedBundle, model: LoadedModel, noshow: NoShowService, bands: RiskBands, settings: Settings
+    who: Principal,
+    parsed: ParsedBundle,
+    model: LoadedModel,
+    noshow: NoShowService,
+    bands: RiskBands,
+    settings: Settings,
 ) -> dict[str, Any]:
     records = [item.record for item in parsed.appointments]
-    scores = noshow.score(records, "fhir", Booking.DIRECT, settings.top_factors, model)
+    scores = noshow.score(who, records, "fhir", Booking.DIRECT, settings.top_factors, model)
     risk = [bands.band(float(p), r.clinic_id) for p, r in zip(scores.probability, records, strict=True)]
     return risk_assessment_bundle(
         parsed.appointments,

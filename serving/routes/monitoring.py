@@ -12,10 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from services.monitoring.weekly import MonitoringError, monitor
-from serving.auth import role_for
+from serving.auth import AdminRole, source_of
 from serving.dependencies import SettingsDep, app_state
 from serving.errors import error_responses
-from serving.routes.admin import AdminRole
 
 router = APIRouter(tags=["monitoring"])
 
@@ -25,7 +24,7 @@ async def monitoring_report(
     request: Request,
     task: Literal["noshow", "denial"],
     settings: SettingsDep,
-    role: AdminRole,
+    who: AdminRole,
     since: Annotated[date | None, Query(description="Only predictions scored on or after this day.")] = None,
 ) -> dict[str, Any]:
     """Realized and estimated performance by week, subgroups, drift, and whether to retrain.
@@ -49,7 +48,8 @@ async def metrics(request: Request, settings: SettingsDep) -> Response:
     bearer = request.headers.get("authorization", "")
     key = request.headers.get("x-api-key")
     allowed = bool(token and bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:], token))
-    allowed = allowed or (key is not None and role_for(key, state.api_keys) == "admin")
+    if not allowed and key is not None:
+        allowed = state.services.authenticator.client(key, source_of(request)).role == "admin"
     if not allowed:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "metrics need an admin X-API-Key or the metrics token"

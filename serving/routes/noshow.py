@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/noshow", tags=["no-show"])
     "/score", response_model=NoShowScoreResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 async def score_appointments(
-    request: Request, body: NoShowScoreRequest, scoring: NoShowScoringDep, role: SchedulerRole
+    request: Request, body: NoShowScoreRequest, scoring: NoShowScoringDep, who: SchedulerRole
 ) -> NoShowScoreResponse:
     """No-show probability, risk band and top factors per appointment, in request order.
 
@@ -38,7 +38,7 @@ async def score_appointments(
     check_batch_size(request, len(appointments), settings.max_batch)
     check_unique(ids_of(appointments, "appointments", "appointment_id"))
     scores = await scoring.service.score_queued(
-        appointments, "api", settings.top_factors if body.explain else 0, model
+        who, appointments, "api", settings.top_factors if body.explain else 0, model
     )
     return NoShowScoreResponse(
         model=ModelRef.of(model),
@@ -61,7 +61,7 @@ async def score_appointments(
     "/outcomes", response_model=OutcomesResponse, responses=error_responses(400, 401, 403, 404, 413, 422)
 )
 def record_outcomes(
-    request: Request, body: OutcomesRequest, services: ServicesDep, settings: SettingsDep, role: SchedulerRole
+    request: Request, body: OutcomesRequest, services: ServicesDep, settings: SettingsDep, who: SchedulerRole
 ) -> OutcomesResponse:
     """Record attended / no_show / cancelled for booked appointments; idempotent.
 
@@ -70,7 +70,9 @@ def record_outcomes(
     """
     check_batch_size(request, len(body.outcomes), settings.max_batch)
     check_unique(ids_of(body.outcomes, "outcomes", "appointment_id"))
-    result = services.noshow.record_outcomes({item.appointment_id: item.outcome for item in body.outcomes})
+    result = services.noshow.record_outcomes(
+        who, {item.appointment_id: item.outcome for item in body.outcomes}, "api"
+    )
     if result.unknown:
         shown = ", ".join(result.unknown[:20]) + (" ..." if len(result.unknown) > 20 else "")
         raise HTTPException(

@@ -55,7 +55,7 @@ async def plan_overbooking(
     model: NoShowModelDep,
     services: ServicesDep,
     settings: SettingsDep,
-    role: SchedulerRole,
+    who: SchedulerRole,
 ) -> Response:
     """Score the session's appointments and recommend where to add bookings.
 
@@ -68,7 +68,7 @@ async def plan_overbooking(
     session = _session(request, body, settings)
     # One trip to the thread pool for the whole plan. The response is built from validated parts
     # and written here: FastAPI would validate it again, on a second trip for a plain `def` route.
-    planned = await run_in_threadpool(plan_session, services.noshow, session, model)
+    planned = await run_in_threadpool(plan_session, who, services.noshow, session, model)
     return Response(_response(body, planned).model_dump_json(), media_type="application/json")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.benchmarks.servers import BIN, careops
+from tests.helpers import ADMIN_KEY
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
         "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}",
         "CAREOPS_ARTIFACT_LOCATION": str(workdir / "artifacts"),
-        "CAREOPS_API_KEYS": "bench-key:admin",
+        "CAREOPS_API_KEYS": f"{ADMIN_KEY}:admin",
         "CAREOPS_PSEUDONYM_KEY": "bench-pseudonym-key",  # the prediction log is on, as in service
         "CAREOPS_RELOAD_INTERVAL_SECONDS": "0",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from models.tasks import caller_records, get_task
 from tests.benchmarks.load import load
 from tests.benchmarks.servers import BIN, start
+from tests.helpers import ADMIN
 
 pytestmark = pytest.mark.bench
 ROUNDS, SECONDS, CONCURRENCY = 4, 5.0, 8
@@ -24,7 +25,7 @@ def test_prediction_log_costs_under_ten_percent_of_throughput(store: tuple[Path,
     workdir, environment = store
     task = get_task("noshow")
     body = {"appointments": caller_records(task, task.load(workdir / "a.csv").valid.tail(1))}
-    key = {"X-API-Key": "bench-key"}
+    key = ADMIN
     command = [str(BIN / "careops"), "serve", "--host", "127.0.0.1", "--workers", "1"]
     logged = environment | {"CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'logged.db'}"}
     plain = environment | {

@@ -18,6 +18,7 @@ from models.tasks import caller_records, get_task
 from tests.benchmarks.load import LoadResult, load
 from tests.benchmarks.servers import BIN, start
 from tests.bodies import session_body
+from tests.helpers import ADMIN
 
 pytestmark = pytest.mark.bench
 SECONDS_PER_LOAD = 6.0
@@ -29,7 +30,7 @@ def test_serving_side_by_side(store: tuple[Path, dict]) -> None:
         get_task("noshow"), get_task("noshow").load(workdir / "a.csv").valid.tail(100)
     )
     claims = caller_records(get_task("denial"), get_task("denial").load(workdir / "c.csv").valid.tail(1))
-    key = {"X-API-Key": "bench-key"}
+    key = ADMIN
     results: dict[tuple[str, str], LoadResult] = {}
 
     def run(server: str, case: str, port: int, path: str, body: dict, headers: dict, c: int) -> None:

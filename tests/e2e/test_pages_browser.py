@@ -25,7 +25,17 @@ from data.x12.writer import write_837p
 from features.history import HistoryParams, online_history
 from models.tasks import caller_records, get_task
 from tests.bodies import free_port, session_body
-from tests.helpers import API_KEYS, SCHEDULER, TrainedStore
+from tests.helpers import (
+    API_KEYS,
+    BILLER,
+    PASSWORD,
+    SCHEDULER,
+    USERS,
+    TrainedStore,
+    ensure_users,
+    make_settings,
+    totp_now,
+)
 from tests.processes import wait_until_ready
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +59,7 @@ def server(
     trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     port, workdir = free_port(), tmp_path_factory.mktemp("pages")
+    ensure_users(make_settings(workdir, database_url=f"sqlite:///{workdir / 'careops.db'}"))
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CAREOPS_")},
         "MLFLOW_TRACKING_URI": trained_store.settings.tracking_uri,
@@ -101,10 +112,14 @@ def accessible_and_shot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
-def sign_in(page, base: str, key: str) -> None:
+def sign_in(page, base: str, role: str, workdir: Path | None = None) -> None:
     page.goto(f"{base}/app/day")
     assert page.url.endswith("/app/sign-in")  # signed out: sent to sign in
-    page.get_by_label("API key").fill(key)
+    page.get_by_label("User name").fill(USERS[role])
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    if workdir is not None:  # a user with a second factor
+        settings = make_settings(workdir, database_url=f"sqlite:///{workdir / 'careops.db'}")
+        page.get_by_label("Code from your authenticator app").fill(totp_now(settings, USERS[role]))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
 
@@ -123,7 +138,7 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     page = context.new_page()
     visited: list[str] = []
     page.on("framenavigated", lambda frame: visited.append(frame.url))
-    sign_in(page, base, "sched-key")
+    sign_in(page, base, "scheduler")
     assert serious_violations(page) == []
     page.get_by_label("Date").fill(DAY)
     page.get_by_role("button", name="Show", exact=True).click()
@@ -174,7 +189,7 @@ def test_roles_keep_to_their_pages(server, browser) -> None:
     page = context.new_page()
     page.goto(f"{base}/app/sign-in")
     accessible_and_shot(page, "sign-in.png", full_page=False)
-    sign_in(page, base, "bill-key")
+    sign_in(page, base, "biller")
     response = page.goto(f"{base}/app/day")
     assert response.status == 403 and page.get_by_role("heading", name="Not for your role").is_visible()
     assert serious_violations(page) == []
@@ -183,10 +198,11 @@ def test_roles_keep_to_their_pages(server, browser) -> None:
     assert re.search(r"/app/sign-in$", page.url)
     page.goto(f"{base}/app/day")
     assert page.url.endswith("/app/sign-in")
-    page.get_by_label("API key").fill("sched-key")
+    page.get_by_label("User name").fill(USERS["scheduler"])
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
-    assert page.goto(f"{base}/app/worklist").status == 403  # a scheduler key cannot open the worklist
+    assert page.goto(f"{base}/app/worklist").status == 403  # a scheduler cannot open the worklist
     context.close()
 
 
@@ -201,7 +217,7 @@ def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_
     page = context.new_page()
     visited: list[str] = []
     page.on("framenavigated", lambda frame: visited.append(frame.url))
-    sign_in(page, base, "bill-key")
+    sign_in(page, base, "biller")
     assert page.url.endswith("/app/worklist")
     page.get_by_label("Claims to check (canonical CSV or 837)").set_input_files(str(path))
     page.get_by_role("button", name="Upload and score").click()
@@ -219,7 +235,7 @@ def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_
     as_read = caller_records(get_task("denial"), claims_from_upload(path.name, path.read_bytes()).valid)
     api = httpx.post(
         f"{base}/v1/denial/worklist", json={"claims": as_read, "min_probability": 0.1, "limit": 1000},
-        headers={"X-API-Key": "bill-key"},
+        headers=BILLER,
     ).json()  # fmt: skip
     assert exported and [r["claim_id"] for r in exported] == [i["claim_id"] for i in api["items"]]
 
@@ -239,10 +255,10 @@ def test_a_biller_uploads_an_837_and_works_the_ranked_list(server, browser, tmp_
 
 
 def test_an_admin_reads_the_model_page(server, browser) -> None:
-    base, _ = server
+    base, workdir = server
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    sign_in(page, base, "admin-key")
+    sign_in(page, base, "admin", workdir)
     page.get_by_role("link", name="Models").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="noshow").is_visible()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.bodies import bodies, free_port
-from tests.helpers import API_KEYS, TrainedStore
+from tests.helpers import API_KEYS, BILLER, SCHEDULER, TrainedStore
 from tests.processes import wait_until_ready
 
 pytestmark = pytest.mark.e2e
@@ -61,8 +61,8 @@ def test_scores_both_tasks_and_enforces_auth_and_validation(
     base, log_path = server
     body = bodies(trained_store, rows=3)
     with httpx.Client(base_url=base, timeout=30) as http:
-        noshow = http.post("/v1/noshow/score", json=body["noshow"], headers={"X-API-Key": "sched-key"})
-        denial = http.post("/v1/denial/score", json=body["denial"], headers={"X-API-Key": "bill-key"})
+        noshow = http.post("/v1/noshow/score", json=body["noshow"], headers=SCHEDULER)
+        denial = http.post("/v1/denial/score", json=body["denial"], headers=BILLER)
         assert noshow.status_code == 200 and denial.status_code == 200
         assert [p["appointment_id"] for p in noshow.json()["predictions"]] == [
             a["appointment_id"] for a in body["noshow"]["appointments"]
@@ -80,20 +80,15 @@ def test_scores_both_tasks_and_enforces_auth_and_validation(
                 line["procedure_code"] for line in sent[prediction["claim_id"]]["service_lines"]
             ]
             assert all(0 < line["denial_probability"] < 1 for line in lines)
-        worklist = http.post(
-            "/v1/denial/worklist", json=body["denial"] | {"limit": 2}, headers={"X-API-Key": "bill-key"}
-        )
+        worklist = http.post("/v1/denial/worklist", json=body["denial"] | {"limit": 2}, headers=BILLER)
         assert worklist.status_code == 200 and len(worklist.json()["items"]) == 2
         ranked = [item["dollars_at_risk"] for item in worklist.json()["items"]]
         assert ranked == sorted(ranked, reverse=True)
 
         assert http.post("/v1/noshow/score", json=body["noshow"]).status_code == 401
-        assert (
-            http.post("/v1/denial/score", json=body["denial"], headers={"X-API-Key": "sched-key"}).status_code
-            == 403
-        )
+        assert http.post("/v1/denial/score", json=body["denial"], headers=SCHEDULER).status_code == 403
         body["noshow"]["appointments"][0]["duration_minutes"] = -5
-        invalid = http.post("/v1/noshow/score", json=body["noshow"], headers={"X-API-Key": "sched-key"})
+        invalid = http.post("/v1/noshow/score", json=body["noshow"], headers=SCHEDULER)
         assert invalid.status_code == 422
         assert invalid.json()["detail"][0]["field"] == "appointments[0].duration_minutes"
         assert http.get("/docs").status_code == 200

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from tests.bodies import bodies, free_port
-from tests.helpers import API_KEYS, TrainedStore, make_settings
+from tests.helpers import API_KEYS, SCHEDULER, TrainedStore, make_settings
 from tests.processes import wait_until_ready
 from training.train import train
 
@@ -42,7 +42,7 @@ def test_two_workers_score_and_follow_the_alias(trained_store: TrainedStore, tmp
         CAREOPS_MAX_BATCH="5",
     )
     body = bodies(trained_store, rows=3)["noshow"]
-    headers = {"X-API-Key": "sched-key"}
+    headers = SCHEDULER
     try:
         wait_until_ready(process, f"{base}/health/ready", 120, log.read_text)
         with httpx.Client(base_url=base, timeout=30) as http:
@@ -104,7 +104,7 @@ def test_a_worker_that_dies_is_replaced_and_new_connections_reach_it(
         tmp_path, tracking_uri, database_url, CAREOPS_RELOAD_INTERVAL_SECONDS="0"
     )
     body = bodies(trained_store, rows=1)["noshow"]
-    headers = {"X-API-Key": "sched-key"}
+    headers = SCHEDULER
 
     waits: list[float] = []
 

@@ -21,6 +21,8 @@ from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.siu import siu_stream
 from models.tasks import caller_records, get_task
+from services.access.audit import AuditTrail
+from services.access.principal import system
 from services.model_set import ModelSet
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.score_log import ScoreLog
@@ -29,6 +31,7 @@ from tests.feeds.listener import MllpClient, ack_code, running_listener
 from tests.helpers import TrainedStore
 
 pytestmark = pytest.mark.e2e
+WHO = system("tests")
 
 
 def _month(seed: int) -> pd.DataFrame:
@@ -84,8 +87,16 @@ def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
     later = load_appointments(generate_appointments(6000, seed=11)).valid
     upcoming = later[later["starts_at"] >= month["starts_at"].max()].head(200)
     records = [Appointment.model_validate(r) for r in caller_records(get_task("noshow"), upcoming)]
-    first = NoShowService(models, by_csv, ScoreLog()).score(records, None, Booking.DIRECT).probability
-    second = NoShowService(models, by_feed, ScoreLog()).score(records, None, Booking.DIRECT).probability
+    first = (
+        NoShowService(models, by_csv, ScoreLog(), AuditTrail(None))
+        .score(WHO, records, None, Booking.DIRECT)
+        .probability
+    )
+    second = (
+        NoShowService(models, by_feed, ScoreLog(), AuditTrail(None))
+        .score(WHO, records, None, Booking.DIRECT)
+        .probability
+    )
     assert len(first) == 200
     np.testing.assert_allclose(second, first, rtol=0, atol=1e-9)
 
@@ -170,6 +181,10 @@ def test_with_score_each_booking_is_scored_on_arrival_into_the_prediction_log(
     store = AppointmentStore(url)
     last = messages[-1].text.split("\r")[1].split("|")[1]
     record = Appointment.model_validate(store.bookings_of([last])[last].record)
-    now = NoShowService(models, store, ScoreLog()).score([record], None, Booking.STORED).probability[0]
+    now = (
+        NoShowService(models, store, ScoreLog(), AuditTrail(None))
+        .score(WHO, [record], None, Booking.STORED)
+        .probability[0]
+    )
     assert logged["probability"].iloc[-1] == pytest.approx(now, abs=1e-9)
     assert re.search(r"A\d{8}|P\d{7}", listener.log) is None

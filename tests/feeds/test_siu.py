@@ -16,6 +16,8 @@ from data.feeds.siu import MessageError, read_message
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
 from features.history import CLINIC_LOAD, HistoryParams, online_history
+from services.access.audit import AuditTrail
+from services.access.principal import system
 from services.schedule_feed import ScheduleFeed
 from serving.app import create_app
 from tests.bodies import APPOINTMENT
@@ -42,7 +44,9 @@ def message(version: str = "2.3", swaps: dict[str, str] | None = None) -> str:
 
 @pytest.fixture
 def feed(tmp_path: Path) -> ScheduleFeed:
-    return ScheduleFeed(AppointmentStore(f"sqlite:///{tmp_path / 'feed.db'}"))
+    return ScheduleFeed(
+        AppointmentStore(f"sqlite:///{tmp_path / 'feed.db'}"), AuditTrail(None), system("tests")
+    )
 
 
 def test_a_booking_maps_every_field_in_any_version_and_with_any_terminator() -> None:

@@ -16,9 +16,9 @@ from data.loaders.tables import write_table
 from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.tomorrow import tomorrow_schedule
-from serving.pages.page_sessions import COOKIE, PageSessions
+from serving.pages.page_sessions import COOKIE
 from tests.bodies import session_body, sign_in_form
-from tests.helpers import SCHEDULER, TrainedStore
+from tests.helpers import PASSWORD, SCHEDULER, USERS, TrainedStore
 
 
 @pytest.fixture(scope="module")
@@ -40,33 +40,34 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def test_signed_out_browsers_go_to_sign_in_and_unknown_keys_are_refused(client: TestClient) -> None:
+def test_signed_out_browsers_go_to_sign_in_and_wrong_passwords_are_refused(client: TestClient) -> None:
     client.cookies.clear()
     for path in ("/app/", "/app/day"):
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.headers["location"]) == (303, "/app/sign-in")
-    refused = sign_in_form(client, "not-a-key-x9")
-    assert refused.status_code == 401 and "not-a-key-x9" not in refused.text
+    refused = sign_in_form(client, "scheduler", password="not-the-password-x9")
+    assert refused.status_code == 401 and "not-the-password-x9" not in refused.text
     assert COOKIE + "=" not in refused.headers.get("set-cookie", "")
-    # A sign-in posted from elsewhere carries no token of ours: refused before the key is looked at.
+    # A sign-in posted from elsewhere carries no token of ours: refused before the password is looked at.
     client.cookies.clear()
-    forged = client.post("/app/sign-in", data={"key": "sched-key", "token": "guess"}, follow_redirects=False)
+    form = {"username": USERS["scheduler"], "password": PASSWORD, "token": "guess"}
+    forged = client.post("/app/sign-in", data=form, follow_redirects=False)
     assert forged.status_code == 400 and COOKIE + "=" not in forged.headers.get("set-cookie", "")
 
 
 def test_the_session_cookie_is_httponly_strict_and_holds_no_key(client: TestClient) -> None:
-    response = sign_in_form(client, "sched-key")
+    response = sign_in_form(client, "scheduler")
     assert response.headers["location"] == "/app/day"
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/app" in cookie
-    assert "sched-key" not in cookie
+    assert PASSWORD.split()[0] not in cookie and USERS["scheduler"] not in cookie
 
 
 def test_a_scheduler_sees_the_day_scored_planned_and_in_words(
     client: TestClient, trained_store: TrainedStore, busy_day: tuple[str, str]
 ) -> None:
     clinic, day = busy_day
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     started = time.perf_counter()
     response = client.get("/app/day", params={"clinic": clinic, "date": day})
     elapsed = time.perf_counter() - started
@@ -89,7 +90,7 @@ def test_tomorrows_visits_come_with_a_call_list_and_a_plan(client: TestClient) -
     scored = client.post("/v1/noshow/score", json={"appointments": booked}, headers=SCHEDULER)
     assert scored.status_code == 200
     risk = {p["appointment_id"]: p["no_show_probability"] for p in scored.json()["predictions"]}
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     html = client.get("/app/day", params={"clinic": "C01", "date": "2027-03-15"}).text
     assert "24 visits booked" in html and "Call first" in html
     calls = html.split('id="calls"')[1].split("</table>")[0]
@@ -102,9 +103,9 @@ def test_tomorrows_visits_come_with_a_call_list_and_a_plan(client: TestClient) -
 def test_other_roles_may_not_open_the_day_and_forms_need_their_token(
     client: TestClient, busy_day: tuple[str, str]
 ) -> None:
-    signed_in(client, "bill-key")
+    signed_in(client, "biller")
     assert client.get("/app/day").status_code == 403
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     clinic, day = busy_day
     page = client.get("/app/day", params={"clinic": clinic, "date": day}).text
     record = re.search(r'name="record" value="([^"]+)"', page).group(1)
@@ -118,7 +119,7 @@ def test_marking_an_outcome_reaches_the_store_without_an_id_in_any_url(
     client: TestClient, trained_store: TrainedStore, busy_day: tuple[str, str]
 ) -> None:
     clinic, day = busy_day
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     page = client.get("/app/day", params={"clinic": clinic, "date": day}).text
     record = re.search(r'name="record" value="([^"]+)"', page).group(1)
     form = {"csrf": csrf_of(page), "record": record, "outcome": "cancelled", "clinic": clinic, "date": day}
@@ -137,26 +138,21 @@ def test_marking_an_outcome_reaches_the_store_without_an_id_in_any_url(
     assert f'value="{record}"' not in after  # a cancelled visit leaves the day's scored list
 
 
-def test_sign_out_ends_the_session_and_idle_sessions_expire(client: TestClient) -> None:
-    signed_in(client, "sched-key")
+def test_sign_out_ends_the_session_even_for_a_kept_cookie(client: TestClient) -> None:
+    signed_in(client, "scheduler")
+    kept = client.cookies.get(COOKIE)
     page = client.get("/app/day").text
     response = client.post("/app/sign-out", data={"csrf": csrf_of(page)}, follow_redirects=False)
     assert response.headers["location"] == "/app/sign-in"
     assert client.get("/app/day", follow_redirects=False).status_code == 303
-    sessions = PageSessions({"k1": "scheduler"}, idle_seconds=1)
-    cookie = sessions.cookie(sessions.open("k1"))
-    assert sessions.read(cookie) is not None
-    time.sleep(2.1)
-    assert sessions.read(cookie) is None
-    assert (
-        PageSessions({"k2": "scheduler"}).read(PageSessions({"k1": "scheduler"}).cookie(sessions.open("k1")))
-        is None
-    )
+    client.cookies.set(COOKIE, kept, path="/app")  # the old cookie, replayed: the server forgot it
+    assert client.get("/app/day", follow_redirects=False).headers["location"] == "/app/sign-in"
+    client.cookies.clear()
 
 
 def test_every_role_may_read_the_practice_numbers(client: TestClient) -> None:
-    for key in ("sched-key", "bill-key", "admin-key"):
-        signed_in(client, key)
+    for role in ("scheduler", "biller", "admin"):
+        signed_in(client, role)
         response = client.get("/app/numbers")
         assert response.status_code == 200 and "<h1>Practice numbers</h1>" in response.text
         assert 'role="img"' in response.text and "<table>" in response.text
@@ -165,9 +161,9 @@ def test_every_role_may_read_the_practice_numbers(client: TestClient) -> None:
 def test_the_model_page_shows_the_champion_its_reliability_and_subgroups(
     client: TestClient, trained_store: TrainedStore
 ) -> None:
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     assert client.get("/app/models").status_code == 403
-    signed_in(client, "admin-key")
+    signed_in(client, "admin")
     html = client.get("/app/models").text
     for task in ("noshow", "denial"):
         section = html.split(f'id="task-{task}"')[1].split("</section>")[0]
@@ -185,7 +181,7 @@ def test_a_csv_of_appointments_is_booked_and_bad_rows_are_listed_with_why(
     upcoming = tomorrow_schedule(table, date(2027, 4, 6)).head(11)
     upcoming.loc[upcoming.index[3], "duration_minutes"] = -10
     path = write_table(upcoming, tmp_path / "tomorrow.csv")
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     csrf = csrf_of(client.get("/app/day").text)
     with path.open("rb") as handle:
         response = client.post(
@@ -222,7 +218,7 @@ def test_accepting_a_suggested_overbooking_counts_it_in_the_plan(client: TestCli
     assert (
         client.post("/v1/noshow/score", json={"appointments": booked}, headers=SCHEDULER).status_code == 200
     )
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     html = client.get("/app/day", params={"clinic": "C01", "date": "2027-03-22"}).text
     suggested = int(re.search(r"Plan: add <strong>(\d+)</strong>", html).group(1))
     assert suggested >= 1

@@ -53,7 +53,7 @@ def exported(client: TestClient, query: str = "") -> list[dict]:
 
 
 def test_uploaded_claims_rank_as_the_api_ranks_them(client: TestClient, claims_csv: Path) -> None:
-    csrf = signed_in(client, "bill-key")
+    csrf = signed_in(client, "biller")
     assert upload(client, csrf, claims_csv).startswith(f"{CLAIMS} claims added")
     rows = [r for r in exported(client, "status=all") if r["claim_id"].startswith("WL")]
     assert len(rows) == CLAIMS
@@ -65,7 +65,7 @@ def test_uploaded_claims_rank_as_the_api_ranks_them(client: TestClient, claims_c
 
 
 def test_filters_narrow_the_view_and_the_export_follows_them(client: TestClient, claims_csv: Path) -> None:
-    csrf = signed_in(client, "bill-key")
+    csrf = signed_in(client, "biller")
     upload(client, csrf, claims_csv)
     everything = [r for r in exported(client, "status=all") if r["claim_id"].startswith("WL")]
     payer = everything[0]["payer_id"]
@@ -81,7 +81,7 @@ def test_filters_narrow_the_view_and_the_export_follows_them(client: TestClient,
 def test_a_claims_page_shows_lines_reasons_and_fixes_and_takes_a_status(
     client: TestClient, claims_csv: Path
 ) -> None:
-    csrf = signed_in(client, "bill-key")
+    csrf = signed_in(client, "biller")
     upload(client, csrf, claims_csv)
     page = client.get("/app/worklist").text
     handle = re.search(r'href="/app/claim/(\d+)"', page).group(1)
@@ -99,7 +99,7 @@ def test_a_claims_page_shows_lines_reasons_and_fixes_and_takes_a_status(
 
 
 def test_an_837_uploads_and_bad_files_and_rows_are_explained(client: TestClient, tmp_path: Path) -> None:
-    csrf = signed_in(client, "bill-key")
+    csrf = signed_in(client, "biller")
     frame = generate_claims(30, seed=909)
     frame["claim_id"] = [f"X837{i:03d}" for i in range(len(frame))]
     path = write_837p(caller_records(get_task("denial"), frame), tmp_path / "batch.837")
@@ -112,7 +112,7 @@ def test_an_837_uploads_and_bad_files_and_rows_are_explained(client: TestClient,
 
 
 def test_schedulers_may_not_open_the_worklist(client: TestClient) -> None:
-    signed_in(client, "sched-key")
+    signed_in(client, "scheduler")
     assert client.get("/app/worklist").status_code == 403
     assert client.get("/app/worklist.csv").status_code == 403
 
@@ -157,7 +157,7 @@ def test_claims_awaiting_a_remittance_come_from_the_claim_store(client: TestClie
     frame["service_lines"] = [[{k: v for k, v in line.items() if k not in ("denied", "denial_category")}
                                for line in lines] for lines in frame["service_lines"]]  # fmt: skip
     ClaimStore(trained_store.settings.database_url).record(load_claims(claims_for_file(frame)).valid)
-    csrf = signed_in(client, "bill-key")
+    csrf = signed_in(client, "biller")
     response = client.post("/app/worklist/from-store", data={"csrf": csrf})
     assert response.status_code == 200 and "awaiting a remittance" in response.text
     listed = {r["claim_id"] for r in exported(client, "status=all")}

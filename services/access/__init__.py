@@ -1,0 +1,1 @@
+"""Who may do what: principals, users, named clients, sessions, scopes, throttling and the audit trail."""
