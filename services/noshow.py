@@ -89,7 +89,7 @@ class NoShowService:
                 self.store.upsert_bookings(rows)
         scores = self._score_stored(model, appointments, top_factors)
         if appointments:
-            action = "read" if booking is Booking.STORED else "score"
+            action = "score" if source is not None else "read"  # the day page's views are reads
             self.audit.record(
                 who, action, "appointment", (a.appointment_id for a in appointments), door=source
             )

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cli import app
 from data.loaders.canonical import claims_for_file, load_appointments, load_claims
 from data.loaders.tables import read_table, write_table
+from data.stores.audit import AuditStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from features.history import lead_band_counts
@@ -113,6 +114,13 @@ def test_bad_rows_are_quarantined_and_the_exit_code_says_so(
         == ["patient_age: Input should be greater than or equal to 0"] * 2
     )
     assert sorted(quarantine["appointment_id"]) == sorted(frame.loc[[10, 20], "appointment_id"])
+    # The batch is in the access audit trail: who ran it, and every record it scored.
+    (entry,) = [
+        s.entry for s in AuditStore(f"sqlite:///{tmp_path / 'log.db'}").entries() if s.entry.action == "score"
+    ]
+    assert entry.principal.startswith("system:operator:") and entry.source == "cli"
+    assert entry.resource == "appointment" and entry.count == 1_998
+    assert set(entry.record_ids) == set(scores["appointment_id"])
 
 
 def test_an_unreachable_scheduler_fails_clearly_and_soon(
