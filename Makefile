@@ -2,7 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CAREOPS := $(BIN)/careops
+# Everything careops writes (stores, keys, credentials, the MLflow file) is readable by its owner only.
+CAREOPS := umask 077 && $(BIN)/careops
+# The running service's commands: its audit key, pseudonym key and system API keys.
+SERVICE := umask 077 && CAREOPS_AUDIT_KEY_FILE=$(STATE)/audit-key \
+	CAREOPS_PSEUDONYM_KEY=$${CAREOPS_PSEUDONYM_KEY:-$$(cat $(STATE)/pseudonym-key)} \
+	CAREOPS_API_KEYS_FILE=$(STATE)/api-keys $(BIN)/careops
 STATE := .careops
 APPOINTMENTS := $(STATE)/data/appointments.csv
 CLAIMS := $(STATE)/data/claims.csv
@@ -37,17 +42,24 @@ train: data
 	$(CAREOPS) train denial --data $(CLAIMS) --skip-if-champion
 
 run: train
-	@if [ -z "$$CAREOPS_API_KEYS" ]; then $(CAREOPS) keys --file $(STATE)/api-keys; fi
-	$(CAREOPS) tomorrow --data $(APPOINTMENTS) --out $(TOMORROW) --claims $(CLAIMS) --claims-out $(TO_SUBMIT)
-	$(CAREOPS) book $(TOMORROW)
-	$(CAREOPS) queue $(TO_SUBMIT)
+	@umask 077; mkdir -p $(STATE)
+	@test -s $(STATE)/audit-key || (umask 077; $(BIN)/python -c \
+		'import secrets; print(secrets.token_urlsafe(32))' > $(STATE)/audit-key)
 	@test -s $(STATE)/pseudonym-key || (umask 077; $(BIN)/python -c \
 		'import secrets; print(secrets.token_urlsafe(32))' > $(STATE)/pseudonym-key)
-	@$(CAREOPS) examples --appointments $(APPOINTMENTS) --claims $(CLAIMS) --keys-file $(STATE)/api-keys \
-		--base-url http://$(HOST):$(PORT)
+	@if [ -z "$$CAREOPS_API_KEYS" ]; then $(SERVICE) keys --file $(STATE)/api-keys; fi
+	@if [ ! -s $(STATE)/demo-users ]; then \
+		$(SERVICE) users add sam --role scheduler --to $(STATE)/demo-users && \
+		$(SERVICE) users add bea --role biller --to $(STATE)/demo-users && \
+		$(SERVICE) users add ada --role admin --to $(STATE)/demo-users; fi
+	$(SERVICE) tomorrow --data $(APPOINTMENTS) --out $(TOMORROW) --claims $(CLAIMS) --claims-out $(TO_SUBMIT)
+	$(SERVICE) book $(TOMORROW)
+	$(SERVICE) queue $(TO_SUBMIT)
+	@$(SERVICE) examples --appointments $(APPOINTMENTS) --claims $(CLAIMS) --keys-file $(STATE)/api-keys \
+		--users-file $(STATE)/demo-users --base-url http://$(HOST):$(PORT)
 	@echo "Monitoring: export CAREOPS_PSEUDONYM_KEY=\$$(cat $(STATE)/pseudonym-key); careops monitor noshow"
-	CAREOPS_PSEUDONYM_KEY=$${CAREOPS_PSEUDONYM_KEY:-$$(cat $(STATE)/pseudonym-key)} \
-		CAREOPS_API_KEYS_FILE=$(STATE)/api-keys $(CAREOPS) serve --host $(HOST) --port $(PORT)
+	@echo "Audit: CAREOPS_AUDIT_KEY_FILE=$(STATE)/audit-key careops audit verify"
+	$(SERVICE) serve --host $(HOST) --port $(PORT)
 
 lint: venv
 	$(BIN)/ruff check .

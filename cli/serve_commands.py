@@ -35,19 +35,16 @@ def keys(
         ".careops/api-keys"
     ),
 ) -> None:
-    """Create one API key per role in FILE if it does not exist, and print them once."""
+    """Create one system API key per role (256 bits) in FILE (0600) if it does not exist; never shown."""
     if file.exists():
         typer.echo(f"API keys already in {file} (set CAREOPS_API_KEYS_FILE={file} to use them)")
         return
-    file.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{secrets.token_urlsafe(24)}:{role}" for role in ROLES]
+    file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lines = [f"{secrets.token_urlsafe(32)}:{role}" for role in ROLES]
     descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
-    typer.echo(f"Created API keys in {file} (shown once; the file is git-ignored):")
-    for line in lines:
-        key, _, role = line.rpartition(":")
-        typer.echo(f"  {role:<9} {key}")
+    typer.echo(f"Created one API key per role in {file} (readable by you only; not shown here)")
 
 
 @app.command()
@@ -56,6 +53,9 @@ def examples(
     claims: Annotated[Path, typer.Option(exists=True, help="Canonical claims file.")],
     out: Annotated[Path, typer.Option(help="Folder for the request bodies.")] = Path(".careops/requests"),
     keys_file: Annotated[Path, typer.Option(help="The API keys file.")] = Path(".careops/api-keys"),
+    users_file: Annotated[Path, typer.Option(help="The demo users' credentials file.")] = Path(
+        ".careops/demo-users"
+    ),
     base_url: Annotated[str, typer.Option(help="Where the API listens.")] = "http://127.0.0.1:8000",
     rows: Annotated[int, typer.Option(min=1, max=100)] = 3,
 ) -> None:
@@ -79,5 +79,7 @@ def examples(
     typer.echo(f"  curl -s {base_url}/health/ready")
     typer.echo(f"  open {base_url}/docs for the OpenAPI documentation")
     typer.echo(
-        f"  open {base_url}/app/ for the scheduler's day; sign in with the scheduler key in {keys_file}\n"
+        f"  open {base_url}/app/ and sign in as sam (scheduler), bea (biller) or ada (admin, with a TOTP "
+        f"code): their first-time passwords and ada's TOTP secret are in {users_file} (readable by you "
+        "only); each chooses a new password at first sign-in\n"
     )

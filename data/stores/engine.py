@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 try:
@@ -36,11 +36,23 @@ def store_engine(url: str | Engine) -> Engine:
     Given an engine (the one the service opened for its database), the store shares it."""
     if isinstance(url, Engine):
         return url
+    _private_sqlite_file(url)
     engine = create_engine(url, hide_parameters=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite store's file, created readable by its owner only (its folder too, when made here):
+    it holds appointments, claims and the audit trail. SQLite gives its journal files the same mode."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if not database or database == ":memory:" or os.path.exists(database):
+        return
+    folder = os.path.dirname(os.path.abspath(database))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 class WriteLock:
