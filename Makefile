@@ -4,10 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Everything careops writes (stores, keys, credentials, the MLflow file) is readable by its owner only.
 CAREOPS := umask 077 && $(BIN)/careops
-# The running service's commands: its audit key, pseudonym key and system API keys.
-SERVICE := umask 077 && CAREOPS_AUDIT_KEY_FILE=$(STATE)/audit-key \
-	CAREOPS_PSEUDONYM_KEY=$${CAREOPS_PSEUDONYM_KEY:-$$(cat $(STATE)/pseudonym-key)} \
-	CAREOPS_API_KEYS_FILE=$(STATE)/api-keys $(BIN)/careops
 STATE := .careops
 APPOINTMENTS := $(STATE)/data/appointments.csv
 CLAIMS := $(STATE)/data/claims.csv
@@ -17,6 +13,10 @@ APPOINTMENT_ROWS ?= 100000
 CLAIM_ROWS ?= 50000
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The running service's commands: its audit key, pseudonym key and system API keys.
+SERVICE := umask 077 && CAREOPS_AUDIT_KEY_FILE=$(STATE)/audit-key \
+	CAREOPS_PSEUDONYM_KEY=$${CAREOPS_PSEUDONYM_KEY:-$$(cat $(STATE)/pseudonym-key)} \
+	CAREOPS_API_KEYS_FILE=$(STATE)/api-keys $(BIN)/careops
 
 .PHONY: run test bench lint data train venv clean
 
