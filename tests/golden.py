@@ -28,7 +28,7 @@ from data.synthetic.siu import siu_stream
 from models.tasks import caller_records, get_task
 from serving.app import create_app
 from tests.bodies import bodies, fhir_bundle, outcomes_of, session_body, sign_in_form
-from tests.helpers import ADMIN, BILLER, SCHEDULER, TrainedStore, make_settings
+from tests.helpers import ADMIN, BILLER, SCHEDULER, TrainedStore, ensure_users, make_settings
 from training.train import train
 
 VOLATILE = re.compile(
@@ -52,6 +52,7 @@ def _store(root: Path) -> TrainedStore:
     claims = write_table(claims_for_file(generate_claims(20_000, seed=7)), root / "claims.csv")
     settings = make_settings(root)
     results = {"noshow": train("noshow", appointments, settings), "denial": train("denial", claims, settings)}
+    ensure_users(settings)  # the pages' users, one per role
     return TrainedStore(root, settings, appointments, claims, results)
 
 
