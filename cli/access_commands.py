@@ -63,6 +63,14 @@ def _secret(lines: list[str], to: Path | None) -> None:
     typer.echo(f"written to {to} (readable by you only)")
 
 
+def _credential_lines(made: object) -> list[str]:
+    """A user's first-time password, and TOTP secret where they have one, a line each."""
+    lines = [f"{made.username} password {made.password}"]
+    if made.totp_uri:
+        lines.append(f"{made.username} totp {made.totp_uri}")
+    return lines
+
+
 @users_app.command("add")
 def add_user(
     username: str,
@@ -75,10 +83,7 @@ def add_user(
     """Add a local user with a first-time password (changed at first sign-in)."""
     with _services() as services:
         made = services.accounts.add_user(operator(), username, role, clinic or None, payer or None, totp)
-    lines = [f"{made.username} password {made.password}"]
-    if made.totp_uri:
-        lines.append(f"{made.username} totp {made.totp_uri}")
-    _secret(lines, to)
+    _secret(_credential_lines(made), to)
 
 
 @users_app.command("reset")
@@ -86,10 +91,7 @@ def reset_user(username: str, to: ToOption = None) -> None:
     """New first-time credentials; unlocks the account and ends its sessions."""
     with _services() as services:
         made = services.accounts.reset_user(operator(), username)
-    lines = [f"{made.username} password {made.password}"]
-    if made.totp_uri:
-        lines.append(f"{made.username} totp {made.totp_uri}")
-    _secret(lines, to)
+    _secret(_credential_lines(made), to)
 
 
 @users_app.command("disable")
