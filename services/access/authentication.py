@@ -234,4 +234,7 @@ class Authenticator:
             if now - self._last_used.get(name, -math.inf) < LAST_USED_EVERY_SECONDS:
                 return
             self._last_used[name] = now
-        self.store.update_client(name, last_used_at=_now())
+        # Written by a thread of its own: the request never waits on the store's write lock for it.
+        threading.Thread(
+            target=self.store.update_client, args=(name,), kwargs={"last_used_at": _now()}, daemon=True
+        ).start()

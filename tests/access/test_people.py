@@ -3,6 +3,7 @@ address and account, sessions the server holds and ends, named clients, and emer
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,6 +125,9 @@ def test_named_clients_rotate_revoke_and_expire(services: Services) -> None:
     assert len(key) >= 43 and key not in str(services.accounts.clients())
     who = auth.client(key, "10.0.0.5")
     assert (who.id, who.role, who.clinics) == ("client:emr", "scheduler", frozenset({"C01"}))
+    deadline = time.monotonic() + 5  # the last-used time is written off the request, by a thread
+    while services.accounts.clients()[0].last_used_at is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert services.accounts.clients()[0].last_used_at is not None
     new = services.accounts.rotate_client(ADMIN, "emr").key
     with pytest.raises(AuthenticationError):
