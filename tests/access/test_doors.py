@@ -158,3 +158,25 @@ def test_scopes_hold_at_the_api_and_on_the_pages(day, trained_store: TrainedStor
     page = client.get("/app/day", params={"clinic": "C01", "date": "2026-09-21"}).text
     assert ">C01<" not in page
     assert client.get("/app/day").status_code == 200
+
+
+def test_wrong_api_keys_from_one_address_get_429_with_retry_after(day) -> None:
+    client, settings, keys = day
+    answers = [
+        client.post("/v1/noshow/score", json={"appointments": []}, headers={"X-API-Key": f"guess-{n}"})
+        for n in range(200)
+    ]
+    codes = [a.status_code for a in answers]
+    allowed = settings.auth_failures_allowed
+    assert codes[:allowed] == [401] * allowed and set(codes[allowed:]) == {429}
+    assert int(answers[-1].headers["Retry-After"]) > 0 and "guess-199" not in answers[-1].text
+    # A valid key is never throttled: guessing one is what the count stops.
+    assert (
+        client.post(
+            "/v1/noshow/score", json={"appointments": []}, headers={"X-API-Key": keys["emr"]}
+        ).status_code
+        != 429
+    )
+    _flush(client)
+    refused = [e for e in _entries(settings, "client:unknown") if e.action == "key_refused"]
+    assert len(refused) == allowed
