@@ -160,7 +160,32 @@ def test_scopes_hold_at_the_api_and_on_the_pages(day, trained_store: TrainedStor
     assert client.get("/app/day").status_code == 200
 
 
+def test_an_admin_reads_the_trail_and_ends_another_users_session(day) -> None:
+    client, settings, _ = day
+    scheduler = TestClient(client.app)  # a second browser on the same running app
+    sign_in_form(scheduler, "scheduler")
+    assert scheduler.get("/app/day", follow_redirects=False).status_code == 200
+    sign_in_form(client, "admin")
+    page = client.get("/app/admin/audit", params={"principal": "user:sam"}).text
+    assert "The chain verifies" in page and "user:sam" in page and "user:bea" not in page
+    sessions = client.get("/app/admin/sessions").text
+    assert "End sam&#39;s sessions" in sessions or "End sam's sessions" in sessions
+    csrf = re.search(r'name="csrf" value="([^"]+)"', sessions).group(1)
+    ended = client.post(
+        "/app/admin/sessions/end", data={"csrf": csrf, "username": "sam"}, follow_redirects=False
+    )
+    assert ended.status_code == 303
+    assert scheduler.get("/app/day", follow_redirects=False).headers["location"] == "/app/sign-in"
+    forged = client.post("/app/admin/sessions/end", data={"csrf": "no", "username": "bea"})
+    assert forged.status_code == 403
+    sign_in_form(scheduler, "scheduler")
+    assert scheduler.get("/app/admin/audit").status_code == 403
+    _flush(client)
+    assert ("session_revoke", ("sam",)) in [(e.action, e.record_ids) for e in _entries(settings, "user:ada")]
+
+
 def test_wrong_api_keys_from_one_address_get_429_with_retry_after(day) -> None:
+    # Last in this module: it leaves the test client's address throttled.
     client, settings, keys = day
     answers = [
         client.post("/v1/noshow/score", json={"appointments": []}, headers={"X-API-Key": f"guess-{n}"})

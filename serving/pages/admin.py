@@ -1,0 +1,65 @@
+"""The admin's pages: the access audit trail, listed and filtered, and the open sessions, each of
+which the admin can end. Viewing the trail is itself recorded."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from data.stores.audit import AuditStore
+from serving.dependencies import app_state
+from serving.pages.rendering import AdminForm, AdminPage, page
+
+router = APIRouter(prefix="/app/admin", include_in_schema=False)
+SHOWN = 200
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit(
+    request: Request,
+    session: AdminPage,
+    since: Annotated[date | None, Query()] = None,
+    principal: Annotated[str | None, Query(max_length=160)] = None,
+    record: Annotated[str | None, Query(max_length=128)] = None,
+) -> HTMLResponse:
+    """The latest entries of the audit trail, filtered by day, principal and record id, and whether
+    the chain verifies."""
+    services = app_state(request).services
+    store: AuditStore = services.audit.store  # type: ignore[assignment]
+    services.audit.flush()
+    day = datetime.combine(since, datetime.min.time()) if since else None
+    entries = await run_in_threadpool(store.entries, day, principal or None, record or None) if store else []
+    verified = await run_in_threadpool(store.verify) if store else None
+    services.audit.record(
+        session.who, "read", "audit", [], count=len(entries), principal=principal, record=record
+    )
+    context: dict[str, Any] = {
+        "title": "Audit trail",
+        "entries": entries[-SHOWN:][::-1],
+        "total": len(entries),
+        "verified": verified,
+        "since": since.isoformat() if since else "",
+        "principal": principal or "",
+        "record": record or "",
+    }
+    return page(request, "audit.html", context, session)
+
+
+@router.get("/sessions", response_class=HTMLResponse)
+async def sessions(request: Request, session: AdminPage) -> HTMLResponse:
+    """Open sessions, newest first, each with a button that ends it."""
+    rows = await run_in_threadpool(app_state(request).services.authenticator.store.open_sessions)
+    return page(request, "sessions.html", {"title": "Sessions", "rows": rows}, session)
+
+
+@router.post("/sessions/end")
+async def end_sessions(
+    request: Request, session: AdminForm, username: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    """End every open session of a user (their next request lands on sign-in)."""
+    await run_in_threadpool(app_state(request).services.authenticator.revoke_sessions, session.who, username)
+    return RedirectResponse("/app/admin/sessions", status.HTTP_303_SEE_OTHER)
