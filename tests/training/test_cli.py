@@ -64,9 +64,10 @@ def test_train_explains_unusable_data(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_keys_are_created_once_and_private(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     first = runner.invoke(app, ["keys", "--file", str(keys)])
-    assert first.exit_code == 0 and "scheduler" in first.output
+    assert first.exit_code == 0 and "not shown" in first.output
     assert keys.stat().st_mode & 0o077 == 0
     created = keys.read_text(encoding="utf-8")
+    assert all(line.split(":")[0] not in first.output for line in created.split())  # never printed
     assert [line.rsplit(":", 1)[1] for line in created.split()] == ["scheduler", "biller", "admin"]
     second = runner.invoke(app, ["keys", "--file", str(keys)])
     assert "already in" in second.output
