@@ -65,7 +65,13 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The sign-in tests' OpenID provider (npm's oidc-provider, pinned by its lock file), where node is.
+OIDC := tests/oidc/node_modules/.package-lock.json
+$(OIDC): tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
 test: venv
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(OIDC); fi
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

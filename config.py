@@ -112,7 +112,13 @@ class Settings(BaseSettings):
     auth_failures_allowed: int = Field(
         default=10,
         ge=1,
-        description="Failed sign-ins or API keys per address or account in a window, then 429.",
+        description="Failed sign-ins of one account in a window, then it is locked out (429).",
+    )
+    auth_address_failures_allowed: int = Field(
+        default=30,
+        ge=1,
+        description="Failed sign-ins or API keys from one address in a window, then 429 (higher than "
+        "an account's: a practice's desks often share one address).",
     )
     auth_window_seconds: int = Field(
         default=300, ge=1, description="The window failed attempts are counted in."
@@ -130,6 +136,49 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         default=6 * 365, ge=1, description="Days the audit trail keeps its entries (6 years by default)."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of an OpenID Connect provider (Entra, Okta, Google, Keycloak); with it, "
+        "the sign-in page offers single sign-on (https, or http on loopback for tests).",
+    )
+    oidc_client_id: str | None = Field(default=None, description="careops' client id at the provider.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="careops' client secret at the provider (128 bits or more)."
+    )
+    oidc_client_secret_file: Path | None = Field(
+        default=None, description="A 0600 file holding the client secret, used when it is unset."
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email", description="Scopes asked for (space-separated; with openid)."
+    )
+    oidc_groups_claim: str = Field(
+        default="groups", description="The claim (ID token or userinfo) that lists the user's groups."
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="The claim careops names the user by (else email, sub)."
+    )
+    oidc_groups: str = Field(
+        default="{}",
+        description='JSON of group to role and scope, e.g. {"north-desk": {"role": "scheduler", '
+        '"clinics": ["C01"]}}; a user in no listed group may not sign in (docs/security.md).',
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="The callback URL registered at the provider (default: this server's "
+        "/app/sso/callback as the browser reached it).",
+    )
+    oidc_name: str = Field(
+        default="your organisation", description="How the sign-in page names the provider."
+    )
+
+
+def oidc_client_secret(settings: Settings) -> str | None:
+    """The identity provider's client secret, from the environment or its file."""
+    if settings.oidc_client_secret is not None:
+        return settings.oidc_client_secret.get_secret_value()
+    if settings.oidc_client_secret_file is not None:
+        return settings.oidc_client_secret_file.read_text(encoding="utf-8").strip()
+    return None
 
 
 def parse_api_keys(text: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from data.stores.worklist import WorklistStore
 from services.access.accounts import Accounts
 from services.access.audit import AuditTrail
 from services.access.authentication import Authenticator
+from services.access.single_sign_on import SingleSignOn
 from services.denial import DenialService
 from services.model_set import ModelSet
 from services.monitoring.recorder import PredictionRecorder
@@ -47,6 +48,7 @@ class Services:
     accounts: Accounts
     authenticator: Authenticator
     bookings: BookingQueue | None = None
+    sign_on: SingleSignOn | None = None  # single sign-on, when an OpenID provider is configured
 
     @classmethod
     def open(
@@ -77,6 +79,8 @@ class Services:
         models = models or ModelSet()
         bookings = BookingQueue(appointments) if queue_bookings else None
         denial = DenialService(models, claims, score_log, audit, settings.expected_payment_ratio)
+        authenticator = Authenticator(identity, audit, settings, api_key_roles(settings))
+        sign_on = SingleSignOn(settings, identity, authenticator, audit) if settings.oidc_issuer else None
         return cls(
             settings=settings,
             engine=engine,
@@ -90,8 +94,9 @@ class Services:
             worklist=WorklistService(WorklistStore(engine), claims, denial, audit),
             scheduling=Scheduling(appointments, OverbookStore(engine), audit),
             accounts=Accounts(identity, audit),
-            authenticator=Authenticator(identity, audit, settings, api_key_roles(settings)),
+            authenticator=authenticator,
             bookings=bookings,
+            sign_on=sign_on,
         )
 
     @property

@@ -20,6 +20,7 @@ from data.feeds.code_tables import CodeTables
 from models.decisions.risk_bands import RiskBands
 from models.decisions.variants import compile_passes
 from services.access.secrets import MIN_KEY_BITS, key_bits
+from services.access.single_sign_on import check_configuration
 from services.container import Services
 from services.model_set import ModelSet
 from serving.dependencies import AppState
@@ -28,7 +29,7 @@ from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
 from serving.pages import admin as admin_pages
 from serving.pages import day as day_pages
-from serving.pages import models_page, rendering, sign_in
+from serving.pages import models_page, rendering, sign_in, sso
 from serving.pages import numbers as numbers_pages
 from serving.pages import worklist as worklist_pages
 from serving.request_log import RequestLog
@@ -37,8 +38,8 @@ from serving.routes import admin, denial, fhir, health, monitoring, noshow, over
 log = logging.getLogger(__name__)
 ROUTERS = (
     health.router, noshow.router, overbook.router, fhir.router, admin.router, denial.router,
-    monitoring.router, sign_in.router, day_pages.router, worklist_pages.router, numbers_pages.router,
-    models_page.router, admin_pages.router,
+    monitoring.router, sign_in.router, sso.router, day_pages.router, worklist_pages.router,
+    numbers_pages.router, models_page.router, admin_pages.router,
 )  # fmt: skip
 
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"CAREOPS_API_KEYS holds keys of under {MIN_KEY_BITS} bits (roles: {', '.join(weak)}); "
             "use named clients (careops clients add) or keys of 32+ random characters"
         )
+    check_configuration(settings)
     state = AppState(
         settings=settings,
         risk_bands=RiskBands.from_json(settings.risk_bands),

@@ -86,6 +86,15 @@ grants = Table(
     Column("starts_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
+sign_in_flows = Table(  # single sign-on under way: what the callback must check, for 15 minutes
+    "careops_sign_in_flows",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # the digest of the browser's flow cookie
+    Column("state", String(64), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("verifier", String(128), nullable=False),  # PKCE code verifier
+    Column("created_at", DateTime, nullable=False),
+)
 failures = Table(
     "careops_auth_failures",
     metadata,
@@ -274,6 +283,26 @@ class IdentityStore:
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         return None if row is None else dict(row._mapping)
+
+    # Single sign-on flows
+    def add_flow(self, row: dict, stale_before: datetime) -> None:
+        """Keep a new sign-on flow, forgetting flows started before `stale_before`."""
+        self._write(
+            delete(sign_in_flows).where(sign_in_flows.c.created_at < stale_before),
+            sign_in_flows.insert().values(**row),
+        )
+
+    def take_flow(self, id_hash: str, started_after: datetime) -> dict | None:
+        """The flow for a cookie, once: it is deleted as it is read (None when unknown or stale)."""
+
+        def take() -> dict | None:
+            with write_transaction(self.engine) as connection:
+                where = sign_in_flows.c.id_hash == id_hash
+                row = connection.execute(select(sign_in_flows).where(where)).first()
+                connection.execute(delete(sign_in_flows).where(where))
+            return None if row is None or row.created_at < started_after else dict(row._mapping)
+
+        return with_retries(take)
 
     # Failed authentication, per address and per account
     def add_failure(self, key: str, when: datetime, window_seconds: int) -> int:

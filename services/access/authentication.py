@@ -218,8 +218,10 @@ class Authenticator:
 
     # Throttling
     def _check_throttle(self, key: str) -> None:
-        window = self.settings.auth_window_seconds
-        if self.store.failures(key, _now(), window) >= self.settings.auth_failures_allowed:
+        window, settings = self.settings.auth_window_seconds, self.settings
+        by_address = key.startswith("address:")
+        allowed = settings.auth_address_failures_allowed if by_address else settings.auth_failures_allowed
+        if self.store.failures(key, _now(), window) >= allowed:
             raise ThrottledError(window)
 
     def _fail(self, key: str, who: Principal | None) -> int:

@@ -1,9 +1,10 @@
-"""The admin's pages: the access audit trail, listed and filtered, and the open sessions, each of
-which the admin can end. Viewing the trail is itself recorded."""
+"""The admin's pages: the access audit trail, listed and filtered; the open sessions, each of which
+the admin can end; and the users, where a locked-out account is unlocked or a user disabled. Viewing
+the trail is itself recorded, and so is every change."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, status
@@ -62,3 +63,28 @@ async def end_sessions(
     """End every open session of a user (their next request lands on sign-in)."""
     await run_in_threadpool(app_state(request).services.authenticator.revoke_sessions, session.who, username)
     return RedirectResponse("/app/admin/sessions", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users(request: Request, session: AdminPage) -> HTMLResponse:
+    """Every user, with their role, scope, where they sign in, and whether they are locked out."""
+    rows = await run_in_threadpool(app_state(request).services.accounts.users)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    context = {"title": "Users", "rows": rows, "now": now}
+    return page(request, "users.html", context, session)
+
+
+@router.post("/users/change")
+async def change_user(
+    request: Request,
+    session: AdminForm,
+    username: Annotated[str, Form(max_length=128)] = "",
+    change: Annotated[str, Form(pattern="^(unlock|disable|enable)$")] = "unlock",
+) -> Response:
+    """Unlock a user, or disable (their sessions end at once) or enable them again."""
+    accounts = app_state(request).services.accounts
+    if change == "unlock":
+        await run_in_threadpool(accounts.unlock_user, session.who, username)
+    else:
+        await run_in_threadpool(accounts.disable_user, session.who, username, change == "disable")
+    return RedirectResponse("/app/admin/users", status.HTTP_303_SEE_OTHER)

@@ -27,11 +27,13 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
     return RedirectResponse(HOME[session.role], status.HTTP_303_SEE_OTHER)
 
 
-def _sign_in_page(request: Request, error: str | None, code: int = 200, change: bool = False) -> HTMLResponse:
+def sign_in_page(request: Request, error: str | None, code: int = 200, change: bool = False) -> HTMLResponse:
     """The sign-in form, with a fresh token in the form and in a short-lived cookie (before there
     is a session, the form's CSRF protection is this double submit)."""
     token = secrets.token_urlsafe(24)
-    context = {"title": "Sign in", "error": error, "token": token, "change": change}
+    sign_on = app_state(request).services.sign_on
+    sso_name = sign_on.name if sign_on is not None else None
+    context = {"title": "Sign in", "error": error, "token": token, "change": change, "sso_name": sso_name}
     response = page(request, "sign_in.html", context, None, code)
     response.set_cookie(
         SIGN_IN_COOKIE, token, max_age=SIGN_IN_SECONDS, path="/app", httponly=True, samesite="strict",
@@ -40,10 +42,10 @@ def _sign_in_page(request: Request, error: str | None, code: int = 200, change: 
     return response
 
 
-@router.get("/sign-in", response_class=HTMLResponse)
+@router.get("/sign-in", name="sign_in_form", response_class=HTMLResponse)
 def sign_in_form(request: Request) -> HTMLResponse:
     """The sign-in form."""
-    return _sign_in_page(request, None)
+    return sign_in_page(request, None)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -59,7 +61,7 @@ def sign_in(
     first-time password must be changed here first. Nothing typed is ever echoed or logged."""
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not hmac.compare_digest(token, expected):
-        return _sign_in_page(
+        return sign_in_page(
             request, "The form had expired; please sign in again.", status.HTTP_400_BAD_REQUEST
         )
     services = app_state(request).services
@@ -69,20 +71,20 @@ def sign_in(
             opened = services.authenticator.sign_in(username, password, code, source, request_id)
         except PasswordChangeRequired:
             if not new_password:
-                return _sign_in_page(
+                return sign_in_page(
                     request, "Choose a new password (12 characters or more).", 200, change=True
                 )
             who = Principal("user", username, "none", source=source, request_id=request_id)
             services.accounts.set_password(who, username, new_password)
             opened = services.authenticator.sign_in(username, new_password, code, source, request_id)
     except ThrottledError as error:
-        response = _sign_in_page(request, "Too many failed attempts; try again later.", 429)
+        response = sign_in_page(request, "Too many failed attempts; try again later.", 429)
         response.headers["Retry-After"] = str(error.retry_after)
         return response
     except AccountError as error:
-        return _sign_in_page(request, str(error), status.HTTP_400_BAD_REQUEST, change=True)
+        return sign_in_page(request, str(error), status.HTTP_400_BAD_REQUEST, change=True)
     except AuthenticationError:
-        return _sign_in_page(request, "The user name, password or code is not right.", 401)
+        return sign_in_page(request, "The user name, password or code is not right.", 401)
     response = RedirectResponse(HOME[opened.principal.role], status.HTTP_303_SEE_OTHER)
     set_cookie(request, response, opened.session_id)
     response.delete_cookie(SIGN_IN_COOKIE, path="/app")
@@ -96,6 +98,16 @@ def sign_out(request: Request, session: SessionDep, csrf: Annotated[str, Form()]
         return forbidden(request, session)
     services = app_state(request).services
     services.authenticator.sign_out(session.session_id, source_of(request), request_id_of(request))
-    response = RedirectResponse("/app/sign-in", status.HTTP_303_SEE_OTHER)
+    after, sign_on = str(request.url_for("sign_in_form")), services.sign_on
+    # A user of the identity provider signs out there too, so the next person at a shared desk
+    # is not signed straight back in as them.
+    # The provider's page is reached from a page of ours, not by a redirect: a form's redirect to
+    # another origin is what the pages' CSP (form-action 'self') stops.
+    provider_url = sign_on.sign_out_url(after) if sign_on and sign_on.is_own(session.username) else None
+    if provider_url:
+        context = {"title": "Signed out", "next": provider_url, "link": f"Sign out of {sign_on.name} too"}
+        response: Response = page(request, "moving_on.html", context, None)
+    else:
+        response = RedirectResponse("/app/sign-in", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(COOKIE, path="/app", httponly=True, samesite="strict")
     return response

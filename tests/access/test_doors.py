@@ -192,7 +192,7 @@ def test_wrong_api_keys_from_one_address_get_429_with_retry_after(day) -> None:
         for n in range(200)
     ]
     codes = [a.status_code for a in answers]
-    allowed = settings.auth_failures_allowed
+    allowed = settings.auth_address_failures_allowed
     assert codes[:allowed] == [401] * allowed and set(codes[allowed:]) == {429}
     assert int(answers[-1].headers["Retry-After"]) > 0 and "guess-199" not in answers[-1].text
     # A valid key is never throttled: guessing one is what the count stops.

@@ -8,7 +8,6 @@ import csv
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,17 +42,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "pages"
 DAY = "2027-03-15"
 
 
-def chromium() -> str:
-    """Debian's Chromium; skipped without it on a user's machine, a failure in CI."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    reason = "no chromium on PATH (apt-get install chromium; .ci/run installs it)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server(
     trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory
@@ -80,19 +68,6 @@ def server(
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 def serious_violations(page) -> list[str]:
