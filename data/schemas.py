@@ -221,6 +221,8 @@ class Claim(CanonicalRecord):
                 return json.loads(value)
             except json.JSONDecodeError as error:
                 raise ValueError(f"service_lines is not valid JSON: {error.msg}") from None
+            except RecursionError:  # a crafted cell nested thousands deep: the row is refused, not the file
+                raise ValueError("service_lines nests too deeply to be service lines") from None
         return value
 
     @model_validator(mode="after")

@@ -34,6 +34,7 @@ from serving.pages import numbers as numbers_pages
 from serving.pages import worklist as worklist_pages
 from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
+from serving.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 ROUTERS = (
@@ -114,8 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.careops = state
-    install_error_handlers(app)
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    install_error_handlers(app, rendering.error_page)
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth,
+        page_error=rendering.error_page,
+    )  # fmt: skip
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)  # outermost: every answer, 413 and 400 included, is logged
     for router in ROUTERS:
         app.include_router(router)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -120,15 +122,37 @@ def _throttled(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register our handlers on `app`."""
-    app.add_exception_handler(OutOfScopeError, _out_of_scope)
+PageError = Callable[[Request, int, str], Response]
+Handler = Callable[[Request, Exception], Response]
+PAGES = "/app/"
+
+
+def install_error_handlers(app: FastAPI, page_error: PageError | None = None) -> None:
+    """Register our handlers on `app`; under /app/, `page_error` answers with a page instead of JSON."""
+
+    def for_pages(
+        handler: Callable[[Request, Exception], Response],
+    ) -> Callable[[Request, Exception], Response]:
+        def handle(request: Request, error: Exception) -> Response:
+            answer = handler(request, error)
+            if page_error is None or not request.url.path.startswith(PAGES):
+                return answer
+            message = json.loads(answer.body)["message"]
+            page = page_error(request, answer.status_code, message)
+            for name in ("Retry-After", "Allow"):
+                if name in answer.headers:
+                    page.headers[name] = answer.headers[name]
+            return page
+
+        return handle
+
+    app.add_exception_handler(OutOfScopeError, for_pages(_out_of_scope))
     app.add_exception_handler(AuthenticationError, _unauthenticated)
     app.add_exception_handler(ThrottledError, _throttled)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, for_pages(_validation_error))
     app.add_exception_handler(InvalidRequest, _invalid_request)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(ModelUnavailableError, _model_unavailable)
+    app.add_exception_handler(StarletteHTTPException, for_pages(_http_error))
+    app.add_exception_handler(ModelUnavailableError, for_pages(_model_unavailable))
 
 
 ERROR_STATUSES = {

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import InvalidRequest, error_response
+from serving.errors import PAGES, InvalidRequest, PageError, error_response
 from serving.fhir_mapping import operation_outcome
 
 ESCAPE = re.compile(rb"\\.", re.DOTALL)
@@ -58,10 +58,13 @@ def check_batch_size(request: Request, count: int, limit: int) -> None:
 class BodyLimits:
     """ASGI middleware enforcing the body size and JSON depth limits on every request with a body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, max_depth: int, page_error: PageError | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.page_error = page_error  # answers a page (not JSON) under /app/
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -104,7 +107,9 @@ class BodyLimits:
         return f"the body is larger than {self.max_bytes} bytes (CAREOPS_MAX_BODY_BYTES)"
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, code: int, text: str) -> None:
-        if scope["path"].startswith(FHIR_PREFIX):
+        if self.page_error is not None and scope["path"].startswith(PAGES):
+            response = self.page_error(Request(scope), code, f"{text[:1].upper()}{text[1:]}.")
+        elif scope["path"].startswith(FHIR_PREFIX):
             issue = "too-long" if code == 413 else "structure"
             response = JSONResponse(operation_outcome(text, code=issue), code, media_type=FHIR_JSON)
         else:

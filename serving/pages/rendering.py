@@ -77,6 +77,19 @@ def forbidden(request: Request, session: PageSession) -> HTMLResponse:
     return page(request, "forbidden.html", {"title": "Not for your role"}, session, status.HTTP_403_FORBIDDEN)
 
 
+ERROR_TITLES = {
+    400: "Not understood", 403: "Not for your role", 404: "Not found", 405: "Not allowed here",
+    413: "Too large", 422: "Not understood", 429: "Too many requests",
+}  # fmt: skip
+
+
+def error_page(request: Request, code: int, message: str) -> HTMLResponse:
+    """A page for a page request that failed (never JSON), with the reason and a way back; the
+    message names fields and limits only, never what was sent."""
+    title = ERROR_TITLES.get(code, "Something went wrong")
+    return page(request, "error.html", {"title": title, "message": message}, None, code)
+
+
 def handles(request: Request) -> URLSafeSerializer:
     """Signs record ids into form fields, so a posted id is one this service put on a page."""
     return URLSafeSerializer(app_state(request).handle_secret, salt="careops-record-handle")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +27,7 @@ from serving.errors import InvalidRequest
 from serving.pages.rendering import BillerForm, BillerPage, forbidden, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
+Handle = Annotated[int, Path(ge=0, lt=2**63)]  # a row id the store can hold: anything else is a 422 page
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
 
@@ -179,7 +180,7 @@ async def from_store(request: Request, session: BillerForm) -> Response:
 
 
 @router.get("/claim/{handle}", response_class=HTMLResponse)
-async def claim_page(request: Request, session: BillerPage, handle: int) -> Response:
+async def claim_page(request: Request, session: BillerPage, handle: Handle) -> Response:
     """One claim scored afresh: per-line risk, rules broken, the likely reasons with CARCs, the fixes."""
     item = await run_in_threadpool(app_state(request).services.worklist.item, session.who, handle)
     if item is None:
@@ -203,7 +204,7 @@ async def claim_page(request: Request, session: BillerPage, handle: int) -> Resp
 
 @router.post("/claim/{handle}/status")
 async def mark(
-    request: Request, session: BillerForm, handle: int,
+    request: Request, session: BillerForm, handle: Handle,
     status_to: Annotated[str, Form(alias="status")] = "",
 ) -> Response:  # fmt: skip
     """Mark a claim fixed, submitted or open again."""

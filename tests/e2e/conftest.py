@@ -29,5 +29,30 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(
             executable_path=executable, headless=True, args=["--no-sandbox"]
         )
-        yield launched
+        watched = WatchedBrowser(launched)
+        yield watched
         launched.close()
+    assert watched.violations == [], watched.violations
+
+
+class WatchedBrowser:
+    """The browser, whose contexts report every Content-Security-Policy violation in their console:
+    the pages must work under the policy, so the module fails on any (a context made with
+    `watch=False`, for a test that provokes one, is not watched)."""
+
+    def __init__(self, browser: object) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def new_context(self, watch: bool = True, **options: object) -> object:
+        context = self._browser.new_context(**options)
+        if watch:
+            context.on("console", self._note)
+        return context
+
+    def _note(self, message: object) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(f"{message.location.get('url', '')}: {message.text[:90]}")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._browser, name)

@@ -239,3 +239,48 @@ def test_an_admin_reads_the_model_page(server, browser) -> None:
     assert page.get_by_role("heading", name="noshow").is_visible()
     accessible_and_shot(page, "models.png")
     context.close()
+
+
+def test_every_page_is_served_under_the_strict_policy_and_cannot_be_framed(server, browser, tmp_path) -> None:
+    import http.server
+    import threading
+    from functools import partial
+
+    from serving.security_headers import PAGE_CSP
+
+    base, workdir = server
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, base, "admin", workdir)
+    pages = ["day", f"day?clinic=C01&date={DAY}", "worklist", "numbers", "models", "admin/audit",
+             "admin/sessions", "admin/users", "sign-in"]  # fmt: skip
+    for name in pages:
+        response = page.goto(f"{base}/app/{name}")
+        assert response.status == 200, name
+        assert response.headers["content-security-policy"] == PAGE_CSP, name
+        assert (
+            response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+        )
+    context.close()
+
+    # The penetration test's framing page, on another port of the same host, with a signed-in browser.
+    (tmp_path / "frame.html").write_text(
+        f'<!doctype html><title>frame</title><iframe src="{base}/app/day"></iframe>'
+    )
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    framing = browser.new_context(watch=False)  # the refusal is a reported violation, as it should be
+    try:
+        page = framing.new_page()
+        sign_in(page, base, "admin", workdir)
+        blocked: list[str] = []
+        page.on("console", lambda message: blocked.append(message.text))
+        page.goto(f"http://127.0.0.1:{other.server_address[1]}/frame.html")
+        page.wait_for_timeout(500)
+        inner = [f for f in page.frames if f != page.main_frame]
+        assert len(inner) == 1 and "The day" not in inner[0].content()
+        assert any("frame-ancestors" in text or "X-Frame-Options" in text for text in blocked), blocked
+    finally:
+        framing.close()
+        other.shutdown()
