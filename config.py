@@ -102,6 +102,20 @@ class Settings(BaseSettings):
         description="JSON file of appointment-type and payer codes to careops labels, over the defaults "
         "(docs/integration.md).",
     )
+    day_page_visits: int = Field(
+        default=400, ge=10, description="Most bookings the day page shows and plans at once (paged beyond)."
+    )
+    clinic_day_capacity: int = Field(
+        default=500,
+        ge=1,
+        description="Most visits one clinic can hold in a day; an upload past it is refused.",
+    )
+    upload_max_rows: int = Field(
+        default=20_000, ge=1, description="Most rows (appointments or claims) one page upload may hold."
+    )
+    uploads_at_once: int = Field(
+        default=2, ge=1, description="Page uploads one worker parses at a time; more get 429 to try again."
+    )
     max_json_depth: int = Field(
         default=32, ge=4, description="Deepest JSON nesting a request may have (400)."
     )

@@ -275,7 +275,7 @@ def _json_lines(found: list) -> str:
 
 
 def _csv(found: list) -> str:
-    from services.access.spreadsheet import safe_cell
+    from data.spreadsheet import safe_cell
 
     out = io.StringIO()
     writer = csv.writer(out)

@@ -110,7 +110,7 @@ def backtest(
                 task.value, data, when, settings(), file_format=file_format.value, horizon_days=horizon_days
             )
     if predictions_out is not None:
-        write_table(result.predictions, predictions_out)
+        write_table(result.predictions, predictions_out, for_people=True)
     summary = result.summary
     if as_json:
         typer.echo(json.dumps(summary, default=str))

@@ -27,6 +27,17 @@ class PatientRows:
         """No appointments."""
         return cls(np.empty(0), np.empty(0), np.empty(0), np.empty(0, dtype=object))
 
+    @classmethod
+    def found(cls, rows: list[tuple]) -> PatientRows:
+        """A patient's stored rows, as the store reads them: (start day, booking time, outcome, id)."""
+        days, booked, outcome, ids = zip(*rows, strict=True)
+        return cls(
+            days=np.asarray(days, dtype=np.float64),
+            booked=np.asarray(booked, dtype=np.float64),
+            outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
+            ids=np.asarray(ids, dtype=object),
+        )
+
     def take(self, rows: np.ndarray | list[int]) -> PatientRows:
         """The given rows (an index array of any shape)."""
         return PatientRows(self.days[rows], self.booked[rows], self.outcome[rows], self.ids[rows])

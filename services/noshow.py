@@ -15,6 +15,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from data.epoch import epoch_day
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore, OutcomeResult, booking_rows
 from data.stores.booking_queue import BookingQueue
@@ -27,6 +28,10 @@ from services.monitoring.score_log import ScoreLog
 from services.offload import run_scoring
 
 SCORED_WITHOUT = ("booked_at",)  # optional inputs that every practice system would normally send
+
+
+class CapacityError(ValueError):
+    """A booking that would put more visits in a clinic's day than it can hold; says which and why."""
 
 
 class Booking(StrEnum):
@@ -115,12 +120,30 @@ class NoShowService:
             len(appointments), self.score, who, appointments, source, Booking.STORED, top_factors, model
         )
 
-    def book_table(self, who: Principal, table: pd.DataFrame, horizon_days: int, door: str) -> int:
-        """Book a validated canonical appointments table (a file or an upload); returns how many."""
+    def book_table(
+        self, who: Principal, table: pd.DataFrame, horizon_days: int, door: str, capacity: int | None = None
+    ) -> int:
+        """Book a validated canonical appointments table (a file or an upload); returns how many. With
+        `capacity`, a table that would leave any clinic-day with more visits than that is refused
+        whole (CapacityError), before anything is booked."""
         who.check_clinics(table["clinic_id"].astype(str))
+        if capacity is not None:
+            self._check_capacity(table, capacity)
         booked = self.store.book_table(table, horizon_days)
         self.audit.record(who, "book", "appointment", table["appointment_id"].astype(str), door=door)
         return booked
+
+    def _check_capacity(self, table: pd.DataFrame, capacity: int) -> None:
+        days = pd.to_datetime(table["starts_at"]).dt.normalize()
+        for (clinic_id, day), group in table.groupby([table["clinic_id"].astype(str), days]):
+            ids = set(group["appointment_id"].astype(str))
+            if len(ids) <= capacity:  # only then can the stored day tip it over
+                ids |= self.store.clinic_day_ids(clinic_id, epoch_day(day.to_pydatetime()))
+            if len(ids) > capacity:
+                raise CapacityError(
+                    f"{clinic_id} on {day.date().isoformat()} would hold {len(ids)} visits; a clinic holds "
+                    f"at most {capacity} a day (CAREOPS_CLINIC_DAY_CAPACITY), so nothing was booked"
+                )
 
     def record_outcomes(self, who: Principal, outcomes: dict[str, str], door: str) -> OutcomeResult:
         """Record attended / no_show / cancelled for booked appointments (idempotent); appointments

@@ -59,6 +59,8 @@ class DaySchedule:
     visits: list[ScoredVisit]
     sessions: list[ClinicSession]
     call_list: list[ScoredVisit]
+    total: int = 0  # visits the day holds; more than `visits` when the day is shown a page at a time
+    first: int = 0  # the page's first visit, counted from 0 in booking id order
 
 
 def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
@@ -77,15 +79,22 @@ def day_schedule(
     costs: Costs | None = None,
     accepted: dict[tuple[str, datetime], int] | None = None,
     model: LoadedModel | None = None,
+    page_size: int | None = None,
+    first: int = 0,
 ) -> DaySchedule:
-    """Score every visit the store holds for the clinic that day and plan each session.
+    """Score every visit the store holds for the clinic that day and plan each session; a day of
+    more than `page_size` visits is scored and planned a page at a time, from visit `first` on, so
+    that no day costs more than a page.
 
     `accepted` holds extra bookings already accepted by (provider, slot start): the plan counts them
     as booked (each showing as often as the session's patients on average) and suggests the rest."""
     who.check_clinics([clinic_id])
     accepted = accepted or {}
     costs = costs or Costs()
-    stored = noshow.store.clinic_day(clinic_id, epoch_day(day))
+    day_number = epoch_day(day)
+    total = len(noshow.store.clinic_day_ids(clinic_id, day_number))
+    first = first if page_size is not None and first < total else 0
+    stored = noshow.store.clinic_day(clinic_id, day_number, page_size, first)
     visits_in = [
         (Appointment.model_validate(booking.record), booking.outcome)
         for booking in stored.values()
@@ -117,4 +126,4 @@ def day_schedule(
         sessions.append(session)
     to_come = [v for v in visits if v.outcome is None]
     call_list = sorted(to_come, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]
-    return DaySchedule(clinic_id, day, visits, sessions, call_list)
+    return DaySchedule(clinic_id, day, visits, sessions, call_list, total, first)

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +35,7 @@ from serving.pages import worklist as worklist_pages
 from serving.request_log import RequestLog
 from serving.routes import admin, denial, fhir, health, monitoring, noshow, overbook
 from serving.security_headers import SecurityHeaders
+from serving.upload_slots import RETRY_SECONDS, UploadsBusy, UploadSlots
 
 log = logging.getLogger(__name__)
 ROUTERS = (
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models=ModelSet(),
         metrics=ServiceMetrics(),
         handle_secret=handle_secret(settings),
+        uploads=UploadSlots(settings.uploads_at_once),
     )
 
     @asynccontextmanager
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/app/static", StaticFiles(directory=Path(rendering.__file__).parent / "static"), name="static")
     app.add_exception_handler(rendering.SignInRequired, _to_sign_in)
+    app.add_exception_handler(UploadsBusy, _uploads_busy)
     app.add_exception_handler(rendering.PageForbidden, rendering.to_forbidden)
     return app
 
@@ -133,3 +136,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _to_sign_in(request: Request, error: Exception) -> RedirectResponse:
     """A page opened without a valid session goes to the sign-in form."""
     return RedirectResponse("/app/sign-in", status.HTTP_303_SEE_OTHER)
+
+
+async def _uploads_busy(request: Request, error: Exception) -> Response:
+    """An upload while this worker's upload slots are all taken: try again in a moment."""
+    page = rendering.error_page(request, 429, "Other uploads are being read; try again in a few seconds.")
+    page.headers["Retry-After"] = str(RETRY_SECONDS)
+    return page

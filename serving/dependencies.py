@@ -6,7 +6,7 @@ reach it through `app_state` and the dependencies below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +19,7 @@ from services.denial import DenialService
 from services.model_set import LoadedModel, ModelSet
 from services.noshow import NoShowService
 from serving.metrics import ServiceMetrics
+from serving.upload_slots import UploadSlots
 
 
 @dataclass
@@ -31,6 +32,7 @@ class AppState:
     models: ModelSet
     metrics: ServiceMetrics
     handle_secret: bytes  # signs record handles in the pages' forms (the same in every worker)
+    uploads: UploadSlots = field(default_factory=lambda: UploadSlots(2))
     _services: Services | None = None
 
     @property

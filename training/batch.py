@@ -211,9 +211,9 @@ def score_files(
     else:
         scored, bad = dask.compute(scores, quarantined)
     scored = scored.reset_index(drop=True)
-    write_table(scored[[trained.task.id_column, trained.task.probability_field]], out)
+    write_table(scored[[trained.task.id_column, trained.task.probability_field]], out, for_people=True)
     quarantine_path = None
     if len(bad):
         quarantine_path = out.with_name(out.name.split(".")[0] + ".quarantine.csv")
-        write_table(bad.reset_index(drop=True), quarantine_path)
+        write_table(bad.reset_index(drop=True), quarantine_path, for_people=True)
     return BatchResult(len(scored), len(bad), out, quarantine_path, scored)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 
 import pandas as pd
+
+from data.spreadsheet import safe_frame
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -36,13 +39,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table, creating the parent folder; returns the path written."""
+def write_table(frame: pd.DataFrame, path: str | Path, for_people: bool = False) -> Path:
+    """Write a table, creating the parent folder; returns the path written. A CSV `for_people`
+    (quarantined rows, predictions: files someone opens in a spreadsheet) holds no cell that a
+    spreadsheet would run as a formula."""
     path = Path(path)
     kind = table_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
-        frame.to_csv(path, index=False)
+        if for_people:  # every text cell quoted, so that a carriage return cannot split a row
+            safe_frame(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)
+        else:
+            frame.to_csv(path, index=False)
     else:
         frame.to_parquet(path, index=False)
     return path

@@ -136,17 +136,6 @@ class _Statements:
         )
 
 
-def _patient_rows(found: list[tuple]) -> PatientRows:
-    """A patient's stored rows (start day, booking time, outcome, id) as arrays."""
-    days, booked, outcome, ids = zip(*found, strict=True)
-    return PatientRows(
-        days=np.asarray(days, dtype=np.float64),
-        booked=np.asarray(booked, dtype=np.float64),
-        outcome=np.asarray([{"no_show": 1.0, "attended": 0.0}.get(o, np.nan) for o in outcome]),
-        ids=np.asarray(ids, dtype=object),
-    )
-
-
 class _MovesAnOutcome(Exception):
     """A booking would move a recorded outcome to another clinic or day."""
 
@@ -342,15 +331,26 @@ class AppointmentStore:
                     found[appointment_id] = StoredBooking(json.loads(record) if record else {}, outcome)
         return found
 
-    def clinic_day(self, clinic_id: str, day: int) -> dict[str, StoredBooking]:
-        """Every appointment stored for the clinic on the day (cancelled ones too), by id."""
+    def clinic_day(
+        self, clinic_id: str, day: int, limit: int | None = None, offset: int = 0
+    ) -> dict[str, StoredBooking]:
+        """The appointments stored for the clinic on the day (cancelled ones too), by id, in id order:
+        all of them, or `limit` from `offset` on."""
         c = appointments.c
         query = select(c.appointment_id, c.record, c.outcome).where(
             c.clinic_id == clinic_id, c.start_day == day, c.record.is_not(None)
         )
+        query = query.order_by(c.appointment_id).offset(offset).limit(limit)
         with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(c.appointment_id)).all()
+            rows = connection.execute(query).all()
         return {a: StoredBooking(json.loads(record), outcome) for a, record, outcome in rows}
+
+    def clinic_day_ids(self, clinic_id: str, day: int) -> set[str]:
+        """The ids of the appointments the clinic's day holds."""
+        c = appointments.c
+        query = select(c.appointment_id).where(c.clinic_id == clinic_id, c.start_day == day)
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
 
     def next_day_with_visits(self, clinic_id: str, from_day: int) -> int | None:
         """The first day on or after `from_day` with a visit booked at the clinic."""
@@ -446,4 +446,5 @@ class AppointmentStore:
             for clinic, day in sorted(set(clinic_outcomes)):
                 no_shows, visits = cursor.one(statements.clinic_outcomes, clinic_id=clinic, day=day) or (0, 0)
                 outcomes[(clinic, day)] = (float(no_shows or 0), float(visits or 0))
-        return StoredHistory({p: _patient_rows(rows) for p, rows in by_patient.items()}, bookings, outcomes)
+        patients = {p: PatientRows.found(rows) for p, rows in by_patient.items()}
+        return StoredHistory(patients, bookings, outcomes)

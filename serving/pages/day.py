@@ -17,6 +17,7 @@ from data.epoch import epoch_day
 from data.loaders.canonical import QUARANTINE_REASON, SOURCE_ROW
 from data.loaders.uploads import UploadError, appointments_from_upload
 from services.model_set import ModelUnavailableError
+from services.noshow import CapacityError
 from services.schedule_day import day_schedule
 from serving.dependencies import app_state
 from serving.pages.page_sessions import PageSession
@@ -25,6 +26,7 @@ from serving.pages.rendering import SchedulerForm, SchedulerPage, forbidden, han
 router = APIRouter(prefix="/app", include_in_schema=False)
 MAX_BAD_ROWS_SHOWN = 50
 OUTCOMES = {"attended": "Attended", "no_show": "No-show", "cancelled": "Cancelled"}
+LAST_CLINIC = "careops_clinic"
 
 
 @router.get("/day", response_class=HTMLResponse)
@@ -34,9 +36,15 @@ async def day(
     clinic: Annotated[str | None, Query(max_length=64)] = None,
     on: Annotated[date | None, Query(alias="date")] = None,
     provider: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[int, Query(alias="from", ge=0, lt=10_000_000)] = 0,
 ) -> HTMLResponse:
     """The scheduler's day at one clinic: scores, session plans, the call list, outcomes to mark."""
-    return await _day(request, session, clinic, on, provider)
+    response = await _day(request, session, clinic, on, provider, start=start)
+    if clinic is not None and response.status_code == 200:
+        # The clinic last viewed is where this browser lands next time.
+        response.set_cookie(LAST_CLINIC, clinic, path="/app", httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=90 * 86400)  # fmt: skip
+    return response
 
 
 @router.post("/day/upload", response_class=HTMLResponse)
@@ -45,15 +53,23 @@ async def upload_day(
     session: SchedulerForm,
     appointments_file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
-    """Book a CSV of appointments (canonical columns); rows that break a rule are listed with why."""
-    try:
-        loaded = await run_in_threadpool(appointments_from_upload, await appointments_file.read())
-    except UploadError as error:
-        return await _day(request, session, None, None, None, str(error))
-    horizon = app_state(request).settings.horizon_days
-    booked = await run_in_threadpool(
-        app_state(request).services.noshow.book_table, session.who, loaded.valid, horizon, "pages"
-    )
+    """Book a CSV of appointments (canonical columns); rows that break a rule are listed with why. A
+    file of more rows than allowed, or one that would overfill a clinic's day, books nothing."""
+    state = app_state(request)
+    settings = state.settings
+    async with state.uploads.slot():
+        try:
+            loaded = await run_in_threadpool(
+                appointments_from_upload, await appointments_file.read(), settings.upload_max_rows
+            )
+            booked = await run_in_threadpool(
+                state.services.noshow.book_table, session.who, loaded.valid, settings.horizon_days, "pages",
+                settings.clinic_day_capacity,
+            )  # fmt: skip
+        except (UploadError, CapacityError) as error:
+            return await _day(
+                request, session, None, None, None, f"{str(error)[:1].upper()}{str(error)[1:]}."
+            )
     bad = [
         (int(row[SOURCE_ROW]) + 1, str(row[QUARANTINE_REASON]))  # the file's line, after its header
         for _, row in loaded.quarantined.head(MAX_BAD_ROWS_SHOWN).iterrows()
@@ -74,10 +90,12 @@ async def _day(
     provider: str | None,
     notice: str = "",
     bad_rows: list[tuple[int, str]] | None = None,
+    start: int = 0,
 ) -> HTMLResponse:
     scheduling = app_state(request).services.scheduling
     clinics = await run_in_threadpool(scheduling.clinics, session.who)
-    clinic = clinic if clinic in clinics else (clinics[0] if clinics else None)
+    clinic = clinic if clinic in clinics else _landing(request, session, clinics)
+    page_size = app_state(request).settings.day_page_visits
     if on is None:  # today, or the next day with visits booked (a first run books tomorrow)
         today = date.today()
         upcoming = (
@@ -98,6 +116,8 @@ async def _day(
         "handle": handles(request).dumps,
         "notice": notice,
         "bad_rows": bad_rows,
+        "page_size": page_size,
+        "page_link": lambda first: _day_link(clinic, on, provider, first),
     }
     if clinic is not None:
         try:
@@ -117,6 +137,8 @@ async def _day(
                 provider or None,
                 accepted=accepted,
                 model=model,
+                page_size=page_size,
+                first=start,
             )
     return page(request, "day.html", context, session)
 
@@ -165,3 +187,18 @@ async def mark_outcome(
     return RedirectResponse(
         f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
     )
+
+
+def _landing(request: Request, session: PageSession, clinics: list[str]) -> str | None:
+    """Where a day opens without a clinic named: the clinic this browser last viewed, else the
+    first of the user's own clinics that has visits, else the first one with visits."""
+    last = request.cookies.get(LAST_CLINIC)
+    if last in clinics:
+        return last
+    own = sorted(c for c in (session.who.clinics or ()) if c in clinics)
+    return own[0] if own else (clinics[0] if clinics else None)
+
+
+def _day_link(clinic: str | None, on: date, provider: str | None, first: int) -> str:
+    query = {"clinic": clinic or "", "date": on.isoformat(), "from": first}
+    return "/app/day?" + urlencode({**query, "provider": provider} if provider else query)

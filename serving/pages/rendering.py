@@ -83,6 +83,11 @@ ERROR_TITLES = {
 }  # fmt: skip
 
 
+def sentence(text: str) -> str:
+    """A service's message ("the file holds ...") as a sentence for a page."""
+    return f"{text[:1].upper()}{text[1:]}."
+
+
 def error_page(request: Request, code: int, message: str) -> HTMLResponse:
     """A page for a page request that failed (never JSON), with the reason and a way back; the
     message names fields and limits only, never what was sent."""

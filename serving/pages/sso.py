@@ -15,7 +15,7 @@ from services.access.group_roles import NoRoleError
 from services.access.single_sign_on import FLOW_MINUTES, SignOnError, SingleSignOn
 from serving.auth import request_id_of, source_of
 from serving.dependencies import app_state
-from serving.pages.rendering import HOME, page, set_cookie
+from serving.pages.rendering import HOME, page, sentence, set_cookie
 from serving.pages.sign_in import sign_in_page
 
 router = APIRouter(prefix="/app/sso", include_in_schema=False)
@@ -65,7 +65,7 @@ def callback(request: Request) -> Response:
     except AuthenticationError:
         response = sign_in_page(request, "The identity provider's answer could not be verified.", 401)
     except SignOnError as error:
-        response = sign_in_page(request, f"{str(error)[:1].upper()}{str(error)[1:]}.", 400)
+        response = sign_in_page(request, sentence(str(error)), 400)
     else:
         context = {"title": "Signed in", "next": HOME[opened.principal.role], "link": "Continue"}
         response = page(request, "moving_on.html", context, None)

