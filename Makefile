@@ -70,10 +70,13 @@ OIDC := tests/oidc/node_modules/.package-lock.json
 $(OIDC): tests/oidc/package-lock.json
 	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a test file to each at a time.
+TEST_WORKERS ?= 2
+
 test: venv
 	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(OIDC); fi
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: venv
 	$(BIN)/pytest -o addopts="-ra --strict-markers" tests/benchmarks -s
