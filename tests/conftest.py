@@ -15,7 +15,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from serving.app import create_app
-from tests.helpers import POSTGRES_ENV, TrainedStore, ensure_users, make_settings
+from tests.helpers import POSTGRES_ENV, TrainedStore, copy_sqlite, ensure_users, make_settings
 from training.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -52,7 +52,9 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
         "denial": train("denial", claims, settings),
     }
     ensure_users(settings)
-    return TrainedStore(root, settings, appointments, claims, results)
+    as_trained = root / "careops-as-trained.db"  # for tests that need the store before any test wrote
+    copy_sqlite(settings.database_url.removeprefix("sqlite:///"), as_trained)
+    return TrainedStore(root, settings, appointments, claims, results, as_trained)
 
 
 @pytest.fixture(scope="session")

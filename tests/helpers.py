@@ -75,6 +75,23 @@ class TrainedStore:
     appointments: Path
     claims: Path
     results: dict[str, TrainResult]
+    as_trained: Path | None = None  # a copy of the service's store as training left it
+
+    def store_as_trained(self, folder: Path) -> Settings:
+        """Settings whose service store is a fresh copy of the one training left: no other test's
+        bookings in it, whatever ran before (the suite runs on several processes, in any order)."""
+        assert self.as_trained is not None, "this store kept no copy as trained"
+        target = folder / "careops.db"
+        copy_sqlite(self.as_trained, target)
+        return self.settings.model_copy(update={"database_url": f"sqlite:///{target}"})
+
+
+def copy_sqlite(source: str | Path, target: str | Path) -> None:
+    """Copy a SQLite database, WAL and all, with SQLite's own backup."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
 
 
 # A prediction log task with one segment, and hand-overs of bare records for it (see
