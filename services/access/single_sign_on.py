@@ -166,7 +166,7 @@ class SingleSignOn:
         flow = self.store.take_flow(key_digest(cookie), started_after) if cookie else None
         if flow is None:
             raise SignOnError("the sign-in had expired or began in another browser; please sign in again")
-        if not secrets.compare_digest(reply.get("state", ""), flow["state"]):
+        if not secrets.compare_digest(reply.get("state", "").encode(), flow["state"].encode()):
             raise SignOnError("the provider's reply does not match this sign-in")
         provider = self.provider()
         if "iss" in reply and reply["iss"].rstrip("/") != self.issuer:  # RFC 9207: no mix-up

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.access.accounts import AccountError
 from serving.dependencies import app_state
-from serving.pages.rendering import AdminForm, AdminPage, page
+from serving.pages.rendering import AdminForm, AdminPage, error_page, page
 
 router = APIRouter(prefix="/app/admin", include_in_schema=False)
 SHOWN = 200
@@ -83,8 +84,11 @@ async def change_user(
 ) -> Response:
     """Unlock a user, or disable (their sessions end at once) or enable them again."""
     accounts = app_state(request).services.accounts
-    if change == "unlock":
-        await run_in_threadpool(accounts.unlock_user, session.who, username)
-    else:
-        await run_in_threadpool(accounts.disable_user, session.who, username, change == "disable")
+    try:
+        if change == "unlock":
+            await run_in_threadpool(accounts.unlock_user, session.who, username)
+        else:
+            await run_in_threadpool(accounts.disable_user, session.who, username, change == "disable")
+    except AccountError:
+        return error_page(request, status.HTTP_404_NOT_FOUND, "There is no such user.")
     return RedirectResponse("/app/admin/users", status.HTTP_303_SEE_OTHER)

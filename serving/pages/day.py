@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -40,10 +40,12 @@ async def day(
 ) -> HTMLResponse:
     """The scheduler's day at one clinic: scores, session plans, the call list, outcomes to mark."""
     response = await _day(request, session, clinic, on, provider, start=start)
-    if clinic is not None and response.status_code == 200:
-        # The clinic last viewed is where this browser lands next time.
-        response.set_cookie(LAST_CLINIC, clinic, path="/app", httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", max_age=90 * 86400)  # fmt: skip
+    if clinic is not None and getattr(response, "context", {}).get("clinic") == clinic:
+        # The clinic last viewed (one the user may see) is where this browser lands next time.
+        response.set_cookie(
+            LAST_CLINIC, quote(clinic, safe=""), path="/app", httponly=True, samesite="strict",
+            secure=request.url.scheme == "https", max_age=90 * 86400,
+        )  # fmt: skip
     return response
 
 
@@ -192,7 +194,7 @@ async def mark_outcome(
 def _landing(request: Request, session: PageSession, clinics: list[str]) -> str | None:
     """Where a day opens without a clinic named: the clinic this browser last viewed, else the
     first of the user's own clinics that has visits, else the first one with visits."""
-    last = request.cookies.get(LAST_CLINIC)
+    last = unquote(request.cookies.get(LAST_CLINIC, ""))
     if last in clinics:
         return last
     own = sorted(c for c in (session.who.clinics or ()) if c in clinics)

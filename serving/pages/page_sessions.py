@@ -36,4 +36,4 @@ class PageSession:
 
     def csrf_ok(self, token: str | None) -> bool:
         """Whether a form's token is this session's."""
-        return token is not None and hmac.compare_digest(token, self.csrf)
+        return token is not None and hmac.compare_digest(token.encode(), self.csrf.encode())

@@ -60,7 +60,7 @@ def sign_in(
     """Open a session for a user whose password (and TOTP code, where they have one) is right; a
     first-time password must be changed here first. Nothing typed is ever echoed or logged."""
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not hmac.compare_digest(token, expected):
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         return sign_in_page(
             request, "The form had expired; please sign in again.", status.HTTP_400_BAD_REQUEST
         )

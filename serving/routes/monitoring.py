@@ -47,7 +47,9 @@ async def metrics(request: Request, settings: SettingsDep) -> Response:
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     bearer = request.headers.get("authorization", "")
     key = request.headers.get("x-api-key")
-    allowed = bool(token and bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:], token))
+    allowed = bool(
+        token and bearer.startswith("Bearer ") and hmac.compare_digest(bearer[7:].encode(), token.encode())
+    )
     if not allowed and key is not None:
         allowed = state.services.authenticator.client(key, source_of(request)).role == "admin"
     if not allowed:
