@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QUARANTINED_EXIT_CODE, exits, operator, settings
+from cli.common import QUARANTINED_EXIT_CODE, exits, fail, operator, settings
 
 ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tables.", no_args_is_help=True)
 
@@ -123,15 +123,41 @@ def listen_hl7(
         bool,
         typer.Option(help="Score each booking on arrival with noshow@champion, into the prediction log."),
     ] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(help="A sender network (CIDR) to accept; repeat for more. Default: loopback only."),
+    ] = None,
+    max_connections: Annotated[int, typer.Option(min=1, help="Most connections at once.")] = 50,
+    idle_seconds: Annotated[float, typer.Option(min=1, help="Close a connection idle this long.")] = 300.0,
+    frame_seconds: Annotated[
+        float,
+        typer.Option(min=1, help="Close a connection whose frame is unfinished this long after it began."),
+    ] = 30.0,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: serve MLLP over TLS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option(help="PEM CA: senders must show a certificate it signed.")
+    ] = None,
 ) -> None:
     """Receive HL7 v2 schedule messages over MLLP into the appointment store, with an ACK for each."""
     import asyncio
     import logging.config
 
     from serving.hl7_listener import listen
+    from serving.mllp_policy import LOOPBACK, ListenerPolicy, networks, tls_context
     from serving.request_log import LOG_CONFIG
+
+    if (tls_cert is None) != (tls_key is None) or (tls_client_ca is not None and tls_cert is None):
+        raise fail("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
+    try:
+        policy = ListenerPolicy(
+            networks(allow) if allow else LOOPBACK, max_connections, idle_seconds, frame_seconds,
+            tls_context(tls_cert, tls_key, tls_client_ca) if tls_cert and tls_key else None,
+        )  # fmt: skip
+    except (ValueError, OSError) as error:  # a bad network, or a certificate or key not read
+        raise fail(str(error)) from None
 
     config = {**LOG_CONFIG, "loggers": {**LOG_CONFIG["loggers"]}}
     config["loggers"]["careops.hl7"] = {"handlers": ["requests"], "level": "INFO", "propagate": False}
     logging.config.dictConfig(config)
-    asyncio.run(listen(settings(), host, port, health_port, score))
+    asyncio.run(listen(settings(), host, port, health_port, score, policy))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import signal
@@ -34,10 +35,11 @@ from services.access.principal import system
 from services.container import Services
 from services.noshow import Booking
 from services.schedule_feed import BOOKINGS, ScheduleFeed
+from serving.mllp_policy import ListenerPolicy
 
 log = logging.getLogger("careops.hl7")
 MAX_MESSAGE_BYTES = 1024 * 1024
-READ_TIMEOUT_SECONDS = 300.0  # an idle connection is closed after this long
+NEEDS_TOKEN = b'{"detail":"/metrics needs the metrics token (CAREOPS_METRICS_TOKEN)"}'
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,10 @@ class ListenerMetrics:
 class Listener:
     """Reads frames, applies messages to the store and answers each with its ACK."""
 
-    def __init__(self, settings: Settings, score: bool = False) -> None:
+    def __init__(self, settings: Settings, score: bool = False, policy: ListenerPolicy | None = None) -> None:
+        self.policy = policy or ListenerPolicy()
+        self.metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        self.open_connections = 0
         self.tables = CodeTables.load(settings.code_tables)
         self.services = Services.open(settings, log_scores=score)
         self.store = self.services.appointments
@@ -119,13 +124,22 @@ class Listener:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection: frames in, ACKs out, until the peer closes or sends what is not MLLP."""
+        peer = writer.get_extra_info("peername")
+        refused = self._refusal(str(peer[0]) if peer else "")
+        if refused is not None:
+            self.metrics.closed.labels(refused).inc()
+            log.info(json.dumps({"connection": "refused", "why": refused}))
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
+        self.open_connections += 1
         self.metrics.connections.inc()
         buffer = bytearray()
         why = "peer closed"
         loop = asyncio.get_running_loop()
+        frame_due: float | None = None  # when the frame under way must be complete
         try:
             while True:
                 try:
@@ -139,12 +153,20 @@ class Listener:
                     if self.stopping:
                         why = "listener stopping"
                         break
-                    chunk = await asyncio.wait_for(reader.read(65536), READ_TIMEOUT_SECONDS)
+                    if buffer and frame_due is None:
+                        frame_due = loop.time() + self.policy.frame_seconds
+                    wait = self.policy.idle_seconds if frame_due is None else frame_due - loop.time()
+                    try:
+                        chunk = await asyncio.wait_for(reader.read(65536), max(wait, 0.0))
+                    except TimeoutError:
+                        why = "idle" if frame_due is None else "frame too slow"
+                        break
                     if not chunk:
                         why = "peer closed mid-frame" if buffer else "peer closed"
                         break
                     buffer += chunk
                     continue
+                frame_due = loop.time() + self.policy.frame_seconds if buffer else None
                 if task is not None:
                     self.busy.add(task)
                 answer, outcome = await loop.run_in_executor(self.writer, self.process, message)
@@ -155,19 +177,26 @@ class Listener:
                 writer.write(frame(answer))
                 await writer.drain()
                 self.busy.discard(task)
-        except TimeoutError:
-            why = "idle"
         except (ConnectionError, asyncio.IncompleteReadError):
             why = "connection lost"
         except asyncio.CancelledError:
             why = "listener stopping"
         finally:
+            self.open_connections -= 1
             self.metrics.connections.dec()
             self.metrics.closed.labels(why).inc()
             log.info(json.dumps({"connection": "closed", "why": why}))
             writer.close()
             self.tasks.discard(task)
             self.busy.discard(task)
+
+    def _refusal(self, address: str) -> str | None:
+        """Why a new connection is refused (None: it is admitted)."""
+        if not self.policy.admits(address):
+            return "sender not allowed"
+        if self.open_connections >= self.policy.max_connections:
+            return "too many connections"
+        return None
 
     async def health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A minimal HTTP/1.0 answer to GET /health/live, /health/ready and /metrics."""
@@ -177,7 +206,9 @@ class Listener:
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
-        if path == "/metrics":
+        if path == "/metrics" and not self._may_read_metrics(request):
+            status, kind, body = "401 Unauthorized", "application/json", NEEDS_TOKEN
+        elif path == "/metrics":
             status, kind, body = "200 OK", "text/plain; version=0.0.4", generate_latest(self.metrics.registry)
         elif path in ("/health/live", "/health/ready"):
             status, kind, body = "200 OK", "application/json", b'{"status":"ok"}'
@@ -189,6 +220,17 @@ class Listener:
             await writer.drain()
         writer.close()
 
+    def _may_read_metrics(self, request: bytes) -> bool:
+        """Whether the request carries `Authorization: Bearer <CAREOPS_METRICS_TOKEN>` (none is
+        configured: nobody may read them)."""
+        if self.metrics_token is None:
+            return False
+        for line in request.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"authorization":
+                return hmac.compare_digest(value.strip(), f"Bearer {self.metrics_token}".encode())
+        return False
+
     def close(self) -> None:
         """Finish the store thread's work, flush the prediction log, and release the store."""
         self.writer.shutdown(wait=True)
@@ -196,20 +238,27 @@ class Listener:
 
 
 async def listen(
-    settings: Settings, host: str, port: int, health_port: int | None, score: bool = False
+    settings: Settings,
+    host: str,
+    port: int,
+    health_port: int | None,
+    score: bool = False,
+    policy: ListenerPolicy | None = None,
 ) -> None:
     """Serve MLLP on host:port (and health on health_port) until SIGTERM or SIGINT."""
-    listener = await asyncio.to_thread(Listener, settings, score)
+    policy = policy or ListenerPolicy()
+    listener = await asyncio.to_thread(Listener, settings, score, policy)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await asyncio.start_server(listener.handle, host, port, limit=MAX_MESSAGE_BYTES)
+    server = await asyncio.start_server(listener.handle, host, port, limit=MAX_MESSAGE_BYTES, ssl=policy.tls)
     servers = [server]
     if health_port is not None:
         servers.append(await asyncio.start_server(listener.health, host, health_port))
     bound = server.sockets[0].getsockname()[1]
-    log.info(json.dumps({"listening": "mllp", "port": bound, "health_port": health_port, "score": score}))
+    log.info(json.dumps({"listening": "mllp", "port": bound, "health_port": health_port, "score": score,
+                         "tls": policy.tls is not None}))  # fmt: skip
     try:
         await stop.wait()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -67,10 +68,12 @@ def running_listener(
 
 
 class MllpClient:
-    """One connection: send a message, read its ACK."""
+    """One connection (over TLS when given a context): send a message, read its ACK."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_hostname="127.0.0.1")
         self.buffer = b""
 
     def send_raw(self, data: bytes) -> None:

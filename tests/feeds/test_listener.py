@@ -30,6 +30,8 @@ from services.noshow import Booking, NoShowService
 from tests.feeds.listener import MllpClient, ack_code, running_listener
 from tests.helpers import TrainedStore
 
+METRICS_TOKEN = "listener-metrics-token-of-some-length-0123456789"
+
 pytestmark = pytest.mark.e2e
 WHO = system("tests")
 
@@ -115,7 +117,7 @@ S12 = (
 
 def test_broken_input_gets_the_right_answer_and_the_listener_keeps_serving(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'feed.db'}"
-    with running_listener(url, tmp_path) as listener:
+    with running_listener(url, tmp_path, env={"CAREOPS_METRICS_TOKEN": METRICS_TOKEN}) as listener:
         client = MllpClient(listener.port)
         # Bytes outside any frame are dropped; the frame after them is answered.
         client.send_raw(b"GET / HTTP/1.1\r\n\r\n")
@@ -145,7 +147,8 @@ def test_broken_input_gets_the_right_answer_and_the_listener_keeps_serving(tmp_p
         cancel = S12.replace("SIU^S12", "SIU^S15").replace("CTRL1", "CTRL3")
         assert ack_code(again.send(cancel)) == "AA"
         again.close()
-        metrics = httpx.get(f"http://127.0.0.1:{listener.health_port}/metrics").text
+        bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        metrics = httpx.get(f"http://127.0.0.1:{listener.health_port}/metrics", headers=bearer).text
         assert 'careops_hl7_messages_total{ack="AE",trigger="SIU^S12"} 2.0' in metrics
         assert 'careops_hl7_closed_connections_total{why="peer closed mid-frame"} 1.0' in metrics
         assert 'careops_hl7_closed_connections_total{why="frame over the size limit"} 1.0' in metrics
@@ -165,12 +168,17 @@ def test_with_score_each_booking_is_scored_on_arrival_into_the_prediction_log(
     ]
     settings = trained_store.settings
     url = f"sqlite:///{tmp_path / 'feed.db'}"
-    env = {"MLFLOW_TRACKING_URI": settings.tracking_uri, "CAREOPS_PSEUDONYM_KEY": "listener-test-key"}
+    env = {
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "CAREOPS_PSEUDONYM_KEY": "listener-test-key",
+        "CAREOPS_METRICS_TOKEN": METRICS_TOKEN,
+    }
     with running_listener(url, tmp_path, "--score", env=env) as listener:
         client = MllpClient(listener.port)
         assert {ack_code(client.send(m.text)) for m in messages} == {"AA"}
         client.close()
-        metrics = httpx.get(f"http://127.0.0.1:{listener.health_port}/metrics").text
+        bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        metrics = httpx.get(f"http://127.0.0.1:{listener.health_port}/metrics", headers=bearer).text
     assert listener.exit_code == 0
     assert f'careops_hl7_scored_total{{result="scored"}} {float(len(messages))}' in metrics
     logged = PredictionLog(url).predictions("noshow")

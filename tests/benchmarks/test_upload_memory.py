@@ -1,0 +1,115 @@
+"""Page uploads with bounded cost (`make bench`): the largest claims upload allowed, three at once
+against one real server, raises its peak RSS by at most 400 MB, the RSS falls back to within 100 MB of
+where it began, and /health/live answers within 100 ms throughout."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from data.loaders.canonical import claims_for_file
+from data.loaders.tables import write_table
+from data.synthetic.claims import generate_claims
+from tests.benchmarks.servers import BIN
+from tests.bodies import free_port
+from tests.helpers import PASSWORD, USERS, ensure_users, make_settings
+from tests.processes import wait_until_ready
+
+pytestmark = pytest.mark.bench
+MB = 1024 * 1024
+UPLOADS = 3
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _signed_in(base: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=300)
+    token = re.search(r'name="token" value="([^"]+)"', client.get("/app/sign-in").text).group(1)
+    form = {"username": USERS["biller"], "password": PASSWORD, "code": "", "token": token}
+    assert client.post("/app/sign-in", data=form).status_code == 303
+    return client
+
+
+def test_three_of_the_largest_uploads_at_once_hold_memory_and_the_event_loop(store, tmp_path: Path) -> None:
+    workdir, environment = store
+    settings = make_settings(workdir, database_url=environment["CAREOPS_DATABASE_URL"])
+    ensure_users(settings)
+    rows = settings.upload_max_rows
+    frame = claims_for_file(generate_claims(rows, seed=515))
+    contents = []
+    for upload in range(UPLOADS):  # three files of different claims, so each adds its own
+        frame["claim_id"] = [f"UP{upload}-{i:06d}" for i in range(rows)]
+        contents.append(write_table(frame, tmp_path / f"largest-{upload}.csv").read_bytes())
+    assert max(len(c) for c in contents) < settings.max_body_bytes - 64 * 1024
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "careops"), "serve", "--port", str(port)],
+        cwd=workdir, env={**environment, "CAREOPS_UPLOADS_AT_ONCE": str(UPLOADS)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(process, f"{base}/health/ready", 180)
+        clients = [_signed_in(base) for _ in range(UPLOADS)]
+        csrf = [
+            re.search(r'name="csrf" value="([^"]+)"', c.get("/app/worklist").text).group(1) for c in clients
+        ]
+        time.sleep(2)
+        before = _rss(process.pid)
+        peak, health, stop = [before], [], threading.Event()
+
+        def watch() -> None:
+            with httpx.Client(base_url=base, timeout=10) as probe:
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    assert probe.get("/health/live").status_code == 200
+                    health.append(time.perf_counter() - started)
+                    peak.append(_rss(process.pid))
+                    time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        started = time.perf_counter()
+
+        def upload(i: int) -> httpx.Response:
+            return clients[i].post(
+                "/app/worklist/upload",
+                data={"csrf": csrf[i]},
+                files={"claims_file": ("largest.csv", contents[i])},
+            )
+
+        with ThreadPoolExecutor(UPLOADS) as pool:
+            answers = list(pool.map(upload, range(UPLOADS)))
+        took = time.perf_counter() - started
+        time.sleep(3)
+        stop.set()
+        watcher.join()
+        after = _rss(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    added = [re.search(r'role="status">([^<]+)', a.text).group(1) for a in answers]
+    rise, settled = (max(peak) - before) / MB, (after - before) / MB
+    print(
+        f"\n{UPLOADS} uploads of {rows} claims ({len(contents[0]) / MB:.1f} MB) at once: {took:.1f} s; RSS "
+        f"{before / MB:.0f} MB before, peak +{rise:.0f} MB, +{settled:.0f} MB 3 s after; /health/live "
+        f"max {max(health) * 1000:.0f} ms over {len(health)} probes"
+    )
+    assert all(a.status_code == 200 for a in answers) and all(
+        s.startswith(f"{rows} claims added") for s in added
+    ), added
+    assert rise <= 400 and settled <= 100
+    assert max(health) < 0.100

@@ -1,0 +1,154 @@
+"""The MLLP listener on a network, as the penetration test tried it: TLS (and client certificates),
+an allow-list of senders, a cap on connections, a deadline for a trickled frame, and /metrics on the
+health port behind the metrics token."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from data.stores.appointments import AppointmentStore
+from tests.feeds.listener import MllpClient, ack_code, running_listener
+from tests.feeds.test_listener import S12
+
+LOCAL = ipaddress.ip_address("127.0.0.1")
+TOKEN = "listener-network-metrics-token-0123456789abcdef"
+
+
+def _certificate(folder: Path, name: str, issuer: tuple | None = None) -> tuple[Path, Path, tuple]:
+    """A certificate for 127.0.0.1 (self-signed, or signed by `issuer`) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer_name, signer_key = (issuer[0], issuer[1]) if issuer else (subject, key)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(signer_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOCAL)]), False)
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+        .sign(signer_key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path, (subject, key)
+
+
+def _closed_without_an_answer(connection: socket.socket) -> bool:
+    """Whether the listener closed the connection (at once, or with a reset for the unread bytes)."""
+    try:
+        return connection.recv(100) == b""
+    except ConnectionResetError:
+        return True
+
+
+def _metrics(port: int) -> str:
+    answer = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+    return answer.text
+
+
+def test_over_tls_with_client_certificates_messages_round_trip_and_plain_text_is_refused(
+    tmp_path: Path,
+) -> None:
+    ca_cert, _, ca = _certificate(tmp_path, "practice-ca")
+    server_cert, server_key, _ = _certificate(tmp_path, "careops")
+    client_cert, client_key, _ = _certificate(tmp_path, "mirth", issuer=ca)
+    url = f"sqlite:///{tmp_path / 'tls.db'}"
+    options = ("--tls-cert", str(server_cert), "--tls-key", str(server_key), "--tls-client-ca", str(ca_cert))
+    with running_listener(url, tmp_path, *options) as listener:
+        tls = ssl.create_default_context(cafile=str(server_cert))
+        tls.load_cert_chain(client_cert, client_key)
+        client = MllpClient(listener.port, tls)
+        assert ack_code(client.send(S12)) == "AA"
+        assert ack_code(client.send(S12.replace("SIU^S12", "SIU^S15").replace("CTRL1", "CTRL2"))) == "AA"
+        client.close()
+        without_certificate = ssl.create_default_context(cafile=str(server_cert))
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            refused = MllpClient(listener.port, without_certificate)
+            refused.send(S12)
+        plain = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+        plain.sendall(b"\x0b" + S12.replace("CTRL1", "CTRL9").replace("77", "99").encode() + b"\x1c\r")
+        try:
+            answer = plain.recv(100)  # the handshake fails: a TLS alert or nothing, never an ACK
+        except ConnectionError:
+            answer = b""
+        assert b"MSA" not in answer
+        plain.close()
+    assert listener.exit_code == 0 and '"tls": true' in listener.log
+    stored = AppointmentStore(url).bookings_of(["APPT-77", "APPT-99"])
+    assert stored["APPT-77"].outcome == "cancelled" and "APPT-99" not in stored
+
+
+def test_senders_off_the_allow_list_are_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'allow.db'}"
+    env = {"CAREOPS_METRICS_TOKEN": TOKEN}
+    with running_listener(url, tmp_path, "--allow", "10.20.0.0/16", env=env) as listener:
+        outsider = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+        outsider.sendall(b"\x0b" + S12.encode() + b"\x1c\r")
+        assert _closed_without_an_answer(outsider)
+        outsider.close()
+        assert 'careops_hl7_closed_connections_total{why="sender not allowed"} 1.0' in _metrics(
+            listener.health_port
+        )
+    assert AppointmentStore(url).bookings_of(["APPT-77"]) == {}
+
+
+def test_the_connection_cap_the_frame_deadline_and_the_metrics_token_hold(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    options = ("--max-connections", "2", "--frame-seconds", "1")
+    with running_listener(url, tmp_path, *options, env={"CAREOPS_METRICS_TOKEN": TOKEN}) as listener:
+        first, second = MllpClient(listener.port), MllpClient(listener.port)
+        assert ack_code(first.send(S12)) == "AA"
+        third = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+        assert _closed_without_an_answer(third)  # over the cap: closed at once
+        third.close()
+        assert ack_code(second.send(S12.replace("CTRL1", "CTRL2"))) == "AA"
+        first.close()
+        second.close()
+
+        # A sender trickling a frame a byte at a time is cut off at the deadline, not after minutes.
+        trickle = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+        started = time.monotonic()
+        closed_after = None
+        for byte in (b"\x0b" + S12.encode())[:20]:
+            try:
+                trickle.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - started
+                break
+            time.sleep(0.3)
+            trickle.setblocking(False)
+            try:
+                if trickle.recv(10) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                trickle.setblocking(True)
+        trickle.close()
+        assert closed_after is not None and closed_after < 3, closed_after
+        health = f"http://127.0.0.1:{listener.health_port}"
+        assert httpx.get(f"{health}/metrics").status_code == 401
+        assert httpx.get(f"{health}/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(f"{health}/health/live").status_code == 200
+        metrics = _metrics(listener.health_port)
+        assert 'careops_hl7_closed_connections_total{why="too many connections"} 1.0' in metrics
+        assert 'careops_hl7_closed_connections_total{why="frame too slow"} 1.0' in metrics
