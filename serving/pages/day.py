@@ -142,7 +142,7 @@ async def _day(
                 page_size=page_size,
                 first=start,
             )
-    return page(request, "day.html", context, session)
+    return await run_in_threadpool(page, request, "day.html", context, session)
 
 
 @router.post("/day/accept")

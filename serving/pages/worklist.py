@@ -28,6 +28,7 @@ from serving.errors import InvalidRequest
 from serving.pages.rendering import BillerForm, BillerPage, forbidden, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
+SHOWN = 300  # rows the page lists, the largest first; the export holds every row of the view
 Handle = Annotated[int, Path(ge=0, lt=2**63)]  # a row id the store can hold: anything else is a 422 page
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
 SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
@@ -95,10 +96,11 @@ async def worklist(request: Request, session: BillerPage, chosen: FiltersDep) ->
 
 async def _render(request: Request, session, chosen: Filters, notice: str) -> Response:
     items, left_out = await run_in_threadpool(app_state(request).services.worklist.items, session.who)
-    shown = chosen.ranked(items)
+    shown = await run_in_threadpool(chosen.ranked, items)  # sorting a long list must not hold the loop
     context: dict[str, Any] = {
         "title": "Worklist",
-        "items": shown,
+        "items": shown[:SHOWN],
+        "matching": len(shown),
         "listed": len(items),
         "filters": chosen,
         "payers": sorted({i.claim.payer_id for i in items}),
@@ -110,7 +112,7 @@ async def _render(request: Request, session, chosen: Filters, notice: str) -> Re
         "notice": notice,
         "left_out": left_out,
     }
-    return page(request, "worklist.html", context, session)
+    return await run_in_threadpool(page, request, "worklist.html", context, session)
 
 
 @router.get("/worklist.csv")
