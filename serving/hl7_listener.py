@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from config import Settings
 from data.feeds.code_tables import CodeTables
 from data.feeds.mllp import ack, frame, next_frame
-from data.feeds.siu import MessageError, read_message
+from data.feeds.siu import MessageError, ScheduleEvent, read_message
 from data.schemas import Appointment
 from services.access.principal import system
 from services.container import Services
@@ -89,15 +89,26 @@ class Listener:
             self.services.models.refresh(settings)
         self.metrics = ListenerMetrics()
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="careops-hl7-store")
+        self.readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="careops-hl7-read")
         self.tasks: set[asyncio.Task] = set()
         self.busy: set[asyncio.Task] = set()  # connections with a message in hand
         self.stopping = False
 
     def process(self, message: bytes) -> tuple[bytes, MessageOutcome]:
-        """Apply one message (on the store thread); its ACK and what it came to."""
+        """Read and apply one message; its ACK and what it came to."""
+        return self.apply(message, self.read(message))
+
+    def read(self, message: bytes) -> ScheduleEvent | MessageError:
+        """Read one message (any thread: reading is bounded and touches no store)."""
         try:
-            event = read_message(message, self.tables)
+            return read_message(message, self.tables)
         except MessageError as error:
+            return error
+
+    def apply(self, message: bytes, event: ScheduleEvent | MessageError) -> tuple[bytes, MessageOutcome]:
+        """Apply a message read (on the store thread); its ACK and what it came to."""
+        if isinstance(event, MessageError):
+            error = event
             self.feed.report.unusable(error.trigger, error.reason)
             code = "AR" if error.reject else "AE"
             return ack(message, code, error.reason), MessageOutcome(code, error.trigger, error.reason)
@@ -169,7 +180,10 @@ class Listener:
                 frame_due = loop.time() + self.policy.frame_seconds if buffer else None
                 if task is not None:
                     self.busy.add(task)
-                answer, outcome = await loop.run_in_executor(self.writer, self.process, message)
+                # Read off the store thread, so that one sender's large frame does not hold up the
+                # others' messages; only applying is one at a time.
+                event = await loop.run_in_executor(self.readers, self.read, message)
+                answer, outcome = await loop.run_in_executor(self.writer, self.apply, message, event)
                 self.metrics.messages.labels(outcome.trigger, outcome.code).inc()
                 log.info(
                     json.dumps({"trigger": outcome.trigger, "ack": outcome.code, "result": outcome.result})
@@ -233,6 +247,7 @@ class Listener:
 
     def close(self) -> None:
         """Finish the store thread's work, flush the prediction log, and release the store."""
+        self.readers.shutdown(wait=True)
         self.writer.shutdown(wait=True)
         self.services.close()
 

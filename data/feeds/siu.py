@@ -60,6 +60,12 @@ FILLER_STATUS: dict[str, EventKind] = {
     "deleted": "cancel",
 }
 EXTENSION = "ZCO"  # careops's own segment: ZCO-1 booking time, ZCO-2 reminder sent (Y/N)
+# The segments read below; the rest (NTE, OBX, ...) are dropped before parsing.
+READ_SEGMENTS = frozenset(
+    {"MSH", "EVN", "SCH", "TQ1", "PID", "PV1", "IN1", "AIS", "AIG", "AIL", "AIP", EXTENSION}
+)
+MAX_SEGMENTS = 200
+MAX_SEPARATORS = 20_000  # a real SIU message has a few hundred
 _TIMESTAMP = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?(?:[+-]\d{4})?$")
 _UNITS = {"min": 1.0, "m": 1.0, "minute": 1.0, "minutes": 1.0, "mins": 1.0,
           "h": 60.0, "hr": 60.0, "hrs": 60.0, "hour": 60.0, "hours": 60.0,
@@ -139,11 +145,26 @@ class _Fields:
         return ""
 
 
+def _bounded(text: str) -> str:
+    """The segments careops reads, and only if there are not more of them, or more separators in
+    them, than a scheduling message has: a crafted frame of a megabyte of fields or segments would
+    otherwise cost seconds of parsing."""
+    segments = [s for s in text.split("\r") if s[:3] in READ_SEGMENTS]
+    if len(segments) > MAX_SEGMENTS:
+        raise MessageError(f"the message has more than {MAX_SEGMENTS} segments careops reads", reject=True)
+    kept = "\r".join(segments)
+    separators = set(text[3:8]) - {"\\"}  # the field separator and the encoding characters but escape
+    if sum(kept.count(c) for c in separators) > MAX_SEPARATORS:
+        raise MessageError(f"the message has more than {MAX_SEPARATORS} fields and components", reject=True)
+    return kept
+
+
 def read_message(raw: bytes | str, tables: CodeTables) -> ScheduleEvent:
     """Read one message; raises MessageError when it cannot be used."""
     text = normalise(raw)
     if not text.startswith("MSH"):
         raise MessageError("the message has no MSH segment", reject=True)
+    text = _bounded(text)
     try:
         message = hl7.parse(text)
     except Exception:  # python-hl7 raises several types for broken headers

@@ -152,3 +152,28 @@ def test_the_connection_cap_the_frame_deadline_and_the_metrics_token_hold(tmp_pa
         metrics = _metrics(listener.health_port)
         assert 'careops_hl7_closed_connections_total{why="too many connections"} 1.0' in metrics
         assert 'careops_hl7_closed_connections_total{why="frame too slow"} 1.0' in metrics
+
+
+def test_crafted_megabyte_frames_cost_little_and_do_not_hold_up_a_real_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crafted.db'}"
+    megabyte = 1_000_000
+    crafted = [
+        S12.replace("DOE^JANE", "^" * megabyte),  # a megabyte of components
+        S12.replace("PID|1|", "PID|1|" + "|" * megabyte),  # of fields
+        S12 + "\rNTE|1|x" * (megabyte // 9),  # of segments careops does not read
+    ]
+    with running_listener(url, tmp_path, env={"CAREOPS_METRICS_TOKEN": TOKEN}) as listener:
+        senders = [MllpClient(listener.port) for _ in crafted]
+        for sender, message in zip(senders, crafted, strict=True):
+            sender.send_raw(b"\x0b" + message.replace("CTRL1", "CRAFT").encode() + b"\x1c\r")
+        started = time.monotonic()
+        real = MllpClient(listener.port)
+        answer = real.send(S12.replace("APPT-77", "APPT-REAL").replace("CTRL1", "CTRL-REAL"))
+        waited = time.monotonic() - started
+        codes = [ack_code(sender.ack()) for sender in senders]
+        for connection in (*senders, real):
+            connection.close()
+    print(f"\na real message's ACK after three crafted 1 MB frames: {waited * 1000:.0f} ms")
+    assert ack_code(answer) == "AA" and waited < 1.0, waited
+    assert codes == ["AR", "AR", "AA"]  # too many components, too many fields; NTEs are dropped
+    assert set(AppointmentStore(url).bookings_of(["APPT-REAL", "APPT-77"])) == {"APPT-REAL", "APPT-77"}
