@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import signal
 import socket
@@ -13,11 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
 from data.feeds.mllp import END, START
 from tests.bodies import free_port
 from tests.processes import wait_until_ready
 
 BIN = Path(sys.executable).parent
+LOCAL = ipaddress.ip_address("127.0.0.1")
 
 
 @dataclass
@@ -102,3 +110,27 @@ def ack_code(ack: str) -> str:
     """MSA-1 of an ACK."""
     msa = next(s for s in ack.split("\r") if s.startswith("MSA|"))
     return msa.split("|")[1]
+
+
+def certificate(folder: Path, name: str, issuer: tuple | None = None) -> tuple[Path, Path, tuple]:
+    """A certificate for 127.0.0.1 (self-signed, or signed by `issuer`) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer_name, signer_key = (issuer[0], issuer[1]) if issuer else (subject, key)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(signer_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOCAL)]), False)
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
+        .sign(signer_key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path, (subject, key)

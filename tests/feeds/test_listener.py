@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from services.model_set import ModelSet
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.score_log import ScoreLog
 from services.noshow import Booking, NoShowService
-from tests.feeds.listener import MllpClient, ack_code, running_listener
+from tests.feeds.listener import MllpClient, ack_code, certificate, running_listener
 from tests.helpers import TrainedStore
 
 METRICS_TOKEN = "listener-metrics-token-of-some-length-0123456789"
@@ -55,8 +56,9 @@ def _record(text: str) -> dict:
     return Appointment.model_validate_json(text).model_dump()
 
 
+@pytest.mark.parametrize("transport", ["plain", "tls"])
 def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
-    tmp_path: Path, trained_store: TrainedStore
+    tmp_path: Path, trained_store: TrainedStore, transport: str
 ) -> None:
     month = _month(seed=11)
     messages = siu_stream(month, seed=3)
@@ -66,8 +68,15 @@ def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
     by_csv = AppointmentStore(f"sqlite:///{tmp_path / 'csv.db'}")
     by_csv.seed(load_appointments(write_table(month, tmp_path / "month.csv")).valid)
     by_feed_url = f"sqlite:///{tmp_path / 'feed.db'}"
-    with running_listener(by_feed_url, tmp_path) as listener:
-        client = MllpClient(listener.port)
+    options, tls = (), None
+    if transport == "tls":  # the same month over TLS, as an interface engine would send it
+        cert, key, _ = certificate(tmp_path, "listener")
+        options, tls = (
+            ("--tls-cert", str(cert), "--tls-key", str(key)),
+            ssl.create_default_context(cafile=cert),
+        )
+    with running_listener(by_feed_url, tmp_path, *options) as listener:
+        client = MllpClient(listener.port, tls)
         codes = [ack_code(client.send(m.text)) for m in messages]
         client.close()
     assert listener.exit_code == 0

@@ -4,8 +4,6 @@ health port behind the metrics token."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import socket
 import ssl
 import time
@@ -13,41 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from data.stores.appointments import AppointmentStore
-from tests.feeds.listener import MllpClient, ack_code, running_listener
+from tests.feeds.listener import MllpClient, ack_code, certificate, running_listener
 from tests.feeds.test_listener import S12
 
-LOCAL = ipaddress.ip_address("127.0.0.1")
 TOKEN = "listener-network-metrics-token-0123456789abcdef"
-
-
-def _certificate(folder: Path, name: str, issuer: tuple | None = None) -> tuple[Path, Path, tuple]:
-    """A certificate for 127.0.0.1 (self-signed, or signed by `issuer`) and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    signer_name, signer_key = (issuer[0], issuer[1]) if issuer else (subject, key)
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(signer_name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOCAL)]), False)
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), True)
-        .sign(signer_key, hashes.SHA256())
-    )  # fmt: skip
-    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path, (subject, key)
 
 
 def _closed_without_an_answer(connection: socket.socket) -> bool:
@@ -67,9 +36,9 @@ def _metrics(port: int) -> str:
 def test_over_tls_with_client_certificates_messages_round_trip_and_plain_text_is_refused(
     tmp_path: Path,
 ) -> None:
-    ca_cert, _, ca = _certificate(tmp_path, "practice-ca")
-    server_cert, server_key, _ = _certificate(tmp_path, "careops")
-    client_cert, client_key, _ = _certificate(tmp_path, "mirth", issuer=ca)
+    ca_cert, _, ca = certificate(tmp_path, "practice-ca")
+    server_cert, server_key, _ = certificate(tmp_path, "careops")
+    client_cert, client_key, _ = certificate(tmp_path, "mirth", issuer=ca)
     url = f"sqlite:///{tmp_path / 'tls.db'}"
     options = ("--tls-cert", str(server_cert), "--tls-key", str(server_key), "--tls-client-ca", str(ca_cert))
     with running_listener(url, tmp_path, *options) as listener:
