@@ -1,17 +1,20 @@
-"""A claim on the biller's worklist, with its latest score and status (kept by data/stores/worklist.py)."""
+"""Claims on the biller's worklist, with their latest scores and status (kept by data/stores/worklist.py),
+and the views the list is read through."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from data.schemas import Claim
 
 STATUSES = ("open", "fixed", "submitted")
+SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
 
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One claim on the worklist, with its latest score."""
+    """One claim on the worklist, whole, with its latest score."""
 
     handle: int
     claim: Claim
@@ -24,6 +27,22 @@ class WorkItem:
 
 
 @dataclass(frozen=True)
+class ListedItem:
+    """One row of the list: what the page and the export show of a claim, without the claim itself."""
+
+    handle: int
+    claim_id: str
+    payer_id: str
+    service_date: date
+    total_charge: float
+    status: str
+    probability: float
+    expected_payment: float
+    dollars_at_risk: float
+    top_reason: str | None
+
+
+@dataclass(frozen=True)
 class ItemScore:
     """What a scoring of one claim gives the list."""
 
@@ -31,3 +50,30 @@ class ItemScore:
     expected_payment: float
     dollars_at_risk: float
     top_reason: str | None
+
+
+@dataclass(frozen=True)
+class WorklistView:
+    """What the biller narrowed the list to and how it is ranked (none of it identifies a patient).
+    Ties keep the order the claims came in."""
+
+    payer: str = ""
+    category: str = ""
+    min_probability: float = 0.0
+    since: date | None = None
+    until: date | None = None
+    status: str = "open"
+    sort: str = "dollars"
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """The first rows of a view, with what the page says of the whole of it."""
+
+    items: list[ListedItem]
+    matching: int  # rows of the view
+    listed: int  # rows in the reader's scope, whatever the view
+    left_out: int  # rows outside the reader's scope
+    at_risk: float  # dollars at risk over the view
+    payers: list[str]  # the payers in scope, to choose from
+    categories: list[str]  # the likely reasons in scope, to choose from

@@ -3,15 +3,28 @@ marked, each through the biller's scope (payers) and into the audit trail."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from data.schemas import Claim
 from data.stores.claims import ClaimStore
 from data.stores.worklist import WorklistStore
-from data.worklist_items import WorkItem
+from data.worklist_items import WorkItem, WorklistPage, WorklistView
 from services.access.audit import AuditTrail
 from services.access.principal import Principal
 from services.denial import DenialService
+from services.upload_reader import read_claims
+
+
+@dataclass(frozen=True)
+class UploadAdded:
+    """What an upload did to the list, and the rows it could not take, by reason."""
+
+    added: int
+    updated: int
+    quarantined: int
+    reason_counts: dict[str, int]
 
 
 class WorklistService:
@@ -22,6 +35,9 @@ class WorklistService:
         self, store: WorklistStore, claims: ClaimStore, denial: DenialService, audit: AuditTrail
     ) -> None:
         self.store, self.claims, self.denial, self.audit = store, claims, denial, audit
+        # Uploads score one chunk at a time between them: Python runs one thread's work at a time
+        # anyway, and a single busy thread leaves the event loop its turns.
+        self._chunk_turns = threading.Lock()
 
     def add(self, who: Principal, claims: Sequence[Claim], door: str) -> tuple[int, int]:
         """Score claims and put them on the list (or update them); returns (added, updated)."""
@@ -32,19 +48,37 @@ class WorklistService:
         self.audit.record(who, "change", "claim", (c.claim_id for c in claims), door=door, change="worklist")
         return added, updated
 
+    def upload(self, who: Principal, name: str, content: bytes, max_rows: int | None) -> UploadAdded:
+        """An uploaded CSV or 837, read in a process of its own, then scored and listed a chunk at a
+        time (each chunk its own scoring and audit entry), so that a large file never holds all its
+        claims here at once. Raises UploadError for a file that cannot be read."""
+        read = read_claims(name, content, max_rows)
+        added = updated = 0
+        chunks = read.chunks()
+        while True:
+            with self._chunk_turns:  # building a chunk's claims is work too
+                claims = next(chunks, None)
+                if claims is None:
+                    break
+                more, again = self.add(who, claims, "pages")
+            added, updated = added + more, updated + again
+        return UploadAdded(added, updated, read.quarantined, read.reason_counts)
+
     def awaiting(self, who: Principal, limit: int) -> list[Claim]:
         """Claims recorded as submitted and still waiting for their remittance, in the caller's scope."""
         waiting = [c for c in self.claims.awaiting(limit) if who.may_see_payer(c.payer_id)]
         self.audit.record(who, "read", "claim", (c.claim_id for c in waiting), door="pages")
         return waiting
 
-    def items(self, who: Principal, action: str = "read") -> tuple[list[WorkItem], int]:
-        """The list's claims in the caller's scope, and how many were left out (`action` "export" for
-        a download)."""
-        every = self.store.items()
-        shown = [i for i in every if who.may_see_payer(i.claim.payer_id)]
-        self.audit.record(who, action, "claim", (i.claim.claim_id for i in shown), door="pages")
-        return shown, len(every) - len(shown)
+    def view(
+        self, who: Principal, view: WorklistView, limit: int | None, action: str = "read"
+    ) -> WorklistPage:
+        """The first `limit` rows of a view of the list (all for None) in the caller's payers, ranked,
+        with how many were left out; the claims handed out are the ones audited (`action` "export"
+        for a download)."""
+        page = self.store.view(view, who.payers, limit)
+        self.audit.record(who, action, "claim", (i.claim_id for i in page.items), door="pages")
+        return page
 
     def item(self, who: Principal, handle: int) -> WorkItem | None:
         """One claim of the list by its handle (None when there is none in the caller's scope)."""

@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 from data.schemas import Claim
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
-from data.worklist_items import STATUSES, ItemScore, WorkItem
+from data.worklist_items import STATUSES, ItemScore, ListedItem, WorkItem, WorklistPage, WorklistView
 
 metadata = MetaData()
 worklist = Table(
@@ -34,7 +48,14 @@ worklist = Table(
     Column("expected_payment", Float, nullable=True),
     Column("dollars_at_risk", Float, nullable=True),
     Column("top_reason", String(32), nullable=True),
+    Column("total_charge", Float, nullable=True),  # kept beside the record, so the list never parses it
 )
+LOOKUP_CHUNK = 500  # claim ids looked up per statement (SQLite takes at most 32,766 parameters)
+LISTED = (
+    worklist.c.id, worklist.c.claim_id, worklist.c.payer_id, worklist.c.service_date, worklist.c.total_charge,
+    worklist.c.status, worklist.c.probability, worklist.c.expected_payment, worklist.c.dollars_at_risk,
+    worklist.c.top_reason,
+)  # fmt: skip
 
 
 class WorklistStore:
@@ -43,45 +64,79 @@ class WorklistStore:
     def __init__(self, url: str | Engine) -> None:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
+        self._fill_charges()
 
     def add(self, claims: Sequence[Claim], scores: Sequence[ItemScore], version: str) -> tuple[int, int]:
         """Add claims (or update ones already listed, which reopen); returns (added, updated)."""
         c = worklist.c
         now = datetime.now()
 
-        def write() -> tuple[int, int]:
-            added = updated = 0
+        listed: dict[str, dict] = {}  # by claim id, in the order they came; a repeated claim's last wins
+        for claim, score in zip(claims, scores, strict=True):
+            listed[claim.claim_id] = {
+                "record": claim.model_dump_json(),
+                "status": "open",
+                "payer_id": claim.payer_id,
+                "service_date": claim.service_date.isoformat(),
+                "model_version": version,
+                "probability": score.probability,
+                "expected_payment": score.expected_payment,
+                "dollars_at_risk": score.dollars_at_risk,
+                "top_reason": score.top_reason,
+                "total_charge": claim.total_charge,
+            }
+
+        def write() -> int:
             with write_transaction(self.engine) as connection:
-                for claim, score in zip(claims, scores, strict=True):
-                    values = {
-                        "record": claim.model_dump_json(),
-                        "status": "open",
-                        "payer_id": claim.payer_id,
-                        "service_date": claim.service_date.isoformat(),
-                        "model_version": version,
-                        "probability": score.probability,
-                        "expected_payment": score.expected_payment,
-                        "dollars_at_risk": score.dollars_at_risk,
-                        "top_reason": score.top_reason,
-                    }
-                    found = connection.execute(select(c.id).where(c.claim_id == claim.claim_id)).first()
-                    if found is None:
-                        connection.execute(
-                            worklist.insert().values(claim_id=claim.claim_id, added_at=now, **values)
-                        )
-                        added += 1
-                    else:
-                        connection.execute(update(worklist).where(c.id == found[0]).values(**values))
-                        updated += 1
-            return added, updated
+                ids, handles = list(listed), {}
+                for start in range(0, len(ids), LOOKUP_CHUNK):
+                    part = ids[start : start + LOOKUP_CHUNK]
+                    handles.update(
+                        connection.execute(select(c.claim_id, c.id).where(c.claim_id.in_(part))).all()
+                    )
+                new = [{"claim_id": k, "added_at": now, **v} for k, v in listed.items() if k not in handles]
+                again = [{"handle": handles[k], **v} for k, v in listed.items() if k in handles]
+                if new:
+                    connection.execute(worklist.insert(), new)
+                if again:
+                    connection.execute(update(worklist).where(c.id == bindparam("handle")), again)
+            return len(new)
 
-        return with_retries(write)
+        added = with_retries(write)
+        return added, len(claims) - added
 
-    def items(self) -> list[WorkItem]:
-        """Every claim on the list."""
+    def view(self, view: WorklistView, payers: frozenset[str] | None, limit: int | None) -> WorklistPage:
+        """The first `limit` rows of a view (all of them for None) among the given payers' claims (every
+        payer's for None), ranked in the store, with the counts and choices the page shows."""
+        c = worklist.c
+        scope = [] if payers is None else [c.payer_id.in_(sorted(payers))]
+        probability, dollars = func.coalesce(c.probability, 0.0), func.coalesce(c.dollars_at_risk, 0.0)
+        kept = [*scope, probability >= view.min_probability]
+        kept += [c.payer_id == view.payer] if view.payer else []
+        kept += [c.top_reason == view.category] if view.category else []
+        kept += [c.service_date >= view.since.isoformat()] if view.since else []
+        kept += [c.service_date <= view.until.isoformat()] if view.until else []
+        kept += [c.status == view.status] if view.status != "all" else []
+        order = {"probability": probability.desc(), "service_date": c.service_date.asc()}.get(
+            view.sort, dollars.desc()
+        )
         with self.engine.connect() as connection:
-            rows = connection.execute(select(worklist).order_by(worklist.c.id)).mappings().all()
-        return [_item(row) for row in rows]
+            every = connection.scalar(select(func.count()).select_from(worklist))
+            listed = connection.scalar(_where(select(func.count()).select_from(worklist), scope))
+            matching, at_risk = connection.execute(
+                _where(select(func.count(), func.coalesce(func.sum(dollars), 0.0)), kept)
+            ).one()
+            choices = connection.execute(_where(select(c.payer_id, c.top_reason).distinct(), scope)).all()
+            rows = connection.execute(_where(select(*LISTED), kept).order_by(order, c.id).limit(limit)).all()
+        return WorklistPage(
+            items=[_listed(row) for row in rows],
+            matching=matching,
+            listed=listed,
+            left_out=every - listed,
+            at_risk=float(at_risk),
+            payers=sorted({payer for payer, _ in choices}),
+            categories=sorted({reason for _, reason in choices if reason}),
+        )
 
     def item(self, handle: int) -> WorkItem | None:
         """One claim by its handle."""
@@ -102,6 +157,43 @@ class WorklistStore:
                 return done.rowcount == 1
 
         return with_retries(write)
+
+    def _fill_charges(self) -> None:
+        """Copy the charge out of the record for rows an earlier careops added without it."""
+        c = worklist.c
+        with self.engine.connect() as connection:
+            missing = connection.execute(select(c.id, c.record).where(c.total_charge.is_(None))).all()
+        if not missing:
+            return
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                for handle, record in missing:
+                    charge = json.loads(record)["total_charge"]
+                    connection.execute(update(worklist).where(c.id == handle).values(total_charge=charge))
+
+        with_retries(write)
+
+
+def _where(statement: Select, conditions: list) -> Select:
+    for condition in conditions:
+        statement = statement.where(condition)
+    return statement
+
+
+def _listed(row) -> ListedItem:
+    return ListedItem(
+        handle=row.id,
+        claim_id=row.claim_id,
+        payer_id=row.payer_id,
+        service_date=date.fromisoformat(row.service_date),
+        total_charge=row.total_charge,
+        status=row.status,
+        probability=row.probability or 0.0,
+        expected_payment=row.expected_payment or 0.0,
+        dollars_at_risk=row.dollars_at_risk or 0.0,
+        top_reason=row.top_reason,
+    )
 
 
 def _item(row) -> WorkItem:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
-import multiprocessing
 import threading
 import time
 import weakref
@@ -29,12 +28,10 @@ from services.monitoring import log_writer
 from services.monitoring.log_rows import ScoredBatch
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.pseudonyms import pseudonyms
+from services.processes import fork_server
 
 logger = logging.getLogger("careops.monitoring")
 
-# A fork server holds the writer's imports, so a writer process starts in milliseconds, and it is
-# started fresh rather than forked from a process that runs threads.
-WRITER_MODULES = ["services.monitoring.log_writer"]
 ANSWER_TIMEOUT_SECONDS = 30.0
 SEND_BATCH = 64  # hand-overs a message: one pickling of them holds the lock well under a millisecond
 _open: weakref.WeakSet[PredictionRecorder] = weakref.WeakSet()
@@ -133,8 +130,7 @@ class PredictionRecorder:
         self.log.engine.dispose()
 
     def _start_writer(self) -> tuple[BaseProcess, Connection]:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(WRITER_MODULES)
+        context = fork_server()
         ours, theirs = context.Pipe()
         process = context.Process(
             target=log_writer.run,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -16,56 +15,19 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from data.loaders.canonical import LoadResult
-from data.loaders.uploads import UploadError, claims_from_upload
-from data.schemas import Claim
+from data.loaders.uploads import UploadError
 from data.spreadsheet import safe_cell
-from data.worklist_items import STATUSES, WorkItem
-from models.tasks import caller_records, get_task
+from data.worklist_items import SORTS, STATUSES, WorklistView
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
+from serving.memory import return_freed_memory
 from serving.pages.rendering import BillerForm, BillerPage, forbidden, page
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 SHOWN = 300  # rows the page lists, the largest first; the export holds every row of the view
 Handle = Annotated[int, Path(ge=0, lt=2**63)]  # a row id the store can hold: anything else is a 422 page
 DATE_OR_EMPTY = r"^(\d{4}-\d{2}-\d{2})?$"
-SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the biller narrowed the list to (none of it identifies a patient)."""
-
-    payer: str = ""
-    category: str = ""
-    min_probability: float = 0.0
-    since: date | None = None
-    until: date | None = None
-    status: str = "open"
-    sort: str = "dollars"
-
-    def keep(self, item: WorkItem) -> bool:
-        """Whether an item passes every filter."""
-        served = item.claim.service_date
-        return (
-            (not self.payer or item.claim.payer_id == self.payer)
-            and (not self.category or item.top_reason == self.category)
-            and item.probability >= self.min_probability
-            and (self.since is None or served >= self.since)
-            and (self.until is None or served <= self.until)
-            and (self.status == "all" or item.status == self.status)
-        )
-
-    def ranked(self, items: list[WorkItem]) -> list[WorkItem]:
-        """The kept items, largest first by the chosen sort; ties keep the order claims came in."""
-        key = {
-            "dollars": lambda i: -i.dollars_at_risk,
-            "probability": lambda i: -i.probability,
-            "service_date": lambda i: i.claim.service_date,
-        }[self.sort if self.sort in SORTS else "dollars"]
-        return sorted((i for i in items if self.keep(i)), key=key)
 
 
 def filters(
@@ -76,16 +38,16 @@ def filters(
     until: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
     status: Annotated[str, Query(pattern="^(open|fixed|submitted|all)$")] = "open",
     sort: Annotated[str, Query(pattern="^(dollars|probability|service_date)$")] = "dollars",
-) -> Filters:
+) -> WorklistView:
     """The filters from the query string (a form sends an empty date when none is picked)."""
     try:
         first, last = (date.fromisoformat(d) if d else None for d in (since, until))
     except ValueError:
         raise InvalidRequest("since", "must be a date (YYYY-MM-DD)", "date_from_datetime_parsing") from None
-    return Filters(payer, category, min_probability, first, last, status, sort)
+    return WorklistView(payer, category, min_probability, first, last, status, sort)
 
 
-FiltersDep = Annotated[Filters, Depends(filters)]
+FiltersDep = Annotated[WorklistView, Depends(filters)]
 
 
 @router.get("/worklist", response_class=HTMLResponse)
@@ -94,23 +56,22 @@ async def worklist(request: Request, session: BillerPage, chosen: FiltersDep) ->
     return await _render(request, session, chosen, "")
 
 
-async def _render(request: Request, session, chosen: Filters, notice: str) -> Response:
-    items, left_out = await run_in_threadpool(app_state(request).services.worklist.items, session.who)
-    shown = await run_in_threadpool(chosen.ranked, items)  # sorting a long list must not hold the loop
+async def _render(request: Request, session, chosen: WorklistView, notice: str) -> Response:
+    listed = await run_in_threadpool(app_state(request).services.worklist.view, session.who, chosen, SHOWN)
     context: dict[str, Any] = {
         "title": "Worklist",
-        "items": shown[:SHOWN],
-        "matching": len(shown),
-        "listed": len(items),
+        "items": listed.items,
+        "matching": listed.matching,
+        "listed": listed.listed,
         "filters": chosen,
-        "payers": sorted({i.claim.payer_id for i in items}),
-        "categories": sorted({i.top_reason for i in items if i.top_reason}),
+        "payers": listed.payers,
+        "categories": listed.categories,
         "sorts": SORTS,
         "statuses": (*STATUSES, "all"),
-        "at_risk": sum(i.dollars_at_risk for i in shown),
+        "at_risk": listed.at_risk,
         "query": request.url.query,
         "notice": notice,
-        "left_out": left_out,
+        "left_out": listed.left_out,
     }
     return await run_in_threadpool(page, request, "worklist.html", context, session)
 
@@ -118,20 +79,21 @@ async def _render(request: Request, session, chosen: Filters, notice: str) -> Re
 @router.get("/worklist.csv")
 async def export(request: Request, session: BillerPage, chosen: FiltersDep) -> Response:
     """The current view as CSV, in the order shown."""
-    listed, _ = await run_in_threadpool(app_state(request).services.worklist.items, session.who, "export")
-    items = chosen.ranked(listed)
+    listed = await run_in_threadpool(
+        app_state(request).services.worklist.view, session.who, chosen, None, "export"
+    )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["rank", "claim_id", "payer_id", "service_date", "total_charge", "denial_probability",
                      "expected_payment", "dollars_at_risk", "top_reason", "status"])  # fmt: skip
-    for rank, item in enumerate(items, start=1):  # text a spreadsheet would run is written quoted
+    for rank, item in enumerate(listed.items, start=1):  # text a spreadsheet would run is written quoted
         writer.writerow(
             [
                 rank,
-                safe_cell(item.claim.claim_id),
-                safe_cell(item.claim.payer_id),
-                item.claim.service_date.isoformat(),
-                f"{item.claim.total_charge:.2f}",
+                safe_cell(item.claim_id),
+                safe_cell(item.payer_id),
+                item.service_date.isoformat(),
+                f"{item.total_charge:.2f}",
                 f"{item.probability:.6f}",
                 f"{item.expected_payment:.2f}",
                 f"{item.dollars_at_risk:.2f}",
@@ -154,25 +116,22 @@ async def upload(
     async with state.uploads.slot():
         content = await claims_file.read()
         try:
-            loaded, claims = await run_in_threadpool(
-                _claims_of, claims_file.filename or "", content, state.settings.upload_max_rows
-            )
-            added, updated = await run_in_threadpool(
-                state.services.worklist.add, session.who, claims, "pages"
-            )
+            done = await run_in_threadpool(
+                state.services.worklist.upload,
+                session.who, claims_file.filename or "", content, state.settings.upload_max_rows,
+            )  # fmt: skip
         except UploadError as error:
-            return await _render(request, session, Filters(), f"{str(error)[:1].upper()}{str(error)[1:]}.")
+            return await _render(
+                request, session, WorklistView(), f"{str(error)[:1].upper()}{str(error)[1:]}."
+            )
         except ModelUnavailableError as error:
-            return await _render(request, session, Filters(), str(error))
-    reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(loaded.reason_counts.items()))
-    notice = f"{added} claims added, {updated} updated; {len(loaded.quarantined)} rows not valid"
-    return await _render(request, session, Filters(), notice + (f" ({reasons})" if reasons else ""))
-
-
-def _claims_of(name: str, content: bytes, max_rows: int) -> tuple[LoadResult, list[Claim]]:
-    """An upload's claims, read and validated (off the event loop: it is the slow part)."""
-    loaded = claims_from_upload(name, content, max_rows)
-    return loaded, [Claim.model_validate(r) for r in caller_records(get_task("denial"), loaded.valid)]
+            return await _render(request, session, WorklistView(), str(error))
+        finally:
+            del content
+            await run_in_threadpool(return_freed_memory)
+    reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(done.reason_counts.items()))
+    notice = f"{done.added} claims added, {done.updated} updated; {done.quarantined} rows not valid"
+    return await _render(request, session, WorklistView(), notice + (f" ({reasons})" if reasons else ""))
 
 
 @router.post("/worklist/from-store", response_class=HTMLResponse)
@@ -183,11 +142,11 @@ async def from_store(request: Request, session: BillerForm) -> Response:
     try:
         added, updated = await run_in_threadpool(worklist.add, session.who, claims, "pages")
     except ModelUnavailableError as error:
-        return await _render(request, session, Filters(), str(error))
+        return await _render(request, session, WorklistView(), str(error))
     notice = (
         f"from the claim store, {len(claims)} claims awaiting a remittance: {added} added, {updated} updated"
     )
-    return await _render(request, session, Filters(), notice)
+    return await _render(request, session, WorklistView(), notice)
 
 
 @router.get("/claim/{handle}", response_class=HTMLResponse)

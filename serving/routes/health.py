@@ -12,8 +12,8 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live")
-def live() -> dict[str, str]:
-    """The process is up."""
+async def live() -> dict[str, str]:
+    """The process is up (answered on the event loop: no thread is needed, or waited for)."""
     return {"status": "live"}
 
 
@@ -22,7 +22,7 @@ def live() -> dict[str, str]:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A task has no model"}},
 )
-def ready(request: Request, response: Response) -> Readiness:
+async def ready(request: Request, response: Response) -> Readiness:
     """200 with the loaded model versions when every task has a model; 503 otherwise."""
     models = app_state(request).models
     alias = app_state(request).settings.champion_alias

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.synthetic.claims import generate_claims
+from data.worklist_items import WorklistView
 from data.x12.writer import write_837p
 from models.tasks import caller_records, get_task
 from tests.bodies import sign_in_form
@@ -143,7 +144,7 @@ def test_claims_to_submit_are_queued_on_the_worklist_from_the_command_line(
     result = CliRunner().invoke(app, ["queue", str(write_table(to_submit, tmp_path / "to-submit.csv"))])
     assert result.exit_code == 0, result.output
     assert "50 claims added" in result.output
-    items = WorklistStore(url).items()
+    items = WorklistStore(url).view(WorklistView(), None, None).items
     assert len(items) == 50 and all(0 < i.probability < 1 and i.status == "open" for i in items)
 
 
