@@ -35,10 +35,12 @@ from services.access.principal import system
 from services.container import Services
 from services.noshow import Booking
 from services.schedule_feed import BOOKINGS, ScheduleFeed
+from serving.memory import return_freed_memory
 from serving.mllp_policy import ListenerPolicy
 
 log = logging.getLogger("careops.hl7")
 MAX_MESSAGE_BYTES = 1024 * 1024
+LARGE_BUFFER_BYTES = 64 * 1024
 NEEDS_TOKEN = b'{"detail":"/metrics needs the metrics token (CAREOPS_METRICS_TOKEN)"}'
 
 
@@ -151,6 +153,7 @@ class Listener:
         why = "peer closed"
         loop = asyncio.get_running_loop()
         frame_due: float | None = None  # when the frame under way must be complete
+        largest = 0  # the most the buffer held
         try:
             while True:
                 try:
@@ -176,6 +179,7 @@ class Listener:
                         why = "peer closed mid-frame" if buffer else "peer closed"
                         break
                     buffer += chunk
+                    largest = max(largest, len(buffer))
                     continue
                 frame_due = loop.time() + self.policy.frame_seconds if buffer else None
                 if task is not None:
@@ -203,6 +207,9 @@ class Listener:
             writer.close()
             self.tasks.discard(task)
             self.busy.discard(task)
+            if largest >= LARGE_BUFFER_BYTES:  # what a large frame held goes back to the system
+                del buffer
+                return_freed_memory()
 
     def _refusal(self, address: str) -> str | None:
         """Why a new connection is refused (None: it is admitted)."""

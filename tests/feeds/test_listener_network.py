@@ -4,6 +4,7 @@ health port behind the metrics token."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
@@ -146,3 +147,41 @@ def test_crafted_megabyte_frames_cost_little_and_do_not_hold_up_a_real_message(t
     assert ack_code(answer) == "AA" and waited < 1.0, waited
     assert codes == ["AR", "AR", "AA"]  # too many components, too many fields; NTEs are dropped
     assert set(AppointmentStore(url).bookings_of(["APPT-REAL", "APPT-77"])) == {"APPT-REAL", "APPT-77"}
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def test_partial_megabyte_frames_on_many_connections_hold_bounded_memory_that_is_returned(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'partial.db'}"
+    partial = b"\x0b" + S12.encode() + b"\rNTE|1|" + b"x" * 1_000_000  # a megabyte, never ended
+    with running_listener(url, tmp_path, "--max-connections", "50") as listener:
+        pid = listener.process.pid
+        before = _rss_mb(pid)
+        senders = []
+        for _ in range(200):  # as many as the pen test opened; the cap keeps 50
+            sender = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+            with contextlib.suppress(OSError):  # a refused connection may be closed while it sends
+                sender.sendall(partial)
+            senders.append(sender)
+        time.sleep(1.0)
+        held = _rss_mb(pid)
+        for sender in senders:
+            sender.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _rss_mb(pid) - before > 20:
+            time.sleep(0.2)
+        after = _rss_mb(pid)
+        real = MllpClient(listener.port)
+        assert ack_code(real.send(S12)) == "AA"  # and the listener still serves
+        real.close()
+    print(
+        f"\n200 connections with a 1 MB partial frame: RSS {before:.0f} MB, {held:.0f} while held, "
+        f"{after:.0f} after"
+    )
+    assert held - before <= 160, (before, held)  # 50 connections, each at most a frame and a read
+    assert after - before <= 20, (before, after)
