@@ -82,4 +82,4 @@ bench: venv
 	$(BIN)/pytest -o addopts="-ra --strict-markers" tests/benchmarks -s
 
 clean:
-	rm -rf $(STATE) mlflow.db careops.db mlruns mlartifacts .pytest_cache .ruff_cache
+	rm -rf $(STATE) mlflow.db careops.db careops.db-* careops-audit.db careops-audit.db-* mlruns mlartifacts .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 ROLES = ("scheduler", "biller", "admin")
 
@@ -141,6 +142,12 @@ class Settings(BaseSettings):
         default=15, ge=1, description="How long an account stays locked after too many failed sign-ins."
     )
     audit: bool = Field(default=True, description="Keep the access audit trail.")
+    audit_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the audit trail's store (default: on SQLite, a file of its own "
+        "beside the database, `careops-audit.db` for `careops.db`, so that appending to the trail never "
+        "waits on the bookings' writes; otherwise the service's database).",
+    )
     audit_key: SecretStr | None = Field(
         default=None,
         description="Key of the audit trail's chained HMACs (without it, plain SHA-256: anyone with the "
@@ -227,6 +234,19 @@ def audit_key(settings: Settings) -> bytes | None:
     if settings.audit_key_file is not None:
         return settings.audit_key_file.read_text(encoding="utf-8").strip().encode("utf-8")
     return None
+
+
+def audit_url(settings: Settings) -> str:
+    """Where the audit trail is kept (see `audit_database_url`)."""
+    if settings.audit_database_url:
+        return settings.audit_database_url
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return settings.database_url
+    database = Path(url.database)
+    return url.set(
+        database=str(database.with_name(f"{database.stem}-audit{database.suffix}"))
+    ).render_as_string(hide_password=False)
 
 
 def handle_secret(settings: Settings) -> bytes:

@@ -211,11 +211,11 @@ def revoke_sessions(username: str) -> None:
 @audit_app.command("verify")
 def verify() -> None:
     """Walk the whole chain; exit 1 naming the first entry changed, inserted or removed."""
-    from config import audit_key
+    from config import audit_key, audit_url
     from data.stores.audit import AuditStore
 
     config = settings()
-    result = AuditStore(config.database_url, audit_key(config)).verify()
+    result = AuditStore(audit_url(config), audit_key(config)).verify()
     if result.ok:
         typer.echo(f"audit trail intact: {result.checked} entries verified")
         return
@@ -233,6 +233,7 @@ def export(
     out: Annotated[Path | None, typer.Option(help="Write here (0600) instead of standard output.")] = None,
 ) -> None:
     """Export entries, filtered by day, principal and record id (CSV with no live formulas, or JSON)."""
+    from config import audit_url
     from data.stores.audit import AuditStore
     from services.access.audit import command_trail
 
@@ -241,7 +242,7 @@ def export(
     except ValueError:
         raise fail("--since must be a date such as 2026-11-01") from None
     config = settings()
-    found = AuditStore(config.database_url).entries(day, user, patient)
+    found = AuditStore(audit_url(config)).entries(day, user, patient)
     text = _json_lines(found) if as_json else _csv(found)
     if out is None:
         typer.echo(text, nl=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from config import Settings, api_key_roles, audit_key
+from config import Settings, api_key_roles, audit_key, audit_url
 from data.stores.appointments import AppointmentStore
 from data.stores.audit import AuditStore
 from data.stores.booking_queue import BookingQueue
@@ -69,8 +69,11 @@ class Services:
         appointments = AppointmentStore(engine)
         claims = ClaimStore(engine)
         identity = IdentityStore(engine)
+        trail_url = audit_url(settings)  # its own file on SQLite: appends never wait on bookings
         audit = AuditTrail(
-            AuditStore(engine, audit_key(settings)) if settings.audit else None,
+            AuditStore(engine if trail_url == settings.database_url else trail_url, audit_key(settings))
+            if settings.audit
+            else None,
             synchronous=audit_now,
             retention_days=settings.audit_retention_days,
         )
@@ -111,4 +114,6 @@ class Services:
         if self.recorder is not None:
             self.recorder.close()
         self.audit.close()
+        if self.audit.store is not None and self.audit.store.engine is not self.engine:
+            self.audit.store.engine.dispose()
         self.engine.dispose()

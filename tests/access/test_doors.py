@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from config import audit_url
 from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.stores.audit import AuditStore
@@ -50,7 +51,7 @@ def day(trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def _entries(settings, principal: str | None = None) -> list:
-    return [s.entry for s in AuditStore(settings.database_url).entries(principal=principal)]
+    return [s.entry for s in AuditStore(audit_url(settings)).entries(principal=principal)]
 
 
 def _flush(client: TestClient) -> None:
@@ -135,7 +136,7 @@ def test_a_day_through_every_door_is_in_the_trail_as_it_was_done(day, trained_st
     assert feed == [("change", ("HL7-1",), "hl7"), ("score", ("HL7-1",), "hl7")]
 
     # And the trail is intact.
-    assert AuditStore(settings.database_url).verify().ok
+    assert AuditStore(audit_url(settings)).verify().ok
 
 
 def test_scopes_hold_at_the_api_and_on_the_pages(day, trained_store: TrainedStore) -> None:

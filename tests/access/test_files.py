@@ -36,3 +36,4 @@ def test_stores_and_secrets_are_private(tmp_path: Path, monkeypatch: pytest.Monk
     exported = runner.invoke(app, ["audit", "export", "--out", str(out)])
     assert exported.exit_code == 0 and _mode(out) == 0o600 and "user_add" in out.read_text()
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    assert _mode(database.with_name("careops-audit.db")) == 0o600  # the trail's own file, beside

@@ -11,7 +11,6 @@ import pyotp
 import pytest
 from sqlalchemy import update
 
-from data.stores.audit import AuditStore
 from data.stores.identity import sessions
 from services.access.accounts import AccountError
 from services.access.authentication import AuthenticationError, PasswordChangeRequired, ThrottledError
@@ -37,7 +36,7 @@ def _user(services: Services, name: str, role: str = "scheduler", **scope: objec
 
 
 def _actions(services: Services) -> list[tuple[str, str]]:
-    return [(s.entry.principal, s.entry.action) for s in AuditStore(services.engine).entries()]
+    return [(s.entry.principal, s.entry.action) for s in services.audit.store.entries()]
 
 
 def test_first_passwords_must_be_changed_and_are_kept_only_as_argon2id(services: Services) -> None:
@@ -113,9 +112,7 @@ def test_sessions_end_at_sign_out_revoke_disable_idle_and_lifetime(services: Ser
             connection.execute(update(sessions).where(sessions.c.username == "sam").values({column: past}))
         assert auth.session(opened.session_id, "x") is None
     ends = [
-        s.entry.detail.get("why")
-        for s in AuditStore(services.engine).entries()
-        if s.entry.action == "session_end"
+        s.entry.detail.get("why") for s in services.audit.store.entries() if s.entry.action == "session_end"
     ]
     assert ends == ["signed out", "idle", "lifetime"]
 
@@ -151,4 +148,4 @@ def test_an_emergency_grant_widens_the_scope_until_it_expires_and_is_marked(serv
     who = services.authenticator.sign_in("sam", PASSWORD, "", "x").principal
     assert who.clinics is None and who.emergency
     services.audit.record(who, "read", "appointment", ["A1"])
-    assert [s.entry.emergency for s in AuditStore(services.engine).entries(record_id="A1")] == [True]
+    assert [s.entry.emergency for s in services.audit.store.entries(record_id="A1")] == [True]

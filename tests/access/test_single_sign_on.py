@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from config import audit_url
 from data.stores.audit import AuditStore
 from services.access.group_roles import GroupMappingError, NoRoleError, parse_group_mapping, role_scope
 from services.access.single_sign_on import check_configuration
@@ -101,7 +102,7 @@ def test_a_callback_no_browser_of_ours_started_is_refused(tmp_path: Path) -> Non
         assert away.status_code == 502 and "cannot be reached" in away.text
         client.app.state.careops.services.audit.flush()
     failed = [
-        s.entry for s in AuditStore(settings.database_url).entries() if s.entry.action == "sign_in_failed"
+        s.entry for s in AuditStore(audit_url(settings)).entries() if s.entry.action == "sign_in_failed"
     ]
     assert [e.detail["why"] for e in failed] == [
         "sso: the sign-in had expired or began in another browser; please sign in again"

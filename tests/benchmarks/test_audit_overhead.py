@@ -34,7 +34,7 @@ def test_the_audit_trail_keeps_ninety_percent_of_throughput(store: tuple[Path, d
                 on.append(load(on_port, "/v1/noshow/score", body, ADMIN, CONCURRENCY, SECONDS))
                 off.append(load(off_port, "/v1/noshow/score", body, ADMIN, CONCURRENCY, SECONDS))
     on_rps, off_rps = sum(r.rps for r in on), sum(r.rps for r in off)
-    entries = AuditStore(f"sqlite:///{workdir / 'audited.db'}").entries()
+    entries = AuditStore(f"sqlite:///{workdir / 'audited-audit.db'}").entries()
     scored = sum(1 for s in entries if s.entry.action == "score")
     p99_on = max(r.p99_ms for r in on)
     print(f"\nsingle record, c={CONCURRENCY}, {ROUNDS} alternating rounds of {SECONDS:.0f} s")

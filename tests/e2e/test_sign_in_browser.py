@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config import Settings, audit_url
 from data.loaders.uploads import claims_from_upload
 from data.stores.audit import AuditStore
 from data.synthetic.claims import generate_claims
@@ -167,12 +168,9 @@ def clinics_offered(page) -> list[str]:
 def trail(practice: Practice, principal: str, action: str, seconds: float = 5) -> list:
     """The server's audit entries of a principal and action (the trail is written every half second)."""
     deadline = time.monotonic() + seconds
+    store = AuditStore(audit_url(Settings(_env_file=None, database_url=practice.database_url)))
     while True:
-        found = [
-            s.entry
-            for s in AuditStore(practice.database_url).entries(principal=principal)
-            if s.entry.action == action
-        ]
+        found = [s.entry for s in store.entries(principal=principal) if s.entry.action == action]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)

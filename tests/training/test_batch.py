@@ -119,9 +119,8 @@ def test_bad_rows_are_quarantined_and_the_exit_code_says_so(
     assert sorted(quarantine["appointment_id"]) == sorted([frame.loc[10, "appointment_id"], "'" + formula])
     assert quarantine["patient_age"].tolist() == ["-3", "-3"]
     # The batch is in the access audit trail: who ran it, and every record it scored.
-    (entry,) = [
-        s.entry for s in AuditStore(f"sqlite:///{tmp_path / 'log.db'}").entries() if s.entry.action == "score"
-    ]
+    trail = AuditStore(f"sqlite:///{tmp_path / 'log-audit.db'}")  # beside log.db, a file of its own
+    (entry,) = [s.entry for s in trail.entries() if s.entry.action == "score"]
     assert entry.principal.startswith("system:operator:") and entry.source == "cli"
     assert entry.resource == "appointment" and entry.count == 1_998
     assert set(entry.record_ids) == set(scores["appointment_id"])
