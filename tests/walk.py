@@ -28,7 +28,14 @@ from tests.helpers import BILLER, SCHEDULER, TrainedStore, make_settings
 from training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUMBING = {"serving/request_log.py", "serving/limits.py", "serving/auth.py", "serving/metrics.py"}
+PLUMBING = {
+    "serving/request_log.py",
+    "serving/limits.py",
+    "serving/auth.py",
+    "serving/metrics.py",
+    "serving/security_headers.py",
+}
+FLOORS = {"config.py": 0, "data": 1, "features": 2, "models": 3, "services": 4, "serving": 5, "cli": 5}
 
 
 def _ours(path: str) -> str | None:
@@ -41,16 +48,33 @@ def _ours(path: str) -> str | None:
     return str(relative)
 
 
+def _floor(name: str) -> int:
+    return FLOORS[name.split("/", 1)[0]]
+
+
 class Tracer:
-    """Records the careops files entered while on."""
+    """Records the careops files entered while on, and which careops file called into each."""
 
     def __init__(self) -> None:
         self.on = False
         self.entered: list[str] = []
+        self.calls: list[tuple[str, str]] = []  # (caller, callee) across files
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
         if self.on and event == "call" and (name := _ours(frame.f_code.co_filename)):
             self.entered.append(name)
+            caller = frame.f_back
+            while caller is not None and _ours(caller.f_code.co_filename) is None:
+                caller = caller.f_back  # through library frames (a thread pool, a comprehension's)
+            if caller is not None and (source := _ours(caller.f_code.co_filename)) != name:
+                self.calls.append((source, name))
+
+
+def climbs(calls: list[tuple[str, str]], files: list[str]) -> list[str]:
+    """The calls on the walk from a lower floor up into a higher one (a callback, a circle)."""
+    seen = set(files)
+    found = [f"{a} -> {b}" for a, b in calls if a in seen and b in seen and _floor(b) > _floor(a)]
+    return list(dict.fromkeys(found))
 
 
 def walk(entered: list[str]) -> list[str]:
@@ -78,12 +102,14 @@ def main() -> None:
         ):
             payload = {**body[task], "explain": True}
             client.post(route, json=payload, headers=headers)  # warm: compiled loops, prepared statements
-            tracer.entered, tracer.on = [], True
+            tracer.entered, tracer.calls, tracer.on = [], [], True
             response = client.post(route, json=payload, headers=headers)
             tracer.on = False
             assert response.status_code == 200, response.text
             files = walk(tracer.entered)
+            up = climbs(tracer.calls, files)
             print(f"{task}: {len(files)} files: " + " -> ".join(files))
+            print(f"  {len(up)} climbs back up" + "".join(f"\n    {c}" for c in up))
 
 
 if __name__ == "__main__":
