@@ -126,10 +126,16 @@ def ensure_users(settings: Settings, users: dict[str, str] = USERS, **scopes: di
 
 
 def totp_now(settings: Settings, username: str) -> str:
-    """The user's current TOTP code ("" when they have no second factor)."""
+    """The user's current TOTP code ("" when they have no second factor), as if from a new time step:
+    a code works once, and tests sign in more often than every 30 seconds, so the step the user
+    last used is forgotten first."""
     import pyotp
 
     from data.stores.identity import IdentityStore
 
-    user = IdentityStore(settings.database_url).user(username)
-    return pyotp.TOTP(user.totp_secret).now() if user is not None and user.totp_secret else ""
+    store = IdentityStore(settings.database_url)
+    user = store.user(username)
+    if user is None or not user.totp_secret:
+        return ""
+    store.update_user(username, totp_step=None)
+    return pyotp.TOTP(user.totp_secret).now()

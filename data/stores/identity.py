@@ -42,6 +42,7 @@ users = Table(
     Column("payers", Text, nullable=True),  # JSON list; NULL: every payer
     Column("password_hash", String(256), nullable=True),  # NULL for users of the identity provider
     Column("totp_secret", String(64), nullable=True),
+    Column("totp_step", Integer, nullable=True),  # the last time step whose code was accepted
     Column("must_change_password", Boolean, nullable=False, default=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("locked_until", DateTime, nullable=True),
@@ -202,6 +203,13 @@ class IdentityStore:
     def update_user(self, username: str, **values: Any) -> bool:
         """Change a user's fields; False when there is no such user."""
         return self._write(update(users).where(users.c.username == username).values(**values)) > 0
+
+    def use_totp_step(self, username: str, step: int) -> bool:
+        """Take a TOTP time step as used, if no code of it or a later step was accepted before: True
+        once per step, whichever worker asks first (a code works once)."""
+        c = users.c
+        earlier = (c.totp_step.is_(None)) | (c.totp_step < step)
+        return self._write(update(users).where(c.username == username, earlier).values(totp_step=step)) > 0
 
     # Clients
     def put_client(self, row: dict) -> None:

@@ -17,7 +17,7 @@ from config import Settings
 from data.stores.identity import IdentityStore, SessionRow, UserRow, names_json
 from services.access.audit import AuditTrail
 from services.access.principal import ROLE_ADMIN, Principal
-from services.access.secrets import key_digest, new_key, password_matches, totp_matches
+from services.access.secrets import key_digest, new_key, password_matches, totp_step
 
 LAST_USED_EVERY_SECONDS = 60  # a client's last-used time is written at most this often
 
@@ -109,13 +109,16 @@ class Authenticator:
         if user is not None and user.locked_until is not None and user.locked_until > now:
             self.audit.record(who, "sign_in_refused", "session", [], why="locked")
             raise ThrottledError(math.ceil((user.locked_until - now).total_seconds()))
+        step = totp_step(user.totp_secret, code) if user is not None else None
         good = (
             user is not None
             and not user.disabled
             and user.source == "local"
             and password_matches(user.password_hash, password)
-            and (user.totp_secret is None or totp_matches(user.totp_secret, code))
+            and (user.totp_secret is None or step is not None)
         )
+        if good and step is not None and not user.must_change_password:
+            good = self.store.use_totp_step(username, step)  # a code opens one session, once
         if not good:
             self._fail(f"address:{source}", who)
             if (

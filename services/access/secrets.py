@@ -4,8 +4,10 @@ ids, new random keys of at least 128 bits, and TOTP codes."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import secrets
+from datetime import UTC, datetime
 
 import pyotp
 from argon2 import PasswordHasher
@@ -65,9 +67,18 @@ def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
-def totp_matches(secret: str | None, code: str) -> bool:
-    """Whether `code` is the secret's current TOTP code (or the one before or after, for clock skew)."""
-    return bool(secret) and pyotp.TOTP(secret).verify(code.strip(), valid_window=1)
+def totp_step(secret: str | None, code: str, at: datetime | None = None) -> int | None:
+    """The time step whose code `code` is: the current one, or the one before or after (clock skew);
+    None when it is none of them."""
+    if not secret:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(at or datetime.now(UTC))
+    typed = code.strip().encode()
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step).encode(), typed):
+            return step
+    return None
 
 
 def totp_uri(secret: str, username: str) -> str:

@@ -61,6 +61,22 @@ def test_admins_need_their_totp_code(services: Services) -> None:
     assert services.authenticator.sign_in("ada", PASSWORD, code, "10.0.0.1").principal.role == "admin"
 
 
+def test_a_totp_code_opens_one_session_only(services: Services) -> None:
+    made = services.accounts.add_user(ADMIN, "ada", "admin")
+    services.accounts.set_password(ADMIN, "ada", PASSWORD)
+    totp = pyotp.TOTP(made.totp_secret)
+    step = totp.timecode(datetime.now(UTC))
+    current, before, after = (totp.generate_otp(s) for s in (step, step - 1, step + 1))
+    assert services.authenticator.sign_in("ada", PASSWORD, current, "10.0.0.1").principal.role == "admin"
+    for replayed in (current, before):  # seen over a shoulder, or the one before it: refused
+        with pytest.raises(AuthenticationError):
+            services.authenticator.sign_in("ada", PASSWORD, replayed, "10.0.0.2")
+    # The next step's code (a phone a little ahead) still works, once.
+    assert services.authenticator.sign_in("ada", PASSWORD, after, "10.0.0.1").principal.role == "admin"
+    with pytest.raises(AuthenticationError):
+        services.authenticator.sign_in("ada", PASSWORD, after, "10.0.0.1")
+
+
 def test_repeated_failures_lock_the_account_and_an_admin_unlocks_it(services: Services) -> None:
     _user(services, "sam")
     _user(services, "kim")
