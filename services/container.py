@@ -26,6 +26,7 @@ from services.model_set import ModelSet
 from services.monitoring.recorder import PredictionRecorder
 from services.monitoring.score_log import Observer, ScoreLog, start_recorder
 from services.noshow import NoShowService
+from services.practice_numbers import PracticeNumbersService
 from services.scheduling import Scheduling
 from services.worklist import WorklistService
 
@@ -44,6 +45,7 @@ class Services:
     noshow: NoShowService
     denial: DenialService
     worklist: WorklistService
+    numbers: PracticeNumbersService
     scheduling: Scheduling
     accounts: Accounts
     authenticator: Authenticator
@@ -95,6 +97,7 @@ class Services:
             noshow=NoShowService(models, appointments, score_log, audit, bookings),
             denial=denial,
             worklist=WorklistService(WorklistStore(engine), claims, denial, audit),
+            numbers=PracticeNumbersService(engine, recorder),
             scheduling=Scheduling(appointments, OverbookStore(engine), audit),
             accounts=Accounts(identity, audit),
             authenticator=authenticator,

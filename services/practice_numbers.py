@@ -23,7 +23,12 @@ from sqlalchemy import Engine, func, select
 from data.stores.appointments import KNOWN, appointments
 from data.stores.claims import claims_table
 from data.stores.worklist import worklist
+from services.access.principal import Principal
 from services.monitoring.log_store import PredictionLog
+from services.monitoring.recorder import PredictionRecorder
+from services.practice_sessions import session_minutes
+
+Scope = frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -42,14 +47,19 @@ def _week(days: pd.Series) -> pd.Series:
     return (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date.astype(str)
 
 
-def visit_numbers(engine: Engine, log: PredictionLog | None, weeks: int) -> pd.DataFrame:
-    """Visits per week and clinic over the last `weeks` weeks with a known outcome."""
+def visit_numbers(
+    engine: Engine, log: PredictionLog | None, weeks: int, clinics: Scope = None
+) -> pd.DataFrame:
+    """Visits per week and clinic over the last `weeks` weeks with a known outcome (of `clinics` only,
+    when given)."""
     c = appointments.c
     with engine.connect() as connection:
         last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
         if last is None:
             return pd.DataFrame(columns=["week", "clinic_id", "visits"])
         query = select(c.clinic_id, c.start_day, c.outcome).where(c.start_day > last - 7 * weeks)
+        if clinics is not None:
+            query = query.where(c.clinic_id.in_(sorted(clinics)))
         rows = pd.DataFrame(connection.execute(query).all(), columns=["clinic_id", "day", "outcome"])
     rows["week"] = _week(rows["day"])
     rows["cancelled"] = rows["outcome"] == "cancelled"
@@ -74,12 +84,15 @@ def visit_numbers(engine: Engine, log: PredictionLog | None, weeks: int) -> pd.D
     return out.sort_values(["week", "clinic_id"]).reset_index(drop=True)
 
 
-def claim_numbers(engine: Engine, weeks: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Adjudicated claims per week and payer, and denials per week and category."""
+def claim_numbers(engine: Engine, weeks: int, payers: Scope = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Adjudicated claims per week and payer, and denials per week and category (of `payers` only,
+    when given)."""
     c = claims_table.c
     query = select(c.payer_id, c.submitted_day, c.adjudicated_day, c.denied, c.category, c.record).where(
         c.adjudicated_day.is_not(None), c.denied.is_not(None)
     )
+    if payers is not None:
+        query = query.where(c.payer_id.in_(sorted(payers)))
     with engine.connect() as connection:
         last = connection.execute(select(func.max(c.adjudicated_day)).where(c.denied.is_not(None))).scalar()
         if last is None:
@@ -116,15 +129,17 @@ def claim_numbers(engine: Engine, weeks: int) -> tuple[pd.DataFrame, pd.DataFram
     return out.sort_values(["week", "payer_id"]).reset_index(drop=True), categories
 
 
-def worklist_top_decile(engine: Engine) -> tuple[float | None, int]:
+def worklist_top_decile(engine: Engine, payers: Scope = None) -> tuple[float | None, int]:
     """Share of denied charges among adjudicated worklist claims held by the top tenth by dollars at
-    risk (when scored), and how many worklist claims have been adjudicated."""
+    risk (when scored), and how many worklist claims have been adjudicated (of `payers` only)."""
     w, c = worklist.c, claims_table.c
     query = (
         select(w.dollars_at_risk, c.denied, c.record)
         .join(claims_table, c.claim_id == w.claim_id)
         .where(c.denied.is_not(None), w.dollars_at_risk.is_not(None))
     )
+    if payers is not None:
+        query = query.where(w.payer_id.in_(sorted(payers)))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     if not rows:
@@ -137,8 +152,31 @@ def worklist_top_decile(engine: Engine) -> tuple[float | None, int]:
     return float(denied_charge[top].sum() / denied_charge.sum()), len(rows)
 
 
-def practice_numbers(engine: Engine, log: PredictionLog | None = None, weeks: int = 8) -> PracticeNumbers:
-    """Every table of the numbers page, over the last `weeks` weeks of each store."""
-    claims, categories = claim_numbers(engine, weeks)
-    share, adjudicated = worklist_top_decile(engine)
-    return PracticeNumbers(visit_numbers(engine, log, weeks), claims, categories, share, adjudicated)
+def practice_numbers(
+    engine: Engine,
+    log: PredictionLog | None = None,
+    weeks: int = 8,
+    clinics: Scope = None,
+    payers: Scope = None,
+) -> PracticeNumbers:
+    """Every table of the numbers page, over the last `weeks` weeks of each store, counting only the
+    given clinics' visits and payers' claims (None: all)."""
+    claims, categories = claim_numbers(engine, weeks, payers)
+    share, adjudicated = worklist_top_decile(engine, payers)
+    return PracticeNumbers(visit_numbers(engine, log, weeks, clinics), claims, categories, share, adjudicated)
+
+
+class PracticeNumbersService:
+    """The numbers page's figures for a principal: their clinics' visits and sessions, their payers'
+    claims. Only counts and rates leave it, so nothing is added to the audit trail."""
+
+    def __init__(self, engine: Engine, recorder: PredictionRecorder | None) -> None:
+        self.engine, self.recorder = engine, recorder
+
+    def figures(self, who: Principal, weeks: int) -> tuple[PracticeNumbers, pd.DataFrame]:
+        """The tables (`practice_numbers`) and the sessions' minutes (`session_minutes`) in scope."""
+        log = self.recorder.log if self.recorder is not None else None
+        numbers = practice_numbers(self.engine, log, weeks, who.clinics, who.payers)
+        recorder = self.recorder
+        predicted = (lambda ids: recorder.probabilities_of("noshow", ids)) if recorder is not None else None
+        return numbers, session_minutes(self.engine, weeks, predicted, clinics=who.clinics)

@@ -27,12 +27,13 @@ def session_minutes(
     weeks: int,
     predicted: Callable[[list[str]], Mapping[str, float]] | None = None,
     slot_minutes: float = 15.0,
+    clinics: frozenset[str] | None = None,
 ) -> pd.DataFrame:
     """Per week and clinic: sessions, expected waiting minutes per visit and idle minutes per session.
 
     `predicted` gives P(no-show) by appointment id where the prediction log holds one (the caller
-    holds the log's pseudonym key)."""
-    frame = _visits(engine, weeks)
+    holds the log's pseudonym key); `clinics`: those clinics' sessions only (None: all)."""
+    frame = _visits(engine, weeks, clinics)
     if frame is None:
         return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
     observed = (
@@ -61,7 +62,7 @@ def session_minutes(
     return result.reset_index()
 
 
-def _visits(engine: Engine, weeks: int) -> pd.DataFrame | None:
+def _visits(engine: Engine, weeks: int, clinics: frozenset[str] | None) -> pd.DataFrame | None:
     """The visits (not cancelled) of the last `weeks` weeks up to the last day with an outcome, with
     their week, provider and start; None when no outcome is known yet."""
     c = appointments.c
@@ -72,6 +73,8 @@ def _visits(engine: Engine, weeks: int) -> pd.DataFrame | None:
         query = select(c.appointment_id, c.clinic_id, c.start_day, c.outcome, c.record).where(
             c.start_day > last - 7 * weeks, c.record.is_not(None)
         )
+        if clinics is not None:
+            query = query.where(c.clinic_id.in_(sorted(clinics)))
         rows = connection.execute(query).all()
     frame = pd.DataFrame(rows, columns=["appointment_id", "clinic_id", "day", "outcome", "record"])
     frame = frame[frame["outcome"] != "cancelled"].copy()

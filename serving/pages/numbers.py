@@ -1,4 +1,4 @@
-"""The practice's numbers page: every role may read it (admin is its audience)."""
+"""The practice's numbers page: every role may read it (admin is its audience), each over their scope."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.practice_numbers import practice_numbers
-from services.practice_sessions import session_minutes
 from serving.dependencies import app_state
 from serving.pages.rendering import SessionDep, page
 
@@ -60,12 +58,8 @@ async def numbers(
     request: Request, session: SessionDep, weeks: Annotated[int, Query(ge=1, le=52)] = 8
 ) -> HTMLResponse:
     """No-show, cancellation and denial rates, days to remittance, and the worklist's top decile."""
-    recorder = app_state(request).services.recorder
-    log = getattr(recorder, "log", None)
-    engine = app_state(request).services.appointments.engine
-    figures = await run_in_threadpool(practice_numbers, engine, log, weeks)
-    predicted = (lambda ids: recorder.probabilities_of("noshow", ids)) if recorder is not None else None
-    sessions = await run_in_threadpool(session_minutes, engine, weeks, predicted)
+    numbers = app_state(request).services.numbers
+    figures, sessions = await run_in_threadpool(numbers.figures, session.who, weeks)
     visits, claims = figures.visits, figures.claims
     context: dict[str, Any] = {
         "title": "Practice numbers", "figures": figures, "weeks": weeks, "sessions": sessions,

@@ -118,3 +118,21 @@ def test_the_worklist_top_decile_share_matches_a_direct_ranking(url: str) -> Non
     assert numbers.top_decile_share == pytest.approx(
         top["denied_charge"].sum() / joined["denied_charge"].sum()
     )
+
+
+def test_a_scoped_reader_counts_only_their_clinics_and_payers(url: str) -> None:
+    engine = ClaimStore(url).engine
+    every = practice_numbers(engine, PredictionLog(url), WEEKS)
+    clinic = sorted(every.visits["clinic_id"].unique())[0]
+    payers = frozenset(sorted(every.claims["payer_id"].unique())[:2])
+    scoped = practice_numbers(engine, PredictionLog(url), WEEKS, frozenset({clinic}), payers)
+    assert set(scoped.visits["clinic_id"]) == {clinic}
+    expected = every.visits[every.visits["clinic_id"] == clinic].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scoped.visits, expected)
+    assert set(scoped.claims["payer_id"]) == payers
+    mine = every.claims[every.claims["payer_id"].isin(payers)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scoped.claims, mine)
+    assert scoped.categories["denied"].sum() == mine["denied"].sum() < every.categories["denied"].sum()
+    assert 0 < scoped.worklist_adjudicated < every.worklist_adjudicated
+    nothing = practice_numbers(engine, None, WEEKS, frozenset(), frozenset())
+    assert nothing.visits.empty and nothing.claims.empty and nothing.worklist_adjudicated == 0

@@ -18,7 +18,7 @@ from data.synthetic.appointments import generate_appointments
 from data.synthetic.tomorrow import tomorrow_schedule
 from serving.pages.page_sessions import COOKIE
 from tests.bodies import session_body, sign_in_form
-from tests.helpers import PASSWORD, SCHEDULER, USERS, TrainedStore
+from tests.helpers import PASSWORD, SCHEDULER, USERS, TrainedStore, ensure_users
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +156,19 @@ def test_every_role_may_read_the_practice_numbers(client: TestClient) -> None:
         response = client.get("/app/numbers")
         assert response.status_code == 200 and "<h1>Practice numbers</h1>" in response.text
         assert 'role="img"' in response.text and "<table>" in response.text
+
+
+def test_the_practice_numbers_count_only_the_readers_clinics(client: TestClient) -> None:
+    def clinics(text: str) -> set[str]:
+        return set(re.findall(r"<tr><td>[\d-]+</td><td>(C\d+)</td>", text))
+
+    signed_in(client, "admin")
+    every = clinics(client.get("/app/numbers").text)
+    assert len(every) >= 2
+    mine = sorted(every)[0]
+    ensure_users(client.app.state.careops.settings, {"scheduler": "cleo"}, cleo={"clinics": [mine]})
+    sign_in_form(client, "scheduler", username="cleo")
+    assert clinics(client.get("/app/numbers").text) == {mine}
 
 
 def test_the_model_page_shows_the_champion_its_reliability_and_subgroups(
