@@ -16,6 +16,7 @@ from config import audit_url
 from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.stores.audit import AuditStore
+from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from services.access.principal import system
 from services.container import Services
@@ -100,12 +101,22 @@ def test_a_day_through_every_door_is_in_the_trail_as_it_was_done(day, trained_st
     assert client.post(
         "/app/day/accept", data={"csrf": csrf, "slot": slot, "count": 1}, follow_redirects=False
     )
+    # And a day's appointments uploaded on the day page.
+    visits = generate_appointments(3, seed=33).assign(clinic_id=clinic)
+    visits["appointment_id"] = [f"DU{i}" for i in range(3)]
+    upload = write_table(visits, settings.database_url.removeprefix("sqlite:///") + ".visits.csv")
+    with Path(upload).open("rb") as handle:
+        uploaded = client.post(
+            "/app/day/upload", data={"csrf": csrf}, files={"appointments_file": ("day.csv", handle)}
+        )
+    assert uploaded.status_code == 200
     _flush(client)
     sam = _entries(settings, "user:sam")
-    assert [e.action for e in sam] == ["sign_in", "read", "change", "change"]
+    assert [e.action for e in sam] == ["sign_in", "read", "change", "change", "book", "read"]  # the day again
     assert set(booked) == set(sam[1].record_ids) and sam[1].count == 40
     assert len(sam[2].record_ids) == 1 and sam[2].detail["change"] == "outcome"
     assert sam[3].resource == "overbook"
+    assert (sam[4].record_ids, sam[4].count, sam[4].detail["door"]) == (("DU0", "DU1", "DU2"), 3, "pages")
 
     # A biller's worklist: an upload, the list, a claim, the export.
     sign_in_form(client, "biller")
