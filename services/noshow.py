@@ -28,6 +28,7 @@ from services.monitoring.score_log import ScoreLog
 from services.offload import run_scoring
 
 SCORED_WITHOUT = ("booked_at",)  # optional inputs that every practice system would normally send
+BOOK_CHUNK = 2000  # rows of a table validated and booked at a time
 
 
 class CapacityError(ValueError):
@@ -129,7 +130,9 @@ class NoShowService:
         who.check_clinics(table["clinic_id"].astype(str))
         if capacity is not None:
             self._check_capacity(table, capacity)
-        booked = self.store.book_table(table, horizon_days)
+        booked = 0
+        for start in range(0, len(table), BOOK_CHUNK):  # a large table's records are never all held at once
+            booked += self.store.book_table(table.iloc[start : start + BOOK_CHUNK], horizon_days)
         self.audit.record(who, "book", "appointment", table["appointment_id"].astype(str), door=door)
         return booked
 

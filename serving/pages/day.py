@@ -14,12 +14,13 @@ from itsdangerous import BadSignature
 from starlette.concurrency import run_in_threadpool
 
 from data.epoch import epoch_day
-from data.loaders.canonical import QUARANTINE_REASON, SOURCE_ROW
-from data.loaders.uploads import UploadError, appointments_from_upload
+from data.loaders.uploads import UploadError
 from services.model_set import ModelUnavailableError
 from services.noshow import CapacityError
 from services.schedule_day import day_schedule
+from services.upload_reader import read_appointments
 from serving.dependencies import app_state
+from serving.memory import return_freed_memory
 from serving.pages.page_sessions import PageSession
 from serving.pages.rendering import SchedulerForm, SchedulerPage, forbidden, handles, page
 
@@ -60,27 +61,27 @@ async def upload_day(
     state = app_state(request)
     settings = state.settings
     async with state.uploads.slot():
-        try:
-            loaded = await run_in_threadpool(
-                appointments_from_upload, await appointments_file.read(), settings.upload_max_rows
+        try:  # read in a process of its own, so that the memory a large file costs goes with it
+            content = await appointments_file.read()
+            read = await run_in_threadpool(
+                read_appointments, content, settings.upload_max_rows, MAX_BAD_ROWS_SHOWN
             )
             booked = await run_in_threadpool(
-                state.services.noshow.book_table, session.who, loaded.valid, settings.horizon_days, "pages",
+                state.services.noshow.book_table, session.who, read.valid, settings.horizon_days, "pages",
                 settings.clinic_day_capacity,
             )  # fmt: skip
         except (UploadError, CapacityError) as error:
             return await _day(
                 request, session, None, None, None, f"{str(error)[:1].upper()}{str(error)[1:]}."
             )
-    bad = [
-        (int(row[SOURCE_ROW]) + 1, str(row[QUARANTINE_REASON]))  # the file's line, after its header
-        for _, row in loaded.quarantined.head(MAX_BAD_ROWS_SHOWN).iterrows()
-    ]
-    notice = f"{booked} appointments booked; {len(loaded.quarantined)} rows not valid"
-    first = loaded.valid["starts_at"].min() if booked else None
-    clinic = str(loaded.valid["clinic_id"].iloc[0]) if booked else None
+    notice = f"{booked} appointments booked; {read.quarantined} rows not valid"
+    first = read.valid["starts_at"].min() if booked else None
+    clinic = str(read.valid["clinic_id"].iloc[0]) if booked else None
+    bad_rows = read.bad_rows
+    del read
+    await run_in_threadpool(return_freed_memory)
     return await _day(
-        request, session, clinic, first.date() if first is not None else None, None, notice, bad
+        request, session, clinic, first.date() if first is not None else None, None, notice, bad_rows
     )
 
 

@@ -1,4 +1,4 @@
-"""Large uploads are read in a process of their own: the same claims and reasons as reading here, a
+"""Large uploads are read in a process of their own: the same claims, days and reasons as reading here, a
 reader out of time is stopped with a clear error, and no reader is left behind."""
 
 from __future__ import annotations
@@ -6,14 +6,16 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.loaders.uploads import UploadError
+from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from services import upload_reader
-from services.upload_reader import read_claims
+from services.upload_reader import read_appointments, read_claims
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,16 @@ def test_a_reader_out_of_time_is_stopped_with_a_clear_error(
     with pytest.raises(UploadError, match="in the time an upload may take"):
         read_claims("claims.csv", content, 1000)
     assert not [p for p in multiprocessing.active_children() if p.name == "careops-upload-reader"]
+
+
+def test_a_day_read_in_its_own_process_is_the_day_read_here(tmp_path: Path) -> None:
+    frame = generate_appointments(40, seed=405)
+    frame.loc[[2, 30], "clinic_id"] = None  # two rows the loader must quarantine
+    content = write_table(frame, tmp_path / "day.csv").read_bytes()
+    here = read_appointments(content, 1000, shown=1, in_process=True)
+    there = read_appointments(content, 1000, shown=1)
+    pd.testing.assert_frame_equal(there.valid, here.valid)
+    assert len(there.valid) == 38 and there.quarantined == 2
+    assert there.bad_rows == here.bad_rows and len(there.bad_rows) == 1 and there.bad_rows[0][0] == 4
+    with pytest.raises(UploadError, match="more than 10 rows"):
+        read_appointments(b"appointment_id\n" + b"x\n" * 11, 10, shown=5)
