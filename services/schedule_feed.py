@@ -77,8 +77,9 @@ class ScheduleFeed:
         self.horizon_days = horizon_days
         self.report = FeedReport()
 
-    def apply(self, event: ScheduleEvent) -> str:
-        """Apply one event; returns what was done ("booked", "ignored: ..."), raises MessageError."""
+    def apply(self, event: ScheduleEvent, sender: Principal | None = None) -> str:
+        """Apply one event from `sender` (the feed itself when not named); returns what was done
+        ("booked", "ignored: ..."), raises MessageError."""
         self.report.messages[event.trigger] += 1
         try:
             done = self._apply(event)
@@ -91,7 +92,8 @@ class ScheduleFeed:
         else:
             self.report.applied[done] += 1
             if event.appointment_id:
-                self.audit.record(self.who, "change", "appointment", [event.appointment_id], change=done)
+                who = sender or self.who
+                self.audit.record(who, "change", "appointment", [event.appointment_id], change=done)
         return done
 
     def _apply(self, event: ScheduleEvent) -> str:

@@ -31,7 +31,7 @@ from data.feeds.code_tables import CodeTables
 from data.feeds.mllp import ack, frame, next_frame
 from data.feeds.siu import MessageError, ScheduleEvent, read_message
 from data.schemas import Appointment
-from services.access.principal import system
+from services.access.principal import Principal, system
 from services.container import Services
 from services.noshow import Booking
 from services.schedule_feed import BOOKINGS, ScheduleFeed
@@ -51,6 +51,16 @@ class MessageOutcome:
     code: str
     trigger: str
     result: str
+
+
+def sender_of(writer: asyncio.StreamWriter) -> Principal:
+    """Who a connection's messages come from, for the audit trail: the feed, from the sender's
+    address; over TLS with a client certificate, named by the certificate's common name."""
+    peer = writer.get_extra_info("peername")
+    address = str(peer[0]) if peer else "hl7"
+    subject = (writer.get_extra_info("peercert") or {}).get("subject", ())
+    names = [value for rdn in subject for key, value in rdn if key == "commonName"]
+    return system(f"hl7:{names[0]}" if names else "hl7-feed", source=address)
 
 
 class ListenerMetrics:
@@ -96,9 +106,9 @@ class Listener:
         self.busy: set[asyncio.Task] = set()  # connections with a message in hand
         self.stopping = False
 
-    def process(self, message: bytes) -> tuple[bytes, MessageOutcome]:
+    def process(self, message: bytes, sender: Principal | None = None) -> tuple[bytes, MessageOutcome]:
         """Read and apply one message; its ACK and what it came to."""
-        return self.apply(message, self.read(message))
+        return self.apply(message, self.read(message), sender)
 
     def read(self, message: bytes) -> ScheduleEvent | MessageError:
         """Read one message (any thread: reading is bounded and touches no store)."""
@@ -107,30 +117,34 @@ class Listener:
         except MessageError as error:
             return error
 
-    def apply(self, message: bytes, event: ScheduleEvent | MessageError) -> tuple[bytes, MessageOutcome]:
-        """Apply a message read (on the store thread); its ACK and what it came to."""
+    def apply(
+        self, message: bytes, event: ScheduleEvent | MessageError, sender: Principal | None = None
+    ) -> tuple[bytes, MessageOutcome]:
+        """Apply a message read (on the store thread) from `sender` (`sender_of`; the feed itself
+        when not named) into the trail; its ACK and what it came to."""
+        who = sender or self.who
         if isinstance(event, MessageError):
             error = event
             self.feed.report.unusable(error.trigger, error.reason)
             code = "AR" if error.reject else "AE"
             return ack(message, code, error.reason), MessageOutcome(code, error.trigger, error.reason)
         try:
-            done = self.feed.apply(event)
+            done = self.feed.apply(event, who)
         except MessageError as error:
             return ack(message, "AE", error.reason), MessageOutcome("AE", event.trigger, error.reason)
         except Exception as error:  # a store failure: AE, so that the engine sends it again
             reason = f"careops could not store the message ({type(error).__name__})"
             return ack(message, "AE", reason), MessageOutcome("AE", event.trigger, reason)
         if self.scoring and done in BOOKINGS and event.appointment_id:
-            self._score(event.appointment_id)
+            self._score(event.appointment_id, who)
         return ack(message, "AA", done), MessageOutcome("AA", event.trigger, done)
 
-    def _score(self, appointment_id: str) -> None:
+    def _score(self, appointment_id: str, who: Principal) -> None:
         """Score the stored booking with the champion and log it (scoring never fails a message)."""
         try:
             stored = self.store.bookings_of([appointment_id])[appointment_id]
             record = Appointment.model_validate(stored.record)
-            self.services.noshow.score(self.who, [record], "hl7", Booking.STORED)
+            self.services.noshow.score(who, [record], "hl7", Booking.STORED)
             self.metrics.scored.labels("scored").inc()
         except Exception as error:  # a model missing or failing: the booking is stored all the same
             self.metrics.scored.labels(type(error).__name__).inc()
@@ -144,6 +158,7 @@ class Listener:
             log.info(json.dumps({"connection": "refused", "why": refused}))
             writer.close()
             return
+        sender = sender_of(writer)
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
@@ -187,7 +202,7 @@ class Listener:
                 # Read off the store thread, so that one sender's large frame does not hold up the
                 # others' messages; only applying is one at a time.
                 event = await loop.run_in_executor(self.readers, self.read, message)
-                answer, outcome = await loop.run_in_executor(self.writer, self.apply, message, event)
+                answer, outcome = await loop.run_in_executor(self.writer, self.apply, message, event, sender)
                 self.metrics.messages.labels(outcome.trigger, outcome.code).inc()
                 log.info(
                     json.dumps({"trigger": outcome.trigger, "ack": outcome.code, "result": outcome.result})

@@ -19,6 +19,7 @@ from data.loaders.canonical import load_appointments
 from data.loaders.tables import write_table
 from data.schemas import Appointment
 from data.stores.appointments import AppointmentStore
+from data.stores.audit import AuditStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.siu import siu_stream
 from models.tasks import caller_records, get_task
@@ -114,6 +115,10 @@ def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
     for pattern in (r"A\d{8}", r"P\d{7}", r"M\d{8}", r"C\d\d-D"):  # appointment, patient, control, provider
         assert re.search(pattern, listener.log) is None, pattern
     assert '"ack": "AA"' in listener.log
+    # The trail has each change, from the feed at the sender's address (no client certificate here).
+    trail = AuditStore(f"sqlite:///{tmp_path / 'feed-audit.db'}").entries()
+    assert len(trail) > 1000 and {e.entry.action for e in trail} == {"change"}
+    assert {(e.entry.principal, e.entry.source) for e in trail} == {("system:hl7-feed", "127.0.0.1")}
 
 
 S12 = (

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from data.stores.appointments import AppointmentStore
+from data.stores.audit import AuditStore
 from tests.feeds.listener import MllpClient, ack_code, certificate, running_listener
 from tests.feeds.test_listener import S12
 
@@ -64,6 +65,10 @@ def test_over_tls_with_client_certificates_messages_round_trip_and_plain_text_is
     assert listener.exit_code == 0 and '"tls": true' in listener.log
     stored = AppointmentStore(url).bookings_of(["APPT-77", "APPT-99"])
     assert stored["APPT-77"].outcome == "cancelled" and "APPT-99" not in stored
+    # The trail names the sender by its certificate, from its address.
+    trail = AuditStore(f"sqlite:///{tmp_path / 'tls-audit.db'}").entries()
+    assert [(e.entry.action, e.entry.record_ids) for e in trail] == [("change", ("APPT-77",))] * 2
+    assert {(e.entry.principal, e.entry.source) for e in trail} == {("system:hl7:mirth", "127.0.0.1")}
 
 
 def test_senders_off_the_allow_list_are_refused(tmp_path: Path) -> None:
