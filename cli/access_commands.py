@@ -193,11 +193,12 @@ def list_clients() -> None:
 
 @sessions_app.command("list")
 def list_sessions() -> None:
-    """Open sessions: user, role, from where, since when, last seen."""
+    """Users with open sessions: user, role, how many, from where, since when, last seen."""
     with _services() as services:
-        for row in services.authenticator.store.open_sessions():
-            since = f"since {row.created_at:%Y-%m-%d %H:%M}, last seen {row.last_seen_at:%H:%M:%S}"
-            typer.echo(f"{row.username:<20} {row.role:<9} {row.source:<16} {since}")
+        for user in services.authenticator.open_sessions(operator()):
+            since = f"since {user.since:%Y-%m-%d %H:%M}, last seen {user.last_seen:%H:%M:%S}"
+            where = ",".join(user.sources)
+            typer.echo(f"{user.username:<20} {user.role:<9} {user.sessions:>3} {where:<16} {since}")
 
 
 @sessions_app.command("revoke")

@@ -47,6 +47,24 @@ class OpenedSession:
     csrf: str
 
 
+@dataclass(frozen=True)
+class UserSessions:
+    """One user's open sessions, as the admin's sessions page lists them."""
+
+    username: str
+    role: str
+    sessions: int
+    sources: tuple[str, ...]  # where they were opened from, in order
+    since: datetime  # the oldest began
+    last_seen: datetime  # the latest was last used
+
+
+def _user_sessions(username: str, rows: list[SessionRow]) -> UserSessions:
+    sources = tuple(dict.fromkeys(r.source for r in rows))
+    first, last = min(r.created_at for r in rows), max(r.last_seen_at for r in rows)
+    return UserSessions(username, rows[0].role, len(rows), sources, first, last)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -188,17 +206,34 @@ class Authenticator:
         who = by or Principal("user", row.username, row.role, source=source, request_id=request_id)
         self.audit.record(who, "session_end", "session", [row.username], why=why)
 
+    def open_sessions(self, by: Principal) -> list[UserSessions]:
+        """Each user with a session still open (not ended, idle or past its lifetime), the most
+        recently seen first; the listing is recorded."""
+        now, users = _now(), {}
+        for row in self.store.open_sessions():
+            if self._expired_by_time(row, now) is None:
+                users.setdefault(row.username, []).append(row)
+        listed = [_user_sessions(name, rows) for name, rows in users.items()]
+        listed.sort(key=lambda u: u.last_seen, reverse=True)
+        self.audit.record(by, "read", "session", [u.username for u in listed])
+        return listed
+
     def revoke_sessions(self, by: Principal, username: str) -> int:
         """An admin ends every open session of a user; returns how many ended."""
         ended = self.store.end_sessions("revoked", _now(), username=username)
         self.audit.record(by, "session_revoke", "session", [username], sessions=ended)
         return ended
 
-    def _expired(self, row: SessionRow, now: datetime) -> str | None:
+    def _expired_by_time(self, row: SessionRow, now: datetime) -> str | None:
         if (now - row.last_seen_at).total_seconds() > self.settings.session_idle_minutes * 60:
             return "idle"
         if (now - row.created_at).total_seconds() > self.settings.session_hours * 3600:
             return "lifetime"
+        return None
+
+    def _expired(self, row: SessionRow, now: datetime) -> str | None:
+        if (why := self._expired_by_time(row, now)) is not None:
+            return why
         user = self.store.user(row.username)
         if user is None or user.disabled:
             return "disabled"

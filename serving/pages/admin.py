@@ -52,8 +52,8 @@ async def audit(
 
 @router.get("/sessions", response_class=HTMLResponse)
 async def sessions(request: Request, session: AdminPage) -> HTMLResponse:
-    """Open sessions, newest first, each with a button that ends it."""
-    rows = await run_in_threadpool(app_state(request).services.authenticator.store.open_sessions)
+    """Users with open sessions, the most recently seen first, each with a button that ends them."""
+    rows = await run_in_threadpool(app_state(request).services.authenticator.open_sessions, session.who)
     return page(request, "sessions.html", {"title": "Sessions", "rows": rows}, session)
 
 

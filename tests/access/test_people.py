@@ -3,6 +3,7 @@ address and account, sessions the server holds and ends, named clients, and emer
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +134,24 @@ def test_sessions_end_at_sign_out_revoke_disable_idle_and_lifetime(services: Ser
     assert ends == ["signed out", "idle", "lifetime"]
 
 
+def test_the_admin_lists_each_user_with_open_sessions_once_and_never_a_stale_one(services: Services) -> None:
+    for name in ("sam", "kim", "lee"):
+        _user(services, name)
+    auth = services.authenticator
+    auth.sign_in("sam", PASSWORD, "", "10.0.0.1")
+    auth.sign_in("sam", PASSWORD, "", "10.0.0.2")
+    auth.sign_in("kim", PASSWORD, "", "10.0.0.3")
+    auth.sign_in("lee", PASSWORD, "", "10.0.0.4")  # then left idle past the limit, never looked at
+    idle = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=16)
+    with services.engine.begin() as connection:
+        connection.execute(update(sessions).where(sessions.c.username == "lee").values(last_seen_at=idle))
+    listed = {u.username: u for u in auth.open_sessions(ADMIN)}
+    assert set(listed) == {"sam", "kim"}
+    assert (listed["sam"].sessions, listed["sam"].sources) == (2, ("10.0.0.2", "10.0.0.1"))
+    assert listed["kim"].sessions == 1 and listed["sam"].since <= listed["sam"].last_seen
+    assert ("system:tests", "read") in _actions(services)
+
+
 def test_named_clients_rotate_revoke_and_expire(services: Services) -> None:
     auth = services.authenticator
     key = services.accounts.add_client(ADMIN, "emr", "scheduler", clinics=["C01"]).key
@@ -165,3 +184,18 @@ def test_an_emergency_grant_widens_the_scope_until_it_expires_and_is_marked(serv
     assert who.clinics is None and who.emergency
     services.audit.record(who, "read", "appointment", ["A1"])
     assert [s.entry.emergency for s in services.audit.store.entries(record_id="A1")] == [True]
+
+
+def test_the_sessions_command_lists_users_with_open_sessions(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    _user(services, "sam")
+    services.authenticator.sign_in("sam", PASSWORD, "", "10.0.0.1")
+    monkeypatch.setenv("CAREOPS_DATABASE_URL", services.settings.database_url)
+    listed = CliRunner().invoke(app, ["sessions", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert re.search(r"^sam\s+scheduler\s+1 10\.0\.0\.1\s+since ", listed.output, re.M), listed.output
