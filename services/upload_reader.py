@@ -72,8 +72,9 @@ def read_appointments(
 def _in_reader(read: Callable[..., T], *args: object) -> T:
     """`read(*args)` in a short-lived reader process from the fork server; its answer, or its
     UploadError raised here."""
-    ours, theirs = fork_server().Pipe(duplex=False)
-    reader = fork_server().Process(
+    context = fork_server()
+    ours, theirs = context.Pipe(duplex=False)
+    reader = context.Process(
         target=_serve, args=(theirs, read, *args), name="careops-upload-reader", daemon=True
     )
     reader.start()

@@ -22,7 +22,7 @@ from services.upload_reader import read_appointments
 from serving.dependencies import app_state
 from serving.memory import return_freed_memory
 from serving.pages.page_sessions import PageSession
-from serving.pages.rendering import SchedulerForm, SchedulerPage, forbidden, handles, page
+from serving.pages.rendering import SchedulerForm, SchedulerPage, forbidden, handles, page, sentence
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 MAX_BAD_ROWS_SHOWN = 50
@@ -71,9 +71,7 @@ async def upload_day(
                 settings.clinic_day_capacity,
             )  # fmt: skip
         except (UploadError, CapacityError) as error:
-            return await _day(
-                request, session, None, None, None, f"{str(error)[:1].upper()}{str(error)[1:]}."
-            )
+            return await _day(request, session, None, None, None, sentence(str(error)))
     notice = f"{booked} appointments booked; {read.quarantined} rows not valid"
     first = read.valid["starts_at"].min() if booked else None
     clinic = str(read.valid["clinic_id"].iloc[0]) if booked else None

@@ -22,7 +22,7 @@ from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
 from serving.memory import return_freed_memory
-from serving.pages.rendering import BillerForm, BillerPage, forbidden, page
+from serving.pages.rendering import BillerForm, BillerPage, forbidden, page, sentence
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 SHOWN = 300  # rows the page lists, the largest first; the export holds every row of the view
@@ -121,9 +121,7 @@ async def upload(
                 session.who, claims_file.filename or "", content, state.settings.upload_max_rows,
             )  # fmt: skip
         except UploadError as error:
-            return await _render(
-                request, session, WorklistView(), f"{str(error)[:1].upper()}{str(error)[1:]}."
-            )
+            return await _render(request, session, WorklistView(), sentence(str(error)))
         except ModelUnavailableError as error:
             return await _render(request, session, WorklistView(), str(error))
         finally:

@@ -26,6 +26,13 @@ from tests.processes import wait_until_ready
 
 BIN = Path(sys.executable).parent
 LOCAL = ipaddress.ip_address("127.0.0.1")
+# One booking (SIU^S12) the listener tests send.
+S12 = (
+    "MSH|^~\\&|PM|CLINIC|CAREOPS|CAREOPS|20260301090000||SIU^S12|CTRL1|P|2.3\r"
+    "SCH|APPT-77|APPT-77|||||ROUTINE|FOLLOWUP^Follow-up|20|min|^^^20260310143000\r"
+    "PID|1||PAT-77||DOE^JANE||19800101|F\r"
+    "PV1|1|O|^^^C01||||C01-D1"
+)
 
 
 @dataclass

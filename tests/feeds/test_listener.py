@@ -29,7 +29,7 @@ from services.model_set import ModelSet
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.score_log import ScoreLog
 from services.noshow import Booking, NoShowService
-from tests.feeds.listener import MllpClient, ack_code, certificate, running_listener
+from tests.feeds.listener import S12, MllpClient, ack_code, certificate, running_listener
 from tests.helpers import TrainedStore
 
 METRICS_TOKEN = "listener-metrics-token-of-some-length-0123456789"
@@ -119,14 +119,6 @@ def test_a_synthetic_month_over_mllp_rebuilds_the_store_and_its_scores(
     trail = AuditStore(f"sqlite:///{tmp_path / 'feed-audit.db'}").entries()
     assert len(trail) > 1000 and {e.entry.action for e in trail} == {"change"}
     assert {(e.entry.principal, e.entry.source) for e in trail} == {("system:hl7-feed", "127.0.0.1")}
-
-
-S12 = (
-    "MSH|^~\\&|PM|CLINIC|CAREOPS|CAREOPS|20260301090000||SIU^S12|CTRL1|P|2.3\r"
-    "SCH|APPT-77|APPT-77|||||ROUTINE|FOLLOWUP^Follow-up|20|min|^^^20260310143000\r"
-    "PID|1||PAT-77||DOE^JANE||19800101|F\r"
-    "PV1|1|O|^^^C01||||C01-D1"
-)
 
 
 def test_broken_input_gets_the_right_answer_and_the_listener_keeps_serving(tmp_path: Path) -> None:

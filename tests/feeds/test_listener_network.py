@@ -15,8 +15,7 @@ import pytest
 
 from data.stores.appointments import AppointmentStore
 from data.stores.audit import AuditStore
-from tests.feeds.listener import MllpClient, ack_code, certificate, running_listener
-from tests.feeds.test_listener import S12
+from tests.feeds.listener import S12, MllpClient, ack_code, certificate, running_listener
 
 TOKEN = "listener-network-metrics-token-0123456789abcdef"
 
