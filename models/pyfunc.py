@@ -1,22 +1,30 @@
 """The MLflow pyfunc wrapper: canonical records in, one probability per record out.
 
-It is logged as MLflow "models from code": the registered version holds MODEL_CODE (three lines that
-import this class from the installed careops) and data-only artifacts, so loading it unpickles nothing.
+It is logged as MLflow "models from code" (training/model_code.py): a registered version carries
+this module and the ones it imports under a name of their own, a typed signature, its requirements
+and data-only artifacts, so it loads wherever MLflow can and loading it unpickles nothing.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import mlflow
+import mlflow.artifacts
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.types.schema import AnyType, ColSpec, Schema
+from mlflow.pyfunc.model import PythonModelContext
+from mlflow.types.schema import Array, ColSpec, DataType, Object, Property, Schema
+from pydantic.fields import FieldInfo
 
+from data.schemas import CanonicalRecord
 from models.artifacts import load_trained
-from models.tasks import Task
+from models.tasks import Task, caller_records
 from models.trained import TrainedModel
 
 MODEL_ARTIFACT = "trained_model"
@@ -24,19 +32,14 @@ GOLDEN_SET_ARTIFACT = "golden_set"
 GOLDEN_SCORES_ARTIFACT = "golden_scores"
 REFERENCE_ARTIFACT = "reference_profile"
 MAX_REASONS_SHOWN = 5
-MODEL_CODE = """from mlflow.models import set_model
-
-from models.pyfunc import CareopsModel
-
-set_model(CareopsModel())
-"""
 
 
 class CareopsModel(mlflow.pyfunc.PythonModel):
     """Wraps a TrainedModel; loads with plain `mlflow.pyfunc.load_model`.
 
-    Batch mode: point-in-time history is computed from the rows given (those with a known label
-    are history for later ones), unless the caller supplies the history columns.
+    Point-in-time history is computed from the rows given: each row counts as a booking of its
+    patient. Called directly (careops's batch mode), rows with a known label are also outcome
+    history for later rows; through MLflow the signature leaves labels out, so they are not.
     """
 
     def __init__(self) -> None:
@@ -77,12 +80,57 @@ class CareopsModel(mlflow.pyfunc.PythonModel):
 
 
 def input_schema(task: Task) -> Schema:
-    """Every canonical column by name, labels optional (in batch mode they are history).
+    """The columns a caller sends, typed, the optional ones marked; labels are not inputs.
 
-    Values are validated by our own schema on predict.
+    Numbers are doubles, so that MLflow passes 2.5 on for our schema to refuse rather than cutting
+    it to 2; flags that may be unknown are doubles too (1, 0 or missing), because MLflow would turn
+    a missing boolean into False. Our own schema validates the values on predict.
     """
     fields = task.record.model_fields
-    return Schema([ColSpec(AnyType(), name, required=fields[name].is_required()) for name in fields])
+    return Schema(
+        [
+            ColSpec(_type(info, task.label_columns), name, required=info.is_required())
+            for name, info in fields.items()
+            if name not in task.label_columns
+        ]
+    )
+
+
+def _type(info: FieldInfo, labels: tuple[str, ...]) -> DataType | Array:
+    """The MLflow type of one field of our schema; a list of records leaves their labels out."""
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next(kind for kind in get_args(annotation) if kind is not type(None))
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        if isinstance(item, type) and issubclass(item, CanonicalRecord):
+            properties = [
+                Property(name, _type(field, labels), required=field.is_required())
+                for name, field in item.model_fields.items()
+                if name not in labels
+            ]
+            return Array(Object(properties))
+        return Array(DataType.string)
+    if annotation is bool:
+        return DataType.boolean if info.is_required() else DataType.double
+    if annotation in (int, float):
+        return DataType.double
+    if annotation in (datetime, date):
+        return DataType.datetime
+    return DataType.string
+
+
+def model_input(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical rows as the signature takes them in process: lists as lists, times as datetimes."""
+    rows = pd.DataFrame(caller_records(task, frame), columns=task.input_columns)
+    for name, kind in zip(rows.columns, input_schema(task).input_types(), strict=True):
+        if kind == DataType.datetime:
+            rows[name] = pd.to_datetime(rows[name])
+        elif kind == DataType.double:
+            rows[name] = rows[name].astype("float64")
+    return rows
 
 
 def output_schema(task: Task) -> Schema:
@@ -96,9 +144,17 @@ class NotCareopsModelError(ValueError):
 
 def load_registered(uri: str) -> CareopsModel:
     """The careops model a URI names (`models:/name@alias`, `models:/name/version`, a run's
-    artifacts), loaded with `mlflow.pyfunc.load_model` and unwrapped: every command, training step
-    and the service load registered models through this."""
-    wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
-    if not isinstance(wrapper, CareopsModel) or wrapper.trained is None:
+    artifacts): this careops's CareopsModel over the version's data files. Every command, training
+    step and the service load registered models through this; the code a version carries is for
+    loaders outside careops, and nothing is unpickled either way."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    try:
+        flavor = Model.load(local).flavors[mlflow.pyfunc.FLAVOR_NAME]
+    except (MlflowException, OSError, KeyError):
+        raise NotCareopsModelError(f"{uri} is not a careops model") from None
+    artifacts = {name: str(local / entry["path"]) for name, entry in flavor.get("artifacts", {}).items()}
+    if MODEL_ARTIFACT not in artifacts:
         raise NotCareopsModelError(f"{uri} is not a careops model")
-    return wrapper
+    model = CareopsModel()
+    model.load_context(PythonModelContext(artifacts=artifacts, model_config={}))
+    return model

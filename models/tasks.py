@@ -118,4 +118,8 @@ def caller_records(task: Task, frame: pd.DataFrame, with_labels: bool = False) -
             record["diagnosis_codes"] = record["diagnosis_codes"].split(";")
         if isinstance(record.get("service_lines"), str):
             record["service_lines"] = json.loads(record["service_lines"])
+        if not with_labels:  # a line's outcome is a label too
+            for line in record.get("service_lines") or ():
+                for label in task.label_columns:
+                    line.pop(label, None)
     return records

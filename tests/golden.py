@@ -25,6 +25,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from data.synthetic.siu import siu_stream
+from models.pyfunc import load_registered
 from models.tasks import caller_records, get_task
 from serving.app import create_app
 from tests.bodies import bodies, fhir_bundle, outcomes_of, session_body, sign_in_form
@@ -62,8 +63,9 @@ def _pyfunc(store: TrainedStore) -> dict[str, list[dict]]:
     for task_name, path in (("noshow", store.appointments), ("denial", store.claims)):
         task = get_task(task_name)
         rows = task.load(path).valid.tail(1000)
-        model = mlflow.pyfunc.load_model(f"models:/{task_name}@champion")
-        out[task_name] = json.loads(json.dumps(model.predict(rows).to_dict(orient="records"), default=str))
+        model = load_registered(f"models:/{task_name}@champion")
+        predictions = model.predict(None, rows).to_dict(orient="records")
+        out[task_name] = json.loads(json.dumps(predictions, default=str))
     return out
 
 

@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from config import Settings
 from models.evaluation import binary_metrics
+from models.pyfunc import load_registered
 from models.registry import alias_version
 from models.tasks import caller_form, get_task
 from training.fit import recent_holdout_start
@@ -53,8 +54,8 @@ def holdout_scores(
 ) -> dict[str, float]:
     """A registered version's metrics on the rows from `start` on, scored in batch mode with their history."""
     task = get_task(task_name)
-    model = mlflow.pyfunc.load_model(model_uri)
-    predictions = model.predict(caller_form(task, frame, with_labels=True))
+    model = load_registered(model_uri)
+    predictions = model.predict(None, caller_form(task, frame, with_labels=True))
     holdout = frame[task.time_column].to_numpy() >= np.datetime64(start)
     labels = frame.loc[holdout, task.label_column].to_numpy(dtype=int)
     probabilities = predictions[task.probability_field].to_numpy()[holdout]

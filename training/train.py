@@ -7,7 +7,6 @@ import logging
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import version as package_version
 from pathlib import Path
 
 import mlflow
@@ -27,9 +26,9 @@ from models.pyfunc import (
     GOLDEN_SCORES_ARTIFACT,
     GOLDEN_SET_ARTIFACT,
     MODEL_ARTIFACT,
-    MODEL_CODE,
     REFERENCE_ARTIFACT,
     input_schema,
+    model_input,
     output_schema,
 )
 from models.registry import set_alias_if_absent
@@ -38,6 +37,7 @@ from models.trained import TrainedModel
 from services.monitoring.reference import PROFILE_FILE, profile_of
 from training.distributed_fit import fit_and_evaluate_distributed
 from training.fit import FitResult, TrainingDataError, fit_and_evaluate, labels, recent_holdout_start
+from training.model_code import MODEL_CODE, importable, requirements, write_package
 from training.provenance import git_commit, library_versions
 from training.reports import dump_json, feature_importance, gain_by_decile, model_card, write_charts
 
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 INPUT_EXAMPLE_ROWS = 3
 GOLDEN_SET_ROWS = 200
-REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pydantic", "sqlalchemy")
 
 __all__ = ["TrainResult", "TrainingDataError", "train"]
 
@@ -65,8 +64,8 @@ class TrainResult:
 
 
 def input_example(task: Task, frame: pd.DataFrame) -> pd.DataFrame:
-    """A few canonical records in the form a caller sends them."""
-    return caller_form(task, frame.head(INPUT_EXAMPLE_ROWS))
+    """A few canonical records in the form the signature takes."""
+    return model_input(task, frame.head(INPUT_EXAMPLE_ROWS))
 
 
 def experiment_for(client: MlflowClient, name: str, settings: Settings) -> str:
@@ -108,21 +107,24 @@ def register_version(
     profile = profile_of(trained, recent, holdout_metrics).save(folder / PROFILE_FILE)
     code_path = folder / "careops_model.py"
     code_path.write_text(MODEL_CODE, encoding="utf-8")
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(code_path),
-        artifacts={
-            MODEL_ARTIFACT: str(model_path),
-            "model_card": str(card),
-            GOLDEN_SET_ARTIFACT: str(golden_path),
-            GOLDEN_SCORES_ARTIFACT: str(scores_path),
-            REFERENCE_ARTIFACT: str(profile),
-        },
-        signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
-        input_example=input_example(task, recent),
-        registered_model_name=task.name,
-        pip_requirements=[f"{name}=={package_version(name)}" for name in REQUIREMENTS],
-    )
+    package = write_package(folder / "code")
+    with importable(package.parent):  # MLflow runs the model code as it logs it
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(code_path),
+            code_paths=[str(package)],
+            artifacts={
+                MODEL_ARTIFACT: str(model_path),
+                "model_card": str(card),
+                GOLDEN_SET_ARTIFACT: str(golden_path),
+                GOLDEN_SCORES_ARTIFACT: str(scores_path),
+                REFERENCE_ARTIFACT: str(profile),
+            },
+            signature=ModelSignature(inputs=input_schema(task), outputs=output_schema(task)),
+            input_example=input_example(task, recent),
+            registered_model_name=task.name,
+            pip_requirements=requirements(),
+        )
     version = str(info.registered_model_version)
     registry.update_model_version(task.name, version, description=description)
     return version

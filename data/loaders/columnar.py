@@ -51,6 +51,15 @@ def _is_text(column: pd.Series) -> bool:
     return column.dtype == object or isinstance(column.dtype, pd.StringDtype)
 
 
+def _text_cells(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(plain, column): in an object column, cells that are neither text nor missing (a number, a
+    time, a list) are not plain; they are blanked here and their rows go to the model."""
+    if column.dtype != object or pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        return np.ones(len(column), dtype=bool), column
+    other = ~column.map(lambda cell: isinstance(cell, str)).to_numpy(dtype=bool) & ~_missing(column)
+    return ~other, column.where(~other, None)
+
+
 def _text(column: pd.Series, rules: Any) -> tuple[np.ndarray, pd.Series]:
     if not _is_text(column):
         return np.zeros(len(column), dtype=bool), column
@@ -103,6 +112,9 @@ def _integer(column: pd.Series, bounds: list[Any]) -> tuple[np.ndarray, pd.Serie
 def _flag(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if column.dtype == bool:
         return np.ones(len(column), dtype=bool), column.astype(object)
+    if pd.api.types.is_float_dtype(column.dtype):  # 1.0 / 0.0 / missing, as a typed signature sends it
+        values = pd.Series(np.where(column == 1, True, False), index=column.index, dtype=object)
+        return column.isin((0.0, 1.0)).to_numpy(dtype=bool), values
     if not _is_text(column):
         return np.zeros(len(column), dtype=bool), column
     # Only text cells: in an object column True or 1 would match "1" too, and goes to the model.
@@ -166,7 +178,8 @@ def judge_columns(frame: pd.DataFrame, model: type[BaseModel]) -> Judged | None:
                 return None
             values[name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
             continue
-        column = frame[name]
+        plain, column = _text_cells(frame[name])
+        accepted &= plain
         optional = _optional(field.annotation)
         if optional is not None:
             inner, metadata = optional

@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from models.artifacts import load_trained, save_trained
+from models.pyfunc import load_registered
 from models.tasks import get_task
 from services.model_set import load_version
 from tests.helpers import TrainedStore, make_settings
@@ -46,7 +47,7 @@ def test_saved_models_read_back_to_the_same_probabilities(
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
     table = task.load(path).valid.tail(2_000)
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)  # not whichever store a test used last
-    original = mlflow.pyfunc.load_model(f"models:/{task_name}@champion").unwrap_python_model().trained
+    original = load_registered(f"models:/{task_name}@champion").trained
     again = load_trained(save_trained(original, tmp_path / "model"))
     assert np.array_equal(again.predict_frame(table), original.predict_frame(table))
     if task_name == "denial":

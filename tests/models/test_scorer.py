@@ -8,6 +8,7 @@ import pytest
 
 from data.loaders.canonical import frame_records
 from models.denial_model import DenialModel
+from models.pyfunc import load_registered
 from models.service_lines import cap_by_lines
 from models.tasks import caller_form, get_task
 from tests.helpers import TrainedStore
@@ -17,8 +18,8 @@ from tests.helpers import TrainedStore
 def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore, task_name: str) -> None:
     task = get_task(task_name)
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{task_name}@champion")
-    trained = pyfunc.unwrap_python_model().trained
+    pyfunc = load_registered(f"models:/{task_name}@champion")
+    trained = pyfunc.trained
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
     table = task.load(path).valid
     prepared = trained.prepare(table)
@@ -30,7 +31,8 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
     batch = trained.features.batch(records, {c: supplied[c] for c in supplied if c not in task.input_columns})
     compiled = scorer.score_matrix(batch.matrix)
     reference = trained.pipeline.predict_proba(golden)[:, 1]
-    served = pyfunc.predict(caller_form(task, table, with_labels=True)).tail(500)[task.probability_field]
+    batch_mode = caller_form(task, table, with_labels=True)
+    served = pyfunc.predict(None, batch_mode).tail(500)[task.probability_field]
 
     assert compiled.shape == (500,)
     assert np.abs(compiled - reference).max() <= 1e-9
@@ -45,5 +47,5 @@ def test_compiled_scorer_equals_pipeline_and_pyfunc(trained_store: TrainedStore,
 
 def test_empty_input_scores_nothing(trained_store: TrainedStore) -> None:
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    trained = mlflow.pyfunc.load_model("models:/noshow@champion").unwrap_python_model().trained
+    trained = load_registered("models:/noshow@champion").trained
     assert trained.scorer(1).score(trained.features.batch([])).probability.shape == (0,)

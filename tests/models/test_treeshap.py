@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models import treeshap
+from models.pyfunc import load_registered
 from models.scorer import TABLE_SHAP_ROWS
 from models.tasks import get_task
 from models.treeshap import TreeShap
@@ -96,7 +97,7 @@ def test_served_factors_are_lightgbms(
     """A request's few rows are explained from the tables, a batch by LightGBM: the same factors."""
     task = get_task(task_name)
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    trained = mlflow.pyfunc.load_model(f"models:/{task_name}@champion").unwrap_python_model().trained
+    trained = load_registered(f"models:/{task_name}@champion").trained
     path = trained_store.appointments if task_name == "noshow" else trained_store.claims
     matrix = trained.features.transform(trained.prepare(task.load(path).valid.tail(TABLE_SHAP_ROWS + 4)))
     scorer = trained.scorer(1)

@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from data.loaders.tables import write_table
 from data.synthetic.appointments import ClinicOpens, generate_appointments
+from models.pyfunc import load_registered
 from models.tasks import caller_form, caller_records, get_task
 from serving.app import create_app
 from tests.bodies import outcomes_of
@@ -120,8 +121,8 @@ def run_drift_loop(root: Path, rows: int, shift: date, served_weeks: int, seed: 
     labels = table.loc[holdout, "no_show"].to_numpy(dtype=int)
     frame = caller_form(task, table, with_labels=True)
     for version, name in (("1", "roc_before"), (result.retrained.trained.model_version, "roc_after")):
-        model = mlflow.pyfunc.load_model(f"models:/noshow/{version}")
-        probability = model.predict(frame)[task.probability_field].to_numpy()[holdout]
+        model = load_registered(f"models:/noshow/{version}")
+        probability = model.predict(None, frame)[task.probability_field].to_numpy()[holdout]
         setattr(result, name, float(roc_auc_score(labels, probability)))
     result.roc_oracle = float(roc_auc_score(labels, table.loc[holdout, "true_no_show_probability"]))
     result.holdout_rows = int(holdout.sum())

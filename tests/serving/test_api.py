@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
+from models.pyfunc import load_registered
 from models.tasks import caller_form, get_task
 from serving.app import create_app
 from tests.bodies import bodies
@@ -57,8 +58,8 @@ def test_api_probabilities_equal_pyfunc_predict(
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
     # Offline, in batch mode, history comes from the whole table; online it comes from the store.
     expected = (
-        mlflow.pyfunc.load_model(f"models:/{task_name}@champion")
-        .predict(caller_form(task, table, with_labels=True))
+        load_registered(f"models:/{task_name}@champion")
+        .predict(None, caller_form(task, table, with_labels=True))
         .tail(200)
     )
     served = payload["predictions"]

@@ -12,6 +12,7 @@ from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
+from models.pyfunc import load_registered
 from models.tasks import caller_form, get_task
 from serving.app import create_app
 from tests.bodies import bodies
@@ -37,8 +38,8 @@ def test_score_and_outcomes_on_each_backend(tmp_path_factory: pytest.TempPathFac
             )
             assert response.status_code == 200
             mlflow.set_tracking_uri(settings.tracking_uri)
-            model = mlflow.pyfunc.load_model(f"models:/{task_name}@champion")
-            expected = model.predict(caller_form(task, table, with_labels=True)).tail(30)
+            model = load_registered(f"models:/{task_name}@champion")
+            expected = model.predict(None, caller_form(task, table, with_labels=True)).tail(30)
             for mine, theirs in zip(
                 response.json()["predictions"], expected[task.probability_field], strict=True
             ):

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from data.x12.carc import CARC_CATEGORY
 from features.claim_history import add_claim_history
+from models.pyfunc import load_registered
 from models.tasks import get_task
 from tests.bodies import CLAIM, bodies
 from tests.helpers import BILLER, SCHEDULER, TrainedStore
@@ -111,7 +112,7 @@ def test_line_probabilities_equal_the_offline_line_model(
 ) -> None:
     task = get_task("denial")
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
+    trained = load_registered("models:/denial@champion").trained
     # Offline, payer history comes from the whole table; online, from the store training seeded.
     table = add_claim_history(task.load(trained_store.claims).valid, trained.claim_history)
     offline, lines = trained.predict_lines(table.tail(40))

@@ -18,6 +18,7 @@ from data.stores.audit import AuditStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from features.history import lead_band_counts
+from models.pyfunc import load_registered
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.pseudonyms import pseudonym
 from tests.helpers import PSEUDONYM_KEY, TrainedStore
@@ -32,7 +33,7 @@ def cluster():
 
 def champion(store: TrainedStore, task: str):
     mlflow.set_tracking_uri(store.settings.tracking_uri)
-    return mlflow.pyfunc.load_model(f"models:/{task}@champion").unwrap_python_model().trained
+    return load_registered(f"models:/{task}@champion").trained
 
 
 def test_100k_appointments_equal_in_process_scoring(

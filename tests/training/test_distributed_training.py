@@ -15,6 +15,7 @@ from data.loaders.canonical import claims_for_file, load_appointments, load_clai
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
+from models.pyfunc import load_registered
 from models.tasks import caller_records, get_task
 from serving.app import create_app
 from tests.helpers import ADMIN, make_settings
@@ -46,8 +47,8 @@ def test_train_on_a_local_cluster(tmp_path: Path, tracking: str) -> None:
     assert metrics["holdout_ece"] < 0.05
 
     mlflow.set_tracking_uri(tracking)
-    model = mlflow.pyfunc.load_model("models:/noshow@champion")
-    probabilities = model.unwrap_python_model().trained.predict_frame(load_appointments(data).valid)
+    model = load_registered("models:/noshow@champion")
+    probabilities = model.trained.predict_frame(load_appointments(data).valid)
     assert len(probabilities) == 8_000 and ((probabilities > 0) & (probabilities < 1)).all()
 
 
@@ -77,7 +78,7 @@ def test_train_denials_on_a_local_cluster(tmp_path: Path, tracking: str) -> None
         == "True"
     )
     mlflow.set_tracking_uri(tracking)
-    trained = mlflow.pyfunc.load_model("models:/denial@champion").unwrap_python_model().trained
+    trained = load_registered("models:/denial@champion").trained
     assert trained.claim_history is not None and trained.claim_history.prior_denial_rate > 0
     assert trained.reasons is not None and trained.lines is not None
 

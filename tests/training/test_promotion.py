@@ -13,6 +13,7 @@ from config import Settings
 from data.loaders.canonical import load_appointments
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
+from models.pyfunc import load_registered
 from models.registry import alias_version
 from tests.helpers import backend_settings, make_settings
 from training.promotion import PromotionError, promote, rollback
@@ -109,8 +110,8 @@ def test_training_twice_gives_bit_identical_predictions(lifecycle, tmp_path: Pat
     predictions = []
     for store, result in ((tmp_path / "a", first), (tmp_path / "b", second)):
         mlflow.set_tracking_uri(make_settings(store).tracking_uri)
-        model = mlflow.pyfunc.load_model(f"models:/noshow/{result.model_version}")
-        predictions.append(model.unwrap_python_model().trained.predict_frame(frame))
+        model = load_registered(f"models:/noshow/{result.model_version}")
+        predictions.append(model.trained.predict_frame(frame))
     assert np.array_equal(predictions[0], predictions[1])
     tags = (
         MlflowClient(tracking_uri=make_settings(tmp_path / "a").tracking_uri).get_run(first.run_id).data.tags

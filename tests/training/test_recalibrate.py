@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from models.calibration import Calibrator, intercept_offset, shifted
+from models.pyfunc import load_registered
 from models.registry import alias_version
 from models.tasks import caller_form, get_task
 from tests.helpers import make_settings
@@ -70,8 +71,8 @@ def test_recalibrate_registers_a_challenger_that_fits_the_recent_rate(tmp_path: 
     assert alias_version(client, "noshow", "champion") == "1"  # a challenger until the gate says so
     mlflow.set_tracking_uri(settings.tracking_uri)
     rows = caller_form(get_task("noshow"), recent.tail(50))
-    base = mlflow.pyfunc.load_model("models:/noshow/1").predict(rows)["no_show_probability"].to_numpy()
-    moved = mlflow.pyfunc.load_model("models:/noshow/2").predict(rows)["no_show_probability"].to_numpy()
+    base = load_registered("models:/noshow/1").predict(None, rows)["no_show_probability"].to_numpy()
+    moved = load_registered("models:/noshow/2").predict(None, rows)["no_show_probability"].to_numpy()
     np.testing.assert_allclose(moved, shifted(base, result.offset), rtol=0, atol=1e-9)
     model_dir = Path(mlflow.artifacts.download_artifacts("models:/noshow/2", dst_path=str(tmp_path / "v2")))
     card = json.loads((model_dir / "artifacts" / "model_card.json").read_text())

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from data.loaders.tables import file_sha256, write_table
 from data.synthetic.appointments import generate_appointments
+from models.pyfunc import load_registered
 from models.registry import alias_version
 from models.tasks import get_task
 from models.trained import TrainedModel
@@ -60,8 +61,8 @@ def _card_and_model(trained_store: TrainedStore, task_name: str, tmp_path: Path)
         Path(client.download_artifacts(result.run_id, "model_card.json", str(tmp_path))).read_text()
     )
     mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{task_name}/{result.model_version}")
-    return card, model.unwrap_python_model().trained
+    model = load_registered(f"models:/{task_name}/{result.model_version}")
+    return card, model.trained
 
 
 @pytest.mark.parametrize("task_name", ["noshow", "denial"])
