@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     day_page_visits: int = Field(
         default=400, ge=10, description="Most bookings the day page shows and plans at once (paged beyond)."
     )
+    call_cooldown_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="Days a called patient stays off the day page's call list (0: never left out).",
+    )
     clinic_day_capacity: int = Field(
         default=500,
         ge=1,

@@ -12,6 +12,7 @@ from config import Settings, api_key_roles, audit_key, audit_url
 from data.stores.appointments import AppointmentStore
 from data.stores.audit import AuditStore
 from data.stores.booking_queue import BookingQueue
+from data.stores.calls import CallStore
 from data.stores.claims import ClaimStore
 from data.stores.engine import store_engine
 from data.stores.identity import IdentityStore
@@ -21,6 +22,7 @@ from services.access.accounts import Accounts
 from services.access.audit import AuditTrail
 from services.access.authentication import Authenticator
 from services.access.single_sign_on import SingleSignOn
+from services.calls import Calls
 from services.denial import DenialService
 from services.model_set import ModelSet
 from services.monitoring.recorder import PredictionRecorder
@@ -47,6 +49,7 @@ class Services:
     worklist: WorklistService
     numbers: PracticeNumbersService
     scheduling: Scheduling
+    calls: Calls
     accounts: Accounts
     authenticator: Authenticator
     bookings: BookingQueue | None = None
@@ -86,6 +89,7 @@ class Services:
         denial = DenialService(models, claims, score_log, audit, settings.expected_payment_ratio)
         authenticator = Authenticator(identity, audit, settings, api_key_roles(settings))
         sign_on = SingleSignOn(settings, identity, authenticator, audit) if settings.oidc_issuer else None
+        noshow = NoShowService(models, appointments, score_log, audit, bookings)
         return cls(
             settings=settings,
             engine=engine,
@@ -94,11 +98,12 @@ class Services:
             claims=claims,
             score_log=score_log,
             audit=audit,
-            noshow=NoShowService(models, appointments, score_log, audit, bookings),
+            noshow=noshow,
             denial=denial,
             worklist=WorklistService(WorklistStore(engine), claims, denial, audit),
             numbers=PracticeNumbersService(engine, recorder),
             scheduling=Scheduling(appointments, OverbookStore(engine), audit),
+            calls=Calls(noshow, CallStore(engine), audit, settings.call_cooldown_days),
             accounts=Accounts(identity, audit),
             authenticator=authenticator,
             bookings=bookings,

@@ -3,7 +3,8 @@
 A session is one provider's morning (before 13:00) or afternoon. Its slots are the distinct start
 times of its visits; the overbooking plan is the recommender's (models/decisions/overbooking.py)
 on the show probabilities. The call list ranks visits still to come by P(no-show) x the value of
-the slot (the visit value the plan uses), so that the first calls are where a reminder saves most.
+the slot (the visit value the plan uses), so that the first calls are where a reminder saves most;
+patients called within the cooldown are left out of it, and counted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from models.decisions.overbooking import Costs, Recommendation, recommend
 from models.decisions.risk_bands import RiskBands
 from models.scorer import ScoreFactor
 from services.access.principal import Principal
+from services.calls import Calls
 from services.model_set import LoadedModel
 from services.noshow import Booking, NoShowService, missing_inputs
 
@@ -61,6 +63,7 @@ class DaySchedule:
     call_list: list[ScoredVisit]
     total: int = 0  # visits the day holds; more than `visits` when the day is shown a page at a time
     first: int = 0  # the page's first visit, counted from 0 in booking id order
+    called_lately: int = 0  # visits left out of the call list: their patient was called lately
 
 
 def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
@@ -81,6 +84,7 @@ def day_schedule(
     model: LoadedModel | None = None,
     page_size: int | None = None,
     first: int = 0,
+    calls: Calls | None = None,
 ) -> DaySchedule:
     """Score every visit the store holds for the clinic that day and plan each session; a day of
     more than `page_size` visits is scored and planned a page at a time, from visit `first` on, so
@@ -125,5 +129,8 @@ def day_schedule(
         session.plan = recommend(slots_in, minutes, costs, overbook_show_probability=p_new)
         sessions.append(session)
     to_come = [v for v in visits if v.outcome is None]
-    call_list = sorted(to_come, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]
-    return DaySchedule(clinic_id, day, visits, sessions, call_list, total, first)
+    called = calls.recently_called(v.appointment.patient_id for v in to_come) if calls else set()
+    callable_ = [v for v in to_come if v.appointment.patient_id not in called]
+    call_list = sorted(callable_, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]
+    left_out = len(to_come) - len(callable_)
+    return DaySchedule(clinic_id, day, visits, sessions, call_list, total, first, left_out)

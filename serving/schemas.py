@@ -92,6 +92,29 @@ class OutcomesResponse(BaseModel):
     unchanged: int
 
 
+CallOutcome = Literal["confirmed", "cancelled", "rescheduled", "voicemail", "no_answer", "wrong_number"]
+
+
+class CallRequest(BaseModel):
+    """How a reminder call about a booked visit went."""
+
+    appointment_id: str = Field(min_length=1, max_length=64)
+    outcome: CallOutcome = Field(
+        description="confirmed or cancelled: the patient was reached; cancelled also records the visit "
+        "as cancelled"
+    )
+
+
+class CallResponse(BaseModel):
+    """The call as kept: its id, when, and the visit's no-show probability when it was made."""
+
+    call_id: int
+    appointment_id: str
+    outcome: str
+    called_at: datetime
+    no_show_probability: float
+
+
 class DenialScoreRequest(BaseModel):
     """Claims to score before submission."""
 

@@ -120,6 +120,21 @@ def test_models_and_features_do_no_io() -> None:
     assert _importers(("services",), ("data.stores",))  # the check reads imports: the services' are seen
 
 
+def test_calls_are_not_a_model_input() -> None:
+    """Training, features and models never read the reminder calls, so a model trained after a
+    call campaign is not fitted on it."""
+    readers = [
+        f"{module} imports {name}"
+        for module, path in source_files().items()
+        if module.startswith(("training", "features", "models"))
+        for name in imported_names(path)
+        if name.startswith(("data.stores.calls", "services.calls"))
+    ]
+    assert readers == []
+    calls_service = imported_names(source_files()["services.calls"])
+    assert any(name.startswith("data.stores.calls") for name in calls_service)  # the check sees them
+
+
 def test_no_route_or_page_imports_a_store() -> None:
     assert _importers(("serving.routes", "serving.pages"), ("data.stores", "sqlalchemy.")) == []
 

@@ -1,6 +1,6 @@
-"""The scheduler's day: every visit of a clinic's day scored, a plan per session, the call list, and
-marking what happened to each visit. Outcomes are written through the same service as the API's, so
-tomorrow's scores learn from what the scheduler marks today."""
+"""The scheduler's day: every visit of a clinic's day scored, a plan per session, the call list with
+how each call went, and marking what happened to each visit. Outcomes are written through the same
+service as the API's, so tomorrow's scores learn from what the scheduler marks today."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from data.epoch import epoch_day
 from data.loaders.uploads import UploadError
+from services.calls import CALL_OUTCOMES, UnknownAppointmentError
 from services.model_set import ModelUnavailableError
 from services.noshow import CapacityError
 from services.schedule_day import day_schedule
@@ -114,6 +115,8 @@ async def _day(
         "schedule": None,
         "error": None,
         "outcomes": OUTCOMES,
+        "call_outcomes": CALL_OUTCOMES,
+        "cooldown_days": app_state(request).settings.call_cooldown_days,
         "handle": handles(request).dumps,
         "notice": notice,
         "bad_rows": bad_rows,
@@ -140,6 +143,7 @@ async def _day(
                 model=model,
                 page_size=page_size,
                 first=start,
+                calls=app_state(request).services.calls,
             )
     return await run_in_threadpool(page, request, "day.html", context, session)
 
@@ -185,6 +189,35 @@ async def mark_outcome(
     await run_in_threadpool(
         app_state(request).services.noshow.record_outcomes, session.who, {appointment_id: outcome}, "pages"
     )
+    return RedirectResponse(
+        f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.post("/day/call")
+async def record_call(
+    request: Request,
+    session: SchedulerForm,
+    record: Annotated[str, Form(max_length=512)] = "",
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    clinic: Annotated[str, Form(max_length=64)] = "",
+    on: Annotated[str, Form(alias="date", max_length=10)] = "",
+) -> Response:
+    """Record how a reminder call went, then show the day again (the patient leaves the call list)."""
+    try:
+        appointment_id = handles(request).loads(record)
+    except BadSignature:
+        return forbidden(request, session)
+    if outcome not in CALL_OUTCOMES:
+        return page(
+            request, "forbidden.html", {"title": "Unknown call outcome"}, session, status.HTTP_400_BAD_REQUEST
+        )
+    try:
+        await run_in_threadpool(
+            app_state(request).services.calls.record, session.who, appointment_id, outcome, "pages"
+        )
+    except UnknownAppointmentError:
+        return page(request, "forbidden.html", {"title": "No such visit"}, session, status.HTTP_404_NOT_FOUND)
     return RedirectResponse(
         f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
     )

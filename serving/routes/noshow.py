@@ -1,15 +1,18 @@
-"""No-show routes for schedulers: score appointments, record what happened."""
+"""No-show routes for schedulers: score appointments, record what happened and how calls went."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
+from services.calls import UnknownAppointmentError
 from services.noshow import missing_inputs
 from serving.auth import SchedulerRole
 from serving.dependencies import NoShowScoringDep, ServicesDep, SettingsDep
 from serving.errors import error_responses
 from serving.limits import check_batch_size, check_unique, ids_of
 from serving.schemas import (
+    CallRequest,
+    CallResponse,
     Factor,
     ModelRef,
     NoShowScore,
@@ -80,3 +83,25 @@ def record_outcomes(
             f"unknown appointment_id(s), never booked or scored here: {shown}; nothing was recorded",
         )
     return OutcomesResponse(recorded=len(result.changed), unchanged=len(result.unchanged))
+
+
+@router.post(
+    "/calls",
+    response_model=CallResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+def record_call(body: CallRequest, services: ServicesDep, who: SchedulerRole) -> CallResponse:
+    """Record how a reminder call about a booked visit went; the patient leaves the day page's call
+    list for `CAREOPS_CALL_COOLDOWN_DAYS`. Kept with the visit's risk at the time of the call."""
+    try:
+        call = services.calls.record(who, body.appointment_id, body.outcome, "api")
+    except UnknownAppointmentError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    return CallResponse(
+        call_id=call.call_id or 0,
+        appointment_id=call.appointment_id,
+        outcome=call.outcome,
+        called_at=call.called_at,
+        no_show_probability=call.risk,
+    )

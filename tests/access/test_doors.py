@@ -75,6 +75,8 @@ def test_a_day_through_every_door_is_in_the_trail_as_it_was_done(day, trained_st
     session = session_body(40, prefix="DOOR", day="2026-09-14")
     assert client.post("/v1/noshow/overbook", json=session, headers=emr).status_code == 200
     booked = tuple(a["appointment_id"] for s in session["slots"] for a in s["appointments"])
+    call = {"appointment_id": ids[1], "outcome": "voicemail"}
+    assert client.post("/v1/noshow/calls", json=call, headers=emr).status_code == 201
     _flush(client)
     api = [
         (e.action, e.resource, e.record_ids, e.count, e.detail.get("door"))
@@ -86,6 +88,8 @@ def test_a_day_through_every_door_is_in_the_trail_as_it_was_done(day, trained_st
         ("score", "claim", tuple(claim_ids), 5, "api"),
         ("score", "appointment", ("FA1",), 1, "fhir"),
         ("score", "appointment", booked, 40, "overbook"),
+        ("read", "appointment", (ids[1],), 1, None),  # the visit's risk, kept with the call
+        ("change", "call", (ids[1],), 1, "api"),
     ]
     assert all(e.request_id and e.source == "testclient" for e in _entries(settings, "client:emr"))
 
