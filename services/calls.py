@@ -7,7 +7,7 @@ Calls are not a model input: no feature reads this store.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from data.schemas import Appointment
 from data.stores.calls import Call, CallStore
@@ -49,17 +49,32 @@ class Calls:
         appointment = Appointment.model_validate(booking.record)
         who.check_clinics([appointment.clinic_id])
         risk = float(self.noshow.score(who, [appointment], None, Booking.STORED).probability[0])
-        call = self.store.add(
-            Call(appointment_id, appointment.patient_id, appointment.clinic_id, datetime.now(), outcome, risk)
-        )
+        where = (appointment.patient_id, appointment.clinic_id)
+        call = self.store.add(Call(appointment_id, *where, datetime.now(UTC), outcome, risk))
         self.audit.record(who, "change", "call", [appointment_id], door=door, change=outcome)
         if outcome == "cancelled":
             self.noshow.record_outcomes(who, {appointment_id: "cancelled"}, door)
         return call
+
+    def about(self, who: Principal, appointment_ids: Iterable[str]) -> list[tuple[Call, str | None]]:
+        """The calls about these visits, oldest first, each with the visit's outcome as it stands;
+        visits outside `who`'s clinics are refused whole, unknown ones have no calls."""
+        ids = list(dict.fromkeys(appointment_ids))
+        stored = self.noshow.store.bookings_of(ids)
+        who.check_clinics(str(b.record.get("clinic_id", "")) for b in stored.values())
+        found = self.store.of_appointments(stored)
+        if found:
+            self.audit.record(who, "read", "call", list(dict.fromkeys(c.appointment_id for c in found)))
+        return [(call, stored[call.appointment_id].outcome) for call in found]
+
+    def latest(self, appointment_ids: Iterable[str]) -> dict[str, Call]:
+        """The latest call about each of these visits that had one; for a view (the day page) whose
+        visits were checked and recorded in the trail as it read them."""
+        return {call.appointment_id: call for call in self.store.of_appointments(appointment_ids)}
 
     def recently_called(self, patient_ids: Iterable[str]) -> set[str]:
         """Of these patients, those called within the cooldown (at any clinic: a patient is called
         by the practice, not by a clinic)."""
         if self.cooldown_days == 0:
             return set()
-        return self.store.called_since(patient_ids, datetime.now() - timedelta(days=self.cooldown_days))
+        return self.store.called_since(patient_ids, datetime.now(UTC) - timedelta(days=self.cooldown_days))

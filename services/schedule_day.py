@@ -16,6 +16,7 @@ from datetime import datetime
 
 from data.epoch import epoch_day
 from data.schemas import Appointment
+from data.stores.calls import Call
 from models.decisions.overbooking import Costs, Recommendation, recommend
 from models.decisions.risk_bands import RiskBands
 from models.scorer import ScoreFactor
@@ -64,6 +65,7 @@ class DaySchedule:
     total: int = 0  # visits the day holds; more than `visits` when the day is shown a page at a time
     first: int = 0  # the page's first visit, counted from 0 in booking id order
     called_lately: int = 0  # visits left out of the call list: their patient was called lately
+    last_call: dict[str, Call] = field(default_factory=dict)  # by appointment id, the day's visits
 
 
 def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
@@ -133,4 +135,5 @@ def day_schedule(
     callable_ = [v for v in to_come if v.appointment.patient_id not in called]
     call_list = sorted(callable_, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]
     left_out = len(to_come) - len(callable_)
-    return DaySchedule(clinic_id, day, visits, sessions, call_list, total, first, left_out)
+    last_call = calls.latest(stored) if calls else {}
+    return DaySchedule(clinic_id, day, visits, sessions, call_list, total, first, left_out, last_call)

@@ -115,6 +115,18 @@ class CallResponse(BaseModel):
     no_show_probability: float
 
 
+class KeptCall(CallResponse):
+    """A call as kept, with what became of the visit since (None: not known yet)."""
+
+    visit_outcome: Literal["attended", "no_show", "cancelled"] | None
+
+
+class CallsResponse(BaseModel):
+    """The calls about the visits asked for, oldest first."""
+
+    calls: list[KeptCall]
+
+
 class DenialScoreRequest(BaseModel):
     """Claims to score before submission."""
 

@@ -1,10 +1,13 @@
-"""Reminder calls a scheduler made: when, about which visit, the visit's risk then, and what came of it."""
+"""Reminder calls a scheduler made: when, about which visit, the visit's risk then, and what came of it.
+
+Times are aware datetimes in and out, kept in UTC.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.engine import Engine
@@ -51,12 +54,13 @@ class CallStore:
     def add(self, call: Call) -> Call:
         """Keep a call; returns it with its id."""
         row = {k: v for k, v in vars(call).items() if k != "call_id"}
+        row["called_at"] = _utc(call.called_at)
 
         def write() -> int:
             with write_transaction(self.engine) as connection:
                 return int(connection.execute(insert(calls).values(row)).inserted_primary_key[0])
 
-        return Call(**row, call_id=with_retries(write))
+        return Call(**(row | {"called_at": call.called_at.astimezone(UTC)}), call_id=with_retries(write))
 
     def called_since(self, patient_ids: Iterable[str], since: datetime) -> set[str]:
         """Of these patients, those with a call made at `since` or later."""
@@ -64,7 +68,7 @@ class CallStore:
         with self.engine.connect() as connection:
             for start in range(0, len(ids), QUERY_CHUNK):
                 query = select(calls.c.patient_id).where(
-                    calls.c.patient_id.in_(ids[start : start + QUERY_CHUNK]), calls.c.called_at >= since
+                    calls.c.patient_id.in_(ids[start : start + QUERY_CHUNK]), calls.c.called_at >= _utc(since)
                 )
                 found.update(connection.execute(query).scalars())
         return found
@@ -75,5 +79,14 @@ class CallStore:
         with self.engine.connect() as connection:
             for start in range(0, len(ids), QUERY_CHUNK):
                 query = select(calls).where(calls.c.appointment_id.in_(ids[start : start + QUERY_CHUNK]))
-                found.extend(Call(**row._mapping) for row in connection.execute(query))
+                for row in connection.execute(query):
+                    kept = dict(row._mapping)
+                    found.append(Call(**(kept | {"called_at": kept["called_at"].replace(tzinfo=UTC)})))
         return sorted(found, key=lambda c: (c.called_at, c.call_id or 0))
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware time as the naive UTC time the column holds."""
+    if moment.tzinfo is None:
+        raise ValueError("call times must be aware")
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from services.calls import UnknownAppointmentError
 from services.noshow import missing_inputs
@@ -13,7 +15,9 @@ from serving.limits import check_batch_size, check_unique, ids_of
 from serving.schemas import (
     CallRequest,
     CallResponse,
+    CallsResponse,
     Factor,
+    KeptCall,
     ModelRef,
     NoShowScore,
     NoShowScoreRequest,
@@ -104,4 +108,30 @@ def record_call(body: CallRequest, services: ServicesDep, who: SchedulerRole) ->
         outcome=call.outcome,
         called_at=call.called_at,
         no_show_probability=call.risk,
+    )
+
+
+@router.get("/calls", response_model=CallsResponse, responses=error_responses(401, 403, 413, 422))
+def list_calls(
+    request: Request,
+    services: ServicesDep,
+    settings: SettingsDep,
+    who: SchedulerRole,
+    appointment_id: Annotated[list[str], Query(min_length=1, description="One or more visits.")],
+) -> CallsResponse:
+    """The calls about these visits, oldest first: when, how each went, the visit's risk then, and
+    the visit's outcome as it stands."""
+    check_batch_size(request, len(appointment_id), settings.max_batch)
+    return CallsResponse(
+        calls=[
+            KeptCall(
+                call_id=call.call_id or 0,
+                appointment_id=call.appointment_id,
+                outcome=call.outcome,
+                called_at=call.called_at,
+                no_show_probability=call.risk,
+                visit_outcome=outcome,
+            )
+            for call, outcome in services.calls.about(who, appointment_id)
+        ]
     )

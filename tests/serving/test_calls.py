@@ -128,8 +128,10 @@ def test_bad_calls_get_a_4xx_that_names_the_field_and_never_echoes_the_value(app
 
 
 def test_the_cooldown_is_the_practices_setting_and_zero_leaves_no_one_out(app) -> None:
-    _, settings, booked, _, _ = app
-    called = {a["patient_id"] for a in booked}
+    client, settings, booked, _, _ = app
+    body = {"appointment_id": booked[7]["appointment_id"], "outcome": "wrong_number"}
+    assert client.post("/v1/noshow/calls", json=body, headers=SCHEDULER).status_code == 201
+    called = {booked[7]["patient_id"]}
     for days, expected in ((7, True), (0, False)):
         services = Services.open(settings.model_copy(update={"call_cooldown_days": days}), log_scores=False)
         try:
@@ -137,3 +139,29 @@ def test_the_cooldown_is_the_practices_setting_and_zero_leaves_no_one_out(app) -
         finally:
             services.close()
         assert bool(lately) is expected, days
+
+
+def test_calls_are_listed_with_the_visits_outcome_and_shown_beside_the_visit(app) -> None:
+    client, _, booked, risk, c02 = app
+    visit = booked[5]
+    body = {"appointment_id": visit["appointment_id"], "outcome": "no_answer"}
+    assert client.post("/v1/noshow/calls", json=body, headers=SCHEDULER).status_code == 201
+    outcome = {"outcomes": [{"appointment_id": visit["appointment_id"], "outcome": "no_show"}]}
+    assert client.post("/v1/noshow/outcomes", json=outcome, headers=SCHEDULER).status_code == 200
+
+    listed = client.get(
+        "/v1/noshow/calls", params={"appointment_id": visit["appointment_id"]}, headers=SCHEDULER
+    )
+    assert listed.status_code == 200
+    assert [(c["outcome"], c["visit_outcome"]) for c in listed.json()["calls"]] == [("no_answer", "no_show")]
+    assert abs(listed.json()["calls"][0]["no_show_probability"] - risk[visit["appointment_id"]]) <= 1e-9
+    never = client.get("/v1/noshow/calls", params={"appointment_id": "NEVER-BOOKED"}, headers=SCHEDULER)
+    assert never.status_code == 200 and never.json() == {"calls": []}
+    assert client.get("/v1/noshow/calls", headers=SCHEDULER).status_code == 422
+    scoped = client.get("/v1/noshow/calls", params={"appointment_id": visit["appointment_id"]}, headers=c02)
+    assert scoped.status_code == 403
+
+    assert sign_in_form(client, "scheduler").status_code == 303
+    html = client.get("/app/day", params={"clinic": "C01", "date": DAY}).text
+    row = html.split(f"<td>{visit['patient_id']}</td>")[-1].split("</tr>")[0]
+    assert re.search(r"Called \d\d \w{3} \d\d:\d\d: no answer", row)
