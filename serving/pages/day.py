@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature
 from starlette.concurrency import run_in_threadpool
@@ -168,59 +168,66 @@ async def accept_overbook(
     return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
 
+class VisitForm:
+    """A form about one visit of the day: its signed handle, the choice made, and the day to show
+    again."""
+
+    def __init__(
+        self,
+        record: Annotated[str, Form(max_length=512)] = "",
+        outcome: Annotated[str, Form(max_length=16)] = "",
+        clinic: Annotated[str, Form(max_length=64)] = "",
+        on: Annotated[str, Form(alias="date", max_length=10)] = "",
+    ) -> None:
+        self.record, self.outcome, self.clinic, self.on = record, outcome, clinic, on
+
+    def appointment_id(self, request: Request) -> str | None:
+        """The visit the handle names; None for a handle this server did not sign."""
+        try:
+            return handles(request).loads(self.record)
+        except BadSignature:
+            return None
+
+    def back(self) -> RedirectResponse:
+        """To the day the form was on."""
+        query = urlencode({"clinic": self.clinic, "date": self.on})
+        return RedirectResponse(f"/app/day?{query}", status.HTTP_303_SEE_OTHER)
+
+
+VisitFormDep = Annotated[VisitForm, Depends()]
+
+
+def _refused(request: Request, session: PageSession, title: str, code: int) -> HTMLResponse:
+    return page(request, "forbidden.html", {"title": title}, session, code)
+
+
 @router.post("/day/outcome")
-async def mark_outcome(
-    request: Request,
-    session: SchedulerForm,
-    record: Annotated[str, Form(max_length=512)] = "",
-    outcome: Annotated[str, Form(max_length=16)] = "",
-    clinic: Annotated[str, Form(max_length=64)] = "",
-    on: Annotated[str, Form(alias="date", max_length=10)] = "",
-) -> Response:
+async def mark_outcome(request: Request, session: SchedulerForm, form: VisitFormDep) -> Response:
     """Record attended, no-show or cancelled for one visit of the day, then show the day again."""
-    try:
-        appointment_id = handles(request).loads(record)
-    except BadSignature:
+    appointment_id = form.appointment_id(request)
+    if appointment_id is None:
         return forbidden(request, session)
-    if outcome not in OUTCOMES:
-        return page(
-            request, "forbidden.html", {"title": "Unknown outcome"}, session, status.HTTP_400_BAD_REQUEST
-        )
-    await run_in_threadpool(
-        app_state(request).services.noshow.record_outcomes, session.who, {appointment_id: outcome}, "pages"
-    )
-    return RedirectResponse(
-        f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
-    )
+    if form.outcome not in OUTCOMES:
+        return _refused(request, session, "Unknown outcome", status.HTTP_400_BAD_REQUEST)
+    noshow = app_state(request).services.noshow
+    await run_in_threadpool(noshow.record_outcomes, session.who, {appointment_id: form.outcome}, "pages")
+    return form.back()
 
 
 @router.post("/day/call")
-async def record_call(
-    request: Request,
-    session: SchedulerForm,
-    record: Annotated[str, Form(max_length=512)] = "",
-    outcome: Annotated[str, Form(max_length=16)] = "",
-    clinic: Annotated[str, Form(max_length=64)] = "",
-    on: Annotated[str, Form(alias="date", max_length=10)] = "",
-) -> Response:
+async def record_call(request: Request, session: SchedulerForm, form: VisitFormDep) -> Response:
     """Record how a reminder call went, then show the day again (the patient leaves the call list)."""
-    try:
-        appointment_id = handles(request).loads(record)
-    except BadSignature:
+    appointment_id = form.appointment_id(request)
+    if appointment_id is None:
         return forbidden(request, session)
-    if outcome not in CALL_OUTCOMES:
-        return page(
-            request, "forbidden.html", {"title": "Unknown call outcome"}, session, status.HTTP_400_BAD_REQUEST
-        )
+    if form.outcome not in CALL_OUTCOMES:
+        return _refused(request, session, "Unknown call outcome", status.HTTP_400_BAD_REQUEST)
+    calls = app_state(request).services.calls
     try:
-        await run_in_threadpool(
-            app_state(request).services.calls.record, session.who, appointment_id, outcome, "pages"
-        )
+        await run_in_threadpool(calls.record, session.who, appointment_id, form.outcome, "pages")
     except UnknownAppointmentError:
-        return page(request, "forbidden.html", {"title": "No such visit"}, session, status.HTTP_404_NOT_FOUND)
-    return RedirectResponse(
-        f"/app/day?{urlencode({'clinic': clinic, 'date': on})}", status.HTTP_303_SEE_OTHER
-    )
+        return _refused(request, session, "No such visit", status.HTTP_404_NOT_FOUND)
+    return form.back()
 
 
 def _landing(request: Request, session: PageSession, clinics: list[str]) -> str | None:
