@@ -138,6 +138,14 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     expect(row.first.locator(".done")).to_have_text("No-show")
     expect(page).to_have_url(re.compile(f"/app/day\\?clinic=C01&date={DAY}$"))
 
+    # A reminder call, recorded in one click: the patient leaves the call list, the visit shows it.
+    calls = page.locator("section[aria-labelledby=calls]")
+    called = calls.get_by_role("row").nth(1).get_by_role("cell").nth(1).inner_text()
+    calls.get_by_role("button", name=re.compile(f"^Call voicemail: .* {called}$")).click()
+    expect(page.get_by_text(re.compile(r"1 visit left out: the patient was called"))).to_be_visible()
+    expect(calls.get_by_role("cell", name=called, exact=True)).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"Called .*: voicemail")).first).to_be_visible()
+
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["careops_session"]
     assert session["httpOnly"] and session["sameSite"] == "Strict"
