@@ -56,7 +56,9 @@ class Calls:
             self.noshow.record_outcomes(who, {appointment_id: "cancelled"}, door)
         return call
 
-    def about(self, who: Principal, appointment_ids: Iterable[str]) -> list[tuple[Call, str | None]]:
+    def about(
+        self, who: Principal, appointment_ids: Iterable[str], door: str
+    ) -> list[tuple[Call, str | None]]:
         """The calls about these visits, oldest first, each with the visit's outcome as it stands;
         visits outside `who`'s clinics are refused whole, unknown ones have no calls."""
         ids = list(dict.fromkeys(appointment_ids))
@@ -64,7 +66,8 @@ class Calls:
         who.check_clinics(str(b.record.get("clinic_id", "")) for b in stored.values())
         found = self.store.of_appointments(stored)
         if found:
-            self.audit.record(who, "read", "call", list(dict.fromkeys(c.appointment_id for c in found)))
+            read = list(dict.fromkeys(c.appointment_id for c in found))
+            self.audit.record(who, "read", "call", read, door=door)
         return [(call, stored[call.appointment_id].outcome) for call in found]
 
     def latest(self, appointment_ids: Iterable[str]) -> dict[str, Call]:

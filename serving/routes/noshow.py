@@ -132,6 +132,6 @@ def list_calls(
                 no_show_probability=call.risk,
                 visit_outcome=outcome,
             )
-            for call, outcome in services.calls.about(who, appointment_id)
+            for call, outcome in services.calls.about(who, appointment_id, "api")
         ]
     )

@@ -142,7 +142,7 @@ def test_the_cooldown_is_the_practices_setting_and_zero_leaves_no_one_out(app) -
 
 
 def test_calls_are_listed_with_the_visits_outcome_and_shown_beside_the_visit(app) -> None:
-    client, _, booked, risk, c02 = app
+    client, settings, booked, risk, c02 = app
     visit = booked[5]
     body = {"appointment_id": visit["appointment_id"], "outcome": "no_answer"}
     assert client.post("/v1/noshow/calls", json=body, headers=SCHEDULER).status_code == 201
@@ -155,6 +155,10 @@ def test_calls_are_listed_with_the_visits_outcome_and_shown_beside_the_visit(app
     assert listed.status_code == 200
     assert [(c["outcome"], c["visit_outcome"]) for c in listed.json()["calls"]] == [("no_answer", "no_show")]
     assert abs(listed.json()["calls"][0]["no_show_probability"] - risk[visit["appointment_id"]]) <= 1e-9
+    client.app.state.careops.services.audit.flush()
+    trail = [s.entry for s in AuditStore(audit_url(settings)).entries()]
+    reads = [e for e in trail if (e.action, e.resource) == ("read", "call")]
+    assert [(e.record_ids, e.detail.get("door")) for e in reads] == [((visit["appointment_id"],), "api")]
     never = client.get("/v1/noshow/calls", params={"appointment_id": "NEVER-BOOKED"}, headers=SCHEDULER)
     assert never.status_code == 200 and never.json() == {"calls": []}
     assert client.get("/v1/noshow/calls", headers=SCHEDULER).status_code == 422
