@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from data.schemas import Appointment, Claim, Day, Moment
+from services.calls import CALL_OUTCOMES
 
 MAX_COST = 1_000_000.0
 MINUTES_PER_DAY = 24 * 60.0
@@ -92,7 +93,7 @@ class OutcomesResponse(BaseModel):
     unchanged: int
 
 
-CallOutcome = Literal["confirmed", "cancelled", "rescheduled", "voicemail", "no_answer", "wrong_number"]
+CallOutcome = Literal[tuple(CALL_OUTCOMES)]  # type: ignore[valid-type]  # the service's list, once
 
 
 class CallRequest(BaseModel):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,3 +26,19 @@ def wait_until_ready(
             pass
         assert time.monotonic() < deadline, f"{url} not ready after {seconds}s:\n{output()[-3000:]}"
         time.sleep(0.2)
+
+
+@contextmanager
+def running(
+    command: list[str], url: str, seconds: float, log: Path, **popen: Any
+) -> Iterator[subprocess.Popen]:
+    """`command` started with its output in `log`, handed over once GET `url` answers 200 (or the
+    test fails with the log's tail), and terminated afterwards."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **popen)
+    try:
+        wait_until_ready(process, url, seconds, log.read_text)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -16,6 +16,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -24,8 +25,6 @@ ENTRY = "models.pyfunc"  # the module the version's model code imports
 OURS = ("data", "features", "models")
 ROOT = Path(__file__).resolve().parents[1]
 _IMPORT = re.compile(rf"^(\s*)(from|import) ({'|'.join(OURS)})(?=[.\s])", re.MULTILINE)
-# A name our modules give to importlib.resources: renamed like the imports.
-_RESOURCE = re.compile(rf"resources\.files\(\"({'|'.join(OURS)})\.")
 
 MODEL_CODE = f'''"""careops's model: the code it runs is in code/{PACKAGE}, carried with this version."""
 
@@ -67,7 +66,8 @@ def _imports(tree: ast.Module) -> list[str]:
     return found
 
 
-def closure(entry: str = ENTRY) -> tuple[list[str], set[str]]:
+@cache
+def closure(entry: str = ENTRY) -> tuple[tuple[str, ...], frozenset[str]]:
     """Our modules `entry` needs (with their packages), sorted; and the other top-level imports."""
     ours: set[str] = set()
     others: set[str] = set()
@@ -88,13 +88,12 @@ def closure(entry: str = ENTRY) -> tuple[list[str], set[str]]:
                 others.add(top)
             elif module_file(imported) is not None:  # `from models.x import name`: a name, not a module
                 pending.append(imported)
-    return sorted(ours), others - set(sys.stdlib_module_names) - {"__future__"}
+    return tuple(sorted(ours)), frozenset(others - set(sys.stdlib_module_names) - {"__future__"})
 
 
 def renamed(source: str) -> str:
     """A module's source with its imports of our packages under PACKAGE."""
-    source = _IMPORT.sub(rf"\1\2 {PACKAGE}.\3", source)
-    return _RESOURCE.sub(rf'resources.files("{PACKAGE}.\1.', source)
+    return _IMPORT.sub(rf"\1\2 {PACKAGE}.\3", source)
 
 
 def write_package(folder: Path, entry: str = ENTRY) -> Path:

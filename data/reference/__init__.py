@@ -38,7 +38,7 @@ class Procedure:
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("data.reference").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

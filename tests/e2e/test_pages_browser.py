@@ -8,7 +8,6 @@ import csv
 import io
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from tests.helpers import (
     make_settings,
     totp_now,
 )
-from tests.processes import wait_until_ready
+from tests.processes import running
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "pages"
@@ -54,20 +53,17 @@ def server(
         "CAREOPS_API_KEYS": API_KEYS,
         "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}",
     }
-    careops = Path(sys.executable).parent / "careops"
-    log_path = workdir / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(careops), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir, env=environment, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "careops"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, f"{base}/health/ready", 120, log_path.read_text)
+    with running(command, f"{base}/health/ready", 120, workdir / "server.log", cwd=workdir, env=environment):
         yield base, workdir
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def serious_violations(page) -> list[str]:

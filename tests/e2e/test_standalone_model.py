@@ -23,7 +23,7 @@ from models.tasks import caller_records, get_task
 from tests.bodies import free_port
 from tests.helpers import TrainedStore
 from tests.model_env import model_environment
-from tests.processes import wait_until_ready
+from tests.processes import running
 
 pytestmark = pytest.mark.e2e
 ROWS = 1_000
@@ -52,13 +52,13 @@ json.dump(result, open(out, "w"))
 
 def _with_flags(records: list[dict]) -> list[dict]:
     """The synthetic rows leave the optional flags unknown: give them known values too."""
-    values = cycle([True, False, None])
+    flags, counts = cycle([True, False, None]), cycle([0, 1, None])
     for record in records:
         for flag in ("welfare_enrolled", "hypertension", "diabetes", "alcoholism"):
             if flag in record:
-                record[flag] = next(values)
+                record[flag] = next(flags)
         if "handicap_count" in record:
-            record["handicap_count"] = next(cycle([0, 1, None]))
+            record["handicap_count"] = next(counts)
     return records
 
 
@@ -137,23 +137,20 @@ def served(
 ) -> Iterator[tuple[str, str]]:
     """`mlflow models serve --env-manager local` from the version's environment, on a free port."""
     name, port = request.param, free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as output:
-        serve = ["models", "serve", "-m", str(versions[name]), "--env-manager", "local"]
-        process = subprocess.Popen(
-            [str(environment / "bin" / "mlflow"), *serve, "-h", "127.0.0.1", "-p", str(port)],
-            cwd=log.parent,
-            env={"PATH": f"{environment / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(log.parent)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    folder = tmp_path_factory.mktemp("serve")
+    serve = ["models", "serve", "-m", str(versions[name]), "--env-manager", "local"]
+    command = [str(environment / "bin" / "mlflow"), *serve, "-h", "127.0.0.1", "-p", str(port)]
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, f"{base}/ping", 180, log.read_text)
+    path = f"{environment / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    with running(
+        command,
+        f"{base}/ping",
+        180,
+        folder / "serve.log",
+        cwd=folder,
+        env={"PATH": path, "HOME": str(folder)},
+    ):
         yield name, base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_mlflow_serve_from_that_environment_gives_the_same_probabilities(
