@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the service's own store (appointments and outcomes).",
     )
     horizon_days: int = Field(default=1, ge=1, description="Days ahead no-show predictions are made.")
+    late_cancel_hours: float = Field(
+        default=0,
+        ge=0,
+        le=720,
+        description="A cancellation less than this many hours before the start counts as a no-show "
+        "(0: cancellations never do).",
+    )
     risk_bands: str = Field(
         default='{"default": [0.15, 0.35]}',
         description="JSON of clinic_id (or 'default') to [medium_from, high_from] no-show thresholds.",
@@ -111,6 +118,13 @@ class Settings(BaseSettings):
         ge=0,
         le=365,
         description="Days a called patient stays off the day page's call list (0: never left out).",
+    )
+    call_holdout_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="Share of the call list marked 'do not call' at random, to measure what calling "
+        "does (0: none).",
     )
     clinic_day_capacity: int = Field(
         default=500,
@@ -264,3 +278,13 @@ def handle_secret(settings: Settings) -> bytes:
         key = settings.pseudonym_key.get_secret_value().encode("utf-8")
     material = key if key is not None else settings.database_url.encode("utf-8")
     return hashlib.sha256(b"careops-page-handles:" + material).digest()
+
+
+def holdout_key(settings: Settings) -> bytes | None:
+    """The key of the call list's random hold-out draw: derived from the audit key, else the
+    pseudonym key (with neither, None: each process draws a key of its own, and the store keeps
+    each visit's first draw)."""
+    key = audit_key(settings)
+    if key is None and settings.pseudonym_key is not None:
+        key = settings.pseudonym_key.get_secret_value().encode("utf-8")
+    return hashlib.sha256(b"careops-call-holdout:" + key).digest() if key is not None else None

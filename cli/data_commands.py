@@ -25,6 +25,13 @@ def generate(
             "bookings, with more no-shows and reminders that do not work (a drift scenario)."
         ),
     ] = None,
+    cancellations: Annotated[
+        bool,
+        typer.Option(
+            help="Appointments only: some visits are cancelled, a third of those within a day of "
+            "their start (see CAREOPS_LATE_CANCEL_HOURS)."
+        ),
+    ] = True,
     payer_tightens: Annotated[
         str | None,
         typer.Option(
@@ -38,7 +45,7 @@ def generate(
 
     from data.loaders.canonical import claims_for_file
     from data.loaders.tables import write_table
-    from data.synthetic.appointments import ClinicOpens, generate_appointments
+    from data.synthetic.appointments import Cancellations, ClinicOpens, generate_appointments
     from data.synthetic.claims import PayerTightens, generate_claims
 
     wanted = TableName.appointments if clinic_opens else TableName.claims if payer_tightens else table
@@ -49,7 +56,12 @@ def generate(
     except ValueError:
         raise fail("a shift's start must be a date such as 2026-05-04") from None
     if table is TableName.appointments:
-        frame = generate_appointments(rows, seed=seed, shift=ClinicOpens(day) if day else None)
+        frame = generate_appointments(
+            rows,
+            seed=seed,
+            shift=ClinicOpens(day) if day else None,
+            cancellations=Cancellations() if cancellations else None,
+        )
     else:
         frame = claims_for_file(generate_claims(rows, seed=seed, shift=PayerTightens(day) if day else None))
     write_table(frame, out)

@@ -65,3 +65,8 @@ def epoch_day(value: Any) -> int | None:
     if is_missing(value):
         return None
     return int(pd.Timestamp(value).value // NANOSECONDS_PER_DAY)
+
+
+def day_start(day: int) -> datetime:
+    """The naive datetime at which day number `day` begins."""
+    return _EPOCH + timedelta(days=day)

@@ -67,7 +67,7 @@ class DenialCategory(StrEnum):
     PROVIDER_ENROLLMENT = "provider_enrollment"
 
 
-def _naive(value: datetime | None) -> datetime | None:
+def wall_clock(value: datetime | None) -> datetime | None:
     # Canonical times are the clinic's wall-clock time; an offset is dropped, not converted,
     # so that weekday and hour features mean the same thing for every caller.
     return value.replace(tzinfo=None) if value is not None and value.tzinfo is not None else value
@@ -80,7 +80,11 @@ class CanonicalRecord(BaseModel):
 
 
 class Appointment(CanonicalRecord):
-    """One booked appointment; `no_show` is the label, present only once the outcome is known."""
+    """One booked appointment; `no_show` is the label, present only once the outcome is known.
+
+    `cancelled_at` is when a cancelled visit was called off (a label-side column, like `no_show`):
+    whether a late cancellation counts as a no-show is the practice's definition
+    (`data.no_show_definition`)."""
 
     appointment_id: Identifier
     patient_id: Identifier
@@ -100,8 +104,9 @@ class Appointment(CanonicalRecord):
     alcoholism: Flag | None = None
     handicap_count: int | None = Field(default=None, ge=0, le=4)
     no_show: Flag | None = None
+    cancelled_at: Moment | None = None
 
-    _naive_times = field_validator("booked_at", "starts_at")(_naive)
+    _naive_times = field_validator("booked_at", "starts_at", "cancelled_at")(wall_clock)
     # Booked no later than it starts; the column loader reads the same pair.
     time_order: ClassVar[tuple[str, str]] = ("booked_at", "starts_at")
 

@@ -41,6 +41,8 @@ class Task:
     label_known_column: str | None = None
     # The booster's hyper-parameters when a run gives none.
     booster: BoosterParams = DEFAULT_PARAMS
+    # Whether the practice's no-show definition (late cancellations) makes the label.
+    counts_late_cancellations: bool = False
 
     @property
     def input_columns(self) -> list[str]:
@@ -59,10 +61,11 @@ NOSHOW = Task(
     features=AppointmentFeatures,
     load=load_appointments,
     to_file_form=lambda frame: frame,
-    label_columns=("no_show",),
+    label_columns=("no_show", "cancelled_at"),
     uses_patient_history=True,
     subgroup_columns=("patient_sex", "age_band", "payer_type", "clinic_id", "welfare_enrolled"),
     booster=NOSHOW_PARAMS,
+    counts_late_cancellations=True,
 )
 
 DENIAL = Task(

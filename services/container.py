@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from config import Settings, api_key_roles, audit_key, audit_url
+from config import Settings, api_key_roles, audit_key, audit_url, holdout_key
 from data.stores.appointments import AppointmentStore
 from data.stores.audit import AuditStore
 from data.stores.booking_queue import BookingQueue
@@ -18,6 +18,7 @@ from data.stores.engine import store_engine
 from data.stores.identity import IdentityStore
 from data.stores.overbooks import OverbookStore
 from data.stores.worklist import WorklistStore
+from models.decisions.risk_bands import RiskBands
 from services.access.accounts import Accounts
 from services.access.audit import AuditTrail
 from services.access.authentication import Authenticator
@@ -74,6 +75,7 @@ class Services:
         appointments = AppointmentStore(engine)
         claims = ClaimStore(engine)
         identity = IdentityStore(engine)
+        call_store, overbooks = CallStore(engine), OverbookStore(engine)
         trail_url = audit_url(settings)  # its own file on SQLite: appends never wait on bookings
         audit = AuditTrail(
             AuditStore(engine if trail_url == settings.database_url else trail_url, audit_key(settings))
@@ -101,9 +103,23 @@ class Services:
             noshow=noshow,
             denial=denial,
             worklist=WorklistService(WorklistStore(engine), claims, denial, audit),
-            numbers=PracticeNumbersService(engine, recorder),
-            scheduling=Scheduling(appointments, OverbookStore(engine), audit),
-            calls=Calls(noshow, CallStore(engine), audit, settings.call_cooldown_days),
+            numbers=PracticeNumbersService(
+                engine,
+                recorder,
+                RiskBands.from_json(settings.risk_bands),
+                settings.late_cancel_hours,
+                call_store,
+                overbooks,
+            ),
+            scheduling=Scheduling(appointments, overbooks, audit),
+            calls=Calls(
+                noshow,
+                call_store,
+                audit,
+                settings.call_cooldown_days,
+                settings.call_holdout_share,
+                holdout_key(settings),
+            ),
             accounts=Accounts(identity, audit),
             authenticator=authenticator,
             bookings=bookings,

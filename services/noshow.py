@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import numpy as np
@@ -148,14 +149,32 @@ class NoShowService:
                     f"at most {capacity} a day (CAREOPS_CLINIC_DAY_CAPACITY), so nothing was booked"
                 )
 
-    def record_outcomes(self, who: Principal, outcomes: dict[str, str], door: str) -> OutcomeResult:
-        """Record attended / no_show / cancelled for booked appointments (idempotent); appointments
-        at clinics outside `who`'s scope are refused whole."""
+    def record_outcomes(
+        self,
+        who: Principal,
+        outcomes: dict[str, str],
+        door: str,
+        cancelled_at: dict[str, datetime] | None = None,
+    ) -> OutcomeResult:
+        """Record attended / no_show / cancelled for booked appointments (idempotent), a cancellation
+        at `cancelled_at[id]` when given (else now); appointments at clinics outside `who`'s scope
+        are refused whole."""
         stored = self.store.bookings_of(list(outcomes))
         who.check_clinics(str(b.record.get("clinic_id", "")) for b in stored.values())
-        result = self.store.record_outcomes(outcomes)
+        result = self.store.record_outcomes(outcomes, cancelled_at)
         self.audit.record(who, "change", "appointment", result.changed, door=door, change="outcome")
         return result
+
+    def record_cancellations(
+        self, who: Principal, cancelled_at: dict[str, datetime | None], door: str
+    ) -> OutcomeResult:
+        """Record as cancelled those of these appointments that careops has booked, each at its
+        time when given (else now); the others are not careops's to record and are left out."""
+        booked = self.store.bookings_of(list(cancelled_at))
+        if not booked:
+            return OutcomeResult()
+        times = {a: t for a, t in cancelled_at.items() if a in booked and t is not None}
+        return self.record_outcomes(who, dict.fromkeys(booked, "cancelled"), door, times)
 
     def _queue(self) -> BookingQueue:
         if self.bookings is None:

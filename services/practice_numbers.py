@@ -2,7 +2,8 @@
 
 - Visits: booked, cancelled and known outcomes per week (of the visit day) and clinic; the
   cancellation rate, the observed no-show rate and the predicted one (the mean of the latest logged
-  score of each visit, when the prediction log is on).
+  score of each visit, when the prediction log is on). Under the practice's no-show definition
+  (`data.no_show_definition`) a late cancellation is a known outcome and a no-show.
 - Claims: per week (of adjudication) and payer, the denial rate, denials by category, the days from
   submission to remittance (a DSO-like figure) and the share of charges not denied. The store keeps
   no paid amounts (835 payments are read for labels, not kept), so this is the ceiling of the
@@ -14,19 +15,27 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from data.stores.appointments import KNOWN, appointments
+from data.epoch import day_start
+from data.no_show_definition import describe, is_late
+from data.stores.appointment_tables import KNOWN, appointments
+from data.stores.calls import CallStore
 from data.stores.claims import claims_table
+from data.stores.overbooks import OverbookStore
+from data.stores.slots import visit_slots
 from data.stores.worklist import worklist
+from models.decisions.risk_bands import RiskBands
 from services.access.principal import Principal
+from services.call_effect import CallEffect, call_effect
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.recorder import PredictionRecorder
 from services.practice_sessions import session_minutes
+from services.refills import refill_numbers
 
 Scope = frozenset[str] | None
 
@@ -35,11 +44,15 @@ Scope = frozenset[str] | None
 class PracticeNumbers:
     """The tables of the numbers page; weeks are Mondays (ISO date)."""
 
-    visits: pd.DataFrame  # week, clinic_id, visits, cancelled, known, no_shows, rates
+    visits: pd.DataFrame  # week, clinic_id, visits, cancelled, late_cancelled, known, no_shows, rates
+    definition: str  # what a no-show is, in words
+    late_cancel_hours: float
     claims: pd.DataFrame  # week, payer_id, claims, denied, denial_rate, days_to_remit, not_denied_share
     categories: pd.DataFrame  # week, category, denied
     top_decile_share: float | None  # of denied charges on adjudicated worklist claims
     worklist_adjudicated: int
+    calls: CallEffect | None = None  # what calling did, from the call list's record
+    refills: pd.DataFrame | None = None  # freed time refilled and overbooked patients, by week and clinic
 
 
 def _week(days: pd.Series) -> pd.Series:
@@ -47,26 +60,43 @@ def _week(days: pd.Series) -> pd.Series:
     return (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date.astype(str)
 
 
-def visit_numbers(
-    engine: Engine, log: PredictionLog | None, weeks: int, clinics: Scope = None
-) -> pd.DataFrame:
-    """Visits per week and clinic over the last `weeks` weeks with a known outcome (of `clinics` only,
-    when given)."""
+def last_known_day(engine: Engine) -> int | None:
+    """The day number of the latest visit with a known outcome: where the numbers' weeks end."""
     c = appointments.c
     with engine.connect() as connection:
-        last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
-        if last is None:
-            return pd.DataFrame(columns=["week", "clinic_id", "visits"])
-        query = select(c.clinic_id, c.start_day, c.outcome).where(c.start_day > last - 7 * weeks)
+        return connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
+
+
+def visit_numbers(
+    engine: Engine,
+    log: PredictionLog | None,
+    weeks: int,
+    clinics: Scope = None,
+    late_cancel_hours: float = 0,
+) -> pd.DataFrame:
+    """Visits per week and clinic over the last `weeks` weeks with a known outcome (of `clinics` only,
+    when given); late cancellations (under `late_cancel_hours`) are known outcomes and no-shows."""
+    c = appointments.c
+    last = last_known_day(engine)
+    if last is None:
+        return pd.DataFrame(columns=["week", "clinic_id", "visits"])
+    with engine.connect() as connection:
+        query = select(c.clinic_id, c.start_day, c.outcome, c.cancel_lead_hours).where(
+            c.start_day > last - 7 * weeks
+        )
         if clinics is not None:
             query = query.where(c.clinic_id.in_(sorted(clinics)))
-        rows = pd.DataFrame(connection.execute(query).all(), columns=["clinic_id", "day", "outcome"])
+        rows = pd.DataFrame(
+            connection.execute(query).all(), columns=["clinic_id", "day", "outcome", "cancel_lead_hours"]
+        )
     rows["week"] = _week(rows["day"])
     rows["cancelled"] = rows["outcome"] == "cancelled"
-    rows["known"] = rows["outcome"].isin(KNOWN)
-    rows["no_shows"] = rows["outcome"] == "no_show"
+    lead = rows["cancel_lead_hours"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rows["late_cancelled"] = rows["cancelled"] & is_late(np.nan_to_num(lead, nan=np.inf), late_cancel_hours)
+    rows["known"] = rows["outcome"].isin(KNOWN) | rows["late_cancelled"]
+    rows["no_shows"] = (rows["outcome"] == "no_show") | rows["late_cancelled"]
     grouped = rows.groupby(["week", "clinic_id"])
-    out = grouped[["cancelled", "known", "no_shows"]].sum().astype(int)
+    out = grouped[["cancelled", "late_cancelled", "known", "no_shows"]].sum().astype(int)
     out.insert(0, "visits", grouped.size())
     out = out.reset_index()
     out["cancellation_rate"] = out["cancelled"] / out["visits"]
@@ -158,25 +188,50 @@ def practice_numbers(
     weeks: int = 8,
     clinics: Scope = None,
     payers: Scope = None,
+    late_cancel_hours: float = 0,
 ) -> PracticeNumbers:
     """Every table of the numbers page, over the last `weeks` weeks of each store, counting only the
     given clinics' visits and payers' claims (None: all)."""
     claims, categories = claim_numbers(engine, weeks, payers)
     share, adjudicated = worklist_top_decile(engine, payers)
-    return PracticeNumbers(visit_numbers(engine, log, weeks, clinics), claims, categories, share, adjudicated)
+    visits = visit_numbers(engine, log, weeks, clinics, late_cancel_hours)
+    definition = describe(late_cancel_hours)
+    return PracticeNumbers(visits, definition, late_cancel_hours, claims, categories, share, adjudicated)
 
 
 class PracticeNumbersService:
-    """The numbers page's figures for a principal: their clinics' visits and sessions, their payers'
-    claims. Only counts and rates leave it, so nothing is added to the audit trail."""
+    """The numbers page's figures for a principal: their clinics' visits, sessions and calls, their
+    payers' claims. Only counts and rates leave it, so nothing is added to the audit trail."""
 
-    def __init__(self, engine: Engine, recorder: PredictionRecorder | None) -> None:
-        self.engine, self.recorder = engine, recorder
+    def __init__(
+        self,
+        engine: Engine,
+        recorder: PredictionRecorder | None,
+        bands: RiskBands,
+        late_cancel_hours: float = 0,
+        calls: CallStore | None = None,
+        overbooks: OverbookStore | None = None,
+    ) -> None:
+        self.engine, self.recorder, self.bands = engine, recorder, bands
+        self.late_cancel_hours, self.calls, self.overbooks = late_cancel_hours, calls, overbooks
 
     def figures(self, who: Principal, weeks: int) -> tuple[PracticeNumbers, pd.DataFrame]:
         """The tables (`practice_numbers`) and the sessions' minutes (`session_minutes`) in scope."""
         log = self.recorder.log if self.recorder is not None else None
-        numbers = practice_numbers(self.engine, log, weeks, who.clinics, who.payers)
+        numbers = practice_numbers(
+            self.engine, log, weeks, who.clinics, who.payers, late_cancel_hours=self.late_cancel_hours
+        )
+        last = last_known_day(self.engine)
+        if last is not None:
+            first = last - 7 * weeks + 1
+            if self.calls is not None:
+                listings = self.calls.listings(first, who.clinics)
+                numbers = replace(numbers, calls=call_effect(listings, self.bands, self.late_cancel_hours))
+            if self.overbooks is not None:
+                slots = visit_slots(self.engine, first, last, who.clinics)
+                span = day_start(first), day_start(last + 1)
+                refills = refill_numbers(slots, self.overbooks.between(*span, who.clinics))
+                numbers = replace(numbers, refills=refills)
         recorder = self.recorder
         predicted = (lambda ids: recorder.probabilities_of("noshow", ids)) if recorder is not None else None
         return numbers, session_minutes(self.engine, weeks, predicted, clinics=who.clinics)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from data.stores.appointments import KNOWN, appointments
+from data.stores.appointment_tables import KNOWN, appointments
 from models.decisions.session import arrival_pmfs, backlog_dynamics
 
 AFTERNOON_FROM_HOUR = 13

@@ -66,6 +66,7 @@ class DaySchedule:
     first: int = 0  # the page's first visit, counted from 0 in booking id order
     called_lately: int = 0  # visits left out of the call list: their patient was called lately
     last_call: dict[str, Call] = field(default_factory=dict)  # by appointment id, the day's visits
+    held_out: set[str] = field(default_factory=set)  # the call list's visits marked "do not call"
 
 
 def _slot_minutes(starts: list[datetime], durations: list[int]) -> int:
@@ -132,8 +133,19 @@ def day_schedule(
         sessions.append(session)
     to_come = [v for v in visits if v.outcome is None]
     called = calls.recently_called(v.appointment.patient_id for v in to_come) if calls else set()
-    callable_ = [v for v in to_come if v.appointment.patient_id not in called]
-    call_list = sorted(callable_, key=lambda v: -v.probability * costs.visit_value)[:CALL_LIST_LENGTH]
+    # A visit held out of an earlier look at this list stays on it, marked; its patient is left out
+    # of other lists for the cooldown.
+    kept = calls.held_out_among(v.appointment.appointment_id for v in to_come) if calls and called else set()
+    callable_ = [
+        v for v in to_come if v.appointment.patient_id not in called or v.appointment.appointment_id in kept
+    ]
+    ranked = sorted(callable_, key=lambda v: -v.probability * costs.visit_value)
+    # One call per patient: a patient with two visits that day is listed once, at the riskier one.
+    first_of = {v.appointment.patient_id: v for v in reversed(ranked)}
+    call_list = [v for v in ranked if first_of[v.appointment.patient_id] is v][:CALL_LIST_LENGTH]
     left_out = len(to_come) - len(callable_)
     last_call = calls.latest(stored) if calls else {}
-    return DaySchedule(clinic_id, day, visits, sessions, call_list, total, first, left_out, last_call)
+    held_out = calls.list_visits([(v.appointment, v.probability) for v in call_list]) if calls else set()
+    return DaySchedule(
+        clinic_id, day, visits, sessions, call_list, total, first, left_out, last_call, held_out
+    )

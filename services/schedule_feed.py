@@ -111,7 +111,9 @@ class ScheduleFeed:
                 return "ignored: a cancellation of an appointment never booked here"
             self._book(event, appointment_id, None)  # a no-show or arrival is still a visit to learn from
         outcome = OUTCOME_OF[event.kind]
-        self.store.record_outcomes({appointment_id: outcome})
+        # A cancellation was made when the practice system recorded it (EVN-2, else MSH-7).
+        when = {appointment_id: event.recorded_at} if event.recorded_at is not None else None
+        self.store.record_outcomes({appointment_id: outcome}, when)
         return outcome
 
     def _arrival_match(self, event: ScheduleEvent) -> str | None:

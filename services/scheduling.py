@@ -3,6 +3,7 @@ open, and the overbookings they accept; each within their clinics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from data.stores.appointments import AppointmentStore
@@ -14,8 +15,15 @@ from services.access.principal import Principal
 class Scheduling:
     """Clinics, days and accepted overbookings, for a principal."""
 
-    def __init__(self, store: AppointmentStore, overbooks: OverbookStore, audit: AuditTrail) -> None:
+    def __init__(
+        self,
+        store: AppointmentStore,
+        overbooks: OverbookStore,
+        audit: AuditTrail,
+        clock: Callable[[], datetime] = datetime.now,
+    ) -> None:
         self.store, self.overbooks, self.audit = store, overbooks, audit
+        self.clock = clock  # the clinic's wall-clock time (the server's local time)
 
     def clinics(self, who: Principal) -> list[str]:
         """The clinics with appointments that `who` may see."""
@@ -36,7 +44,7 @@ class Scheduling:
     ) -> None:
         """Accept (or, with 0, withdraw) extra bookings for one slot."""
         who.check_clinics([clinic_id])
-        self.overbooks.accept(clinic_id, provider_id, starts_at, count)
+        self.overbooks.accept(clinic_id, provider_id, starts_at, count, self.clock())
         self.audit.record(
             who,
             "change",

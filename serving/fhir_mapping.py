@@ -14,7 +14,9 @@ Mapping of an Appointment (docs/integration.md has it as a table):
 - EXT_REMINDER_SENT (valueBoolean); false when absent.
 
 Appointments whose status is not booked, arrived, pending or proposed (cancelled, noshow, fulfilled,
-entered-in-error...) are not scored; the answer says which and why.
+entered-in-error...) are not scored; the answer says which and why. A cancelled one that careops has
+booked is recorded as cancelled, at meta.lastUpdated (R4 has no cancellation date: the last change
+of a cancelled Appointment is its cancellation), else when it arrives.
 
 Each score becomes a RiskAssessment: subject = the patient, basis = the appointment, method = the
 model name and version, prediction.probabilityDecimal = P(no-show), prediction.qualitativeRisk = the
@@ -75,6 +77,8 @@ class SkippedAppointment:
     appointment_reference: str
     expression: str
     reason: str
+    cancelled: bool = False
+    changed_at: datetime | None = None  # meta.lastUpdated
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,15 @@ def parse_bundle(payload: Any, tables: CodeTables | None = None) -> ParsedBundle
                     f"status '{entry.resource.status}' is not one of {', '.join(SCORED_STATUSES)}: "
                     "nothing is left to predict"
                 )
+                meta = entry.resource.meta
                 skipped.append(
-                    SkippedAppointment(f"Appointment/{entry.resource.id}", f"{path}.status", reason)
+                    SkippedAppointment(
+                        f"Appointment/{entry.resource.id}",
+                        f"{path}.status",
+                        reason,
+                        cancelled=entry.resource.status == "cancelled",
+                        changed_at=meta.lastUpdated if meta is not None else None,
+                    )
                 )
                 continue
             parsed.append(_appointment(entry.resource, patients, coverages, tables, path))

@@ -78,6 +78,11 @@ class Outcome(BaseModel):
 
     appointment_id: str = Field(min_length=1, max_length=64)
     outcome: Literal["attended", "no_show", "cancelled"]
+    cancelled_at: Moment | None = Field(
+        default=None,
+        description="When a cancellation was made, in the clinic's time (default: when it is recorded); "
+        "CAREOPS_LATE_CANCEL_HOURS may count a late one as a no-show",
+    )
 
 
 class OutcomesRequest(BaseModel):

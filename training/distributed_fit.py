@@ -43,6 +43,7 @@ from training.fit import (
     fit_submodels,
     history_params,
     known_by_cutoff,
+    with_definition,
 )
 
 
@@ -155,6 +156,9 @@ def fit_and_evaluate_distributed(
         valid = with_history(valid, history).persist()
     if claim_history is not None:
         valid = with_claim_history(valid, claim_history).persist()
+    if task.counts_late_cancellations:
+        hours = settings.late_cancel_hours
+        valid = valid.map_partitions(with_definition, task, hours, meta=valid._meta).persist()
     labelled = valid[valid[label].notnull()]
     fit_rows = known_by_cutoff(labelled, task, holdout_start)
     calibration_start = day_quantile(fit_rows[time], 1 - settings.validation_fraction)
@@ -198,4 +202,5 @@ def fit_and_evaluate_distributed(
     }
     trained = build_trained(task.name, pipeline, history, claim_history, reasons, lines)
     result = evaluate_holdout(task, trained, holdout_rows, positive_rate, rows, scores, holdout_start)
+    result.late_cancel_hours = settings.late_cancel_hours if task.counts_late_cancellations else None
     return result, load, valid

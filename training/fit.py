@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from config import Settings
+from data import no_show_definition
 from data.claim_events import ClaimEvents
 from features.claim_history import ClaimHistoryParams, add_claim_history, claim_events
 from features.columns import columns_from_frame
@@ -45,11 +46,28 @@ class FitResult:
     rows: dict[str, int]
     calibration_scores: dict[str, float]
     subgroups: list[dict[str, object]] = field(default_factory=list)
+    # The no-show definition the labels were made with (None: a task it does not apply to).
+    late_cancel_hours: float | None = None
 
 
 def labels(frame: pd.DataFrame, task: Task) -> np.ndarray:
     """The task's label column as integers."""
     return frame[task.label_column].to_numpy(dtype=np.int64)
+
+
+def with_definition(frame: pd.DataFrame, task: Task, hours: float) -> pd.DataFrame:
+    """The table with its labels (and, for a synthetic table, its truth) under the practice's no-show
+    definition (`data.no_show_definition`); other tasks' tables are returned as they are.
+
+    Applied after history features are computed: they read the outcomes of visits, not the
+    definition (a cancelled visit is no-one's history, in training as at scoring time)."""
+    if not task.counts_late_cancellations:
+        return frame
+    out = frame.assign(**{task.label_column: no_show_definition.labels(frame, hours)})
+    truth = no_show_definition.true_probability(frame, hours)
+    if truth is not None:
+        out[task.oracle_column] = truth
+    return out
 
 
 def subgroup_columns(task: Task, frame: pd.DataFrame) -> dict[str, pd.Series]:
@@ -164,7 +182,8 @@ def fit_and_evaluate(
     params = params or task.booster
     time = task.time_column
     table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
-    labelled = table[task.label_column].notna().to_numpy()
+    hours = settings.late_cancel_hours
+    labelled = with_definition(table, task, hours)[task.label_column].notna().to_numpy()
     before = (table[time] < holdout_start).to_numpy()
     scored = ~before if holdout_end is None else ~before & (table[time] < holdout_end).to_numpy()
     known = table.index.isin(known_by_cutoff(table, task, holdout_start).index)
@@ -190,6 +209,7 @@ def fit_and_evaluate(
         table = add_history(table, history)
     if claim_history is not None:
         table = add_claim_history(table, claim_history)
+    table = with_definition(table, task, hours)
     fit_rows, holdout_rows = table[labelled & known], table[labelled & scored]
     train_rows, calibration_rows = temporal_split(fit_rows, time, settings.validation_fraction)
 
@@ -213,9 +233,11 @@ def fit_and_evaluate(
     }
     trained = build_trained(task.name, pipeline, history, claim_history, reasons, lines)
     positive_rate = fit_rows[task.label_column].mean()
-    return evaluate_holdout(
+    result = evaluate_holdout(
         task, trained, holdout_rows, positive_rate, rows, calibration_scores, holdout_start
     )
+    result.late_cancel_hours = hours if task.counts_late_cancellations else None
+    return result
 
 
 def evaluate_holdout(

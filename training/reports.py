@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from data.no_show_definition import describe
 from features.history import LEAD_BAND_EDGES_DAYS
 from models.booster_params import BoosterParams
 from models.noshow_model import NoShowModel
@@ -147,6 +148,13 @@ def model_card(
             "calibration_log_loss_by_method": result.calibration_scores,
             "calibration_choice": CALIBRATION_CHOICE,
             "history_horizon_days": history.horizon_days if history else None,
+            # What the label counted: a late cancellation is a no-show only when the practice says so.
+            "no_show_definition": {
+                "late_cancel_hours": result.late_cancel_hours,
+                "text": describe(result.late_cancel_hours),
+            }
+            if result.late_cancel_hours is not None
+            else None,
             # What a known visit is expected to cost in no-shows, by how far ahead it was booked.
             "history_lead_bands": {
                 "edges_days": list(LEAD_BAND_EDGES_DAYS),

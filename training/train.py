@@ -202,6 +202,7 @@ def _log_inputs(
             "holdout_fraction": settings.holdout_fraction,
             "holdout_starts": str(result.holdout[task.time_column].min()),
             "horizon_days": history.horizon_days if history else None,
+            "late_cancel_hours": result.late_cancel_hours,
             "calibration": result.trained.classifier.calibration_method_,
             **params.as_params(),
             **rows,

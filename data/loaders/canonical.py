@@ -156,7 +156,7 @@ def _validate_rows(frame: pd.DataFrame, positions: np.ndarray, model: type[Canon
 
 
 def _typed_appointments(valid: pd.DataFrame) -> pd.DataFrame:
-    for column in ("booked_at", "starts_at"):
+    for column in ("booked_at", "starts_at", "cancelled_at"):
         valid[column] = pd.to_datetime(valid[column])
     valid["reminder_sent"] = valid["reminder_sent"].astype(bool)
     for column in ("welfare_enrolled", "hypertension", "diabetes", "alcoholism", "handicap_count"):

@@ -18,19 +18,8 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter
 from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     bindparam,
-    case,
     func,
     or_,
     select,
@@ -38,58 +27,33 @@ from sqlalchemy import (
 )
 
 from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
-from data.schemas import Appointment
-from data.stores.daily_counts import IN_CHUNK, recount_days
+from data.no_show_definition import SECONDS_PER_HOUR, hours_before_start
+from data.schemas import Appointment, wall_clock
+from data.stores.appointment_tables import (
+    KNOWN,
+    appointments,
+    clinic_days,
+    late_cancellation,
+    metadata,
+    recount_clinic_days,
+)
+from data.stores.daily_counts import IN_CHUNK
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, PreparedFamily, reading, writing
 from data.stores.records import record_json
 from data.stores.upsert import upsert, upsert_statement
 from data.visits import PatientRows, StoredHistory, assumed_booking
 
-OUTCOMES = ("attended", "no_show", "cancelled")
-
-metadata = MetaData()
-appointments = Table(
-    "careops_appointments",
-    metadata,
-    Column("appointment_id", String(64), primary_key=True),
-    Column("patient_id", String(64), nullable=False, index=True),
-    Column("clinic_id", String(64), nullable=False),
-    Column("start_day", Integer, nullable=False),
-    Column("booked_at", Float, nullable=False),
-    Column("outcome", String(16), nullable=True),
-    Column("outcome_recorded_at", DateTime, nullable=True),
-    # The canonical record as JSON (its inputs, no label), so that a model can be trained again
-    # on what the store has seen (`labelled_records`).
-    Column("record", Text, nullable=True),
-    # Covers the clinic-day load's look-up: a hundred appointments' booking times and outcomes are
-    # read from the index, not from a hundred table rows. (Stores made before it also keep
-    # `ix_careops_appointments_clinic_day` on the first two columns; it does no harm.)
-    Index("ix_careops_appointments_clinic_day_booked", "clinic_id", "start_day", "booked_at", "outcome"),
-)
-# Known outcomes per clinic and day, kept as outcomes are recorded: a clinic's rate "as of day D"
-# is an indexed range sum over its days, whatever the history's size.
-clinic_days = Table(
-    "careops_clinic_days",
-    metadata,
-    Column("clinic_id", String(64), primary_key=True),
-    Column("day", Integer, primary_key=True),
-    Column("visits", Float, nullable=False),
-    Column("no_shows", Float, nullable=False),
-)
-KNOWN = ("attended", "no_show")
-INPUTS = frozenset(name for name in Appointment.model_fields if name != "no_show")
-OUTCOME = frozenset({"no_show"})
+OUTCOME = frozenset({"no_show", "cancelled_at"})
+INPUTS = frozenset(name for name in Appointment.model_fields if name not in OUTCOME)
 BOOKING = ("patient_id", "clinic_id", "start_day", "booked_at", "record")
 
 
-def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]]) -> None:
-    """Count the known outcomes of these (clinic, day) pairs again from the appointments themselves."""
-    c = appointments.c
-    counted = select(
-        c.clinic_id, c.start_day, func.count(), func.sum(case((c.outcome == "no_show", 1.0), else_=0.0))
-    ).where(c.outcome.in_(KNOWN))
-    recount_days(connection, clinic_days, keys, counted, (c.clinic_id, c.start_day))
+def _starts_at(record: str | None) -> datetime | None:
+    """The visit's start from its stored record (None without one)."""
+    if not record:
+        return None
+    return datetime.fromisoformat(json.loads(record)["starts_at"])
 
 
 def _any_of(column: Any, count: int) -> Any:
@@ -169,7 +133,7 @@ def booking_row(
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    cleaned = frame.drop(columns=[c for c in ("no_show",) if c in frame.columns])
+    cleaned = frame.drop(columns=[c for c in OUTCOME if c in frame.columns])
     return cleaned.astype(object).where(cleaned.notna(), None).to_dict("records")
 
 
@@ -279,6 +243,11 @@ class AppointmentStore:
         booked = assumed_booking(as_seconds(frame["booked_at"].to_numpy()), day_number(starts), horizon_days)
         now = datetime.now()
         records = record_json(frame, sorted(INPUTS))
+        cancelled = (
+            hours_before_start(frame["starts_at"], frame["cancelled_at"])
+            if "cancelled_at" in frame.columns
+            else np.full(len(frame), np.nan)
+        )
         rows = []
         for i, (appointment_id, patient_id, clinic_id, no_show) in enumerate(
             zip(
@@ -292,9 +261,12 @@ class AppointmentStore:
             row = booking_row(appointment_id, patient_id, clinic_id, starts[i], booked[i], records[i])
             known = no_show == no_show and no_show is not None
             row["outcome"] = ("no_show" if no_show else "attended") if known else None
-            row["outcome_recorded_at"] = now if known else None
+            row["cancel_lead_hours"] = None
+            if not np.isnan(cancelled[i]):
+                row["outcome"], row["cancel_lead_hours"] = "cancelled", float(cancelled[i])
+            row["outcome_recorded_at"] = now if row["outcome"] else None
             rows.append(row)
-        self._upsert(rows, (*BOOKING, "outcome", "outcome_recorded_at"))
+        self._upsert(rows, (*BOOKING, "outcome", "outcome_recorded_at", "cancel_lead_hours"))
         return len(rows)
 
     def book_table(self, frame: pd.DataFrame, horizon_days: int = 1) -> int:
@@ -306,15 +278,22 @@ class AppointmentStore:
 
     def labelled_records(self) -> pd.DataFrame:
         """Every stored appointment with a known outcome and its record, as a canonical table with
-        its `no_show` label (cancelled appointments and bookings without a record are left out)."""
+        its `no_show` label, and the cancelled ones with their `cancelled_at` (and no `no_show`):
+        training applies the practice's definition to them. Bookings without a record, and
+        cancellations of unknown time, are left out."""
         c = appointments.c
-        query = select(c.record, c.outcome).where(c.outcome.in_(KNOWN), c.record.is_not(None))
+        cancelled_in_time = (c.outcome == "cancelled") & c.cancel_lead_hours.is_not(None)
+        query = select(c.record, c.outcome, c.cancel_lead_hours).where(
+            c.outcome.in_(KNOWN) | cancelled_in_time, c.record.is_not(None)
+        )
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         if not rows:
-            return pd.DataFrame(columns=[*sorted(INPUTS), "no_show"])
-        frame = pd.DataFrame([json.loads(record) for record, _ in rows])
-        frame["no_show"] = [outcome == "no_show" for _, outcome in rows]
+            return pd.DataFrame(columns=[*sorted(INPUTS), *sorted(OUTCOME)])
+        frame = pd.DataFrame([json.loads(record) for record, _, _ in rows])
+        frame["no_show"] = [{"no_show": True, "attended": False}.get(outcome) for _, outcome, _ in rows]
+        before = pd.to_timedelta([np.nan if h is None else h for _, _, h in rows], unit="h")
+        frame["cancelled_at"] = pd.to_datetime(frame["starts_at"]) - before
         return frame
 
     def bookings_of(self, appointment_ids: Iterable[str]) -> dict[str, StoredBooking]:
@@ -380,30 +359,37 @@ class AppointmentStore:
             found = connection.execute(query.limit(2)).scalars().all()
         return found[0] if len(found) == 1 else None
 
-    def known_outcomes(self) -> list[tuple[str, int]]:
-        """(appointment id, 1 no-show or 0 attended) of every appointment whose outcome is known."""
+    def known_outcomes(self, late_cancel_hours: float = 0) -> list[tuple[str, int]]:
+        """(appointment id, 1 no-show or 0 attended) of every appointment whose outcome is known,
+        late cancellations counted as no-shows under the practice's definition."""
         c = appointments.c
-        query = select(c.appointment_id, c.outcome).where(c.outcome.in_(KNOWN))
+        query = select(c.appointment_id, c.outcome).where(
+            c.outcome.in_(KNOWN) | late_cancellation(late_cancel_hours)
+        )
         with self.engine.connect() as connection:
-            return [(a, int(outcome == "no_show")) for a, outcome in connection.execute(query)]
+            return [(a, int(outcome != "attended")) for a, outcome in connection.execute(query)]
 
-    def record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
-        """Record outcomes for known appointments, all or nothing: any unknown id changes nothing."""
-        return with_retries(lambda: self._record_outcomes(outcomes))
+    def record_outcomes(
+        self, outcomes: dict[str, str], cancelled_at: dict[str, datetime] | None = None
+    ) -> OutcomeResult:
+        """Record outcomes for known appointments, all or nothing: any unknown id changes nothing.
 
-    def _record_outcomes(self, outcomes: dict[str, str]) -> OutcomeResult:
+        A cancellation is kept with how long before the start it was made: at `cancelled_at[id]`
+        when given (the clinic's wall-clock time, as the visit's start), else now."""
+        return with_retries(lambda: self._record_outcomes(outcomes, cancelled_at or {}))
+
+    def _record_outcomes(self, outcomes: dict[str, str], cancelled_at: dict[str, datetime]) -> OutcomeResult:
         result = OutcomeResult()
+        c = appointments.c
         with write_transaction(self.engine) as connection:
             rows = connection.execute(
-                select(
-                    appointments.c.appointment_id,
-                    appointments.c.outcome,
-                    appointments.c.clinic_id,
-                    appointments.c.start_day,
-                ).where(appointments.c.appointment_id.in_(list(outcomes)))
+                select(c.appointment_id, c.outcome, c.clinic_id, c.start_day, c.record).where(
+                    c.appointment_id.in_(list(outcomes))
+                )
             ).all()
             stored = {row[0]: row[1] for row in rows}
             place = {row[0]: (row[2], row[3]) for row in rows}
+            starts = {row[0]: _starts_at(row[4]) for row in rows}
             result.unknown = [a for a in outcomes if a not in stored]
             if result.unknown:
                 return result
@@ -412,10 +398,15 @@ class AppointmentStore:
                 if stored[appointment_id] == outcome:
                     result.unchanged.append(appointment_id)
                     continue
+                lead = None
+                start = starts[appointment_id]
+                if outcome == "cancelled" and start is not None:
+                    when = wall_clock(cancelled_at.get(appointment_id, now))
+                    lead = (start - when).total_seconds() / SECONDS_PER_HOUR
                 connection.execute(
                     update(appointments)
-                    .where(appointments.c.appointment_id == appointment_id)
-                    .values(outcome=outcome, outcome_recorded_at=now)
+                    .where(c.appointment_id == appointment_id)
+                    .values(outcome=outcome, outcome_recorded_at=now, cancel_lead_hours=lead)
                 )
                 result.changed.append(appointment_id)
             recount_clinic_days(connection, [place[a] for a in result.changed])

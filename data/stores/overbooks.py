@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
 from sqlalchemy.engine import Engine
 
@@ -33,11 +34,19 @@ class OverbookStore:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
 
-    def accept(self, clinic_id: str, provider_id: str, starts_at: datetime, count: int = 1) -> None:
-        """Record `count` extra bookings accepted for the slot (replacing what was accepted there)."""
+    def accept(
+        self,
+        clinic_id: str,
+        provider_id: str,
+        starts_at: datetime,
+        count: int = 1,
+        accepted_at: datetime | None = None,
+    ) -> None:
+        """Record `count` extra bookings accepted for the slot (replacing what was accepted there), at
+        `accepted_at` (the clinic's wall-clock time; default now)."""
         slot = starts_at.isoformat(timespec="seconds")
         row = {"clinic_id": clinic_id, "provider_id": provider_id, "starts_at": slot}
-        row |= {"count": count, "accepted_at": datetime.now()}
+        row |= {"count": count, "accepted_at": accepted_at or datetime.now()}
 
         def write() -> None:
             with write_transaction(self.engine) as connection:
@@ -61,3 +70,20 @@ class OverbookStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return {(provider, datetime.fromisoformat(starts)): count for provider, starts, count in rows}
+
+    def between(self, first: datetime, end: datetime, clinics: frozenset[str] | None = None) -> pd.DataFrame:
+        """The accepted extra bookings (count above 0) of slots from `first` up to `end`, at `clinics`
+        only when given: clinic_id, provider_id, starts_at, count, accepted_at."""
+        c = overbooks.c
+        query = select(c.clinic_id, c.provider_id, c.starts_at, c["count"], c.accepted_at).where(
+            c.starts_at >= first.isoformat(timespec="seconds"),
+            c.starts_at < end.isoformat(timespec="seconds"),
+            c["count"] > 0,
+        )
+        if clinics is not None:
+            query = query.where(c.clinic_id.in_(sorted(clinics)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["clinic_id", "provider_id", "starts_at", "count", "accepted_at"])
+        frame["starts_at"] = pd.to_datetime(frame["starts_at"])
+        return frame

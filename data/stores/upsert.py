@@ -38,3 +38,15 @@ def upsert(
     statement = upsert_statement(connection.dialect.name, table, keys, names)
     for start in range(0, len(rows), CHUNK):
         connection.execute(statement, rows[start : start + CHUNK])
+
+
+def insert_new(connection: Connection, table: Table, rows: Sequence[dict], keys: list[str]) -> None:
+    """Insert those of `rows` whose `keys` are not stored yet; the stored ones are left as they are."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=keys)
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    for start in range(0, len(rows), CHUNK):
+        connection.execute(statement, rows[start : start + CHUNK])

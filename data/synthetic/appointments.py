@@ -43,6 +43,20 @@ class ClinicOpens:
 CLINICS = 8  # the practice's clinics before any shift
 
 
+@dataclass(frozen=True)
+class Cancellations:
+    """Some visits are called off before their start, more often when booked far ahead and by the
+    patients who also miss more. How many hours before the start a cancellation comes follows an
+    exponential law with `mean_hours`, cut at the booking: about a third come within a day. A
+    cancelled visit is no-one's history and has no `no_show`; its truth is recorded
+    (`data.no_show_definition.true_probability`)."""
+
+    base: float = -2.9
+    lead_effect: float = 0.35  # log-odds per log(1 + lead days)
+    risk_effect: float = 0.3  # log-odds per log-odds of the visit's no-show risk when booked
+    mean_hours: float = 48.0
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -103,9 +117,11 @@ def _outcomes(
     day: np.ndarray,
     static_logit: np.ndarray,
     n_patients: int,
+    kept: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each visit's true probability and drawn outcome, day by day in start order: a patient's
-    earlier outcomes move their later visits' odds once the day they happened has ended."""
+    earlier outcomes of `kept` (not cancelled) visits move their later visits' odds once the day
+    they happened has ended."""
     rows = len(patient)
     probability = np.empty(rows)
     no_show = np.empty(rows, dtype=bool)
@@ -127,9 +143,49 @@ def _outcomes(
         probability[block] = _sigmoid(logit)
         no_show[block] = rng.random(len(block)) < probability[block]
         # Outcomes become known only after the day ends.
-        np.add.at(prior_visits, who, 1)
-        np.add.at(prior_no_shows, who, no_show[block])
+        np.add.at(prior_visits, who, kept[block])
+        np.add.at(prior_no_shows, who, no_show[block] & kept[block])
     return probability, no_show
+
+
+def _bookings(rng: np.random.Generator, starts_at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each visit's booking time, lead time in days, and whether a reminder was sent."""
+    rows = len(starts_at)
+    same_day = rng.random(rows) < 0.22
+    lead_days = np.where(same_day, 0, np.minimum(np.ceil(rng.exponential(14.0, size=rows)), 120))
+    # Same-day bookings happen 30 min to 4 h before the start; others at any hour of the day.
+    offset_seconds = np.where(
+        same_day, rng.integers(1800, 4 * 3600, size=rows), rng.integers(-6 * 3600, 6 * 3600, size=rows)
+    )
+    booked_at = starts_at - (lead_days * 86400 + offset_seconds).astype("timedelta64[s]")
+    lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
+    reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
+    return booked_at, lead, reminder
+
+
+def _cancellations(
+    rng: np.random.Generator, law: Cancellations, static_logit: np.ndarray, lead_days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each visit's chance of being cancelled, and the hours before its start that a cancelled one
+    was cancelled (NaN: kept), drawn from the exponential law cut at the booking."""
+    logit = law.base + law.lead_effect * np.log1p(lead_days) + law.risk_effect * (static_logit + 2.0)
+    probability = _sigmoid(logit)
+    cancelled = rng.random(len(logit)) < probability
+    lead_hours = lead_days * 24.0
+    # Inverse of the cut law's distribution function.
+    share = rng.random(len(logit)) * -np.expm1(-lead_hours / law.mean_hours)
+    hours = -law.mean_hours * np.log1p(-share)
+    return probability, np.where(cancelled, np.minimum(hours, lead_hours), np.nan)
+
+
+def _record_cancellations(
+    frame: pd.DataFrame, before: np.ndarray, probability: np.ndarray, law: Cancellations
+) -> None:
+    """Write the cancellations (hours `before` the start, NaN: kept) and their truth into `frame`."""
+    frame["no_show"] = frame["no_show"].where(np.isnan(before))
+    frame["cancelled_at"] = frame["starts_at"] - pd.to_timedelta(before, unit="h").round("s")
+    frame["true_cancel_probability"] = probability
+    frame["true_cancel_mean_hours"] = law.mean_hours
 
 
 def generate_appointments(
@@ -138,10 +194,13 @@ def generate_appointments(
     start: date = date(2026, 1, 5),
     business_days: int = 130,
     shift: ClinicOpens | None = None,
+    cancellations: Cancellations | None = None,
 ) -> pd.DataFrame:
     """Generate `rows` labelled appointments, sorted by start, with `true_no_show_probability`.
 
-    With `shift`, the practice changes from its start date on (see `ClinicOpens`)."""
+    With `shift`, the practice changes from its start date on (see `ClinicOpens`). With
+    `cancellations`, some visits are cancelled (`cancelled_at`, and `no_show` empty) and their truth
+    recorded (see `Cancellations`); without, every visit is kept, as in earlier worlds."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -160,36 +219,31 @@ def generate_appointments(
     appointment_type = rng.choice(np.array(APPOINTMENT_TYPES), size=rows, p=TYPE_SHARES)
     duration = np.array([TYPE_DURATION[t] for t in appointment_type])
 
-    same_day = rng.random(rows) < 0.22
-    lead_days = np.where(same_day, 0, np.minimum(np.ceil(rng.exponential(14.0, size=rows)), 120))
-    # Same-day bookings happen 30 min to 4 h before the start; others at any hour of the day.
-    offset_seconds = np.where(
-        same_day, rng.integers(1800, 4 * 3600, size=rows), rng.integers(-6 * 3600, 6 * 3600, size=rows)
-    )
-    booked_at = starts_at - (lead_days * 86400 + offset_seconds).astype("timedelta64[s]")
-    lead = (starts_at - booked_at).astype("timedelta64[s]").astype(float) / 86400.0
-    reminder = np.where(lead >= 2, rng.random(rows) < 0.75, rng.random(rows) < 0.03)
-    reminder_works = np.ones(rows, dtype=bool)
+    booked_at, lead, reminder = _bookings(rng, starts_at)
     clinic_names = [f"C{c + 1:02d}" for c in range(CLINICS)]
+    moved = np.zeros(rows, dtype=bool)
     if shift is not None:
         # Drawn from a generator of its own, so the practice before the shift is the same as without.
         moved = (day >= np.datetime64(shift.start)) & (
             np.random.default_rng(seed + 1).random(rows) < shift.share
         )
-        clinic = np.where(moved, CLINICS, clinic)
-        clinic_effect = np.append(clinic_effect, shift.effect)
+        clinic, clinic_effect = np.where(moved, CLINICS, clinic), np.append(clinic_effect, shift.effect)
         clinic_names.append(shift.clinic_id)
-        reminder_works = ~moved
+    reminder_works = ~moved
 
     patient_age = age[patient]
-    static_logit = (
-        _static_logit(
-            starts_at, lead, patient_age, payer[patient], appointment_type, reminder & reminder_works
-        )
-        + clinic_effect[clinic]
-    )
+    reminded = reminder & reminder_works
+    static_logit = _static_logit(starts_at, lead, patient_age, payer[patient], appointment_type, reminded)
+    static_logit = static_logit + clinic_effect[clinic]
     order = np.lexsort((slot, starts_at))
-    probability, no_show = _outcomes(rng, order, patient, day, static_logit, n_patients)
+    kept = np.ones(rows, dtype=bool)
+    if cancellations is not None:
+        # A generator of its own, so the visits and their risks are the same as without.
+        cancel_probability, before = _cancellations(
+            np.random.default_rng(seed + 2), cancellations, static_logit, lead
+        )
+        kept = np.isnan(before)
+    probability, no_show = _outcomes(rng, order, patient, day, static_logit, n_patients, kept)
 
     frame = pd.DataFrame(
         {
@@ -209,6 +263,8 @@ def generate_appointments(
             "true_no_show_probability": probability,
         }
     )
+    if cancellations is not None:
+        _record_cancellations(frame, before, cancel_probability, cancellations)
     frame = frame.iloc[order].reset_index(drop=True)
     frame["appointment_id"] = [f"A{i:08d}" for i in range(1, rows + 1)]
     return frame

@@ -12,7 +12,13 @@ from datetime import date
 
 import pandas as pd
 
-LABEL_COLUMNS = ("no_show", "true_no_show_probability")
+LABEL_COLUMNS = (
+    "no_show",
+    "cancelled_at",
+    "true_no_show_probability",
+    "true_cancel_probability",
+    "true_cancel_mean_hours",
+)
 
 
 def tomorrow_schedule(table: pd.DataFrame, day: date) -> pd.DataFrame:

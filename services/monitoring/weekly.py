@@ -58,7 +58,11 @@ def monitor(
     try:
         rows = log.predictions(task.name, since_day)
         counts = log.bin_counts(task.name, since_day)
-        known = outcomes.known_outcomes()
+        known = (
+            outcomes.known_outcomes(settings.late_cancel_hours)
+            if task.counts_late_cancellations
+            else outcomes.known_outcomes()
+        )
     finally:
         for store in opened:
             store.engine.dispose()

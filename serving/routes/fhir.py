@@ -104,6 +104,13 @@ def _assess(
     bands: RiskBands,
     settings: Settings,
 ) -> dict[str, Any]:
+    cancelled = {
+        s.appointment_reference.removeprefix("Appointment/"): s.changed_at
+        for s in parsed.skipped
+        if s.cancelled
+    }
+    if cancelled:
+        noshow.record_cancellations(who, cancelled, "fhir")
     records = [item.record for item in parsed.appointments]
     scores = noshow.score(who, records, "fhir", Booking.DIRECT, settings.top_factors, model)
     risk = [bands.band(float(p), r.clinic_id) for p, r in zip(scores.probability, records, strict=True)]

@@ -78,7 +78,10 @@ def record_outcomes(
     check_batch_size(request, len(body.outcomes), settings.max_batch)
     check_unique(ids_of(body.outcomes, "outcomes", "appointment_id"))
     result = services.noshow.record_outcomes(
-        who, {item.appointment_id: item.outcome for item in body.outcomes}, "api"
+        who,
+        {item.appointment_id: item.outcome for item in body.outcomes},
+        "api",
+        {item.appointment_id: item.cancelled_at for item in body.outcomes if item.cancelled_at is not None},
     )
     if result.unknown:
         shown = ", ".join(result.unknown[:20]) + (" ..." if len(result.unknown) > 20 else "")

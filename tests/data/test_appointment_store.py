@@ -82,7 +82,7 @@ def test_a_booking_stores_the_appointment_fields_alone_and_no_outcome() -> None:
     in_session = SessionAppointment.model_validate(fields | {"group": "g1"})
     stored = [json.loads(row["record"]) for row in booking_rows([plain, in_session])]
     assert stored[0] == stored[1]
-    assert set(stored[0]) == set(Appointment.model_fields) - {"no_show"}
+    assert set(stored[0]) == set(Appointment.model_fields) - {"no_show", "cancelled_at"}
     assert stored[0]["patient_age"] == 40 and stored[0]["starts_at"] == APPOINTMENT["starts_at"]
 
 

@@ -122,6 +122,12 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
 
     from playwright.sync_api import expect
 
+    def reached_on_numbers_page(page, base: str) -> int:
+        """The reached visits the numbers page counts, over its risk bands (0 before any)."""
+        page.goto(f"{base}/app/numbers")
+        rows = page.locator("tr[data-reached]")
+        return sum(int(rows.nth(k).get_attribute("data-reached")) for k in range(rows.count()))
+
     # Accepting and marking update the page in place (htmx), and work as plain forms without it.
     page.get_by_role("button", name=re.compile(r"^Accept the extra booking at")).first.click()
     expect(page.get_by_text(re.compile(r"Accepted: \d+ extra")).first).to_be_visible()
@@ -135,12 +141,21 @@ def test_a_scheduler_works_the_day_and_a_later_score_sees_the_outcome(server, br
     expect(page).to_have_url(re.compile(f"/app/day\\?clinic=C01&date={DAY}$"))
 
     # A reminder call, recorded in one click: the patient leaves the call list, the visit shows it.
+    reached_before = reached_on_numbers_page(page, base)
+    page.go_back()
     calls = page.locator("section[aria-labelledby=calls]")
-    called = calls.get_by_role("row").nth(1).get_by_role("cell").nth(1).inner_text()
-    calls.get_by_role("button", name=re.compile(f"^Call voicemail: .* {called}$")).click()
+    called_row = calls.get_by_role("row").nth(1)
+    called = called_row.get_by_role("cell").nth(1).inner_text()
+    at = called_row.get_by_role("cell").nth(0).inner_text()
+    calls.get_by_role("button", name=re.compile(f"^Call reached, confirmed: .* {called}$")).click()
     expect(page.get_by_text(re.compile(r"1 visit left out: the patient was called"))).to_be_visible()
     expect(calls.get_by_role("cell", name=called, exact=True)).to_have_count(0)
-    expect(page.get_by_text(re.compile(r"Called .*: voicemail")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Called .*: reached, confirmed")).first).to_be_visible()
+    # The patient comes: the numbers page counts one more reached visit with a known outcome.
+    came = page.get_by_role("row").filter(has=page.get_by_role("button", name=f"Attended: {at} {called}"))
+    came.get_by_role("button", name=f"Attended: {at} {called}").click()
+    expect(came.first.locator(".done")).to_have_text("Attended")
+    assert reached_on_numbers_page(page, base) == reached_before + 1
 
     cookies = {c["name"]: c for c in context.cookies()}
     session = cookies["careops_session"]

@@ -223,3 +223,15 @@ def test_ingested_athena_bookings_are_in_the_clinic_load_of_a_later_score(
     assert response.status_code == 200
     history = online_history(store, [Appointment.model_validate(walk_in)], HistoryParams())
     assert history[CLINIC_LOAD][0] == 50  # every athena booking of that day, made before this one
+
+
+@pytest.mark.parametrize(("sent", "late"), [("20260310100000", True), ("20260305100000", False)])
+def test_a_cancellation_keeps_the_time_the_practice_system_made_it(
+    feed: ScheduleFeed, sent: str, late: bool
+) -> None:
+    feed.apply(read_message(message(), TABLES))
+    cancel = message(swaps={"SIU^S12": "SIU^S15", "20260301090000": sent})
+    assert feed.apply(read_message(cancel, TABLES)) == "cancelled"
+    # 4.5 hours or 5 days before the 14:30 start: a no-show under a 24-hour definition, or not.
+    assert feed.store.known_outcomes(24) == ([("APPT-1", 1)] if late else [])
+    assert feed.store.known_outcomes(0) == []

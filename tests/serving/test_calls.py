@@ -41,9 +41,12 @@ def app(trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory) -
         yield client, settings, booked, risk, {"X-API-Key": c02}
 
 
-def _call_list(client: TestClient) -> str:
-    html = client.get("/app/day", params={"clinic": "C01", "date": DAY}).text
+def _call_list_html(html: str) -> str:
     return html.split('id="calls"')[1].split("</table>")[0] if 'id="calls"' in html else ""
+
+
+def _call_list(client: TestClient) -> str:
+    return _call_list_html(client.get("/app/day", params={"clinic": "C01", "date": DAY}).text)
 
 
 def test_a_call_is_kept_with_the_visits_risk_audited_and_its_patient_leaves_the_call_list(app) -> None:
@@ -70,7 +73,7 @@ def test_a_call_is_kept_with_the_visits_risk_audited_and_its_patient_leaves_the_
     assert patient not in re.findall(r"<td>(CALL-P\d+)</td>", calls)
     assert len(re.findall(r"<td>(CALL-P\d+)</td>", calls)) == 10  # the next one moved up
     assert (
-        "1 visit left out: the patient was called in the last 7 days"
+        "1 visit left out: the patient was called, or held out of the list, in the last 7 days"
         in client.get("/app/day", params={"clinic": "C01", "date": DAY}).text
     )
     client.app.state.careops.services.audit.flush()
@@ -169,3 +172,44 @@ def test_calls_are_listed_with_the_visits_outcome_and_shown_beside_the_visit(app
     html = client.get("/app/day", params={"clinic": "C01", "date": DAY}).text
     row = html.split(f"<td>{visit['patient_id']}</td>")[-1].split("</tr>")[0]
     assert re.search(r"Called \d\d \w{3} \d\d:\d\d: no answer", row)
+
+
+def test_a_hold_out_marks_listed_visits_do_not_call_once_and_keeps_them_off_other_lists(
+    trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("holdout")
+    settings = make_settings(
+        root, tracking_uri=trained_store.settings.tracking_uri, pseudonym_key=None, call_holdout_share=0.5
+    )
+    ensure_users(settings)
+    first = [a for s in session_body(24, prefix="HOLD", day=DAY)["slots"] for a in s["appointments"]]
+    # The same patients again two days later: those held out are not listed again within the cooldown.
+    later = [
+        a | {"appointment_id": a["appointment_id"] + "-B", "starts_at": "2027-04-14" + a["starts_at"][10:]}
+        for a in first
+    ]
+    with TestClient(create_app(settings)) as client:
+        assert (
+            client.post(
+                "/v1/noshow/score", json={"appointments": first + later}, headers=SCHEDULER
+            ).status_code
+            == 200
+        )
+        assert sign_in_form(client, "scheduler").status_code == 303
+        html = client.get("/app/day", params={"clinic": "C01", "date": DAY}).text
+        rows = _call_list_html(html).split("<tr>")[2:]
+        held = [re.findall(r"<td>(HOLD-P\d+)</td>", r)[0] for r in rows if "Do not call" in r]
+        assert 1 <= len(held) <= 9 and len(rows) == 10  # 10 listed, about half held out
+        assert all('name="record"' not in r for r in rows if "Do not call" in r)
+        again = _call_list_html(client.get("/app/day", params={"clinic": "C01", "date": DAY}).text)
+        assert [
+            p for p in held if f"<td>{p}</td>" in again and "Do not call" in again
+        ] == held  # the same arm
+        two_days_on = _call_list_html(
+            client.get("/app/day", params={"clinic": "C01", "date": "2027-04-14"}).text
+        )
+        assert not [p for p in held if f"<td>{p}</td>" in two_days_on]
+    listings = CallStore(settings.database_url).listings(0)
+    assert len(listings) == 20 and set(listings.loc[listings["held_out"], "appointment_id"]) >= {
+        a["appointment_id"] for a in first if a["patient_id"] in held
+    }

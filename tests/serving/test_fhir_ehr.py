@@ -153,3 +153,21 @@ def test_json_scores_word_their_factors(client: TestClient) -> None:
     if "lead_time_days" in texts:
         assert texts["lead_time_days"] == "booked 61 days ahead"
     assert prediction["missing_inputs"] == []
+
+
+def test_a_cancelled_appointment_booked_here_is_recorded_at_its_last_update(client: TestClient) -> None:
+    booked = example("ehr-appointment.json") | {"id": "fx-late"}
+    assess(client, bundle(patient("12724066"), booked, booked | {"id": "fx-early"}))
+    # Cancelled 2 hours and 3 days before the 14:00 start; one never booked here is left alone.
+    cancelled = [
+        booked | {"id": "fx-late", "status": "cancelled", "meta": {"lastUpdated": "2026-09-15T12:00:00Z"}},
+        booked | {"id": "fx-early", "status": "cancelled", "meta": {"lastUpdated": "2026-09-12T14:00:00Z"}},
+        booked | {"id": "fx-never", "status": "cancelled"},
+    ]
+    resources = assess(client, bundle(patient("12724066"), *cancelled))
+    assert not [r for r in resources if isinstance(r, RiskAssessment)]
+    store = client.app.state.careops.services.appointments
+    stored = store.bookings_of(["fx-late", "fx-early", "fx-never"])
+    assert {a: b.outcome for a, b in stored.items()} == {"fx-late": "cancelled", "fx-early": "cancelled"}
+    late = dict(store.known_outcomes(24))
+    assert late.get("fx-late") == 1 and "fx-early" not in late

@@ -152,3 +152,24 @@ def test_outcome_requests_are_validated_and_role_checked(client: TestClient) -> 
         "outcomes[0].outcome"
     )
     assert client.post("/v1/noshow/outcomes", json=bad, headers=BILLER).status_code == 403
+
+
+def test_a_cancellation_carries_its_time_and_a_late_one_counts_under_the_definition(
+    client: TestClient,
+) -> None:
+    visits = new_patient_visits("LATE")
+    assert (
+        client.post("/v1/noshow/score", json={"appointments": visits}, headers=SCHEDULER).status_code == 200
+    )
+    body = {
+        "outcomes": [
+            {"appointment_id": "LATE-1", "outcome": "cancelled", "cancelled_at": "2026-06-08T07:30:00"},
+            {"appointment_id": "LATE-2", "outcome": "cancelled", "cancelled_at": "2026-06-10T07:30:00+02:00"},
+        ]
+    }
+    assert client.post("/v1/noshow/outcomes", json=body, headers=SCHEDULER).json()["recorded"] == 2
+    known = dict(client.app.state.careops.services.appointments.known_outcomes(24))
+    assert known.get("LATE-1") == 1 and "LATE-2" not in known  # 2.5 hours and 5 days before the start
+    bad = {"outcomes": [{"appointment_id": "LATE-1", "outcome": "cancelled", "cancelled_at": "soon-ish"}]}
+    response = client.post("/v1/noshow/outcomes", json=bad, headers=SCHEDULER)
+    assert response.status_code == 422 and "cancelled_at" in response.text and "soon-ish" not in response.text
