@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 
 from data.epoch import day_start
-from data.no_show_definition import describe, is_late
-from data.stores.appointment_tables import KNOWN, appointments
+from data.no_show_definition import describe
+from data.stores.appointment_tables import KNOWN, appointments, last_known_day, late_cancellation
 from data.stores.calls import CallStore
 from data.stores.claims import claims_table
 from data.stores.overbooks import OverbookStore
@@ -34,7 +34,7 @@ from services.access.principal import Principal
 from services.call_effect import CallEffect, call_effect
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.recorder import PredictionRecorder
-from services.practice_sessions import session_minutes
+from services.practice_sessions import sessions_of
 from services.refills import refill_numbers
 
 Scope = frozenset[str] | None
@@ -60,11 +60,10 @@ def _week(days: pd.Series) -> pd.Series:
     return (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date.astype(str)
 
 
-def last_known_day(engine: Engine) -> int | None:
+def last_day(engine: Engine) -> int | None:
     """The day number of the latest visit with a known outcome: where the numbers' weeks end."""
-    c = appointments.c
     with engine.connect() as connection:
-        return connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
+        return last_known_day(connection)
 
 
 def visit_numbers(
@@ -77,36 +76,36 @@ def visit_numbers(
     """Visits per week and clinic over the last `weeks` weeks with a known outcome (of `clinics` only,
     when given); late cancellations (under `late_cancel_hours`) are known outcomes and no-shows."""
     c = appointments.c
-    last = last_known_day(engine)
+    last = last_day(engine)
     if last is None:
         return pd.DataFrame(columns=["week", "clinic_id", "visits"])
+    late = late_cancellation(late_cancel_hours)
+    # Counted in the database, by clinic, day and outcome: a few rows a day, whatever the volume.
+    query = select(
+        c.clinic_id,
+        c.start_day,
+        func.count(),
+        func.sum(case((c.outcome == "cancelled", 1), else_=0)),
+        func.sum(case((late, 1), else_=0)),
+        func.sum(case((c.outcome.in_(KNOWN), 1), else_=0)),
+        func.sum(case((c.outcome == "no_show", 1), else_=0)),
+    ).where(c.start_day > last - 7 * weeks)
+    if clinics is not None:
+        query = query.where(c.clinic_id.in_(sorted(clinics)))
+    names = ["clinic_id", "day", "visits", "cancelled", "late_cancelled", "known", "no_shows"]
     with engine.connect() as connection:
-        query = select(c.clinic_id, c.start_day, c.outcome, c.cancel_lead_hours).where(
-            c.start_day > last - 7 * weeks
-        )
-        if clinics is not None:
-            query = query.where(c.clinic_id.in_(sorted(clinics)))
-        rows = pd.DataFrame(
-            connection.execute(query).all(), columns=["clinic_id", "day", "outcome", "cancel_lead_hours"]
-        )
+        rows = pd.DataFrame(connection.execute(query.group_by(c.clinic_id, c.start_day)).all(), columns=names)
     rows["week"] = _week(rows["day"])
-    rows["cancelled"] = rows["outcome"] == "cancelled"
-    lead = rows["cancel_lead_hours"].to_numpy(dtype=np.float64, na_value=np.nan)
-    rows["late_cancelled"] = rows["cancelled"] & is_late(np.nan_to_num(lead, nan=np.inf), late_cancel_hours)
-    rows["known"] = rows["outcome"].isin(KNOWN) | rows["late_cancelled"]
-    rows["no_shows"] = (rows["outcome"] == "no_show") | rows["late_cancelled"]
-    grouped = rows.groupby(["week", "clinic_id"])
-    out = grouped[["cancelled", "late_cancelled", "known", "no_shows"]].sum().astype(int)
-    out.insert(0, "visits", grouped.size())
-    out = out.reset_index()
+    rows["known"] += rows["late_cancelled"]
+    rows["no_shows"] += rows["late_cancelled"]
+    out = rows.groupby(["week", "clinic_id"])[names[2:]].sum().astype(int).reset_index()
     out["cancellation_rate"] = out["cancelled"] / out["visits"]
     out["no_show_rate"] = np.where(out["known"] > 0, out["no_shows"] / out["known"].clip(lower=1), np.nan)
     out["predicted_no_show_rate"] = np.nan
     if log is not None:
-        logged = log.predictions("noshow")
+        logged = log.predictions("noshow", events_from=last - 7 * weeks + 1)
         if not logged.empty and "segment_clinic_id" in logged.columns:
             logged = logged.dropna(subset=["event_day"]).drop_duplicates("record_key", keep="last")
-            logged = logged[logged["event_day"] > last - 7 * weeks]
             logged["week"] = _week(logged["event_day"])
             predicted = logged.groupby(["week", "segment_clinic_id"])["probability"].mean()
             keys = list(zip(out["week"], out["clinic_id"], strict=True))
@@ -116,46 +115,44 @@ def visit_numbers(
 
 def claim_numbers(engine: Engine, weeks: int, payers: Scope = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Adjudicated claims per week and payer, and denials per week and category (of `payers` only,
-    when given)."""
+    when given), counted in the database by day."""
     c = claims_table.c
-    query = select(c.payer_id, c.submitted_day, c.adjudicated_day, c.denied, c.category, c.record).where(
-        c.adjudicated_day.is_not(None), c.denied.is_not(None)
-    )
-    if payers is not None:
-        query = query.where(c.payer_id.in_(sorted(payers)))
+    known = c.denied.is_not(None)
     with engine.connect() as connection:
-        last = connection.execute(select(func.max(c.adjudicated_day)).where(c.denied.is_not(None))).scalar()
+        last = connection.execute(select(func.max(c.adjudicated_day)).where(known)).scalar()
         if last is None:
             return pd.DataFrame(columns=["week", "payer_id", "claims"]), pd.DataFrame(
                 columns=["week", "category"]
             )
+        window = [known, c.adjudicated_day > last - 7 * weeks]
+        if payers is not None:
+            window.append(c.payer_id.in_(sorted(payers)))
+        by_day = select(
+            c.payer_id,
+            c.adjudicated_day,
+            func.count(),
+            func.sum(c.denied),
+            func.sum(c.adjudicated_day - c.submitted_day),
+            func.sum(c.charged),
+            func.sum(c.not_denied_charge),
+        ).where(*window)
+        names = ["payer_id", "day", "claims", "denied", "days_to_remit", "charged", "not_denied"]
         rows = pd.DataFrame(
-            connection.execute(query.where(c.adjudicated_day > last - 7 * weeks)).all(),
-            columns=["payer_id", "submitted", "adjudicated", "denied", "category", "record"],
+            connection.execute(by_day.group_by(c.payer_id, c.adjudicated_day)).all(), columns=names
         )
-    rows["week"] = _week(rows["adjudicated"])
-    charged, kept = [], []
-    for text in rows["record"]:
-        lines = json.loads(text)["service_lines"] if text else []
-        charged.append(sum(line["charge"] for line in lines))
-        kept.append(sum(line["charge"] for line in lines if not line.get("denied")))
-    rows["charged"], rows["not_denied"] = charged, kept
-    rows.loc[rows["denied"] == 1, "not_denied"] = 0.0  # a claim denied whole pays nothing
-    rows["days_to_remit"] = rows["adjudicated"] - rows["submitted"]
-    grouped = rows.groupby(["week", "payer_id"])
-    out = pd.DataFrame(
-        {
-            "claims": grouped.size(),
-            "denied": grouped["denied"].sum().astype(int),
-            "days_to_remit": grouped["days_to_remit"].mean(),
-            "charged": grouped["charged"].sum(),
-            "not_denied": grouped["not_denied"].sum(),
-        }
-    ).reset_index()
+        by_category = select(c.adjudicated_day, c.category, func.count()).where(*window, c.denied == 1)
+        denials = pd.DataFrame(
+            connection.execute(by_category.group_by(c.adjudicated_day, c.category)).all(),
+            columns=["day", "category", "denied"],
+        )
+    rows["week"] = _week(rows["day"])
+    out = rows.groupby(["week", "payer_id"])[names[2:]].sum().reset_index()
+    out["denied"] = out["denied"].astype(int)
+    out["days_to_remit"] = out["days_to_remit"] / out["claims"]
     out["denial_rate"] = out["denied"] / out["claims"]
     out["not_denied_share"] = out["not_denied"] / out["charged"].where(out["charged"] > 0)
-    denied = rows[rows["denied"] == 1]
-    categories = denied.groupby(["week", "category"]).size().rename("denied").reset_index()
+    denials["week"] = _week(denials["day"])
+    categories = denials.groupby(["week", "category"])["denied"].sum().reset_index()
     return out.sort_values(["week", "payer_id"]).reset_index(drop=True), categories
 
 
@@ -221,17 +218,21 @@ class PracticeNumbersService:
         numbers = practice_numbers(
             self.engine, log, weeks, who.clinics, who.payers, late_cancel_hours=self.late_cancel_hours
         )
-        last = last_known_day(self.engine)
-        if last is not None:
-            first = last - 7 * weeks + 1
-            if self.calls is not None:
-                listings = self.calls.listings(first, who.clinics)
-                numbers = replace(numbers, calls=call_effect(listings, self.bands, self.late_cancel_hours))
-            if self.overbooks is not None:
-                slots = visit_slots(self.engine, first, last, who.clinics)
-                span = day_start(first), day_start(last + 1)
-                refills = refill_numbers(slots, self.overbooks.between(*span, who.clinics))
-                numbers = replace(numbers, refills=refills)
+        last = last_day(self.engine)
+        if last is None:
+            return numbers, pd.DataFrame(columns=["week", "clinic_id", "sessions"])
+        first = last - 7 * weeks + 1
+        slots = visit_slots(self.engine, first, last, who.clinics)
+        if self.calls is not None:
+            listings = self.calls.listings(first, who.clinics)
+            numbers = replace(numbers, calls=call_effect(listings, self.bands, self.late_cancel_hours))
+        if self.overbooks is not None:
+            overbooks = self.overbooks.between(day_start(first), day_start(last + 1), who.clinics)
+            numbers = replace(numbers, refills=refill_numbers(slots, overbooks))
         recorder = self.recorder
-        predicted = (lambda ids: recorder.probabilities_of("noshow", ids)) if recorder is not None else None
-        return numbers, session_minutes(self.engine, weeks, predicted, clinics=who.clinics)
+        predicted = (
+            (lambda ids: recorder.probabilities_of("noshow", ids, events_from=first))
+            if recorder is not None
+            else None
+        )
+        return numbers, sessions_of(slots, predicted)

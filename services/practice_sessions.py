@@ -9,14 +9,14 @@ sessions of the window are evaluated in one batched dynamic program.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from data.stores.appointment_tables import KNOWN, appointments
+from data.stores.appointment_tables import KNOWN, last_known_day
+from data.stores.slots import visit_slots
 from models.decisions.session import arrival_pmfs, backlog_dynamics
 
 AFTERNOON_FROM_HOUR = 13
@@ -29,13 +29,27 @@ def session_minutes(
     slot_minutes: float = 15.0,
     clinics: frozenset[str] | None = None,
 ) -> pd.DataFrame:
-    """Per week and clinic: sessions, expected waiting minutes per visit and idle minutes per session.
+    """Per week and clinic: sessions, expected waiting minutes per visit and idle minutes per session,
+    over the last `weeks` weeks up to the last day with an outcome.
 
     `predicted` gives P(no-show) by appointment id where the prediction log holds one (the caller
     holds the log's pseudonym key); `clinics`: those clinics' sessions only (None: all)."""
-    frame = _visits(engine, weeks, clinics)
-    if frame is None:
+    with engine.connect() as connection:
+        last = last_known_day(connection)
+    if last is None:
         return pd.DataFrame(columns=["week", "clinic_id", "sessions"])
+    return sessions_of(visit_slots(engine, last - 7 * weeks + 1, last, clinics), predicted, slot_minutes)
+
+
+def sessions_of(
+    slots: pd.DataFrame,
+    predicted: Callable[[list[str]], Mapping[str, float]] | None = None,
+    slot_minutes: float = 15.0,
+) -> pd.DataFrame:
+    """`session_minutes` of the visits in `slots` (`data.stores.slots.visit_slots`)."""
+    frame = slots[slots["outcome"] != "cancelled"].copy()
+    dates = pd.to_datetime(frame["day"].astype("int64"), unit="D")
+    frame["week"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
     observed = (
         frame[frame["outcome"].isin(KNOWN)]
         .groupby(["week", "clinic_id"])["outcome"]
@@ -62,40 +76,16 @@ def session_minutes(
     return result.reset_index()
 
 
-def _visits(engine: Engine, weeks: int, clinics: frozenset[str] | None) -> pd.DataFrame | None:
-    """The visits (not cancelled) of the last `weeks` weeks up to the last day with an outcome, with
-    their week, provider and start; None when no outcome is known yet."""
-    c = appointments.c
-    with engine.connect() as connection:
-        last = connection.execute(select(func.max(c.start_day)).where(c.outcome.in_(KNOWN))).scalar()
-        if last is None:
-            return None
-        query = select(c.appointment_id, c.clinic_id, c.start_day, c.outcome, c.record).where(
-            c.start_day > last - 7 * weeks, c.record.is_not(None)
-        )
-        if clinics is not None:
-            query = query.where(c.clinic_id.in_(sorted(clinics)))
-        rows = connection.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["appointment_id", "clinic_id", "day", "outcome", "record"])
-    frame = frame[frame["outcome"] != "cancelled"].copy()
-    records = [json.loads(r) for r in frame["record"]]
-    frame["provider_id"] = [r["provider_id"] for r in records]
-    frame["starts_at"] = pd.to_datetime([r["starts_at"] for r in records])
-    dates = pd.to_datetime(frame["day"].astype("int64"), unit="D")
-    frame["week"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
-    return frame
-
-
 def _sessions(frame: pd.DataFrame) -> list[tuple[str, str, list[list[float]]]]:
     """(week, clinic, show probabilities by slot) of each provider's half-day."""
     frame["half"] = np.where(frame["starts_at"].dt.hour < AFTERNOON_FROM_HOUR, 0, 1)
     frame = frame.sort_values(["week", "clinic_id", "provider_id", "day", "half", "starts_at"], kind="stable")
     sessions: list[tuple[str, str, list[list[float]]]] = []
     previous_session, previous_start = None, None
-    for week, clinic, provider, day, half, starts, show in zip(
-        frame["week"], frame["clinic_id"], frame["provider_id"], frame["day"], frame["half"],
-        frame["starts_at"], frame["show"], strict=True,
-    ):  # fmt: skip
+    # Plain Python values: comparing pandas Timestamps row by row costs most of the loop.
+    columns = [frame[name].tolist() for name in ("week", "clinic_id", "provider_id", "day", "half", "show")]
+    starts_ns = frame["starts_at"].to_numpy(dtype="datetime64[ns]").astype("int64").tolist()
+    for week, clinic, provider, day, half, show, starts in zip(*columns, starts_ns, strict=True):
         key = (week, clinic, provider, day, half)
         if key != previous_session:
             sessions.append((week, clinic, []))

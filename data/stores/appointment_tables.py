@@ -43,10 +43,16 @@ appointments = Table(
     # The canonical record as JSON (its inputs, no label), so that a model can be trained again
     # on what the store has seen (`labelled_records`).
     Column("record", Text, nullable=True),
+    # The time the visit takes, from its record: the practice's numbers read them without the JSON.
+    Column("provider_id", String(64), nullable=True),
+    Column("starts", Float, nullable=True),  # epoch seconds of the start (the clinic's wall clock)
+    Column("duration_minutes", Integer, nullable=True),
     # Covers the clinic-day load's look-up: a hundred appointments' booking times and outcomes are
     # read from the index, not from a hundred table rows. (Stores made before it also keep
     # `ix_careops_appointments_clinic_day` on the first two columns; it does no harm.)
     Index("ix_careops_appointments_clinic_day_booked", "clinic_id", "start_day", "booked_at", "outcome"),
+    # The numbers page's weeks across every clinic: a range of days, whatever the history's size.
+    Index("ix_careops_appointments_day", "start_day"),
 )
 # Known outcomes per clinic and day, kept as outcomes are recorded: a clinic's rate "as of day D"
 # is an indexed range sum over its days, whatever the history's size.
@@ -77,3 +83,10 @@ def recount_clinic_days(connection: Connection, keys: Iterable[tuple[str, int]])
         c.clinic_id, c.start_day, func.count(), func.sum(case((c.outcome == "no_show", 1.0), else_=0.0))
     ).where(c.outcome.in_(KNOWN))
     recount_days(connection, clinic_days, keys, counted, (c.clinic_id, c.start_day))
+
+
+def last_known_day(connection: Connection) -> int | None:
+    """The latest day with a known outcome, from the daily counts (a few rows a day, whatever the
+    history's size)."""
+    d = clinic_days.c
+    return connection.execute(select(func.max(d.day)).where(d.visits > 0)).scalar()

@@ -38,15 +38,25 @@ from data.stores.appointment_tables import (
     recount_clinic_days,
 )
 from data.stores.daily_counts import IN_CHUNK
-from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
+from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, PreparedFamily, reading, writing
 from data.stores.records import record_json
+from data.stores.slots import fill_visit_times
 from data.stores.upsert import upsert, upsert_statement
 from data.visits import PatientRows, StoredHistory, assumed_booking
 
 OUTCOME = frozenset({"no_show", "cancelled_at"})
 INPUTS = frozenset(name for name in Appointment.model_fields if name not in OUTCOME)
-BOOKING = ("patient_id", "clinic_id", "start_day", "booked_at", "record")
+BOOKING = (
+    "patient_id",
+    "clinic_id",
+    "start_day",
+    "booked_at",
+    "record",
+    "provider_id",
+    "starts",
+    "duration_minutes",
+)
 
 
 def _starts_at(record: str | None) -> datetime | None:
@@ -120,8 +130,11 @@ def booking_row(
     starts: float,
     booked: float,
     record: str | None = None,
+    provider_id: str | None = None,
+    duration_minutes: int | None = None,
 ) -> dict:
-    """A store row from epoch seconds of the start and of the booking, and the record's JSON."""
+    """A store row from epoch seconds of the start and of the booking, the record's JSON, and the
+    provider and length of the visit (the time it takes, for the practice's numbers)."""
     return {
         "appointment_id": appointment_id,
         "patient_id": patient_id,
@@ -129,6 +142,9 @@ def booking_row(
         "start_day": math.floor(starts / SECONDS_PER_DAY),  # day_number's rule, for one number
         "booked_at": float(booked),
         "record": record,
+        "provider_id": provider_id,
+        "starts": float(starts),
+        "duration_minutes": None if duration_minutes is None else int(duration_minutes),
     }
 
 
@@ -158,6 +174,8 @@ def booking_rows(records: Sequence[Appointment], horizon_days: int = 1) -> list[
             starts[i],
             booked[i],
             stored.dump_json(a, exclude=OUTCOME).decode(),
+            a.provider_id,
+            a.duration_minutes,
         )
         for i, a in enumerate(records)
     ]
@@ -178,6 +196,7 @@ class AppointmentStore:
         self.engine: Engine = store_engine(url)
         create_tables(self.engine, metadata)
         self._statements = _Statements(self.engine)
+        once(self.engine, "appointments: visit times", lambda: fill_visit_times(self.engine))
         c = appointments.c
         with self.engine.connect() as connection:
             known = connection.execute(select(c.appointment_id).where(c.outcome.in_(KNOWN)).limit(1)).first()
@@ -249,16 +268,20 @@ class AppointmentStore:
             else np.full(len(frame), np.nan)
         )
         rows = []
-        for i, (appointment_id, patient_id, clinic_id, no_show) in enumerate(
+        for i, (appointment_id, patient_id, clinic_id, no_show, provider_id, minutes) in enumerate(
             zip(
                 frame["appointment_id"],
                 frame["patient_id"],
                 frame["clinic_id"],
                 frame["no_show"],
+                frame["provider_id"],
+                frame["duration_minutes"],
                 strict=True,
             )
         ):
-            row = booking_row(appointment_id, patient_id, clinic_id, starts[i], booked[i], records[i])
+            row = booking_row(
+                appointment_id, patient_id, clinic_id, starts[i], booked[i], records[i], provider_id, minutes
+            )
             known = no_show == no_show and no_show is not None
             row["outcome"] = ("no_show" if no_show else "attended") if known else None
             row["cancel_lead_hours"] = None

@@ -16,7 +16,20 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, make_url, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 try:
@@ -208,3 +221,24 @@ def _add_missing_columns(connection: Connection, table: Table) -> None:
         if column.name not in present:
             kind = column.type.compile(dialect=connection.dialect)
             connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+
+
+_marks_metadata = MetaData()
+store_marks = Table("careops_store_marks", _marks_metadata, Column("name", String(64), primary_key=True))
+
+
+def once(engine: Engine, name: str, work: Callable[[], object]) -> None:
+    """Run `work` once in the store's life (filling columns an earlier careops left empty), and keep
+    a mark that it was done, so that later openings cost one look-up."""
+    create_tables(engine, _marks_metadata)
+    with engine.connect() as connection:
+        if connection.execute(select(store_marks.c.name).where(store_marks.c.name == name)).first():
+            return
+    work()
+
+    def mark() -> None:
+        with write_transaction(engine) as connection:
+            if not connection.execute(select(store_marks.c.name).where(store_marks.c.name == name)).first():
+                connection.execute(store_marks.insert().values(name=name))
+
+    with_retries(mark)

@@ -50,6 +50,8 @@ predictions = Table(
     Column("segments", Text, nullable=True),
     Index("ix_careops_predictions_task_day", "task", "scored_day"),
     Index("ix_careops_predictions_key", "record_key"),
+    # The numbers page reads the scores of a few weeks' visits, whatever the log's length.
+    Index("ix_careops_predictions_task_event", "task", "event_day"),
 )
 # Per day and model version, how many scored inputs fell into each bin of the reference profile.
 feature_bins = Table(
@@ -131,12 +133,18 @@ class PredictionLog:
 
         return with_retries(write)
 
-    def predictions(self, task: str, since_day: int | None = None) -> pd.DataFrame:
-        """The task's logged predictions (segments parsed into columns `segment_<name>`)."""
+    def predictions(
+        self, task: str, since_day: int | None = None, events_from: int | None = None
+    ) -> pd.DataFrame:
+        """The task's logged predictions (segments parsed into columns `segment_<name>`), scored from
+        `since_day` on and of records whose day (a visit's, a claim's service) is `events_from` or
+        later, when given."""
         c = predictions.c
         query = select(predictions).where(c.task == task).order_by(c.id)
         if since_day is not None:
             query = query.where(c.scored_day >= since_day)
+        if events_from is not None:
+            query = query.where(c.event_day >= events_from)
         with self.engine.connect() as connection:
             frame = pd.DataFrame(
                 connection.execute(query).mappings().all(), columns=[c.name for c in predictions.columns]

@@ -96,9 +96,12 @@ class PredictionRecorder:
         """The process id of the log's writer process."""
         return self._process.pid
 
-    def probabilities_of(self, task: str, record_ids: list[str]) -> dict[str, float]:
-        """The latest logged probability of each of these records (by id) that the log holds."""
-        logged = self.log.predictions(task)
+    def probabilities_of(
+        self, task: str, record_ids: list[str], events_from: int | None = None
+    ) -> dict[str, float]:
+        """The latest logged probability of each of these records (by id) that the log holds (of
+        those whose day is `events_from` or later, when given)."""
+        logged = self.log.predictions(task, events_from=events_from)
         if logged.empty:
             return {}
         latest = logged.drop_duplicates("record_key", keep="last").set_index("record_key")["probability"]
