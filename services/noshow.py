@@ -18,8 +18,9 @@ import pandas as pd
 
 from data.epoch import epoch_day
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, OutcomeResult, booking_rows
+from data.stores.appointments import AppointmentStore, OutcomeResult
 from data.stores.booking_queue import BookingQueue
+from data.stores.bookings import booking_rows
 from features.history import online_history
 from models.scorer import ScoreFactor
 from services.access.audit import AuditTrail

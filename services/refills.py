@@ -11,7 +11,8 @@ whether the patients booked into accepted overbookings came.
   starting at that time and booked at or after the acceptance, the earliest first, up to the number
   accepted; they **came** when attended.
 
-By week (the Monday of the visit's day) and clinic.
+By week (the Monday of the visit's day) and clinic: the freed slots, how many of them were refilled
+(for any minute), and the minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COLUMNS = [
     "clinic_id",
     "freed_slots",
     "freed_minutes",
+    "refilled_slots",
     "refilled_minutes",
     "refilled_share",
     "overbookings",
@@ -100,6 +102,7 @@ def refill_numbers(slots: pd.DataFrame, overbooks: pd.DataFrame) -> pd.DataFrame
     by_freed = freed.groupby(["week", "clinic_id"]).agg(
         freed_slots=("appointment_id", "size"),
         freed_minutes=("freed_minutes", "sum"),
+        refilled_slots=("refilled_minutes", lambda minutes: int((minutes > 0).sum())),
         refilled_minutes=("refilled_minutes", "sum"),
     )
     taken = overbooked_visits(slots, overbooks)
@@ -111,6 +114,6 @@ def refill_numbers(slots: pd.DataFrame, overbooks: pd.DataFrame) -> pd.DataFrame
     if out.empty:
         return pd.DataFrame(columns=COLUMNS)
     out["refilled_share"] = out["refilled_minutes"] / out["freed_minutes"].where(out["freed_minutes"] > 0)
-    for column in ("freed_slots", "overbookings", "overbooked", "overbooked_came"):
+    for column in ("freed_slots", "refilled_slots", "overbookings", "overbooked", "overbooked_came"):
         out[column] = out[column].astype(int)
     return out[COLUMNS].sort_values(["week", "clinic_id"]).reset_index(drop=True)

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from data.epoch import epoch_day
 from data.feeds.siu import MessageError, ScheduleEvent
 from data.schemas import Appointment
-from data.stores.appointments import AppointmentStore, booking_rows
+from data.stores.appointments import AppointmentStore
+from data.stores.bookings import booking_rows
 from services.access.audit import AuditTrail
 from services.access.principal import Principal
 

@@ -6,9 +6,7 @@ history and clinic load are read from it at scoring time.
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import TypeAdapter
 from sqlalchemy import (
     Engine,
     bindparam,
@@ -26,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from data.epoch import SECONDS_PER_DAY, as_seconds, day_number
+from data.epoch import as_seconds, day_number
 from data.no_show_definition import SECONDS_PER_HOUR, hours_before_start
 from data.schemas import Appointment, wall_clock
 from data.stores.appointment_tables import (
@@ -37,6 +34,7 @@ from data.stores.appointment_tables import (
     metadata,
     recount_clinic_days,
 )
+from data.stores.bookings import BOOKING, OUTCOME, booking_row, booking_rows
 from data.stores.daily_counts import IN_CHUNK
 from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, PreparedFamily, reading, writing
@@ -45,18 +43,7 @@ from data.stores.slots import fill_visit_times
 from data.stores.upsert import upsert, upsert_statement
 from data.visits import PatientRows, StoredHistory, assumed_booking
 
-OUTCOME = frozenset({"no_show", "cancelled_at"})
 INPUTS = frozenset(name for name in Appointment.model_fields if name not in OUTCOME)
-BOOKING = (
-    "patient_id",
-    "clinic_id",
-    "start_day",
-    "booked_at",
-    "record",
-    "provider_id",
-    "starts",
-    "duration_minutes",
-)
 
 
 def _starts_at(record: str | None) -> datetime | None:
@@ -123,62 +110,9 @@ class OutcomeResult:
     unknown: list[str] = field(default_factory=list)
 
 
-def booking_row(
-    appointment_id: str,
-    patient_id: str,
-    clinic_id: str,
-    starts: float,
-    booked: float,
-    record: str | None = None,
-    provider_id: str | None = None,
-    duration_minutes: int | None = None,
-) -> dict:
-    """A store row from epoch seconds of the start and of the booking, the record's JSON, and the
-    provider and length of the visit (the time it takes, for the practice's numbers)."""
-    return {
-        "appointment_id": appointment_id,
-        "patient_id": patient_id,
-        "clinic_id": clinic_id,
-        "start_day": math.floor(starts / SECONDS_PER_DAY),  # day_number's rule, for one number
-        "booked_at": float(booked),
-        "record": record,
-        "provider_id": provider_id,
-        "starts": float(starts),
-        "duration_minutes": None if duration_minutes is None else int(duration_minutes),
-    }
-
-
 def _records(frame: pd.DataFrame) -> list[dict]:
     cleaned = frame.drop(columns=[c for c in OUTCOME if c in frame.columns])
     return cleaned.astype(object).where(cleaned.notna(), None).to_dict("records")
-
-
-@functools.cache
-def _stored_record() -> TypeAdapter[Appointment]:
-    """Writes an appointment (or a subclass, such as a session's) as the Appointment fields alone:
-    half what `model_dump_json(include=...)` costs."""
-    return TypeAdapter(Appointment)
-
-
-def booking_rows(records: Sequence[Appointment], horizon_days: int = 1) -> list[dict]:
-    """The store rows that book these appointments (an unknown booking time is stored as history
-    reads it: just before the prediction time of a model with this horizon)."""
-    starts = as_seconds([a.starts_at for a in records])
-    booked = assumed_booking(as_seconds([a.booked_at for a in records]), day_number(starts), horizon_days)
-    stored = _stored_record()
-    return [
-        booking_row(
-            a.appointment_id,
-            a.patient_id,
-            a.clinic_id,
-            starts[i],
-            booked[i],
-            stored.dump_json(a, exclude=OUTCOME).decode(),
-            a.provider_id,
-            a.duration_minutes,
-        )
-        for i, a in enumerate(records)
-    ]
 
 
 @dataclass(frozen=True)

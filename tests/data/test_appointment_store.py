@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.stores.appointments import AppointmentStore, booking_row
+from data.stores.appointments import AppointmentStore
+from data.stores.bookings import booking_row
 from tests.bodies import APPOINTMENT, visit
 
 DAY = 20_513  # 2026-03-02
@@ -74,7 +75,7 @@ def test_a_booking_that_moves_an_outcome_is_found_beyond_the_first_chunk(tmp_pat
 
 def test_a_booking_stores_the_appointment_fields_alone_and_no_outcome() -> None:
     from data.schemas import Appointment
-    from data.stores.appointments import booking_rows
+    from data.stores.bookings import booking_rows
     from serving.schemas import SessionAppointment
 
     fields = APPOINTMENT | {"patient_age": 40, "no_show": True}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from data.stores.appointments import AppointmentStore, booking_row
+from data.stores.appointments import AppointmentStore
 from data.stores.booking_queue import BookingQueue
+from data.stores.bookings import booking_row
 from data.stores.engine import process_lock
 
 DAY = 86400.0 * 20_000

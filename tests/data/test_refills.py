@@ -60,6 +60,7 @@ def test_a_hand_made_day_refills_as_counted_by_hand(tmp_path: Path) -> None:
             "clinic_id": "C01",
             "freed_slots": 2,
             "freed_minutes": 50.0,
+            "refilled_slots": 2,
             "refilled_minutes": 40.0,
             "refilled_share": 0.8,
             "overbookings": 1,

@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from data.loaders.canonical import load_claims
-from data.stores.appointments import AppointmentStore, booking_row
+from data.stores.appointments import AppointmentStore
+from data.stores.bookings import booking_row
 from data.stores.claims import ClaimStore
 from data.stores.engine import process_lock, write_transaction
 from data.stores.overbooks import OverbookStore
