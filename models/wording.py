@@ -1,12 +1,22 @@
 """Plain-language wording of a score's factors: "booked 61 days ahead", "missed 2 of 4 earlier visits".
 
 A factor is an input and its value; some read better with a neighbour (a count of no-shows with the
-count of visits). Inputs without a phrase here read as "name: value".
+count of visits). The denial model's inputs are worded in models/denial_wording.py, read here beside
+these. Inputs without a phrase read as "name: value".
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+
+from models.denial_wording import (
+    DENIAL_CATEGORIES,
+    DENIAL_CONTEXT,
+    DENIAL_FLAGS,
+    DENIAL_MISSING,
+    DENIAL_PHRASES,
+    article,
+)
 
 Value = float | str | None
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -56,7 +66,8 @@ def _against_expected(value: float, values: Mapping[str, Value]) -> str:
     return f"missed earlier visits {value:.1f}x as often as expected"  # expected: by how far ahead booked
 
 
-CONTEXT = ("prior_visits", "prior_no_shows")  # the inputs other phrases read beside their own
+# The inputs other phrases read beside their own.
+CONTEXT = ("prior_visits", "prior_no_shows", *DENIAL_CONTEXT)
 
 PHRASES: dict[str, Callable[[float, Mapping[str, Value]], str]] = {
     "lead_time_days": _lead,
@@ -91,10 +102,16 @@ MISSING = {
     "days_since_last_visit": "no earlier visit on record",
 }
 CATEGORIES = {
-    "appointment_type": lambda v: f"a {v.replace('_', ' ')} visit",
+    "appointment_type": lambda v: f"{article(v)} {v.replace('_', ' ')} visit",
     "payer_type": lambda v: "payer unknown" if v == "unknown" else f"payer: {v.replace('_', ' ')}",
     "patient_sex": lambda v: {"F": "female patient", "M": "male patient"}.get(v, "sex not recorded"),
 }
+
+
+PHRASES |= DENIAL_PHRASES
+FLAGS |= DENIAL_FLAGS
+MISSING |= DENIAL_MISSING
+CATEGORIES |= DENIAL_CATEGORIES
 
 
 def factor_text(name: str, value: Value, values: Mapping[str, Value]) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from models.wording import factor_text
+import mlflow
+
+from models.pyfunc import load_registered
+from models.wording import CATEGORIES, FLAGS, PHRASES, factor_text
+from tests.helpers import TrainedStore
 
 
 def test_factors_read_as_plain_language() -> None:
@@ -31,3 +35,43 @@ def test_factors_read_as_plain_language() -> None:
         assert factor_text(name, value, context) == text, name
     for name in ("prior_no_shows", "no_show_ratio_to_expected"):
         assert factor_text(name, 0.0, {"prior_visits": 0.0}) == "no earlier visits with a known outcome"
+
+
+def test_the_denial_factors_read_as_the_biller_would_say_them() -> None:
+    context = {"payer_id": "MCR-TX", "filing_window_days": 365.0}
+    cases = {
+        ("eligibility_age_days", None): "no eligibility check on file",
+        ("eligibility_not_verified", 1.0): "no eligibility check on file",
+        ("eligibility_age_days", 3.0): "eligibility checked 3 days before the service",
+        ("days_past_filing_window", -3.0): "filed 3 days before MCR-TX's 365-day deadline",
+        ("days_past_filing_window", 1.0): "filed 1 day after MCR-TX's 365-day deadline",
+        ("payer_denial_rate", 0.734527): "MCR-TX denies 73% of claims",
+        ("payer_timely_filing_rate", 0.00181291): "MCR-TX denies 0.2% of claims for late filing",
+        ("rendering_provider_missing", 1.0): "no rendering provider on the claim",
+        ("rendering_provider_missing", 0.0): "a rendering provider on the claim",
+        (
+            "max_payer_code_denial_rate",
+            0.734527,
+        ): "MCR-TX denies 73% of the lines of this claim's riskiest procedure",
+        ("noncovered_lines", 1.0): "1 line the payer does not cover",
+        ("claim_type", "institutional"): "an institutional claim",
+        ("place_of_service", "11"): "at the office",
+        ("total_charge", 1310.0): "charges of $1,310.00",
+        ("appointment_type", "annual_physical"): "an annual physical visit",
+    }
+    for (name, value), text in cases.items():
+        assert factor_text(name, value, context) == text, name
+
+
+def test_every_input_the_denial_model_can_emit_has_words(trained_store: TrainedStore) -> None:
+    mlflow.set_tracking_uri(trained_store.settings.tracking_uri)
+    trained = load_registered("models:/denial@champion").trained
+    names = list(trained.features.get_feature_names_out())
+    assert len(names) >= 30
+    worded = set(PHRASES) | set(FLAGS) | set(CATEGORIES)
+    assert [n for n in names if n not in worded] == []
+    # And none reads as a column name, with a value or unknown.
+    for name in names:
+        value = "commercial" if name in CATEGORIES else 2.0
+        for text in (factor_text(name, value, {"payer_id": "COM-AET"}), factor_text(name, None, {})):
+            assert "_" not in text, (name, text)

@@ -40,6 +40,9 @@ def test_scores_carry_three_reasons_with_carcs_and_fixes(
                 CARC_CATEGORY[c] == reason["category"] for c in reason["carc_codes"]
             )
             assert reason["recommended_fix"]
+        # What drives the score, in words: no column names, no raw rates.
+        texts = [f["text"] for f in prediction["top_factors"]]
+        assert texts and all("_" not in t and ": 0." not in t for t in texts), texts
 
 
 def test_a_claim_missing_its_prior_auth_gets_that_reason_and_fix(client: TestClient) -> None:
