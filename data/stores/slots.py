@@ -45,9 +45,10 @@ def fill_visit_times(engine: Engine) -> int:
                 values = [
                     {
                         "key": key,
-                        "provider": r["provider_id"],
+                        # Every canonical record has both; "" and 0 would still end the fill.
+                        "provider": r.get("provider_id") or "",
                         "start": float(s),
-                        "minutes": int(r["duration_minutes"]),
+                        "minutes": int(r.get("duration_minutes") or 0),
                     }
                     for (key, _), r, s in zip(rows, records, starts, strict=True)
                 ]
