@@ -183,7 +183,10 @@ def fit_and_evaluate(
     time = task.time_column
     table = table.sort_values([time, task.id_column], kind="stable").reset_index(drop=True)
     hours = settings.late_cancel_hours
-    labelled = with_definition(table, task, hours)[task.label_column].notna().to_numpy()
+    # Labels (and a synthetic table's truth) from the table as it came, before any booking time is
+    # hidden: the truth of a late cancellation depends on the booking.
+    defined = with_definition(table, task, hours)
+    labelled = defined[task.label_column].notna().to_numpy()
     before = (table[time] < holdout_start).to_numpy()
     scored = ~before if holdout_end is None else ~before & (table[time] < holdout_end).to_numpy()
     known = table.index.isin(known_by_cutoff(table, task, holdout_start).index)
@@ -209,7 +212,8 @@ def fit_and_evaluate(
         table = add_history(table, history)
     if claim_history is not None:
         table = add_claim_history(table, claim_history)
-    table = with_definition(table, task, hours)
+    named = [c for c in (task.label_column, task.oracle_column) if c in defined.columns]
+    table = table.assign(**{c: defined[c] for c in named})
     fit_rows, holdout_rows = table[labelled & known], table[labelled & scored]
     train_rows, calibration_rows = temporal_split(fit_rows, time, settings.validation_fraction)
 
