@@ -188,7 +188,7 @@ class ClaimStore:
 
         def write() -> int:
             with write_transaction(self.engine) as connection:
-                rows = connection.execute(missing.limit(5000)).all()
+                rows = connection.execute(missing.order_by(c.claim_id).limit(5000)).all()  # key order
                 values = []
                 for key, record, denied in rows:
                     charged, kept = charges(json.loads(record)["service_lines"], denied)

@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from data.stores.upsert import insert_new
+
 try:
     import fcntl
 except ImportError:  # not on Windows: there, writers in other processes meet in SQLite's busy handler
@@ -237,8 +239,8 @@ def once(engine: Engine, name: str, work: Callable[[], object]) -> None:
     work()
 
     def mark() -> None:
+        # Several processes may open a new store at once, and each may do the work: keep one mark.
         with write_transaction(engine) as connection:
-            if not connection.execute(select(store_marks.c.name).where(store_marks.c.name == name)).first():
-                connection.execute(store_marks.insert().values(name=name))
+            insert_new(connection, store_marks, [{"name": name}], ["name"])
 
     with_retries(mark)

@@ -39,7 +39,8 @@ def fill_visit_times(engine: Engine) -> int:
 
         def write() -> int:
             with write_transaction(engine) as connection:
-                rows = connection.execute(missing.limit(FILL_CHUNK)).all()
+                # In key order: processes filling at once lock rows in the same order.
+                rows = connection.execute(missing.order_by(c.appointment_id).limit(FILL_CHUNK)).all()
                 records = [json.loads(record) for _, record in rows]
                 starts = as_seconds(pd.to_datetime([r["starts_at"] for r in records]).to_numpy())
                 values = [
