@@ -28,7 +28,7 @@ def generate(
     cancellations: Annotated[
         bool,
         typer.Option(
-            help="Appointments only: some visits are cancelled, a third of those within a day of "
+            help="Appointments only: some visits are cancelled, about half of those within a day of "
             "their start (see CAREOPS_LATE_CANCEL_HOURS)."
         ),
     ] = True,

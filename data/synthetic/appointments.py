@@ -47,7 +47,7 @@ CLINICS = 8  # the practice's clinics before any shift
 class Cancellations:
     """Some visits are called off before their start, more often when booked far ahead and by the
     patients who also miss more. How many hours before the start a cancellation comes follows an
-    exponential law with `mean_hours`, cut at the booking: about a third come within a day. A
+    exponential law with `mean_hours`, cut at the booking: about half come within a day. A
     cancelled visit is no-one's history and has no `no_show`; its truth is recorded
     (`data.no_show_definition.true_probability`)."""
 
