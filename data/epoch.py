@@ -70,3 +70,9 @@ def epoch_day(value: Any) -> int | None:
 def day_start(day: int) -> datetime:
     """The naive datetime at which day number `day` begins."""
     return _EPOCH + timedelta(days=day)
+
+
+def week_of(dates: pd.Series) -> pd.Series:
+    """The Monday (ISO date text) of each date's week: the practice's numbers' weeks."""
+    days = pd.to_datetime(dates).dt.normalize()
+    return (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")

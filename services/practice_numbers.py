@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, case, func, select
 
-from data.epoch import day_start
+from data.epoch import day_start, week_of
 from data.no_show_definition import describe
 from data.stores.appointment_tables import KNOWN, appointments, last_known_day, late_cancellation
 from data.stores.calls import CallStore
@@ -56,8 +56,7 @@ class PracticeNumbers:
 
 
 def _week(days: pd.Series) -> pd.Series:
-    dates = pd.to_datetime(days.astype("int64"), unit="D")
-    return (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.date.astype(str)
+    return week_of(pd.to_datetime(days.astype("int64"), unit="D"))
 
 
 def last_day(engine: Engine) -> int | None:

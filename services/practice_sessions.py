@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from data.epoch import week_of
 from data.stores.appointment_tables import KNOWN, last_known_day
 from data.stores.slots import visit_slots
 from models.decisions.session import arrival_pmfs, backlog_dynamics
@@ -48,8 +49,7 @@ def sessions_of(
 ) -> pd.DataFrame:
     """`session_minutes` of the visits in `slots` (`data.stores.slots.visit_slots`)."""
     frame = slots[slots["outcome"] != "cancelled"].copy()
-    dates = pd.to_datetime(frame["day"].astype("int64"), unit="D")
-    frame["week"] = (dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    frame["week"] = week_of(pd.to_datetime(frame["day"].astype("int64"), unit="D"))
     observed = (
         frame[frame["outcome"].isin(KNOWN)]
         .groupby(["week", "clinic_id"])["outcome"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.epoch import as_seconds
+from data.epoch import as_seconds, week_of
 from data.no_show_definition import SECONDS_PER_HOUR
 
 COLUMNS = [
@@ -35,11 +35,6 @@ COLUMNS = [
     "overbooked",
     "overbooked_came",
 ]
-
-
-def _week(starts: pd.Series) -> pd.Series:
-    days = starts.dt.normalize()
-    return (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.date.astype(str)
 
 
 def refilled_minutes(slots: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +93,7 @@ def refill_numbers(slots: pd.DataFrame, overbooks: pd.DataFrame) -> pd.DataFrame
     """By week and clinic: freed slots and minutes, the minutes refilled and their share, the
     accepted overbookings, the patients booked into them and those who came."""
     freed = refilled_minutes(slots)
-    freed["week"] = _week(freed["starts_at"])
+    freed["week"] = week_of(freed["starts_at"])
     by_freed = freed.groupby(["week", "clinic_id"]).agg(
         freed_slots=("appointment_id", "size"),
         freed_minutes=("freed_minutes", "sum"),
@@ -106,7 +101,7 @@ def refill_numbers(slots: pd.DataFrame, overbooks: pd.DataFrame) -> pd.DataFrame
         refilled_minutes=("refilled_minutes", "sum"),
     )
     taken = overbooked_visits(slots, overbooks)
-    taken["week"] = _week(pd.to_datetime(taken["starts_at"]))
+    taken["week"] = week_of(taken["starts_at"])
     by_overbook = taken.groupby(["week", "clinic_id"]).agg(
         overbookings=("count", "sum"), overbooked=("booked", "sum"), overbooked_came=("came", "sum")
     )
