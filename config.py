@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     expected_payment_ratio: float = Field(
         default=0.5, gt=0, le=1, description="Expected payment as a share of charges, for the worklist."
     )
+    reference_dir: Path | None = Field(
+        default=None,
+        description="Directory of the practice's own reference tables (payers.csv, appeals.csv), each "
+        "replacing the shipped one of its name (docs/reference-tables.md).",
+    )
+    filing_warning_days: int = Field(
+        default=14, ge=0, le=365, description="Days before a filing deadline that the worklist flags a claim."
+    )
+    filing_urgency_weight: float = Field(
+        default=2.0, ge=1, le=100, description="Weight of dollars at risk for a claim due within the warning."
+    )
     top_factors: int = Field(default=5, ge=3, le=10, description="Factors returned with each score.")
     dask_connect_timeout_seconds: float = Field(default=10.0, gt=0, description="Wait for a Dask scheduler.")
     champion_alias: str = "champion"

@@ -9,7 +9,24 @@ from datetime import date
 from data.schemas import Claim
 
 STATUSES = ("open", "fixed", "submitted")
-SORTS = {"dollars": "dollars at risk", "probability": "denial probability", "service_date": "service date"}
+SORTS = {
+    "priority": "dollars at risk, weighted by urgency",
+    "deadline": "filing deadline, soonest first",
+    "dollars": "dollars at risk",
+    "probability": "denial probability",
+    "service_date": "service date",
+}
+DEADLINES = {"": "any", "due": "past or due soon", "past": "past deadline", "near": "due soon"}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A claim's filing deadline as of today: the day, the days left and its flag ("" when neither
+    past nor due soon, or already filed)."""
+
+    day: date | None
+    days_left: int | None
+    flag: str
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,7 @@ class WorkItem:
     dollars_at_risk: float
     top_reason: str | None
     model_version: str | None
+    deadline: Deadline
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,7 @@ class ListedItem:
     expected_payment: float
     dollars_at_risk: float
     top_reason: str | None
+    deadline: Deadline
 
 
 @dataclass(frozen=True)
@@ -63,7 +82,8 @@ class WorklistView:
     since: date | None = None
     until: date | None = None
     status: str = "open"
-    sort: str = "dollars"
+    sort: str = "priority"
+    deadline: str = ""  # a key of DEADLINES
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from config import Settings, api_key_roles, audit_key, audit_url, holdout_key
+from data.filing_deadlines import DeadlinePolicy
+from data.reference import load_payers
 from data.stores.appointments import AppointmentStore
 from data.stores.audit import AuditStore
 from data.stores.booking_queue import BookingQueue
@@ -102,7 +104,14 @@ class Services:
             audit=audit,
             noshow=noshow,
             denial=denial,
-            worklist=WorklistService(WorklistStore(engine), claims, denial, audit),
+            worklist=WorklistService(
+                WorklistStore(engine),
+                claims,
+                denial,
+                audit,
+                load_payers(settings.reference_dir),
+                DeadlinePolicy(settings.filing_warning_days, settings.filing_urgency_weight),
+            ),
             numbers=PracticeNumbersService(
                 engine,
                 recorder,

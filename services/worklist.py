@@ -4,13 +4,16 @@ marked, each through the biller's scope (payers) and into the audit trail."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
+from data.filing_deadlines import DeadlinePolicy, filing_deadline
+from data.reference import Payer
 from data.schemas import Claim
 from data.stores.claims import ClaimStore
 from data.stores.worklist import WorklistStore
-from data.worklist_items import WorkItem, WorklistPage, WorklistView
+from data.worklist_items import Deadline, WorkItem, WorklistPage, WorklistView
 from services.access.audit import AuditTrail
 from services.access.principal import Principal
 from services.denial import DenialService
@@ -32,9 +35,20 @@ class WorklistService:
     their payers."""
 
     def __init__(
-        self, store: WorklistStore, claims: ClaimStore, denial: DenialService, audit: AuditTrail
+        self,
+        store: WorklistStore,
+        claims: ClaimStore,
+        denial: DenialService,
+        audit: AuditTrail,
+        payers: Mapping[str, Payer],
+        policy: DeadlinePolicy = DeadlinePolicy(),
+        clock: Callable[[], date] = date.today,
     ) -> None:
         self.store, self.claims, self.denial, self.audit = store, claims, denial, audit
+        self.payers, self.clock = payers, clock
+        self._policy = policy
+        self.windows = {payer_id: payer.timely_filing_days for payer_id, payer in payers.items()}
+        store.set_windows(self.windows)  # the practice may have edited its payer table since
         # Uploads score one chunk at a time between them: Python runs one thread's work at a time
         # anyway, and a single busy thread leaves the event loop its turns.
         self._chunk_turns = threading.Lock()
@@ -44,7 +58,7 @@ class WorklistService:
         if not claims:
             return 0, 0
         scores, version = self.denial.worklist_scores(who, claims)
-        added, updated = self.store.add(claims, scores, version)
+        added, updated = self.store.add(claims, scores, version, self.windows)
         self.audit.record(who, "change", "claim", (c.claim_id for c in claims), door=door, change="worklist")
         return added, updated
 
@@ -76,13 +90,28 @@ class WorklistService:
         """The first `limit` rows of a view of the list (all for None) in the caller's payers, ranked,
         with how many were left out; the claims handed out are the ones audited (`action` "export"
         for a download)."""
-        page = self.store.view(view, who.payers, limit)
+        page = self.store.view(view, who.payers, limit, self.policy)
         self.audit.record(who, action, "claim", (i.claim_id for i in page.items), door="pages")
         return page
 
+    @property
+    def policy(self) -> DeadlinePolicy:
+        """The deadline policy as of today (the clinic's day)."""
+        return self._policy.on(self.clock())
+
+    def deadlines(self, claims: Sequence[Claim], status: str = "open") -> list[Deadline]:
+        """Each claim's filing deadline as of today, from the practice's payer table, as a claim of
+        `status` (the API ranks claims about to be filed: open ones)."""
+        policy = self.policy
+        out = []
+        for claim in claims:
+            day = filing_deadline(claim.service_date, self.windows.get(claim.payer_id))
+            out.append(Deadline(day, policy.days_left(day), policy.flag(day, status)))
+        return out
+
     def item(self, who: Principal, handle: int) -> WorkItem | None:
         """One claim of the list by its handle (None when there is none in the caller's scope)."""
-        item = self.store.item(handle)
+        item = self.store.item(handle, self.policy)
         if item is None or not who.may_see_payer(item.claim.payer_id):
             return None
         self.audit.record(who, "read", "claim", [item.claim.claim_id], door="pages")

@@ -243,6 +243,9 @@ class WorklistItem(BaseModel):
     expected_payment: float
     dollars_at_risk: float = Field(description="Expected payment lost: sum over lines of P(denied) x payment")
     top_reason: DenialReason | None
+    filing_deadline: date | None = Field(description="Service date plus the payer's timely-filing window")
+    days_left: int | None = Field(description="Days from today to the filing deadline (negative: past)")
+    deadline_flag: str = Field(description="'past deadline', 'due soon' (within the warning window) or ''")
 
 
 class WorklistResponse(BaseModel):

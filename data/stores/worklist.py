@@ -8,7 +8,7 @@ scoring every claim again; a claim's own page scores it afresh.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -21,16 +21,29 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     bindparam,
+    case,
     func,
+    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
 
+from data.epoch import day_start, epoch_day
+from data.filing_deadlines import UNFILED, DeadlinePolicy
 from data.schemas import Claim
-from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
-from data.worklist_items import STATUSES, ItemScore, ListedItem, WorkItem, WorklistPage, WorklistView
+from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
+from data.worklist_items import (
+    STATUSES,
+    Deadline,
+    ItemScore,
+    ListedItem,
+    WorkItem,
+    WorklistPage,
+    WorklistView,
+)
 
 metadata = MetaData()
 worklist = Table(
@@ -49,12 +62,16 @@ worklist = Table(
     Column("dollars_at_risk", Float, nullable=True),
     Column("top_reason", String(32), nullable=True),
     Column("total_charge", Float, nullable=True),  # kept beside the record, so the list never parses it
+    # The service day and the payer's filing window (from the practice's payer table, brought up to
+    # date as the list opens): the deadline is their sum, compared in the store.
+    Column("service_day", Integer, nullable=True),
+    Column("filing_window", Integer, nullable=True),
 )
 LOOKUP_CHUNK = 500  # claim ids looked up per statement (SQLite takes at most 32,766 parameters)
 LISTED = (
     worklist.c.id, worklist.c.claim_id, worklist.c.payer_id, worklist.c.service_date, worklist.c.total_charge,
     worklist.c.status, worklist.c.probability, worklist.c.expected_payment, worklist.c.dollars_at_risk,
-    worklist.c.top_reason,
+    worklist.c.top_reason, worklist.c.service_day, worklist.c.filing_window,
 )  # fmt: skip
 
 
@@ -65,9 +82,38 @@ class WorklistStore:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
         self._fill_charges()
+        once(self.engine, "worklist_service_day", self._fill_service_days)
 
-    def add(self, claims: Sequence[Claim], scores: Sequence[ItemScore], version: str) -> tuple[int, int]:
-        """Add claims (or update ones already listed, which reopen); returns (added, updated)."""
+    def set_windows(self, windows: Mapping[str, int]) -> int:
+        """Bring each listed claim's filing window to its payer's in `windows` (None for a payer not
+        in it); returns the rows changed. One statement per payer whose rows differ."""
+        c = worklist.c
+        with self.engine.connect() as connection:
+            held = connection.execute(select(c.payer_id, c.filing_window).distinct()).all()
+        stale = {payer for payer, window in held if windows.get(payer) != window}
+        if not stale:
+            return 0
+
+        def write() -> int:
+            with write_transaction(self.engine) as connection:
+                return sum(
+                    connection.execute(
+                        update(worklist).where(c.payer_id == payer).values(filing_window=windows.get(payer))
+                    ).rowcount
+                    for payer in sorted(stale)
+                )
+
+        return with_retries(write)
+
+    def add(
+        self,
+        claims: Sequence[Claim],
+        scores: Sequence[ItemScore],
+        version: str,
+        windows: Mapping[str, int] | None = None,
+    ) -> tuple[int, int]:
+        """Add claims (or update ones already listed, which reopen), with their payers' filing windows
+        in `windows`; returns (added, updated)."""
         c = worklist.c
         now = datetime.now()
 
@@ -84,6 +130,8 @@ class WorklistStore:
                 "dollars_at_risk": score.dollars_at_risk,
                 "top_reason": score.top_reason,
                 "total_charge": claim.total_charge,
+                "service_day": epoch_day(claim.service_date),
+                "filing_window": (windows or {}).get(claim.payer_id),
             }
 
         def write() -> int:
@@ -105,21 +153,35 @@ class WorklistStore:
         added = with_retries(write)
         return added, len(claims) - added
 
-    def view(self, view: WorklistView, payers: frozenset[str] | None, limit: int | None) -> WorklistPage:
+    def view(
+        self,
+        view: WorklistView,
+        payers: frozenset[str] | None,
+        limit: int | None,
+        policy: DeadlinePolicy | None = None,
+    ) -> WorklistPage:
         """The first `limit` rows of a view (all of them for None) among the given payers' claims (every
-        payer's for None), ranked in the store, with the counts and choices the page shows."""
+        payer's for None), ranked in the store with the deadline `policy` (as of its day), with the
+        counts and choices the page shows."""
         c = worklist.c
+        policy = policy or DeadlinePolicy()
         scope = [] if payers is None else [c.payer_id.in_(sorted(payers))]
         probability, dollars = func.coalesce(c.probability, 0.0), func.coalesce(c.dollars_at_risk, 0.0)
+        past, near = _deadline_conditions(policy)
         kept = [*scope, probability >= view.min_probability]
         kept += [c.payer_id == view.payer] if view.payer else []
         kept += [c.top_reason == view.category] if view.category else []
         kept += [c.service_date >= view.since.isoformat()] if view.since else []
         kept += [c.service_date <= view.until.isoformat()] if view.until else []
         kept += [c.status == view.status] if view.status != "all" else []
-        order = {"probability": probability.desc(), "service_date": c.service_date.asc()}.get(
-            view.sort, dollars.desc()
-        )
+        kept += {"past": [past], "near": [near], "due": [or_(past, near)]}.get(view.deadline, [])
+        deadline = c.service_day + c.filing_window
+        order = {
+            "probability": [probability.desc()],
+            "service_date": [c.service_date.asc()],
+            "dollars": [dollars.desc()],
+            "deadline": [case((and_(c.status.in_(UNFILED), deadline.is_not(None)), 0), else_=1), deadline],
+        }.get(view.sort, [case((near, dollars * policy.urgency_weight), else_=dollars).desc()])
         with self.engine.connect() as connection:
             every = connection.scalar(select(func.count()).select_from(worklist))
             listed = connection.scalar(_where(select(func.count()).select_from(worklist), scope))
@@ -127,9 +189,9 @@ class WorklistStore:
                 _where(select(func.count(), func.coalesce(func.sum(dollars), 0.0)), kept)
             ).one()
             choices = connection.execute(_where(select(c.payer_id, c.top_reason).distinct(), scope)).all()
-            rows = connection.execute(_where(select(*LISTED), kept).order_by(order, c.id).limit(limit)).all()
+            rows = connection.execute(_where(select(*LISTED), kept).order_by(*order, c.id).limit(limit)).all()
         return WorklistPage(
-            items=[_listed(row) for row in rows],
+            items=[_listed(row, policy) for row in rows],
             matching=matching,
             listed=listed,
             left_out=every - listed,
@@ -138,11 +200,11 @@ class WorklistStore:
             categories=sorted({reason for _, reason in choices if reason}),
         )
 
-    def item(self, handle: int) -> WorkItem | None:
-        """One claim by its handle."""
+    def item(self, handle: int, policy: DeadlinePolicy | None = None) -> WorkItem | None:
+        """One claim by its handle, with its deadline as of the `policy`'s day."""
         with self.engine.connect() as connection:
             row = connection.execute(select(worklist).where(worklist.c.id == handle)).mappings().first()
-        return _item(row) if row is not None else None
+        return _item(row, policy or DeadlinePolicy()) if row is not None else None
 
     def mark(self, handle: int, status: str) -> bool:
         """Set a claim's status; False when there is no such claim."""
@@ -174,6 +236,34 @@ class WorklistStore:
 
         with_retries(write)
 
+    def _fill_service_days(self) -> None:
+        """Day numbers of the service dates of rows an earlier careops added without them."""
+        c = worklist.c
+        with self.engine.connect() as connection:
+            missing = connection.execute(select(c.id, c.service_date).where(c.service_day.is_(None))).all()
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                rows = [{"handle": h, "service_day": epoch_day(date.fromisoformat(d))} for h, d in missing]
+                connection.execute(update(worklist).where(c.id == bindparam("handle")), rows)
+
+        if missing:
+            with_retries(write)
+
+
+def _deadline_conditions(policy: DeadlinePolicy) -> tuple:
+    """The store's conditions for a claim still to be filed past its deadline, and due soon."""
+    c = worklist.c
+    deadline, unfiled = c.service_day + c.filing_window, c.status.in_(UNFILED)
+    past = and_(unfiled, deadline < policy.day)
+    near = and_(unfiled, deadline >= policy.day, deadline <= policy.day + policy.warning_days)
+    return past, near
+
+
+def _deadline(service_day: int | None, window: int | None, status: str, policy: DeadlinePolicy) -> Deadline:
+    day = None if service_day is None or window is None else day_start(service_day + window).date()
+    return Deadline(day, policy.days_left(day), policy.flag(day, status))
+
 
 def _where(statement: Select, conditions: list) -> Select:
     for condition in conditions:
@@ -181,7 +271,7 @@ def _where(statement: Select, conditions: list) -> Select:
     return statement
 
 
-def _listed(row) -> ListedItem:
+def _listed(row, policy: DeadlinePolicy) -> ListedItem:
     return ListedItem(
         handle=row.id,
         claim_id=row.claim_id,
@@ -193,10 +283,11 @@ def _listed(row) -> ListedItem:
         expected_payment=row.expected_payment or 0.0,
         dollars_at_risk=row.dollars_at_risk or 0.0,
         top_reason=row.top_reason,
+        deadline=_deadline(row.service_day, row.filing_window, row.status, policy),
     )
 
 
-def _item(row) -> WorkItem:
+def _item(row, policy: DeadlinePolicy) -> WorkItem:
     return WorkItem(
         handle=row["id"],
         claim=Claim.model_validate(json.loads(row["record"])),
@@ -206,4 +297,5 @@ def _item(row) -> WorkItem:
         dollars_at_risk=row["dollars_at_risk"] or 0.0,
         top_reason=row["top_reason"],
         model_version=row["model_version"],
+        deadline=_deadline(row["service_day"], row["filing_window"], row["status"], policy),
     )

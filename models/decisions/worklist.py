@@ -28,7 +28,14 @@ def dollars_at_risk(
     return claim_probability * np.array([c.total_charge for c in claims]) * payment_ratio
 
 
-def rank(at_risk: np.ndarray, claim_probability: np.ndarray, min_probability: float, limit: int) -> list[int]:
-    """Claim rows by dollars at risk, largest first, keeping those at or above `min_probability`."""
-    order = np.argsort(-at_risk, kind="stable")
+def rank(
+    at_risk: np.ndarray,
+    claim_probability: np.ndarray,
+    min_probability: float,
+    limit: int,
+    weights: np.ndarray | None = None,
+) -> list[int]:
+    """Claim rows by dollars at risk (times their urgency `weights` when given), largest first, keeping
+    those at or above `min_probability`; ties keep the order the claims came in."""
+    order = np.argsort(-(at_risk if weights is None else at_risk * weights), kind="stable")
     return [int(i) for i in order if claim_probability[i] >= min_probability][:limit]

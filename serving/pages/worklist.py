@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from data.loaders.uploads import UploadError
 from data.spreadsheet import safe_cell
-from data.worklist_items import SORTS, STATUSES, WorklistView
+from data.worklist_items import DEADLINES, SORTS, STATUSES, WorklistView
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
@@ -37,14 +37,15 @@ def filters(
     since: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
     until: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
     status: Annotated[str, Query(pattern="^(open|fixed|submitted|all)$")] = "open",
-    sort: Annotated[str, Query(pattern="^(dollars|probability|service_date)$")] = "dollars",
+    sort: Annotated[str, Query(pattern=f"^({'|'.join(SORTS)})$")] = "priority",
+    deadline: Annotated[str, Query(pattern=f"^({'|'.join(DEADLINES)})$")] = "",
 ) -> WorklistView:
     """The filters from the query string (a form sends an empty date when none is picked)."""
     try:
         first, last = (date.fromisoformat(d) if d else None for d in (since, until))
     except ValueError:
         raise InvalidRequest("since", "must be a date (YYYY-MM-DD)", "date_from_datetime_parsing") from None
-    return WorklistView(payer, category, min_probability, first, last, status, sort)
+    return WorklistView(payer, category, min_probability, first, last, status, sort, deadline)
 
 
 FiltersDep = Annotated[WorklistView, Depends(filters)]
@@ -67,6 +68,8 @@ async def _render(request: Request, session, chosen: WorklistView, notice: str) 
         "payers": listed.payers,
         "categories": listed.categories,
         "sorts": SORTS,
+        "deadlines": DEADLINES,
+        "ranking": app_state(request).services.worklist.policy.describe(),
         "statuses": (*STATUSES, "all"),
         "at_risk": listed.at_risk,
         "query": request.url.query,
@@ -85,7 +88,8 @@ async def export(request: Request, session: BillerPage, chosen: FiltersDep) -> R
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["rank", "claim_id", "payer_id", "service_date", "total_charge", "denial_probability",
-                     "expected_payment", "dollars_at_risk", "top_reason", "status"])  # fmt: skip
+                     "expected_payment", "dollars_at_risk", "top_reason", "status", "filing_deadline",
+                     "days_left", "deadline_flag"])  # fmt: skip
     for rank, item in enumerate(listed.items, start=1):  # text a spreadsheet would run is written quoted
         writer.writerow(
             [
@@ -99,6 +103,9 @@ async def export(request: Request, session: BillerPage, chosen: FiltersDep) -> R
                 f"{item.dollars_at_risk:.2f}",
                 safe_cell(item.top_reason or ""),
                 item.status,
+                item.deadline.day.isoformat() if item.deadline.day else "",
+                "" if item.deadline.days_left is None else item.deadline.days_left,
+                item.deadline.flag,
             ]
         )
     headers = {"Content-Disposition": 'attachment; filename="worklist.csv"', "Cache-Control": "no-store"}

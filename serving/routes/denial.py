@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter, Request
 
+from data.filing_deadlines import NEAR
 from models.decisions.worklist import rank
 from services.offload import run_scoring
 from serving.auth import BillerRole
@@ -62,16 +64,21 @@ async def score_claims(
     "/worklist", response_model=WorklistResponse, responses=error_responses(400, 401, 403, 413, 422, 503)
 )
 def worklist(
-    request: Request, body: WorklistRequest, scoring: DenialScoringDep, who: BillerRole
+    request: Request, body: WorklistRequest, scoring: DenialScoringDep, services: ServicesDep, who: BillerRole
 ) -> WorklistResponse:
-    """Claims ordered by expected dollars at risk: per line, P(denied) x expected payment (charge x ratio).
+    """Claims ordered by expected dollars at risk (per line, P(denied) x expected payment, charge x
+    ratio), weighted by urgency as the worklist page ranks them: times CAREOPS_FILING_URGENCY_WEIGHT
+    for a claim whose payer's filing deadline is within CAREOPS_FILING_WARNING_DAYS.
 
     Reads payer history from the claim store; writes nothing."""
     model, settings, claims = scoring.model, scoring.settings, body.claims
     check_batch_size(request, len(claims), settings.max_batch)
     check_unique(ids_of(claims, "claims", "claim_id"))
     scores = scoring.service.score(who, claims, "worklist", settings.top_factors, model)
-    order = rank(scores.dollars_at_risk, scores.probability, body.min_probability, body.limit)
+    deadlines = services.worklist.deadlines(claims)
+    policy = services.worklist.policy
+    weights = np.array([policy.urgency_weight if d.flag == NEAR else 1.0 for d in deadlines])
+    order = rank(scores.dollars_at_risk, scores.probability, body.min_probability, body.limit, weights)
     items = [
         WorklistItem(
             rank=position,
@@ -80,6 +87,9 @@ def worklist(
             expected_payment=float(scores.expected_payment[i]),
             dollars_at_risk=float(scores.dollars_at_risk[i]),
             top_reason=DenialReason(**vars(scores.reasons[i][0])) if scores.reasons[i] else None,
+            filing_deadline=deadlines[i].day,
+            days_left=deadlines[i].days_left,
+            deadline_flag=deadlines[i].flag,
         )
         for position, i in enumerate(order, start=1)
     ]

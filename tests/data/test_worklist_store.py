@@ -4,13 +4,15 @@ choices a plain ranking of every claim in Python gives, and the page never loads
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+from data.filing_deadlines import DeadlinePolicy
 from data.loaders.canonical import claims_for_file, load_claims
+from data.reference import payers as payer_table
 from data.schemas import Claim
 from data.stores.worklist import WorklistStore, worklist
 from data.synthetic.claims import generate_claims
@@ -19,6 +21,18 @@ from models.tasks import caller_records, get_task
 from tests.helpers import fresh_postgres_database
 
 REASONS = (None, "eligibility", "coding", "authorization")
+WINDOWS = {p.payer_id: p.timely_filing_days for p in payer_table().values()}
+TODAY = date(2026, 5, 1)  # amid the synthetic service dates: some claims past their deadline, some due
+POLICY = DeadlinePolicy(warning_days=30, urgency_weight=3.0, today=TODAY)
+
+
+def _direct_deadline(item: WorkItem) -> tuple[date, int, str]:
+    """A claim's deadline, days left and flag computed straight from the payer table."""
+    day = item.claim.service_date + timedelta(days=payer_table()[item.claim.payer_id].timely_filing_days)
+    left = (day - TODAY).days
+    unfiled = item.status in ("open", "fixed", "rejected")
+    flag = "" if not unfiled else "past deadline" if left < 0 else "due soon" if left <= 30 else ""
+    return day, left, flag
 
 
 def _claims(rows: int) -> list[Claim]:
@@ -38,8 +52,15 @@ def _reference(items: list[WorkItem], view: WorklistView, payers: frozenset[str]
         and (view.since is None or i.claim.service_date >= view.since)
         and (view.until is None or i.claim.service_date <= view.until)
         and (view.status == "all" or i.status == view.status)
+        and (
+            not view.deadline
+            or _direct_deadline(i)[2] == {"past": "past deadline", "near": "due soon"}.get(view.deadline)
+            or (view.deadline == "due" and _direct_deadline(i)[2] != "")
+        )
     ]
     key = {
+        "priority": lambda i: -i.dollars_at_risk * (3.0 if _direct_deadline(i)[2] == "due soon" else 1.0),
+        "deadline": lambda i: (i.status not in ("open", "fixed", "rejected"), _direct_deadline(i)[0]),
         "dollars": lambda i: -i.dollars_at_risk,
         "probability": lambda i: -i.probability,
         "service_date": lambda i: i.claim.service_date,
@@ -61,10 +82,10 @@ def filled(backend: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Work
         ItemScore(p, 100.0, round(p * 50, 0), draw.choice(REASONS))
         for p in (draw.choice((0.1, 0.25, 0.5, 0.8)) for _ in claims)
     ]
-    store.add(claims, scores, "1")
-    for handle in (3, 9, 27, 81):
+    store.add(claims, scores, "1", WINDOWS)
+    for handle in (3, 9, 27, 81, *draw.sample(range(1, 241), 30)):
         store.mark(handle, draw.choice(("fixed", "submitted")))
-    items = [store.item(handle) for handle in range(1, len(claims) + 1)]
+    items = [store.item(handle, POLICY) for handle in range(1, len(claims) + 1)]
     return store, items
 
 
@@ -75,7 +96,10 @@ def test_every_view_matches_a_plain_ranking_of_every_claim(filled) -> None:
     views = [
         WorklistView(),
         WorklistView(status="all"),
-        *(WorklistView(sort=s, status="all") for s in ("dollars", "probability", "service_date")),
+        *(WorklistView(sort=s, status="all") for s in ("priority", "deadline", "dollars", "probability")),
+        WorklistView(sort="service_date", status="all"),
+        *(WorklistView(deadline=d, status="all", sort="deadline") for d in ("past", "near", "due")),
+        WorklistView(deadline="near", sort="dollars"),
         WorklistView(payer=payers[0], status="all"),
         WorklistView(category="coding", min_probability=0.3),
         WorklistView(since=days[60], until=days[180], sort="probability"),
@@ -87,7 +111,7 @@ def test_every_view_matches_a_plain_ranking_of_every_claim(filled) -> None:
         for view in views:
             expected = _reference(items, view, scope)
             for limit in (None, 7):
-                page = store.view(view, scope, limit)
+                page = store.view(view, scope, limit, POLICY)
                 assert [i.handle for i in page.items] == expected[:limit], (view, scope, limit)
                 assert page.matching == len(expected) and page.listed == len(in_scope)
                 assert page.left_out == len(items) - len(in_scope)
@@ -96,6 +120,40 @@ def test_every_view_matches_a_plain_ranking_of_every_claim(filled) -> None:
                 assert page.payers == sorted({i.claim.payer_id for i in in_scope})
                 assert page.categories == sorted({i.top_reason for i in in_scope if i.top_reason})
     assert any(len(_reference(items, v, None)) > 7 for v in views)  # the limit cuts somewhere
+    flags = [_direct_deadline(i)[2] for i in items]
+    assert flags.count("past deadline") >= 10 and flags.count("due soon") >= 10  # both cases are tested
+    assert any(i.status == "submitted" and _direct_deadline(i)[1] < 0 for i in items)  # filed: no flag
+
+
+def test_deadlines_days_left_and_flags_equal_a_direct_computation_from_the_payer_table(filled) -> None:
+    store, items = filled
+    listed = {i.handle: i for i in store.view(WorklistView(status="all"), None, None, POLICY).items}
+    for item in items:
+        day, left, flag = _direct_deadline(item)
+        assert (listed[item.handle].deadline.day, listed[item.handle].deadline.days_left) == (day, left)
+        assert listed[item.handle].deadline.flag == flag == item.deadline.flag
+    # The default ranking puts some claim due soon above one not due with more dollars at risk.
+    ranked = store.view(WorklistView(), None, None, POLICY).items
+    assert any(
+        (a.deadline.flag, b.deadline.flag) == ("due soon", "") and a.dollars_at_risk < b.dollars_at_risk
+        for n, a in enumerate(ranked)
+        for b in ranked[n + 1 :]
+    )
+
+
+def test_an_edited_payer_table_moves_the_deadlines_of_claims_already_listed(tmp_path: Path) -> None:
+    store = WorklistStore(f"sqlite:///{tmp_path / 'w.db'}")
+    claims = _claims(20)
+    store.add(claims, [ItemScore(0.5, 1.0, 2.0, None)] * len(claims), "1", WINDOWS)
+    payer = claims[0].payer_id
+    changed = store.set_windows({**WINDOWS, payer: 30})
+    assert changed == sum(c.payer_id == payer for c in claims)
+    assert store.set_windows({**WINDOWS, payer: 30}) == 0  # nothing left to change
+    for item in store.view(WorklistView(), None, None, POLICY).items:
+        window = 30 if item.payer_id == payer else WINDOWS[item.payer_id]
+        assert item.deadline.day == item.service_date + timedelta(days=window)
+    store.set_windows({})  # a payer no longer in the table has no deadline
+    assert {i.deadline.day for i in store.view(WorklistView(), None, None, POLICY).items} == {None}
 
 
 def test_a_listed_row_shows_what_the_claim_holds(filled) -> None:

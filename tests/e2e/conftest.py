@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.bodies import free_port
+from tests.helpers import API_KEYS, TrainedStore, ensure_users, make_settings
+from tests.processes import running
 
 
 def chromium() -> str:
@@ -56,3 +62,29 @@ class WatchedBrowser:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._browser, name)
+
+
+@pytest.fixture(scope="package")
+def server(
+    trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """One careops server for the page tests (a real `careops serve`), and its working directory."""
+    port, workdir = free_port(), tmp_path_factory.mktemp("pages")
+    ensure_users(make_settings(workdir, database_url=f"sqlite:///{workdir / 'careops.db'}"))
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CAREOPS_")},
+        "MLFLOW_TRACKING_URI": trained_store.settings.tracking_uri,
+        "CAREOPS_API_KEYS": API_KEYS,
+        "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}",
+    }
+    command = [
+        str(Path(sys.executable).parent / "careops"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with running(command, f"{base}/health/ready", 120, workdir / "server.log", cwd=workdir, env=environment):
+        yield base, workdir

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import mlflow
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from data.reference import payers
 from data.x12.carc import CARC_CATEGORY
 from features.claim_history import add_claim_history
 from models.pyfunc import load_registered
@@ -65,14 +68,22 @@ def test_a_claim_missing_its_prior_auth_gets_that_reason_and_fix(client: TestCli
     assert prediction["denial_probability"] > 0.5
 
 
-def test_worklist_ranks_by_dollars_at_risk(client: TestClient, trained_store: TrainedStore) -> None:
+def test_worklist_ranks_by_dollars_at_risk_weighted_by_urgency(
+    client: TestClient, trained_store: TrainedStore
+) -> None:
     claims = bodies(trained_store, rows=60)["denial"]["claims"]
     body = {"claims": claims, "limit": 10, "min_probability": 0.05}
     worklist = client.post("/v1/denial/worklist", json=body, headers=BILLER).json()
     items = worklist["items"]
     assert worklist["claims_considered"] == 60 and 0 < len(items) <= 10
-    at_risk = [item["dollars_at_risk"] for item in items]
-    assert at_risk == sorted(at_risk, reverse=True) and [item["rank"] for item in items] == list(
+    weighted = [i["dollars_at_risk"] * (2.0 if i["deadline_flag"] == "due soon" else 1.0) for i in items]
+    for item, claim in ((i, next(c for c in claims if c["claim_id"] == i["claim_id"])) for i in items):
+        window = payers()[claim["payer_id"]].timely_filing_days
+        deadline = date.fromisoformat(claim["service_date"][:10]) + timedelta(days=window)
+        left = (deadline - date.today()).days
+        assert (item["filing_deadline"], item["days_left"]) == (deadline.isoformat(), left)
+        assert item["deadline_flag"] == ("past deadline" if left < 0 else "due soon" if left <= 14 else "")
+    assert weighted == sorted(weighted, reverse=True) and [item["rank"] for item in items] == list(
         range(1, len(items) + 1)
     )
     charges = {c["claim_id"]: c["total_charge"] for c in claims}
@@ -90,7 +101,7 @@ def test_worklist_ranks_by_dollars_at_risk(client: TestClient, trained_store: Tr
             0.5 * sum(s["denial_probability"] * c for s, c in zip(lines, line_charges, strict=True))
         )
         assert item["top_reason"]["recommended_fix"]
-    assert worklist["dollars_at_risk_listed"] == pytest.approx(sum(at_risk))
+    assert worklist["dollars_at_risk_listed"] == pytest.approx(sum(i["dollars_at_risk"] for i in items))
     assert client.post("/v1/denial/worklist", json=body, headers=SCHEDULER).status_code == 403
     assert client.post("/v1/denial/worklist", json={"claims": []}, headers=BILLER).json()["items"] == []
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
+from data.spreadsheet import NUMBER
 from data.synthetic.claims import generate_claims
 from data.worklist_items import WorklistView
 from data.x12.writer import write_837p
@@ -178,4 +179,6 @@ def test_the_export_holds_no_live_formula(client: TestClient, tmp_path: Path) ->
     cells = [cell for row in rows[1:] for cell in row[1:3] if cell.lstrip("'") in payloads]
     assert len(cells) == 2 * len(payloads)
     assert all(cell.startswith("'") for cell in cells)
-    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+    live = [c for r in rows[1:] for c in r if c.startswith(("=", "+", "-", "@")) and not NUMBER.fullmatch(c)]
+    assert live == []  # a number stays a number (a deadline passed 40 days ago is -40 days left)
+    assert any(NUMBER.fullmatch(c) and c.startswith("-") for r in rows[1:] for c in r)
