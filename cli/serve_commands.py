@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cli.common import exits, settings
 from config import ROLES
 
 app = typer.Typer()
@@ -22,7 +23,14 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the scoring API with uvicorn; both @champion models load at start-up in every worker."""
+    from data.feeds.code_tables import CodeTableError, CodeTables
+    from data.reference import ReferenceTableError, load_payers
     from serving.workers import serve as run
+
+    configured = settings()
+    with exits(CodeTableError, ReferenceTableError, then="; not started"):  # one line, not a traceback
+        CodeTables.load(configured.code_tables)
+        load_payers(configured.reference_dir)
 
     code = run(host, port, workers)
     if code:

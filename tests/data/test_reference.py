@@ -49,3 +49,21 @@ def test_the_worklist_reads_the_practice_table(tmp_path: Path) -> None:
         assert services.worklist.windows["MCD-TX"] == 30 and services.worklist.windows["MCR-TX"] == 365
     finally:
         services.close()
+
+
+def test_serve_refuses_a_broken_table_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    (tmp_path / "payers.csv").write_text(
+        shipped_text("payers.csv") + "BAD,Bad,commercial,x,,\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("CAREOPS_REFERENCE_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = result.output.strip()
+    assert said.startswith("error: ") and said.endswith(
+        "payers.csv line 12: needs payer_id, payer_name, payer_type "
+        "and a whole number of timely_filing_days; not started"
+    )
