@@ -69,6 +69,26 @@ def generate(
 
 
 @app.command()
+def acknowledgments(
+    claims: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Canonical claims file.")],
+    out: Annotated[Path, typer.Option(help="The 277CA file to write.")],
+    truth: Annotated[Path, typer.Option(help="Each claim's status, to check against (.csv or .parquet).")],
+    share: Annotated[float, typer.Option(min=0, max=1, help="Share rejected at the front end.")] = 0.08,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """A synthetic 277CA for submitted claims (a share rejected at the front end), and its truth."""
+    from data.loaders.canonical import load_claims
+    from data.loaders.tables import read_table, write_table
+    from data.synthetic.acknowledgments import acknowledge
+    from data.x12.writer import write_277ca
+
+    statuses = acknowledge(load_claims(read_table(claims)).valid, share, seed)
+    write_277ca(statuses.to_dict("records"), out)
+    write_table(statuses, truth)
+    typer.echo(f"wrote {len(statuses)} claim statuses to {out} ({int((~statuses.accepted).sum())} rejected)")
+
+
+@app.command()
 def tomorrow(
     data: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Canonical appointments.")],
     out: Annotated[Path, typer.Option(help="Where to write tomorrow's schedule (.csv or .parquet).")],

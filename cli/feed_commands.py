@@ -14,23 +14,35 @@ ingest_app = typer.Typer(help="Bring a practice's own files in as canonical tabl
 
 @ingest_app.command("x12")
 def ingest_x12_files(
-    claims: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="837 files (repeat).")],
-    remits: Annotated[list[Path], typer.Option(exists=True, dir_okay=False, help="835 files (repeat).")],
     out: Annotated[Path, typer.Option(help="Canonical claims with labels (.csv or .parquet).")],
+    claims: Annotated[
+        list[Path] | None, typer.Option(exists=True, dir_okay=False, help="837 files (repeat).")
+    ] = None,
+    remits: Annotated[
+        list[Path] | None, typer.Option(exists=True, dir_okay=False, help="835 files (repeat).")
+    ] = None,
+    acks: Annotated[
+        list[Path] | None,
+        typer.Option(exists=True, dir_okay=False, help="277CA acknowledgment files (005010X214; repeat)."),
+    ] = None,
     record: Annotated[
         bool,
-        typer.Option(help="Also record the valid claims in the claim store, as history for denial scores."),
+        typer.Option(
+            help="Also record the valid claims in the claim store, as history for denial scores, and "
+            "mark the worklist's claims rejected, acknowledged, denied or paid as the files say."
+        ),
     ] = False,
 ) -> None:
-    """Canonical claims from 837 files, labelled (denied, category, CARC/RARC, paid) from 835 files."""
-    from data.loaders.canonical import load_claims
+    """Canonical claims from 837 files, labelled (denied, category, CARC/RARC, paid) from 835 files;
+    front-end rejections and acceptances from 277CA files (never labels: a rejection is not a denial)."""
     from data.loaders.tables import UnsupportedFormatError, table_format, write_table
-    from services.container import Services
     from services.x12_ingest import ingest_x12
 
     with exits(UnsupportedFormatError, prefix="--out "):
         table_format(out)
-    frame, report = ingest_x12(claims, remits)
+    if not (claims or remits or acks):
+        raise fail("give at least one --claims, --remits or --acks file")
+    frame, report = ingest_x12(claims or [], remits or [], acks or [])
     for error in report.file_errors:
         typer.echo(f"error: {error} (file rejected; the others were read)", err=True)
     write_table(frame, out)
@@ -46,17 +58,10 @@ def ingest_x12_files(
     typer.echo(f"  predeterminations / forwarded (not labelled): {len(report.unlabelled_payments)}")
     undated = len(report.payments_without_date)
     typer.echo(f"  labelled without a payment date (BPR16), so not payer history: {undated}")
+    rejected = sum(a.rejected for a in report.acknowledgments)
+    typer.echo(f"  277CA statuses: {len(report.acknowledgments)} ({rejected} rejected at the front end)")
     if record:
-        loaded = load_claims(frame)
-        services = Services.open(settings(), log_scores=False)
-        try:
-            recorded = services.denial.record_table(operator(), loaded.valid, "cli")
-        finally:
-            services.close()
-        typer.echo(
-            f"recorded {recorded} claims in the claim store; {len(loaded.quarantined)} invalid "
-            f"ones were not ({loaded.reason_counts})"
-        )
+        _record(frame, report)
     if report.file_errors:
         typer.echo(f"{len(report.file_errors)} file(s) rejected; see the errors above", err=True)
         raise typer.Exit(code=QUARANTINED_EXIT_CODE)
@@ -161,3 +166,28 @@ def listen_hl7(
     config["loggers"]["careops.hl7"] = {"handlers": ["requests"], "level": "INFO", "propagate": False}
     logging.config.dictConfig(config)
     asyncio.run(listen(settings(), host, port, health_port, score, policy))
+
+
+def _record(frame, report) -> None:
+    """Record an ingest's claims as history and move the worklist's claims as its files say."""
+    from data.loaders.canonical import load_claims
+    from services.container import Services
+
+    services = Services.open(settings(), log_scores=False)
+    try:
+        if len(frame):
+            loaded = load_claims(frame)
+            recorded = services.denial.record_table(operator(), loaded.valid, "cli")
+            typer.echo(
+                f"recorded {recorded} claims in the claim store; {len(loaded.quarantined)} invalid "
+                f"ones were not ({loaded.reason_counts})"
+            )
+        done = services.worklist.acknowledge(operator(), report.acknowledgments, "cli")
+        typer.echo(
+            f"worklist: {done.rejected} claims marked rejected (fix and resubmit), {done.acknowledged} "
+            f"acknowledged; {done.unchanged} statuses changed nothing (not listed, or older)"
+        )
+        settled = services.worklist.settle(operator(), report.payments, "cli")
+        typer.echo(f"worklist: {settled} claims marked denied or paid from the remittances")
+    finally:
+        services.close()

@@ -8,7 +8,28 @@ from datetime import date
 
 from data.schemas import Claim
 
-STATUSES = ("open", "fixed", "submitted")
+# A claim's way: open -> fixed -> submitted -> rejected (277CA: fix and resubmit) or acknowledged ->
+# paid, or denied (835) -> appealed or corrected -> paid or written off.
+STATUSES = (
+    "open", "fixed", "submitted", "rejected", "acknowledged", "denied", "appealed", "corrected", "paid",
+    "written_off",
+)  # fmt: skip
+STATUS_LABELS = {
+    "rejected": "rejected: fix and resubmit",
+    "acknowledged": "acknowledged by the payer",
+    "written_off": "written off",
+}
+NEXT = {  # what a biller may mark a claim next, by its status
+    "denied": ("appealed", "corrected", "paid", "written_off"),
+    "appealed": ("paid", "written_off", "corrected"),
+    "corrected": ("paid", "written_off", "appealed"),
+    "paid": ("open",),
+    "written_off": ("open",),
+}
+NOT_YET_ADJUDICATED = ("fixed", "submitted", "open")
+MARKABLE = ("open", "fixed", "submitted", "appealed", "corrected", "paid", "written_off")  # by a biller
+RESOLVED = ("paid", "written_off")
+ADJUDICATED = frozenset({"denied", "appealed", "corrected", *RESOLVED})  # a 277CA no longer changes these
 SORTS = {
     "priority": "dollars at risk, weighted by urgency",
     "deadline": "filing deadline, soonest first",
@@ -42,6 +63,9 @@ class WorkItem:
     top_reason: str | None
     model_version: str | None
     deadline: Deadline
+    payer_claim_number: str | None = None
+    status_note: str | None = None  # a rejection's reason in words, or a denial's CARC/RARC in words
+    denial_codes: str | None = None  # the 835's group-CARC and RARC codes, e.g. "CO-50;N115"
 
 
 @dataclass(frozen=True)

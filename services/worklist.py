@@ -8,16 +8,32 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from data.epoch import epoch_day
 from data.filing_deadlines import DeadlinePolicy, filing_deadline
 from data.reference import Payer
 from data.schemas import Claim
+from data.stores.claim_workflow import ClaimWorkflow, FileStatus
 from data.stores.claims import ClaimStore
 from data.stores.worklist import WorklistStore
-from data.worklist_items import Deadline, WorkItem, WorklistPage, WorklistView
+from data.worklist_items import ADJUDICATED, Deadline, WorkItem, WorklistPage, WorklistView
+from data.x12.acknowledgments_277 import ClaimAcknowledgment
+from data.x12.code_words import carc_words, rarc_words
+from data.x12.remittances_835 import ClaimPayment
 from services.access.audit import AuditTrail
 from services.access.principal import Principal
 from services.denial import DenialService
 from services.upload_reader import read_claims
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """What a 277CA did to the list: claims marked rejected and acknowledged, and statuses that
+    changed nothing (no such claim on the list, outside the reader's payers, or older than what the
+    list holds)."""
+
+    rejected: int
+    acknowledged: int
+    unchanged: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class WorklistService:
         clock: Callable[[], date] = date.today,
     ) -> None:
         self.store, self.claims, self.denial, self.audit = store, claims, denial, audit
+        self.workflow = ClaimWorkflow(store.engine)
         self.payers, self.clock = payers, clock
         self._policy = policy
         self.windows = {payer_id: payer.timely_filing_days for payer_id, payer in payers.items()}
@@ -98,6 +115,54 @@ class WorklistService:
     def policy(self) -> DeadlinePolicy:
         """The deadline policy as of today (the clinic's day)."""
         return self._policy.on(self.clock())
+
+    def acknowledge(self, who: Principal, acks: Sequence[ClaimAcknowledgment], door: str) -> Acknowledged:
+        """Mark listed claims rejected ("fix and resubmit", with the reason in words) or acknowledged,
+        as a 277CA says. A rejection is not a denial: nothing reaches the claim store or training. A
+        claim already adjudicated (denied, paid, or worked after a denial) keeps its status."""
+        kept = [a for a in acks if a.accepted or a.rejected]
+        payers = self.store.payers_of([a.claim_id for a in kept])
+        in_scope = [a for a in kept if a.claim_id in payers and who.may_see_payer(payers[a.claim_id])]
+        changes = [
+            FileStatus(
+                a.claim_id,
+                "rejected" if a.rejected else "acknowledged",
+                epoch_day(a.on),
+                f"rejected: fix and resubmit ({a.words})" if a.rejected else None,
+                a.payer_claim_number,
+            )
+            for a in in_scope
+        ]
+        changed = self.workflow.apply(changes, ADJUDICATED, "277ca")
+        self.audit.record(who, "change", "claim", changed, door=door, change="277ca")
+        rejected = sum(1 for a in in_scope if a.rejected and a.claim_id in changed)
+        return Acknowledged(rejected, len(changed) - rejected, len(acks) - len(changed))
+
+    def settle(self, who: Principal, payments: Sequence[ClaimPayment], door: str) -> int:
+        """Mark listed claims denied (with the 835's CARC/RARC codes, and them in words) or paid, as
+        an 835 says; returns how many changed. A write-off stays a write-off."""
+        kept = [p for p in payments if p.labelled]
+        payers = self.store.payers_of([p.claim_id for p in kept])
+        changes = []
+        for payment in kept:
+            if payment.claim_id not in payers or not who.may_see_payer(payers[payment.claim_id]):
+                continue
+            codes = [*payment.carcs, *payment.rarcs]
+            words = "; ".join([*map(carc_words, payment.carcs), *map(rarc_words, payment.rarcs)])
+            denied = payment.denied
+            changes.append(
+                FileStatus(
+                    payment.claim_id,
+                    "denied" if denied else "paid",
+                    epoch_day(payment.adjudicated_at),
+                    f"denied: {words}" if denied and words else None,
+                    payment.payer_claim_number,
+                    ";".join(codes) if denied else None,
+                )
+            )
+        changed = self.workflow.apply(changes, frozenset({"written_off"}), "835")
+        self.audit.record(who, "change", "claim", changed, door=door, change="835")
+        return len(changed)
 
     def deadlines(self, claims: Sequence[Claim], status: str = "open") -> list[Deadline]:
         """Each claim's filing deadline as of today, from the practice's payer table, as a claim of

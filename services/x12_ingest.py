@@ -1,4 +1,5 @@
-"""From a practice's 837 claims and 835 remittances to labelled canonical claims.
+"""From a practice's 837 claims and 835 remittances to labelled canonical claims, and its 277CA
+acknowledgments to front-end statuses (which are never labels).
 
 Claims are matched on CLP01 = CLM01 and lines on REF*6R (else on position and procedure code).
 Remittances without a claim, claims without a remittance, unlabelled payments (predeterminations,
@@ -15,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from data.x12.acknowledgments_277 import ClaimAcknowledgment, read_277ca
 from data.x12.claims_837 import read_837
 from data.x12.reader import X12FileError
 from data.x12.remittances_835 import ClaimPayment, LinePayment, read_835
@@ -32,6 +34,8 @@ class IngestReport:
     unlabelled_payments: list[str] = field(default_factory=list)
     payments_without_date: list[str] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
+    acknowledgments: list[ClaimAcknowledgment] = field(default_factory=list)  # from 277CA files
+    payments: list[ClaimPayment] = field(default_factory=list)  # from 835 files, whether or not matched
 
 
 def _match_line(line: dict[str, Any], index: int, payments: list[LinePayment]) -> LinePayment | None:
@@ -51,6 +55,7 @@ def _label(claim: dict[str, Any], payment: ClaimPayment) -> None:
     claim["carc_codes"] = ";".join(payment.carcs)
     claim["rarc_codes"] = ";".join(payment.rarcs)
     claim["remittance_file"] = payment.source
+    claim["payer_claim_number"] = payment.payer_claim_number
     claim["adjudicated_at"] = None if payment.adjudicated_at is None else payment.adjudicated_at.isoformat()
     for index, line in enumerate(claim["service_lines"]):
         paid = _match_line(line, index, payment.lines)
@@ -68,10 +73,16 @@ def _label(claim: dict[str, Any], payment: ClaimPayment) -> None:
 
 
 def ingest_x12(
-    claim_files: Sequence[Path], remittance_files: Sequence[Path]
+    claim_files: Sequence[Path], remittance_files: Sequence[Path], acknowledgment_files: Sequence[Path] = ()
 ) -> tuple[pd.DataFrame, IngestReport]:
-    """Canonical claims (file form) labelled from the remittances, and the report of the ingest."""
+    """Canonical claims (file form) labelled from the remittances, and the report of the ingest with
+    the 277CA acknowledgments read. A front-end rejection labels nothing: it is not a denial."""
     report = IngestReport()
+    for path in acknowledgment_files:
+        try:
+            report.acknowledgments.extend(read_277ca(path))
+        except X12FileError as error:
+            report.file_errors.append(str(error))
     claims: dict[str, dict[str, Any]] = {}
     for path in claim_files:
         try:
@@ -87,6 +98,7 @@ def ingest_x12(
         except X12FileError as error:
             report.file_errors.append(str(error))
     report.claims, report.remittances = len(claims), len(payments)
+    report.payments = list(payments.values())
     for claim_id, claim in claims.items():
         payment = payments.get(claim_id)
         if payment is None:

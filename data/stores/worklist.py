@@ -35,6 +35,8 @@ from data.epoch import day_start, epoch_day
 from data.filing_deadlines import UNFILED, DeadlinePolicy
 from data.schemas import Claim
 from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
+from data.stores.worklist_events import log_mark
+from data.stores.worklist_events import metadata as events_metadata
 from data.worklist_items import (
     STATUSES,
     Deadline,
@@ -66,6 +68,13 @@ worklist = Table(
     # date as the list opens): the deadline is their sum, compared in the store.
     Column("service_day", Integer, nullable=True),
     Column("filing_window", Integer, nullable=True),
+    # What search finds a claim by, besides its claim id (the payer's number comes with a 277CA or 835).
+    Column("patient_id", String(64), nullable=True, index=True),
+    Column("payer_claim_number", String(64), nullable=True, index=True),
+    # The day of the last file that gave the status (a 277CA or 835), and what it said in words.
+    Column("status_day", Integer, nullable=True),
+    Column("status_note", String(300), nullable=True),
+    Column("denial_codes", String(200), nullable=True),
 )
 LOOKUP_CHUNK = 500  # claim ids looked up per statement (SQLite takes at most 32,766 parameters)
 LISTED = (
@@ -83,6 +92,8 @@ class WorklistStore:
         create_tables(self.engine, metadata)
         self._fill_charges()
         once(self.engine, "worklist_service_day", self._fill_service_days)
+        once(self.engine, "worklist_patient_id", self._fill_patient_ids)
+        create_tables(self.engine, events_metadata)
 
     def set_windows(self, windows: Mapping[str, int]) -> int:
         """Bring each listed claim's filing window to its payer's in `windows` (None for a payer not
@@ -131,6 +142,7 @@ class WorklistStore:
                 "top_reason": score.top_reason,
                 "total_charge": claim.total_charge,
                 "service_day": epoch_day(claim.service_date),
+                "patient_id": claim.patient_id,
                 "filing_window": (windows or {}).get(claim.payer_id),
             }
 
@@ -207,7 +219,7 @@ class WorklistStore:
         return _item(row, policy or DeadlinePolicy()) if row is not None else None
 
     def mark(self, handle: int, status: str) -> bool:
-        """Set a claim's status; False when there is no such claim."""
+        """Set a claim's status, kept as an event; False when there is no such claim."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
 
@@ -216,9 +228,33 @@ class WorklistStore:
                 done = connection.execute(
                     update(worklist).where(worklist.c.id == handle).values(status=status)
                 )
+                if done.rowcount == 1:
+                    log_mark(connection, handle, status)
                 return done.rowcount == 1
 
         return with_retries(write)
+
+    def payers_of(self, claim_ids: Sequence[str]) -> dict[str, str]:
+        """The payer of each listed claim among `claim_ids`."""
+        c, out = worklist.c, {}
+        ids = list(dict.fromkeys(claim_ids))
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                part = ids[start : start + LOOKUP_CHUNK]
+                out.update(
+                    connection.execute(select(c.claim_id, c.payer_id).where(c.claim_id.in_(part))).all()
+                )
+        return out
+
+    def find(self, term: str, payers: frozenset[str] | None) -> tuple[list[int], int]:
+        """Handles of the listed claims whose claim id, patient id or payer claim number is `term`, among
+        the given payers' claims (every payer's for None), and how many matches were outside them."""
+        c = worklist.c
+        matched = or_(c.claim_id == term, c.patient_id == term, c.payer_claim_number == term)
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(c.id, c.payer_id).where(matched).order_by(c.id).limit(500)).all()
+        kept = [handle for handle, payer in rows if payers is None or payer in payers]
+        return kept, len(rows) - len(kept)
 
     def _fill_charges(self) -> None:
         """Copy the charge out of the record for rows an earlier careops added without it."""
@@ -245,6 +281,20 @@ class WorklistStore:
         def write() -> None:
             with write_transaction(self.engine) as connection:
                 rows = [{"handle": h, "service_day": epoch_day(date.fromisoformat(d))} for h, d in missing]
+                connection.execute(update(worklist).where(c.id == bindparam("handle")), rows)
+
+        if missing:
+            with_retries(write)
+
+    def _fill_patient_ids(self) -> None:
+        """Patient ids, for search, of rows an earlier careops added without them."""
+        c = worklist.c
+        with self.engine.connect() as connection:
+            missing = connection.execute(select(c.id, c.record).where(c.patient_id.is_(None))).all()
+
+        def write() -> None:
+            with write_transaction(self.engine) as connection:
+                rows = [{"handle": h, "patient_id": json.loads(r)["patient_id"]} for h, r in missing]
                 connection.execute(update(worklist).where(c.id == bindparam("handle")), rows)
 
         if missing:
@@ -298,4 +348,7 @@ def _item(row, policy: DeadlinePolicy) -> WorkItem:
         top_reason=row["top_reason"],
         model_version=row["model_version"],
         deadline=_deadline(row["service_day"], row["filing_window"], row["status"], policy),
+        payer_claim_number=row["payer_claim_number"],
+        status_note=row["status_note"],
+        denial_codes=row["denial_codes"],
     )

@@ -88,6 +88,7 @@ class ClaimPayment:
     remarks: list[str] = field(default_factory=list)
     source: str = ""
     adjudicated_at: date | None = None  # the payment's date (BPR16), None when absent or not a date
+    payer_claim_number: str | None = None  # CLP07, the payer's own number for the claim
 
     @property
     def labelled(self) -> bool:
@@ -174,6 +175,7 @@ def read_835(path: str | Path) -> list[ClaimPayment]:
                 patient_responsibility=_amount(segment.element(5)),
                 source=Path(path).name,
                 adjudicated_at=paid_on,
+                payer_claim_number=segment.element(7) or None,
             )
             claims.append(claim)
             line = None

@@ -34,10 +34,10 @@ def _envelope(functional: str, version: str, transactions: list[list[str]], stam
     isa = f"ISA*00*          *00*          *{parties}*{stamp:%y%m%d}*{stamp:%H%M}*^*00501*000000001*0*P*:"
     segments = [isa, f"GS*{functional}*{SENDER}*{RECEIVER}*{stamp:%Y%m%d}*{stamp:%H%M}*1*X*{version}"]
     for number, body in enumerate(transactions, start=1):
-        kind = "837" if functional == "HC" else "835"
+        kind = {"HC": "837", "HP": "835", "HN": "277"}[functional]
         control = f"{number:09d}"
         segments += [
-            f"ST*{kind}*{control}*{version}" if kind == "837" else f"ST*{kind}*{control}",
+            f"ST*{kind}*{control}" if kind == "835" else f"ST*{kind}*{control}*{version}",
             *body,
             f"SE*{len(body) + 2}*{control}",
         ]
@@ -143,4 +143,57 @@ def write_835(claims: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
         transactions.append(body)
     path = Path(path)
     path.write_text(_envelope("HP", "005010X221A1", transactions, FILE_STAMP), encoding="utf-8")
+    return path
+
+
+def write_277ca(acknowledgments: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """A 277CA file: one transaction per payer, each claim (claim_id, patient_id, payer_id,
+    billing_provider_id, total_charge, service_date) under its billing provider with its status
+    (category, status_code, entity, on) and, when accepted, the payer's claim number."""
+    by_payer: dict[str, list[Mapping[str, Any]]] = {}
+    for ack in acknowledgments:
+        by_payer.setdefault(str(ack["payer_id"]), []).append(ack)
+    transactions = []
+    for batch, (payer, acks) in enumerate(sorted(by_payer.items()), start=1):
+        on = _d8(max(a["on"] for a in acks))
+        taken = [a for a in acks if a["category"] in ("A1", "A2")]
+        body = [
+            f"BHT*0085*08*{batch}*{on}*1200*TH",
+            "HL*1**20*1",
+            f"NM1*PR*2*PAYER*****PI*{payer}",
+            f"TRN*1*{batch}",
+            f"DTP*050*D8*{on}",
+            f"DTP*009*D8*{on}",
+            "HL*2*1*21*1",
+            f"NM1*41*2*{SENDER}*****46*{SENDER}",
+            f"TRN*2*{batch}",
+            f"STC*A1:19:PR*{on}*WQ*{_money(sum(a['total_charge'] for a in acks))}",
+            f"QTY*90*{len(taken)}",
+            f"QTY*AA*{len(acks) - len(taken)}",
+        ]
+        level = 2
+        providers: dict[str, list[Mapping[str, Any]]] = {}
+        for ack in acks:
+            providers.setdefault(str(ack["billing_provider_id"]), []).append(ack)
+        for provider, claims in providers.items():
+            level += 1
+            parent = level
+            body += [f"HL*{level}*2*19*1", f"NM1*85*2*BILLING*****XX*{provider}", "TRN*1*0"]
+            for ack in claims:
+                level += 1
+                accepted = ack["category"] in ("A1", "A2")
+                status = ":".join(str(part) for part in (ack["category"], ack["status_code"], ack["entity"]))
+                body += [
+                    f"HL*{level}*{parent}*PT",
+                    f"NM1*QC*1*PATIENT*****MI*{ack['patient_id']}",
+                    f"TRN*2*{ack['claim_id']}",
+                    f"STC*{status}*{_d8(ack['on'])}*{'WQ' if accepted else 'U'}*"
+                    f"{_money(ack['total_charge'])}",
+                ]
+                if accepted and ack.get("payer_claim_number"):
+                    body.append(f"REF*1K*{ack['payer_claim_number']}")
+                body.append(f"DTP*472*D8*{_d8(ack['service_date'])}")
+        transactions.append(body)
+    path = Path(path)
+    path.write_text(_envelope("HN", "005010X214", transactions, FILE_STAMP), encoding="utf-8")
     return path

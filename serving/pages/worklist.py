@@ -17,7 +17,16 @@ from starlette.concurrency import run_in_threadpool
 
 from data.loaders.uploads import UploadError
 from data.spreadsheet import safe_cell
-from data.worklist_items import DEADLINES, SORTS, STATUSES, WorklistView
+from data.worklist_items import (
+    DEADLINES,
+    MARKABLE,
+    NEXT,
+    NOT_YET_ADJUDICATED,
+    SORTS,
+    STATUS_LABELS,
+    STATUSES,
+    WorklistView,
+)
 from services.model_set import ModelUnavailableError
 from serving.dependencies import app_state
 from serving.errors import InvalidRequest
@@ -36,7 +45,7 @@ def filters(
     min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
     since: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
     until: Annotated[str, Query(pattern=DATE_OR_EMPTY)] = "",
-    status: Annotated[str, Query(pattern="^(open|fixed|submitted|all)$")] = "open",
+    status: Annotated[str, Query(pattern=f"^({'|'.join((*STATUSES, 'all'))})$")] = "open",
     sort: Annotated[str, Query(pattern=f"^({'|'.join(SORTS)})$")] = "priority",
     deadline: Annotated[str, Query(pattern=f"^({'|'.join(DEADLINES)})$")] = "",
 ) -> WorklistView:
@@ -71,6 +80,7 @@ async def _render(request: Request, session, chosen: WorklistView, notice: str) 
         "deadlines": DEADLINES,
         "ranking": app_state(request).services.worklist.policy.describe(),
         "statuses": (*STATUSES, "all"),
+        "status_labels": STATUS_LABELS,
         "at_risk": listed.at_risk,
         "query": request.url.query,
         "notice": notice,
@@ -172,7 +182,8 @@ async def claim_page(request: Request, session: BillerPage, handle: Handle) -> R
         "lines": scores.lines[0],
         "reasons": scores.reasons[0],
         "factors": scores.factors[0],
-        "statuses": STATUSES,
+        "next_statuses": [s for s in NEXT.get(item.status, NOT_YET_ADJUDICATED) if s != item.status],
+        "status_labels": STATUS_LABELS,
     }
     return page(request, "claim.html", context, session)
 
@@ -183,7 +194,7 @@ async def mark(
     status_to: Annotated[str, Form(alias="status")] = "",
 ) -> Response:  # fmt: skip
     """Mark a claim fixed, submitted or open again."""
-    if status_to not in STATUSES:
+    if status_to not in MARKABLE:
         return forbidden(request, session)
     if not await run_in_threadpool(app_state(request).services.worklist.mark, session.who, handle, status_to):
         return page(request, "forbidden.html", {"title": "No such claim"}, session, status.HTTP_404_NOT_FOUND)

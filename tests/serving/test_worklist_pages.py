@@ -93,7 +93,7 @@ def test_a_claims_page_shows_lines_reasons_and_fixes_and_takes_a_status(
     assert "<h2>Lines</h2>" in html and "<h2>Likely reasons</h2>" in html
     assert re.search(r"<td>\d+, \d+", html)  # CARCs beside each reason
     marked = client.post(f"/app/claim/{handle}/status", data={"csrf": csrf, "status": "submitted"})
-    assert marked.status_code == 200 and "Status: submitted" in marked.text
+    assert marked.status_code == 200 and "Status: <strong>submitted</strong>" in marked.text
     assert f'href="/app/claim/{handle}"' not in client.get("/app/worklist").text  # open claims only
     assert (
         client.post(f"/app/claim/{handle}/status", data={"csrf": "no", "status": "open"}).status_code == 403
