@@ -246,15 +246,15 @@ class WorklistStore:
                 )
         return out
 
-    def find(self, term: str, payers: frozenset[str] | None) -> tuple[list[int], int]:
-        """Handles of the listed claims whose claim id, patient id or payer claim number is `term`, among
-        the given payers' claims (every payer's for None), and how many matches were outside them."""
+    def find(self, term: str, payers: frozenset[str] | None, policy: DeadlinePolicy) -> list[ListedItem]:
+        """The listed claims whose claim id, patient id or payer claim number is `term`, among the
+        given payers' claims (every payer's for None), in the order they were listed."""
         c = worklist.c
         matched = or_(c.claim_id == term, c.patient_id == term, c.payer_claim_number == term)
+        scope = [] if payers is None else [c.payer_id.in_(sorted(payers))]
         with self.engine.connect() as connection:
-            rows = connection.execute(select(c.id, c.payer_id).where(matched).order_by(c.id).limit(500)).all()
-        kept = [handle for handle, payer in rows if payers is None or payer in payers]
-        return kept, len(rows) - len(kept)
+            rows = connection.execute(_where(select(*LISTED).where(matched), scope).order_by(c.id).limit(500))
+            return [_listed(row, policy) for row in rows]
 
     def _fill_charges(self) -> None:
         """Copy the charge out of the record for rows an earlier careops added without it."""

@@ -66,7 +66,9 @@ async def worklist(request: Request, session: BillerPage, chosen: FiltersDep) ->
     return await _render(request, session, chosen, "")
 
 
-async def _render(request: Request, session, chosen: WorklistView, notice: str) -> Response:
+async def _render(
+    request: Request, session, chosen: WorklistView, notice: str, found: list | None = None
+) -> Response:
     listed = await run_in_threadpool(app_state(request).services.worklist.view, session.who, chosen, SHOWN)
     context: dict[str, Any] = {
         "title": "Worklist",
@@ -85,6 +87,7 @@ async def _render(request: Request, session, chosen: WorklistView, notice: str) 
         "query": request.url.query,
         "notice": notice,
         "left_out": listed.left_out,
+        "found": found,
     }
     return await run_in_threadpool(page, request, "worklist.html", context, session)
 
@@ -147,6 +150,20 @@ async def upload(
     reasons = "; ".join(f"{n} {reason}" for reason, n in sorted(done.reason_counts.items()))
     notice = f"{done.added} claims added, {done.updated} updated; {done.quarantined} rows not valid"
     return await _render(request, session, WorklistView(), notice + (f" ({reasons})" if reasons else ""))
+
+
+@router.post("/worklist/search", response_class=HTMLResponse)
+async def search(
+    request: Request, session: BillerForm, term: Annotated[str, Form(max_length=64)] = ""
+) -> Response:
+    """Claims found by claim id, patient id or payer claim number, posted (an id never goes in a URL)."""
+    found = await run_in_threadpool(app_state(request).services.worklist.search, session.who, term)
+    notice = (
+        f"{len(found)} claim{'s' if len(found) != 1 else ''} found"
+        if term.strip()
+        else "Type an id to search"
+    )
+    return await _render(request, session, WorklistView(), notice, found)
 
 
 @router.post("/worklist/from-store", response_class=HTMLResponse)

@@ -185,3 +185,31 @@ def test_front_end_rejections_never_reach_the_claim_store_or_training_as_denials
 
 def monkeypatch_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'careops.db'}"
+
+
+def test_search_finds_a_listed_claim_by_each_id_within_the_readers_payers_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config import Settings
+    from services.access.principal import Principal
+    from services.container import Services
+
+    _, table = _listed(tmp_path, monkeypatch, 40)
+    statuses = acknowledge(table, share=0.0, seed=9)
+    write_277ca(statuses.to_dict("records"), tmp_path / "acks.277")
+    assert _ingest(tmp_path, "--acks", str(tmp_path / "acks.277")).exit_code == 0
+    services = Services.open(Settings(), log_scores=False, audit_now=True)
+    try:
+        claim = statuses.iloc[7]
+        mine = Principal("user", "bea", "biller", payers=frozenset({claim.payer_id}))
+        theirs = Principal(
+            "user", "bo", "biller", payers=frozenset(set(table["payer_id"]) - {claim.payer_id})
+        )
+        for term in (claim.claim_id, f"  {claim.patient_id} ", claim.payer_claim_number):
+            found = services.worklist.search(mine, term)
+            assert claim.claim_id in {i.claim_id for i in found}
+            assert {i.payer_id for i in found} == {claim.payer_id}
+            assert claim.claim_id not in {i.claim_id for i in services.worklist.search(theirs, term)}
+        assert services.worklist.search(mine, "") == [] and services.worklist.search(mine, "CLM") == []
+    finally:
+        services.close()

@@ -1,16 +1,22 @@
-"""The biller's day in a real browser against a real server: filing deadlines on the worklist."""
+"""The biller's day in a real browser against a real server: filing deadlines on the worklist, and
+search by claim id, patient id or payer claim number without an id in any address."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from data.loaders.canonical import claims_for_file, load_claims
 from data.reference import payers
+from data.synthetic.acknowledgments import acknowledge
 from data.synthetic.claims import generate_claims
-from data.x12.writer import write_837p
+from data.x12.writer import write_277ca, write_837p
 from models.tasks import caller_records, get_task
 from tests.e2e.pages import accessible_and_shot, sign_in
 
@@ -77,4 +83,52 @@ def test_deadlines_are_shown_flagged_and_sorting_by_them_puts_the_urgent_claims_
     page.wait_for_load_state()
     past = {r[1] for r in table_rows(page)} & set(deadlines)
     assert past == {c for c, d in deadlines.items() if d < date.today()}
+    context.close()
+
+
+def test_a_biller_finds_a_claim_by_each_id_and_no_id_reaches_the_address_bar(
+    server, browser, tmp_path: Path
+) -> None:
+    base, workdir = server
+    path, _ = claims_due(tmp_path, "SR", [60, 61, 62])
+    frame = claims_for_file(generate_claims(3, seed=4343)).assign(claim_id=[f"SR{i:03d}" for i in range(3)])
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    visited: list[str] = []
+    page.on("framenavigated", lambda frame: visited.append(frame.url))
+    sign_in(page, base, "biller")
+    page.get_by_label("Claims to check (canonical CSV or 837)").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and score").click()
+    page.wait_for_load_state()
+    # The clearinghouse accepts them: each gets the payer's claim number.
+    statuses = acknowledge(load_claims(frame).valid, share=0.0, seed=5)
+    write_277ca(statuses.to_dict("records"), tmp_path / "acks.277")
+    environment = {**os.environ, "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}"}
+    careops = str(Path(sys.executable).parent / "careops")
+    out = str(tmp_path / "out.csv")
+    ingest = [careops, "ingest", "x12", "--acks", str(tmp_path / "acks.277"), "--out", out, "--record"]
+    done = subprocess.run(ingest, env=environment, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "3 acknowledged" in done.stdout, done.stderr
+
+    claim = statuses.iloc[1]
+    for term in (claim.claim_id, claim.patient_id, claim.payer_claim_number):
+        page.get_by_label("Find a claim by claim id, patient id or payer claim number").fill(str(term))
+        page.get_by_role("button", name="Find").click()
+        page.wait_for_load_state()
+        found = page.locator("table").first
+        assert found.get_by_role("link", name=claim.claim_id).is_visible(), term
+    accessible_and_shot(page, "worklist-search.png")
+    found.get_by_role("link", name=claim.claim_id).click()
+    page.wait_for_load_state()
+    assert page.get_by_text(f"Payer claim number {claim.payer_claim_number}").is_visible()
+    assert page.get_by_text("acknowledged by the payer").is_visible()
+
+    page.get_by_role("link", name="Back to the worklist").click()
+    page.wait_for_load_state()
+    page.get_by_label("Find a claim by claim id, patient id or payer claim number").fill("NO-SUCH-CLAIM")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("0 claims found").is_visible()
+    ids = {str(v) for v in statuses[["claim_id", "patient_id", "payer_claim_number"]].to_numpy().ravel()}
+    assert visited and not any(any(i in url for i in ids) for url in visited)
     context.close()
