@@ -24,13 +24,14 @@ def serve(
 ) -> None:
     """Serve the scoring API with uvicorn; both @champion models load at start-up in every worker."""
     from data.feeds.code_tables import CodeTableError, CodeTables
-    from data.reference import ReferenceTableError, load_payers
+    from data.reference import ReferenceTableError, load_appeals, load_payers
     from serving.workers import serve as run
 
     configured = settings()
     with exits(CodeTableError, ReferenceTableError, then="; not started"):  # one line, not a traceback
         CodeTables.load(configured.code_tables)
         load_payers(configured.reference_dir)
+        load_appeals(configured.reference_dir)
 
     code = run(host, port, workers)
     if code:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from config import Settings, api_key_roles, audit_key, audit_url, holdout_key
 from data.filing_deadlines import DeadlinePolicy
-from data.reference import load_payers
+from data.reference import load_appeals, load_payers
 from data.stores.appointments import AppointmentStore
 from data.stores.audit import AuditStore
 from data.stores.booking_queue import BookingQueue
@@ -25,6 +25,7 @@ from services.access.accounts import Accounts
 from services.access.audit import AuditTrail
 from services.access.authentication import Authenticator
 from services.access.single_sign_on import SingleSignOn
+from services.appeals import AppealService
 from services.calls import Calls
 from services.denial import DenialService
 from services.model_set import ModelSet
@@ -50,6 +51,7 @@ class Services:
     noshow: NoShowService
     denial: DenialService
     worklist: WorklistService
+    appeals: AppealService
     numbers: PracticeNumbersService
     scheduling: Scheduling
     calls: Calls
@@ -94,6 +96,15 @@ class Services:
         authenticator = Authenticator(identity, audit, settings, api_key_roles(settings))
         sign_on = SingleSignOn(settings, identity, authenticator, audit) if settings.oidc_issuer else None
         noshow = NoShowService(models, appointments, score_log, audit, bookings)
+        payers = load_payers(settings.reference_dir)
+        worklist = WorklistService(
+            WorklistStore(engine),
+            claims,
+            denial,
+            audit,
+            payers,
+            DeadlinePolicy(settings.filing_warning_days, settings.filing_urgency_weight),
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -104,14 +115,8 @@ class Services:
             audit=audit,
             noshow=noshow,
             denial=denial,
-            worklist=WorklistService(
-                WorklistStore(engine),
-                claims,
-                denial,
-                audit,
-                load_payers(settings.reference_dir),
-                DeadlinePolicy(settings.filing_warning_days, settings.filing_urgency_weight),
-            ),
+            worklist=worklist,
+            appeals=AppealService(worklist, load_appeals(settings.reference_dir), payers),
             numbers=PracticeNumbersService(
                 engine,
                 recorder,

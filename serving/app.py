@@ -28,6 +28,7 @@ from serving.errors import install_error_handlers
 from serving.limits import BodyLimits
 from serving.metrics import ModelAndDrift, ServiceMetrics
 from serving.pages import admin as admin_pages
+from serving.pages import appeals as appeal_pages
 from serving.pages import day as day_pages
 from serving.pages import models_page, rendering, sign_in, sso
 from serving.pages import numbers as numbers_pages
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 ROUTERS = (
     health.router, noshow.router, overbook.router, fhir.router, admin.router, denial.router,
     monitoring.router, sign_in.router, sso.router, day_pages.router, worklist_pages.router,
-    numbers_pages.router, models_page.router, admin_pages.router,
+    numbers_pages.router, models_page.router, admin_pages.router, appeal_pages.router,
 )  # fmt: skip
 
 

@@ -118,3 +118,39 @@ def procedures() -> dict[str, Procedure]:
         )
         for row in _rows("procedures.csv")
     }
+
+
+@dataclass(frozen=True)
+class AppealTemplate:
+    """What to say and send after a denial of one category: an appeal's argument and attachments, and
+    for an administrative reason ("corrected"), the checklist of a corrected claim."""
+
+    category: str
+    kind: str  # "appeal" or "corrected"
+    argument: str
+    attachments: tuple[str, ...]
+    checklist: tuple[str, ...]
+
+
+def load_appeals(directory: Path | None) -> dict[str, AppealTemplate]:
+    """The practice's appeal templates (its appeals.csv in `directory`), else the shipped ones, keyed by
+    denial category; a row without a category, an argument or attachments, or of another kind than
+    appeal or corrected, refuses the file."""
+    text, source = table_text("appeals.csv", directory)
+    table: dict[str, AppealTemplate] = {}
+    for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+        split = [[part.strip() for part in (row.get(name) or "").split(";") if part.strip()]
+                 for name in ("attachments", "checklist")]  # fmt: skip
+        template = AppealTemplate(
+            (row.get("category") or "").strip(), (row.get("kind") or "").strip(),
+            (row.get("argument") or "").strip(), tuple(split[0]), tuple(split[1]),
+        )  # fmt: skip
+        if not (template.category and template.argument and template.attachments) or template.kind not in (
+            "appeal", "corrected"
+        ):  # fmt: skip
+            raise ReferenceTableError(
+                f"{source} line {number}: needs a category, kind (appeal or corrected), argument and "
+                "attachments"
+            )
+        table[template.category] = template
+    return table
