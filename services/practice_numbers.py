@@ -10,6 +10,7 @@
   collections ratio, not the ratio itself.
 - The worklist: of the claims scored on the worklist that have since been adjudicated, the share of
   denied charges that the top tenth by dollars at risk held.
+- Denials: what drives them and how they were worked (`services.denial_analytics`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from data.stores.worklist import worklist
 from models.decisions.risk_bands import RiskBands
 from services.access.principal import Principal
 from services.call_effect import CallEffect, call_effect
+from services.denial_analytics import DenialAnalytics, denial_analytics
 from services.monitoring.log_store import PredictionLog
 from services.monitoring.recorder import PredictionRecorder
 from services.practice_sessions import sessions_of
@@ -53,6 +55,7 @@ class PracticeNumbers:
     worklist_adjudicated: int
     calls: CallEffect | None = None  # what calling did, from the call list's record
     refills: pd.DataFrame | None = None  # freed time refilled and overbooked patients, by week and clinic
+    denials: DenialAnalytics | None = None  # what drives denials, and how they were worked
 
 
 def _week(days: pd.Series) -> pd.Series:
@@ -217,6 +220,7 @@ class PracticeNumbersService:
         numbers = practice_numbers(
             self.engine, log, weeks, who.clinics, who.payers, late_cancel_hours=self.late_cancel_hours
         )
+        numbers = replace(numbers, denials=denial_analytics(self.engine, weeks, who.payers))
         last = last_day(self.engine)
         if last is None:
             return numbers, pd.DataFrame(columns=["week", "clinic_id", "sessions"])

@@ -29,12 +29,12 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    update,
 )
 
 from data.claim_events import HISTORY_CATEGORIES, ClaimEvents, service_key
 from data.epoch import epoch_day
 from data.schemas import Claim, line_field, service_lines
+from data.stores.claim_fills import fill_charges, fill_rendering_providers
 from data.stores.daily_counts import IN_CHUNK, recount_days
 from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
 from data.stores.prepared import Prepared, reading
@@ -57,6 +57,7 @@ claims_table = Table(
     # page sums them without reading each record.
     Column("charged", Float, nullable=True),
     Column("not_denied_charge", Float, nullable=True),
+    Column("rendering_provider_id", String(64), nullable=True),  # for the denial analytics
     Index("ix_careops_claims_adjudicated", "adjudicated_day"),
 )
 lines_table = Table(
@@ -68,6 +69,7 @@ lines_table = Table(
     Column("procedure_code", String(16), nullable=False),
     Column("adjudicated_day", Integer, nullable=True),
     Column("denied", Float, nullable=True),
+    Index("ix_careops_claim_lines_adjudicated", "adjudicated_day"),  # the denial analytics' window
 )
 
 
@@ -132,6 +134,10 @@ def charges(lines: list[Any], denied: float | None) -> tuple[float, float]:
     return charged, 0.0 if denied == 1 else kept
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or value != value or value == "" else str(value)
+
+
 def _float(value: Any) -> float | None:
     return None if value is None or value != value else float(value)
 
@@ -171,34 +177,8 @@ class ClaimStore:
             has_counts = connection.execute(select(service_days.c.day).limit(1)).first() is not None
         if has_claims and not has_counts:  # a store from before the daily counts: build them once
             with_retries(self._rebuild_counts)
-        once(self.engine, "claims: charges", self._fill_charges)
-
-    def _fill_charges(self) -> None:
-        """Give the claims recorded by a careops from before the charge columns their charges."""
-        c = claims_table.c
-        missing = select(c.claim_id, c.record, c.denied).where(c.charged.is_(None), c.record.is_not(None))
-        statement = (
-            update(claims_table)
-            .where(c.claim_id == bindparam("key"))
-            .values(charged=bindparam("charged"), not_denied_charge=bindparam("kept"))
-        )
-        with self.engine.connect() as connection:
-            if connection.execute(missing.limit(1)).first() is None:
-                return
-
-        def write() -> int:
-            with write_transaction(self.engine) as connection:
-                rows = connection.execute(missing.order_by(c.claim_id).limit(5000)).all()  # key order
-                values = []
-                for key, record, denied in rows:
-                    charged, kept = charges(json.loads(record)["service_lines"], denied)
-                    values.append({"key": key, "charged": charged, "kept": kept})
-                if values:
-                    connection.execute(statement, values)
-                return len(values)
-
-        while with_retries(write) == 5000:
-            pass
+        once(self.engine, "claims: charges", lambda: fill_charges(self.engine))
+        once(self.engine, "claims: rendering providers", lambda: fill_rendering_providers(self.engine))
 
     def awaiting(self, limit: int = 1000) -> list[Claim]:
         """Claims recorded as submitted that have no remittance yet (the latest first), as records."""
@@ -238,6 +218,7 @@ class ClaimStore:
                     "record": records[index],
                     "charged": charged,
                     "not_denied_charge": not_denied,
+                    "rendering_provider_id": _text(getattr(row, "rendering_provider_id", None)),
                 }
             )
             for number, line in enumerate(lines_of_claim, start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -17,8 +18,11 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 CHART_WIDTH, CHART_HEIGHT, MARGIN = 640, 200, 32
 
 
-def bars(series: dict[str, list[float | None]], labels: list[str]) -> dict[str, Any]:
-    """Grouped bars for an inline SVG (values 0-1): rectangles with their positions, and the axis."""
+def bars(
+    series: dict[str, list[float | None]], labels: list[str], tick: Callable[[str], str] = lambda w: w[5:]
+) -> dict[str, Any]:
+    """Grouped bars for an inline SVG (values 0-1): rectangles with their positions, and the axis
+    (`tick` shortens a label: weeks lose their year)."""
     names = list(series)
     groups = max(1, len(labels))
     group_width = (CHART_WIDTH - 2 * MARGIN) / groups
@@ -35,7 +39,7 @@ def bars(series: dict[str, list[float | None]], labels: list[str]) -> dict[str, 
             rects.append({"x": x, "y": CHART_HEIGHT - MARGIN - height, "w": width, "h": height, "k": k,
                           "title": f"{label} {name}: {value:.1%}"})  # fmt: skip
     ticks = [
-        {"x": MARGIN + g * group_width + group_width / 2, "label": label[5:]}
+        {"x": MARGIN + g * group_width + group_width / 2, "label": tick(label)}
         for g, label in enumerate(labels)
     ]
     return {
@@ -76,4 +80,19 @@ async def numbers(
     if not claims.empty:
         denial = _weekly(claims, "denied", "claims")
         context["claim_chart"] = bars({"denial rate": list(denial.values)}, list(denial.index))
+    if figures.denials is not None:
+        context["denial_charts"] = [
+            bars({"denial rate": list(b.overall["denial_rate"])}, [str(k) for k in b.overall["key"]], _short)
+            for b in figures.denials.breakdowns
+        ]
+        fixable = figures.denials.fixable
+        if not fixable.empty:
+            context["fixable_chart"] = bars(
+                {"fixable share": list(fixable["fixable_share"])}, list(fixable["week"])
+            )
     return page(request, "numbers.html", context, session)
+
+
+def _short(label: str) -> str:
+    label = label.replace("_", " ")
+    return label if len(label) <= 10 else label[:9] + "…"
