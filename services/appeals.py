@@ -75,7 +75,7 @@ class AppealService:
         item = self.worklist.item(who, handle, "export", document=f"appeal {form}")
         if item is None:
             return None
-        parts = [c for c in (item.denial_codes or "").split(";") if c]
+        parts = list(dict.fromkeys(c for c in (item.denial_codes or "").split(";") if c))  # once each
         codes = [(c, carc_words(c) if "-" in c else rarc_words(c)) for c in parts]
         payer = self.payers.get(item.claim.payer_id)
         return AppealDraft(

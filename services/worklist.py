@@ -155,8 +155,9 @@ class WorklistService:
         for payment in kept:
             if payment.claim_id not in payers or not who.may_see_payer(payers[payment.claim_id]):
                 continue
-            codes = [*payment.carcs, *payment.rarcs]
-            words = "; ".join([*map(carc_words, payment.carcs), *map(rarc_words, payment.rarcs)])
+            carcs, rarcs = list(dict.fromkeys(payment.carcs)), list(dict.fromkeys(payment.rarcs))  # once each
+            codes = [*carcs, *rarcs]
+            words = "; ".join([*map(carc_words, carcs), *map(rarc_words, rarcs)])
             denied = payment.denied
             changes.append(
                 FileStatus(

@@ -91,8 +91,7 @@ class WorklistStore:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
         self._fill_charges()
-        once(self.engine, "worklist_service_day", self._fill_service_days)
-        once(self.engine, "worklist_patient_id", self._fill_patient_ids)
+        once(self.engine, "worklist: service days and patient ids", self._fill_days_and_patients)
         create_tables(self.engine, events_metadata)
 
     def set_windows(self, windows: Mapping[str, int]) -> int:
@@ -272,29 +271,24 @@ class WorklistStore:
 
         with_retries(write)
 
-    def _fill_service_days(self) -> None:
-        """Day numbers of the service dates of rows an earlier careops added without them."""
+    def _fill_days_and_patients(self) -> None:
+        """Service day numbers (for deadlines) and patient ids (for search) of the rows an earlier careops
+        added without them."""
         c = worklist.c
         with self.engine.connect() as connection:
-            missing = connection.execute(select(c.id, c.service_date).where(c.service_day.is_(None))).all()
+            missing = connection.execute(select(c.id, c.record).where(c.service_day.is_(None))).all()
 
         def write() -> None:
             with write_transaction(self.engine) as connection:
-                rows = [{"handle": h, "service_day": epoch_day(date.fromisoformat(d))} for h, d in missing]
-                connection.execute(update(worklist).where(c.id == bindparam("handle")), rows)
-
-        if missing:
-            with_retries(write)
-
-    def _fill_patient_ids(self) -> None:
-        """Patient ids, for search, of rows an earlier careops added without them."""
-        c = worklist.c
-        with self.engine.connect() as connection:
-            missing = connection.execute(select(c.id, c.record).where(c.patient_id.is_(None))).all()
-
-        def write() -> None:
-            with write_transaction(self.engine) as connection:
-                rows = [{"handle": h, "patient_id": json.loads(r)["patient_id"]} for h, r in missing]
+                claims = [(handle, json.loads(record)) for handle, record in missing]
+                rows = [
+                    {
+                        "handle": h,
+                        "service_day": epoch_day(claim["service_date"]),
+                        "patient_id": claim["patient_id"],
+                    }
+                    for h, claim in claims
+                ]
                 connection.execute(update(worklist).where(c.id == bindparam("handle")), rows)
 
         if missing:

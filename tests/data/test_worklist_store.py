@@ -197,3 +197,24 @@ def test_adding_again_updates_and_reopens_and_a_repeated_claim_counts_once_as_ad
     assert rows[claims[0].claim_id].status == "open" and rows[claims[0].claim_id].probability == 0.3
     assert rows[claims[2].claim_id].probability == 0.6  # the last of a repeated claim wins
     assert rows[claims[1].claim_id].probability == 0.2 and rows[claims[3].claim_id].handle == 4
+
+
+def test_rows_an_earlier_careops_added_get_their_service_day_and_patient_id_when_the_store_opens(
+    tmp_path: Path,
+) -> None:
+    from data.stores.engine import store_marks
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    claims = _claims(5)
+    store = WorklistStore(url)
+    store.add(claims, [ItemScore(0.5, 1.0, 2.0, None)] * len(claims), "1", WINDOWS)
+    with store.engine.begin() as connection:  # as an earlier careops left them, before these columns
+        connection.execute(update(worklist).values(service_day=None, patient_id=None))
+        connection.execute(store_marks.delete())
+    assert {i.deadline.day for i in store.view(WorklistView(), None, None, POLICY).items} == {None}
+    reopened = WorklistStore(url)
+    for item in reopened.view(WorklistView(), None, None, POLICY).items:
+        window = WINDOWS[item.payer_id]
+        assert item.deadline.day == item.service_date + timedelta(days=window)
+    found = reopened.find(claims[2].patient_id, None, POLICY)
+    assert claims[2].claim_id in {i.claim_id for i in found}

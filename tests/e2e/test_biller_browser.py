@@ -1,5 +1,6 @@
 """The biller's day in a real browser against a real server: filing deadlines on the worklist, and
-search by claim id, patient id or payer claim number without an id in any address."""
+search by claim id, patient id or payer claim number without an id in any address, and the appeal
+draft of a denied claim as a page and a PDF."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from data.loaders.canonical import claims_for_file, load_claims
 from data.reference import payers
 from data.synthetic.acknowledgments import acknowledge
 from data.synthetic.claims import generate_claims
-from data.x12.writer import write_277ca, write_837p
+from data.x12.writer import write_277ca, write_835, write_837p
 from models.tasks import caller_records, get_task
 from tests.e2e.pages import accessible_and_shot, sign_in
 
@@ -38,6 +39,15 @@ def claims_due(tmp_path: Path, prefix: str, days_left: list[int]) -> tuple[Path,
         deadlines[frame.at[row, "claim_id"]] = date.today() + timedelta(days=left)
     path = write_837p(caller_records(get_task("denial"), frame), tmp_path / f"{prefix}.837")
     return path, deadlines
+
+
+def ingest_into(workdir: Path, tmp_path: Path, *files: str, expect: str) -> None:
+    """`careops ingest x12 ... --record` into the server's store, as a practice's nightly job runs it."""
+    environment = {**os.environ, "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}"}
+    careops = str(Path(sys.executable).parent / "careops")
+    command = [careops, "ingest", "x12", *files, "--out", str(tmp_path / "ingested.csv"), "--record"]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and expect in done.stdout, done.stderr
 
 
 def table_rows(page) -> list[list[str]]:
@@ -103,12 +113,7 @@ def test_a_biller_finds_a_claim_by_each_id_and_no_id_reaches_the_address_bar(
     # The clearinghouse accepts them: each gets the payer's claim number.
     statuses = acknowledge(load_claims(frame).valid, share=0.0, seed=5)
     write_277ca(statuses.to_dict("records"), tmp_path / "acks.277")
-    environment = {**os.environ, "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}"}
-    careops = str(Path(sys.executable).parent / "careops")
-    out = str(tmp_path / "out.csv")
-    ingest = [careops, "ingest", "x12", "--acks", str(tmp_path / "acks.277"), "--out", out, "--record"]
-    done = subprocess.run(ingest, env=environment, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0 and "3 acknowledged" in done.stdout, done.stderr
+    ingest_into(workdir, tmp_path, "--acks", str(tmp_path / "acks.277"), expect="3 acknowledged")
 
     claim = statuses.iloc[1]
     for term in (claim.claim_id, claim.patient_id, claim.payer_claim_number):
@@ -131,4 +136,49 @@ def test_a_biller_finds_a_claim_by_each_id_and_no_id_reaches_the_address_bar(
     assert page.get_by_text("0 claims found").is_visible()
     ids = {str(v) for v in statuses[["claim_id", "patient_id", "payer_claim_number"]].to_numpy().ravel()}
     assert visited and not any(any(i in url for i in ids) for url in visited)
+    context.close()
+
+
+def test_a_biller_opens_the_appeal_draft_of_a_denied_claim_and_downloads_its_pdf(
+    server, browser, tmp_path: Path
+) -> None:
+    base, workdir = server
+    frame = generate_claims(2, seed=4545)
+    frame["claim_id"] = ["AB000", "AB001"]
+    write_837p(caller_records(get_task("denial"), frame), tmp_path / "ab.837")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, base, "biller")
+    page.get_by_label("Claims to check (canonical CSV or 837)").set_input_files(str(tmp_path / "ab.837"))
+    page.get_by_role("button", name="Upload and score").click()
+    page.wait_for_load_state()
+    # The payer denies AB000 for medical necessity (CO-50) in an 835.
+    remitted = []
+    for record in frame.to_dict("records"):
+        denied = record["claim_id"] == "AB000"
+        category = "medical_necessity" if denied else None
+        lines = [{**line, "denied": denied, "denial_category": category} for line in record["service_lines"]]
+        when = pd.Timestamp(record["submitted_at"]) + timedelta(days=30)
+        remitted.append({**record, "denied": denied, "denial_category": category, "service_lines": lines,
+                         "adjudicated_at": when})  # fmt: skip
+    write_835(remitted, tmp_path / "ab.835")
+    ingest_into(
+        workdir, tmp_path, "--remits", str(tmp_path / "ab.835"), expect="2 claims marked denied or paid"
+    )
+
+    page.get_by_label("Find a claim by claim id, patient id or payer claim number").fill("AB000")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_load_state()
+    page.locator("table").first.get_by_role("link", name="AB000").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("not deemed a medical necessity by the payer").is_visible()
+    page.get_by_role("link", name="Appeal draft and corrected-claim checklist").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Appeal: AB000").is_visible()
+    assert page.get_by_text("Letter of medical necessity from the treating provider").is_visible()
+    accessible_and_shot(page, "appeal.png")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="download it as a PDF").click()
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 2000
     context.close()

@@ -74,6 +74,7 @@ def test_an_appeal_draft_renders_as_a_page_and_as_a_pdf_with_the_claim_the_carc_
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
     text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
     assert claim_id in text and carc_words in text
+    assert text.count(carc_words.split(":")[0] + ":") == 1  # a code denying several lines is said once
     pdf = client.get(f"/app/claim/{handle}/appeal.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.headers["cache-control"] == "no-store" and pdf.content.startswith(b"%PDF-")
