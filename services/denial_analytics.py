@@ -80,8 +80,7 @@ def denial_analytics(engine: Engine, weeks: int, payers: Scope = None) -> Denial
             window.append(c.payer_id.in_(sorted(payers)))
             line_window.append(line.payer_id.in_(sorted(payers)))
         by_payer = _by_day(connection, c.payer_id, c.adjudicated_day, c.denied, window)
-        provider = func.coalesce(c.rendering_provider_id, "none on the claim")
-        by_provider = _by_day(connection, provider, c.adjudicated_day, c.denied, window)
+        by_provider = _by_day(connection, c.rendering_provider_id, c.adjudicated_day, c.denied, window)
         by_procedure = _by_day(
             connection, line.procedure_code, line.adjudicated_day, line.denied, line_window
         )
@@ -98,7 +97,7 @@ def denial_analytics(engine: Engine, weeks: int, payers: Scope = None) -> Denial
         _breakdown("payer", by_payer),
         _breakdown("reason", by_reason.fillna({"key": "unknown"}), totals),
         _breakdown("procedure", by_procedure),
-        _breakdown("rendering provider", by_provider),
+        _breakdown("rendering provider", by_provider.fillna({"key": "none on the claim"})),
     ]
     fixable, share = _fixable(denied_dollars)
     return DenialAnalytics(breakdowns, fixable, share, worked_denials(engine, payers))

@@ -23,13 +23,18 @@ from models.tasks import caller_records, get_task
 from services.access.audit import AuditTrail
 from services.access.principal import system
 from services.denial_analytics import FIXABLE, denial_analytics, worked_denials
+from tests.helpers import fresh_postgres_database
 
 WEEKS = 6
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pd.DataFrame]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('analytics') / 'careops.db'}"
+def recorded(backend: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pd.DataFrame]:
+    """4,000 claims recorded on SQLite and on PostgreSQL (which groups by other rules)."""
+    if backend == "postgresql":
+        url = fresh_postgres_database()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('analytics') / 'careops.db'}"
     claims = load_claims(claims_for_file(generate_claims(4000, seed=91))).valid
     ClaimStore(url).record(claims)
     WorklistStore(url)  # an empty list: no denial worked yet
