@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, Table, bindparam, select, update
 
 from data.stores.engine import with_retries, write_transaction
 
 BATCH = 5000
 
 
-def fill_charges(engine: Engine) -> None:
-    """Give the claims recorded by a careops from before the charge columns their charges."""
-    from data.stores.claims import charges, claims_table  # the store opens, then fills: no cycle at import
-
+def fill_charges(engine: Engine, claims_table: Table, charges: Callable) -> None:
+    """Give the claims recorded by a careops from before the charge columns their charges (`charges`:
+    of a record's lines and its denial, the charged and not denied sums)."""
     c = claims_table.c
     missing = select(c.claim_id, c.record, c.denied).where(c.charged.is_(None), c.record.is_not(None))
     statement = (
@@ -41,11 +41,9 @@ def fill_charges(engine: Engine) -> None:
         pass
 
 
-def fill_rendering_providers(engine: Engine) -> None:
+def fill_rendering_providers(engine: Engine, claims_table: Table) -> None:
     """Give the claims recorded before the rendering provider column theirs (None when the claim has
     none), a batch at a time in key order."""
-    from data.stores.claims import claims_table
-
     c = claims_table.c
     npi = bindparam("npi")
     statement = update(claims_table).where(c.claim_id == bindparam("key")).values(rendering_provider_id=npi)

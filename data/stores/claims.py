@@ -134,6 +134,43 @@ def charges(lines: list[Any], denied: float | None) -> tuple[float, float]:
     return charged, 0.0 if denied == 1 else kept
 
 
+def _rows_of(row: Any, record: str) -> tuple[dict, list[dict]]:
+    """The claim table's row and the line table's rows of one canonical claim (its JSON `record`)."""
+    lines_of_claim = service_lines(row.service_lines)
+    adjudicated = epoch_day(getattr(row, "adjudicated_at", None))
+    denied = _float(getattr(row, "denied", None))
+    known = adjudicated is not None and denied is not None
+    category = getattr(row, "denial_category", None)
+    charged, not_denied = charges(lines_of_claim, denied if known else None)
+    claim = {
+        "claim_id": row.claim_id,
+        "payer_id": str(row.payer_id),
+        "service_key": service_key(row.patient_id, row.service_date, lines_of_claim),
+        "submitted_day": epoch_day(row.submitted_at),
+        "adjudicated_day": adjudicated if known else None,
+        "denied": denied if known else None,
+        "category": category if known and isinstance(category, str) else None,
+        "record": record,
+        "charged": charged,
+        "not_denied_charge": not_denied,
+        "rendering_provider_id": _text(getattr(row, "rendering_provider_id", None)),
+    }
+    lines = []
+    for number, line in enumerate(lines_of_claim, start=1):
+        line_denied = _float(line_field(line, "denied")) if known else None
+        lines.append(
+            {
+                "claim_id": row.claim_id,
+                "line_number": number,
+                "payer_id": str(row.payer_id),
+                "procedure_code": str(line_field(line, "procedure_code")),
+                "adjudicated_day": adjudicated if line_denied is not None else None,
+                "denied": line_denied,
+            }
+        )
+    return claim, lines
+
+
 def _text(value: Any) -> str | None:
     return None if value is None or value != value or value == "" else str(value)
 
@@ -177,8 +214,12 @@ class ClaimStore:
             has_counts = connection.execute(select(service_days.c.day).limit(1)).first() is not None
         if has_claims and not has_counts:  # a store from before the daily counts: build them once
             with_retries(self._rebuild_counts)
-        once(self.engine, "claims: charges", lambda: fill_charges(self.engine))
-        once(self.engine, "claims: rendering providers", lambda: fill_rendering_providers(self.engine))
+        once(self.engine, "claims: charges", lambda: fill_charges(self.engine, claims_table, charges))
+        once(
+            self.engine,
+            "claims: rendering providers",
+            lambda: fill_rendering_providers(self.engine, claims_table),
+        )
 
     def awaiting(self, limit: int = 1000) -> list[Claim]:
         """Claims recorded as submitted that have no remittance yet (the latest first), as records."""
@@ -200,39 +241,9 @@ class ClaimStore:
         claims, lines = [], []
         records = record_json(frame, list(Claim.model_fields))
         for index, row in enumerate(frame.itertuples(index=False)):
-            lines_of_claim = service_lines(row.service_lines)
-            adjudicated = epoch_day(getattr(row, "adjudicated_at", None))
-            denied = _float(getattr(row, "denied", None))
-            known = adjudicated is not None and denied is not None
-            category = getattr(row, "denial_category", None)
-            charged, not_denied = charges(lines_of_claim, denied if known else None)
-            claims.append(
-                {
-                    "claim_id": row.claim_id,
-                    "payer_id": str(row.payer_id),
-                    "service_key": service_key(row.patient_id, row.service_date, lines_of_claim),
-                    "submitted_day": epoch_day(row.submitted_at),
-                    "adjudicated_day": adjudicated if known else None,
-                    "denied": denied if known else None,
-                    "category": category if known and isinstance(category, str) else None,
-                    "record": records[index],
-                    "charged": charged,
-                    "not_denied_charge": not_denied,
-                    "rendering_provider_id": _text(getattr(row, "rendering_provider_id", None)),
-                }
-            )
-            for number, line in enumerate(lines_of_claim, start=1):
-                line_denied = _float(line_field(line, "denied")) if known else None
-                lines.append(
-                    {
-                        "claim_id": row.claim_id,
-                        "line_number": number,
-                        "payer_id": str(row.payer_id),
-                        "procedure_code": str(line_field(line, "procedure_code")),
-                        "adjudicated_day": adjudicated if line_denied is not None else None,
-                        "denied": line_denied,
-                    }
-                )
+            claim, its_lines = _rows_of(row, records[index])
+            claims.append(claim)
+            lines.extend(its_lines)
         ids = sorted({claim["claim_id"] for claim in claims})
         line_keys = ["claim_id", "line_number"]
         line_columns = [c.name for c in lines_table.columns if c.name not in line_keys]
