@@ -99,16 +99,35 @@ class Cursor:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Cursor]:
-    """A read-only transaction: every look-up in it sees the same snapshot."""
+    """Look-ups of committed data. On SQLite, one transaction: every look-up sees the same snapshot.
+    On PostgreSQL, each look-up is its own statement in autocommit mode: no BEGIN and ROLLBACK round
+    trips around a score's three reads (a booking committed between two of them is one a score made
+    a moment later would see too)."""
     connection = engine.raw_connection()
+    remote = engine.dialect.name == "postgresql"
     try:
+        if remote:
+            connection.driver_connection.autocommit = True  # set on the client: no round trip
         cursor = connection.cursor()
         if engine.dialect.name == "sqlite":
             cursor.execute("BEGIN")  # the connection is in autocommit mode (see engine.py)
         yield Cursor(engine, cursor)
+    except DBAPIError as error:
+        if error.connection_invalidated or _closed(connection):
+            connection.invalidate()  # a server restart: this connection is gone, not the next one
+        raise
     finally:
-        connection.rollback()
+        if not remote:
+            connection.rollback()
+        elif not _closed(connection):
+            connection.driver_connection.autocommit = False
         connection.close()
+
+
+def _closed(connection: Any) -> bool:
+    """Whether the DBAPI connection is gone (closed by the server, or invalidated here)."""
+    driver = getattr(connection, "driver_connection", None)
+    return driver is None or bool(getattr(driver, "closed", False))
 
 
 @contextmanager
