@@ -18,18 +18,19 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import select
 
+from data.loaders.canonical import claims_for_file
 from data.loaders.tables import write_table
 from data.schemas import Appointment
 from data.stores.appointment_tables import clinic_days
 from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
+from data.synthetic.claims import generate_claims
 from features.history import HistoryParams, online_history
 from tests.bodies import free_port
 from tests.helpers import (
     API_KEYS,
     POSTGRES_ENV,
     SCHEDULER,
-    TrainedStore,
     fresh_postgres_database,
     make_settings,
 )
@@ -41,7 +42,7 @@ RELOAD_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")
-def instances(trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """Instances A and B on one PostgreSQL store and one MLflow, where noshow has versions 1
     (champion) and 2; their base URLs and the store's URL."""
     if not os.environ.get(POSTGRES_ENV):
@@ -53,7 +54,8 @@ def instances(trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFact
     settings = make_settings(root, database_url=fresh_postgres_database())
     for seed in (93, 94):
         train("noshow", write_table(generate_appointments(3_000, seed=seed), root / f"a{seed}.csv"), settings)
-    train("denial", trained_store.claims, settings)
+    claims = write_table(claims_for_file(generate_claims(2_000, seed=95)), root / "claims.csv")
+    train("denial", claims, settings)
     MlflowClient(tracking_uri=settings.tracking_uri).set_registered_model_alias("noshow", "champion", "1")
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CAREOPS_", "MLFLOW_"))},
