@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.bodies import free_port
 
 
 def wait_until_ready(
@@ -42,3 +45,20 @@ def running(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def careops_serving(workdir: Path, environment: dict, log_name: str = "server.log") -> Iterator[str]:
+    """`careops serve` on a free loopback port, with `environment`; yields its base URL once ready."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "careops"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with running(command, f"{base}/health/ready", 120, workdir / log_name, cwd=workdir, env=environment):
+        yield base

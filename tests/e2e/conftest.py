@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.bodies import free_port
 from tests.helpers import API_KEYS, TrainedStore, ensure_users, make_settings
-from tests.processes import running
+from tests.processes import careops_serving
 
 
 def chromium() -> str:
@@ -69,7 +67,7 @@ def server(
     trained_store: TrainedStore, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     """One careops server for the page tests (a real `careops serve`), and its working directory."""
-    port, workdir = free_port(), tmp_path_factory.mktemp("pages")
+    workdir = tmp_path_factory.mktemp("pages")
     ensure_users(make_settings(workdir, database_url=f"sqlite:///{workdir / 'careops.db'}"))
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CAREOPS_")},
@@ -77,14 +75,5 @@ def server(
         "CAREOPS_API_KEYS": API_KEYS,
         "CAREOPS_DATABASE_URL": f"sqlite:///{workdir / 'careops.db'}",
     }
-    command = [
-        str(Path(sys.executable).parent / "careops"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    base = f"http://127.0.0.1:{port}"
-    with running(command, f"{base}/health/ready", 120, workdir / "server.log", cwd=workdir, env=environment):
+    with careops_serving(workdir, environment) as base:
         yield base, workdir

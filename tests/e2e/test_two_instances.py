@@ -5,13 +5,10 @@ promotion reaches both within the reload interval."""
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +23,6 @@ from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from features.history import HistoryParams, online_history
-from tests.bodies import free_port
 from tests.helpers import (
     API_KEYS,
     POSTGRES_ENV,
@@ -34,7 +30,7 @@ from tests.helpers import (
     fresh_postgres_database,
     make_settings,
 )
-from tests.processes import running
+from tests.processes import careops_serving
 from training.train import train
 
 pytestmark = pytest.mark.e2e
@@ -65,24 +61,8 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
         "CAREOPS_PSEUDONYM_KEY": "two-instances-pseudonym-key",  # the prediction log is on, on PostgreSQL
         "CAREOPS_RELOAD_INTERVAL_SECONDS": str(RELOAD_SECONDS),
     }
-    bases = []
-    with ExitStack() as stack:
-        for name in ("a", "b"):
-            port = free_port()
-            command = [
-                str(Path(sys.executable).parent / "careops"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ]
-            base = f"http://127.0.0.1:{port}"
-            stack.enter_context(
-                running(command, f"{base}/health/ready", 120, root / f"{name}.log", cwd=root, env=environment)
-            )
-            bases.append(base)
-        yield bases[0], bases[1], settings
+    with careops_serving(root, environment, "a.log") as a, careops_serving(root, environment, "b.log") as b:
+        yield a, b, settings
 
 
 def visit(name: str, day: str, hour: int, booked_days_before: int, patient: str | None = None) -> dict:
