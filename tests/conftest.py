@@ -15,7 +15,7 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from serving.app import create_app
-from tests.helpers import POSTGRES_ENV, TrainedStore, copy_sqlite, ensure_users, make_settings
+from tests.helpers import TrainedStore, copy_sqlite, ensure_users, make_settings, require_postgres
 from training.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -24,11 +24,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     """The store backends lifecycle tests run on; PostgreSQL needs a server (.ci/run starts one)."""
-    if request.param == "postgresql" and not os.environ.get(POSTGRES_ENV):
-        reason = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; .ci/run must start one")
-        pytest.skip(reason)
+    if request.param == "postgresql":
+        require_postgres()
     return request.param
 
 

@@ -43,6 +43,17 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def require_postgres() -> None:
+    """Skip without a test PostgreSQL server; in CI, where .ci/run starts one, fail instead."""
+    import pytest
+
+    if not os.environ.get(POSTGRES_ENV):
+        reason = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; .ci/run must start one")
+        pytest.skip(reason)
+
+
 def fresh_postgres_database() -> str:
     """A new, empty database on the test PostgreSQL server; returns its SQLAlchemy URL."""
     from sqlalchemy import create_engine, text

@@ -11,6 +11,7 @@ import pandas as pd
 from data.stores.appointments import AppointmentStore
 from data.stores.bookings import booking_row
 from tests.bodies import APPOINTMENT, visit
+from tests.helpers import fresh_postgres_database
 
 DAY = 20_513  # 2026-03-02
 
@@ -20,8 +21,14 @@ def counts(store: AppointmentStore) -> dict[str, tuple[float, float]]:
     return {clinic: found[(clinic, DAY + 30)] for clinic in ("C1", "C2")}
 
 
-def test_rebooking_a_visit_with_an_outcome_moves_its_count(tmp_path: Path) -> None:
-    store = AppointmentStore(f"sqlite:///{tmp_path / 's.db'}")
+def _store(backend: str, tmp_path: Path) -> AppointmentStore:
+    """A new store on SQLite, or on PostgreSQL."""
+    url = fresh_postgres_database() if backend == "postgresql" else f"sqlite:///{tmp_path / 's.db'}"
+    return AppointmentStore(url)
+
+
+def test_rebooking_a_visit_with_an_outcome_moves_its_count(backend: str, tmp_path: Path) -> None:
+    store = _store(backend, tmp_path)
     store.seed(
         pd.DataFrame(
             [
@@ -63,8 +70,10 @@ def test_many_patients_are_read_in_chunks_as_each_alone(tmp_path: Path) -> None:
             np.testing.assert_array_equal(getattr(together[patient], field), getattr(alone, field))
 
 
-def test_a_booking_that_moves_an_outcome_is_found_beyond_the_first_chunk(tmp_path: Path) -> None:
-    store = AppointmentStore(f"sqlite:///{tmp_path / 's.db'}")
+def test_a_booking_that_moves_an_outcome_is_found_beyond_the_first_chunk(
+    backend: str, tmp_path: Path
+) -> None:
+    store = _store(backend, tmp_path)
     store.seed(pd.DataFrame([visit("A-LAST", "2026-03-02 09:00", "2026-02-20 10:00", 1.0)]))
     seconds = DAY * 86400.0 + 9 * 3600
     rows = [booking_row(f"N{i:03d}", f"Q{i}", "C1", seconds, seconds - 86400) for i in range(100)]

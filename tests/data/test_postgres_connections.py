@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from data.stores.appointments import AppointmentStore
-from tests.helpers import POSTGRES_ENV, fresh_postgres_database
+from tests.helpers import POSTGRES_ENV, fresh_postgres_database, require_postgres
 
 
-def test_a_connection_the_server_closed_fails_once_and_the_pool_recovers(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("a PostgreSQL behaviour")
+def test_a_connection_the_server_closed_fails_once_and_the_pool_recovers() -> None:
+    require_postgres()
     url = fresh_postgres_database()
     store = AppointmentStore(url)
     assert store.history(["P1"], [("C01", 20000)], [("C01", 20000)]).bookings[("C01", 20000)].size == 0

@@ -23,13 +23,7 @@ from data.stores.appointments import AppointmentStore
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from features.history import HistoryParams, online_history
-from tests.helpers import (
-    API_KEYS,
-    POSTGRES_ENV,
-    SCHEDULER,
-    fresh_postgres_database,
-    make_settings,
-)
+from tests.helpers import API_KEYS, SCHEDULER, fresh_postgres_database, make_settings, require_postgres
 from tests.processes import careops_serving
 from training.train import train
 
@@ -41,11 +35,7 @@ RELOAD_SECONDS = 1.0
 def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """Instances A and B on one PostgreSQL store and one MLflow, where noshow has versions 1
     (champion) and 2; their base URLs and the store's URL."""
-    if not os.environ.get(POSTGRES_ENV):
-        reason = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; .ci/run must start one")
-        pytest.skip(reason)
+    require_postgres()
     root = tmp_path_factory.mktemp("two-instances")
     settings = make_settings(root, database_url=fresh_postgres_database())
     for seed in (93, 94):
