@@ -143,7 +143,8 @@ class WorklistService:
         ]
         changed = self.workflow.apply(changes, ADJUDICATED, "277ca")
         self.audit.record(who, "change", "claim", changed, door=door, change="277ca")
-        rejected = sum(1 for a in in_scope if a.rejected and a.claim_id in changed)
+        latest = {a.claim_id: a for a in sorted(in_scope, key=lambda a: (a.on is None, a.on or 0))}
+        rejected = sum(1 for claim_id in changed if latest[claim_id].rejected)  # as each claim ends
         return Acknowledged(rejected, len(changed) - rejected, len(acks) - len(changed))
 
     def settle(self, who: Principal, payments: Sequence[ClaimPayment], door: str) -> int:
