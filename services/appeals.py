@@ -66,15 +66,15 @@ class AppealService:
     def draft(self, who: Principal, handle: int, form: str = "page") -> AppealDraft | None:
         """The draft for a listed claim the caller may see that was denied (None otherwise); the
         claim is audited as exported, with the draft's form (page or pdf)."""
-        item = self.worklist.store.item(handle)
+        item = self.worklist.store.item(handle, self.worklist.policy)
         if item is None or item.status not in WORKED or not who.may_see_payer(item.claim.payer_id):
             return None
         category = denial_category(item.denial_codes, item.top_reason)
         if category not in self.templates:
             return None
-        item = self.worklist.item(who, handle, "export", document=f"appeal {form}")
-        if item is None:
-            return None
+        self.worklist.audit.record(
+            who, "export", "claim", [item.claim.claim_id], door="pages", document=f"appeal {form}"
+        )
         parts = list(dict.fromkeys(c for c in (item.denial_codes or "").split(";") if c))  # once each
         codes = [(c, carc_words(c) if "-" in c else rarc_words(c)) for c in parts]
         payer = self.payers.get(item.claim.payer_id)

@@ -184,13 +184,12 @@ class WorklistService:
             out.append(Deadline(day, policy.days_left(day), policy.flag(day, status)))
         return out
 
-    def item(self, who: Principal, handle: int, action: str = "read", **detail: object) -> WorkItem | None:
-        """One claim of the list by its handle (None when there is none in the caller's scope); `action`
-        "export" for a document made of it, with what the document was in `detail`."""
+    def item(self, who: Principal, handle: int) -> WorkItem | None:
+        """One claim of the list by its handle (None when there is none in the caller's scope)."""
         item = self.store.item(handle, self.policy)
         if item is None or not who.may_see_payer(item.claim.payer_id):
             return None
-        self.audit.record(who, action, "claim", [item.claim.claim_id], door="pages", **detail)
+        self.audit.record(who, "read", "claim", [item.claim.claim_id], door="pages")
         return item
 
     def mark(self, who: Principal, handle: int, status: str) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -165,8 +167,6 @@ def sign_in_form(
 ):
     """Sign a TestClient in through the pages' form as the test user of `role` (its token comes with
     the form; an admin's TOTP code is read from the store)."""
-    import re
-
     settings = client.app.state.careops.settings
     username = username or USERS.get(role, role)
     client.cookies.clear()
@@ -174,3 +174,21 @@ def sign_in_form(
     token = re.search(r'name="token" value="([^"]+)"', form).group(1)
     data = {"username": username, "password": password, "code": totp_now(settings, username), "token": token}
     return client.post("/app/sign-in", data=data, follow_redirects=follow_redirects)
+
+
+def signed_in(client, key: str) -> str:
+    """Sign in as the test user of `key`'s role; the worklist form's CSRF token."""
+    sign_in_form(client, key)
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/app/worklist").text).group(1)
+
+
+def upload(client, csrf: str, path: Path) -> str:
+    """Upload a claims file to the worklist; the notice the page answers with."""
+    with path.open("rb") as handle:
+        response = client.post(
+            "/app/worklist/upload",
+            data={"csrf": csrf},
+            files={"claims_file": (path.name, handle, "text/plain")},
+        )
+    assert response.status_code == 200
+    return re.search(r'role="status">([^<]+)', response.text).group(1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, Request
 
-from data.filing_deadlines import NEAR
 from models.decisions.worklist import rank
 from services.offload import run_scoring
 from serving.auth import BillerRole
@@ -77,7 +76,7 @@ def worklist(
     scores = scoring.service.score(who, claims, "worklist", settings.top_factors, model)
     deadlines = services.worklist.deadlines(claims)
     policy = services.worklist.policy
-    weights = np.array([policy.urgency_weight if d.flag == NEAR else 1.0 for d in deadlines])
+    weights = np.array([policy.weight(d.day, "open") for d in deadlines])  # claims about to be filed
     order = rank(scores.dollars_at_risk, scores.probability, body.min_probability, body.limit, weights)
     items = [
         WorklistItem(

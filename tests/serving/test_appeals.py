@@ -20,8 +20,7 @@ from data.synthetic.claims import generate_claims
 from data.x12.remittances_835 import read_835
 from data.x12.writer import write_835
 from services.access.principal import system
-from tests.bodies import sign_in_form
-from tests.serving.test_worklist_pages import signed_in, upload
+from tests.bodies import sign_in_form, signed_in, upload
 
 DENIALS = {"APTF": "timely_filing", "APMN": "medical_necessity", "APCD": "coding", "APOK": None}
 

@@ -19,7 +19,7 @@ from data.synthetic.claims import generate_claims
 from data.worklist_items import WorklistView
 from data.x12.writer import write_837p
 from models.tasks import caller_records, get_task
-from tests.bodies import sign_in_form
+from tests.bodies import signed_in, upload
 from tests.helpers import BILLER
 
 CLAIMS = 120
@@ -30,22 +30,6 @@ def claims_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame = generate_claims(CLAIMS, seed=808)
     frame["claim_id"] = [f"WL{i:05d}" for i in range(len(frame))]
     return write_table(claims_for_file(frame), tmp_path_factory.mktemp("worklist") / "claims.csv")
-
-
-def signed_in(client: TestClient, key: str) -> str:
-    sign_in_form(client, key)
-    return re.search(r'name="csrf" value="([^"]+)"', client.get("/app/worklist").text).group(1)
-
-
-def upload(client: TestClient, csrf: str, path: Path) -> str:
-    with path.open("rb") as handle:
-        response = client.post(
-            "/app/worklist/upload",
-            data={"csrf": csrf},
-            files={"claims_file": (path.name, handle, "text/plain")},
-        )
-    assert response.status_code == 200
-    return re.search(r'role="status">([^<]+)', response.text).group(1)
 
 
 def exported(client: TestClient, query: str = "") -> list[dict]:
