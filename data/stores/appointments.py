@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Engine,
+    and_,
     bindparam,
     func,
     or_,
@@ -37,7 +38,7 @@ from data.stores.appointment_tables import (
 from data.stores.bookings import BOOKING, OUTCOME, booking_row, booking_rows
 from data.stores.daily_counts import IN_CHUNK
 from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
-from data.stores.prepared import Prepared, PreparedFamily, reading, writing
+from data.stores.prepared import Prepared, PreparedFamily, PreparedRows, reading, writing
 from data.stores.records import record_json
 from data.stores.slots import fill_visit_times
 from data.stores.upsert import upsert, upsert_statement
@@ -88,13 +89,27 @@ class _Statements:
                 _any_of(c.appointment_id, count), or_(*(c.outcome == k for k in KNOWN))
             ),
         )
+        # A batch of bookings' insert-or-update, in one statement. A stored row is updated only if
+        # the booking changes it (scoring a schedule again writes nothing, and PostgreSQL leaves no
+        # dead row versions behind) and moves no recorded outcome to another clinic or day. The
+        # statement returns the ids it wrote; the caller looks into the others.
         names = ("appointment_id", *BOOKING)
-        self.book = Prepared(
-            engine,
-            upsert_statement(engine.dialect.name, appointments, ["appointment_id"], BOOKING).values(
-                {name: bindparam(name) for name in names}
-            ),
-        )
+
+        def changes_and_moves_nothing(excluded: Any) -> Any:
+            changes = or_(*(c[name].is_distinct_from(excluded[name]) for name in BOOKING))
+            same_place = and_(c.clinic_id == excluded.clinic_id, c.start_day == excluded.start_day)
+            moves_nothing = or_(c.outcome.is_(None), and_(*(c.outcome != k for k in KNOWN)), same_place)
+            return and_(changes, moves_nothing)
+
+        def book(count: int) -> Any:
+            rows = [{name: bindparam(f"{name}_{i}") for name in names} for i in range(count)]
+            keys = ["appointment_id"]
+            statement = upsert_statement(
+                engine.dialect.name, appointments, keys, BOOKING, changes_and_moves_nothing
+            )
+            return statement.values(rows).returning(c.appointment_id)
+
+        self.book = PreparedRows(engine, book)
 
 
 class _MovesAnOutcome(Exception):
@@ -179,16 +194,20 @@ class AppointmentStore:
             self._upsert(rows, BOOKING)
 
     def _book_in_place(self, rows: Sequence[dict]) -> None:
-        """The request path's write: bookings that leave every recorded outcome where it was."""
+        """The request path's write: bookings that leave every recorded outcome where it was. New
+        and changed bookings take one statement (on PostgreSQL, one round trip, committed by
+        itself); bookings it left are looked up, and if one would move a recorded outcome, the
+        whole batch is written again with the daily counts recounted."""
         statements = self._statements
-        ids = [row["appointment_id"] for row in rows]
-        with writing(self.engine) as cursor:
-            known = {key: (clinic, day) for key, clinic, day in statements.known_places.rows(cursor, ids)}
-            for row in rows:
-                place = known.get(row["appointment_id"])
-                if place is not None and place != (row["clinic_id"], row["start_day"]):
-                    raise _MovesAnOutcome
-            cursor.many(statements.book, sorted(rows, key=lambda row: row["appointment_id"]))
+        latest = {row["appointment_id"]: row for row in rows}  # a batch may book one id twice: the last wins
+        ordered = [latest[key] for key in sorted(latest)]  # in key order: concurrent writers cannot deadlock
+        with writing(self.engine, autocommit=True) as cursor:
+            written = {key for (key,) in statements.book.rows(cursor, ordered)}
+            left = [key for key in latest if key not in written]
+            known = statements.known_places.rows(cursor, left) if left else []
+        for key, clinic, day in known:
+            if (clinic, day) != (latest[key]["clinic_id"], latest[key]["start_day"]):
+                raise _MovesAnOutcome
 
     def seed(self, frame: pd.DataFrame, horizon_days: int = 1) -> int:
         """Store a canonical appointments table with its known outcomes; returns rows written."""
@@ -379,20 +398,23 @@ class AppointmentStore:
         each (clinic, day)'s appointments that were not cancelled; and each clinic's (no-shows,
         visits with a known outcome) on days up to the day given. Each is an indexed point look-up."""
         statements = self._statements
+        days, places = sorted(set(clinic_days)), sorted(set(clinic_outcomes))
+        calls = statements.patients.calls(sorted(set(patient_ids)))
+        first_day = len(calls)
+        calls += [(statements.clinic_day, {"clinic_id": clinic, "day": day}) for clinic, day in days]
+        calls += [(statements.clinic_outcomes, {"clinic_id": clinic, "day": day}) for clinic, day in places]
         with reading(self.engine) as cursor:
-            by_patient: dict[str, list[tuple]] = {}
-            for patient_id, *row in statements.patients.rows(cursor, sorted(set(patient_ids))):
+            found = cursor.batch(calls)
+        by_patient: dict[str, list[tuple]] = {}
+        for rows in found[:first_day]:
+            for patient_id, *row in rows:
                 by_patient.setdefault(patient_id, []).append(row)
-            bookings = {
-                (clinic, day): np.asarray(
-                    [b for (b,) in cursor.rows(statements.clinic_day, clinic_id=clinic, day=day)],
-                    dtype=np.float64,
-                )
-                for clinic, day in sorted(set(clinic_days))
-            }
-            outcomes = {}
-            for clinic, day in sorted(set(clinic_outcomes)):
-                no_shows, visits = cursor.one(statements.clinic_outcomes, clinic_id=clinic, day=day) or (0, 0)
-                outcomes[(clinic, day)] = (float(no_shows or 0), float(visits or 0))
+        answers = iter(found[first_day:])
+        bookings = {place: np.asarray([b for (b,) in next(answers)], dtype=np.float64) for place in days}
+        outcomes = {}
+        for place in places:
+            rows = next(answers)
+            no_shows, visits = rows[0] if rows else (0, 0)
+            outcomes[place] = (float(no_shows or 0), float(visits or 0))
         patients = {p: PatientRows.found(rows) for p, rows in by_patient.items()}
         return StoredHistory(patients, bookings, outcomes)

@@ -313,15 +313,21 @@ class ClaimStore:
         """
         width = 2 + len(HISTORY_CATEGORIES)
         sums = self._sums
-        found: dict[tuple[str, Any, float], tuple] = {}
-        with reading(self.engine) as cursor:  # one snapshot for every look-up
-            for payer_id, day in set(payers):
-                found[("payer", payer_id, day)] = cursor.one(sums.payer, payer_id=payer_id, day=day)
-            for key, day in set(codes):
-                payer_id, _, code = key.partition("|")
-                found[("code", key, day)] = cursor.one(sums.code, payer_id=payer_id, code=code, day=day)
-            for key, day in set(services):
-                found[("service", key, day)] = cursor.one(sums.service, key=key, day=day)
+        looked_up: list[tuple[str, Any, float]] = []
+        calls: list[tuple[Prepared, dict[str, Any]]] = []
+        for payer_id, day in set(payers):
+            looked_up.append(("payer", payer_id, day))
+            calls.append((sums.payer, {"payer_id": payer_id, "day": day}))
+        for key, day in set(codes):
+            payer_id, _, code = key.partition("|")
+            looked_up.append(("code", key, day))
+            calls.append((sums.code, {"payer_id": payer_id, "code": code, "day": day}))
+        for key, day in set(services):
+            looked_up.append(("service", key, day))
+            calls.append((sums.service, {"key": key, "day": day}))
+        with reading(self.engine) as cursor:  # on SQLite, one snapshot; on PostgreSQL, one round trip
+            answers = cursor.batch(calls)
+        found = {place: rows[0] for place, rows in zip(looked_up, answers, strict=True)}
 
         def table(kind: str, queries: Sequence[tuple[str, float]], columns: int) -> np.ndarray:
             values = [[v or 0.0 for v in found[(kind, key, day)]] for key, day in queries]

@@ -8,6 +8,9 @@ the engine's dialect, so the same code runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.base import Executable
 
 from data.stores.engine import process_lock
+
+_NAMED = re.compile(r"%\((\w+)\)s")  # a named parameter, as psycopg writes it
 
 
 class Prepared:
@@ -32,12 +37,59 @@ class Prepared:
         self._defaults = dict(compiled.params)
         self._order = list(compiled.positiontup or ()) if compiled.positional else None
 
+    @classmethod
+    def from_sql(cls, sql: str) -> Prepared:
+        """A statement already written for PostgreSQL's driver, with named parameters only."""
+        prepared = cls.__new__(cls)
+        prepared.sql, prepared._defaults, prepared._order = sql, {}, None
+        return prepared
+
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         """The DBAPI parameters for these named values, in the dialect's style."""
         merged = {**self._defaults, **values} if self._defaults else values
         if self._order is None:
             return merged
         return tuple(map(merged.__getitem__, self._order))
+
+
+class Joined:
+    """Several PostgreSQL look-ups as one statement: each one's rows come back as a JSON array (of
+    objects, read back as tuples in column order) in a column of one row. Their bind parameters are
+    renamed apart (`j0_name`, `j1_name`, ...). For look-ups of text and numbers: JSON keeps each
+    (PostgreSQL writes a double with the digits that read back to the same double), but has no dates."""
+
+    most = 16  # look-ups per statement: few shapes, so few statements for PostgreSQL to prepare
+
+    def __init__(self, parts: tuple[Prepared, ...]) -> None:
+        columns = []
+        for i, part in enumerate(parts):
+            sql = _NAMED.sub(lambda match, i=i: f"%(j{i}_{match.group(1)})s", part.sql)
+            columns.append(f"(SELECT json_agg(q)::text FROM ({sql}) AS q)")
+        self.statement = Prepared.from_sql("SELECT " + ", ".join(columns))
+        self._parts = parts
+
+    @classmethod
+    @functools.lru_cache(maxsize=256)
+    def of(cls, parts: tuple[Prepared, ...]) -> Joined:
+        """The joined statement for these look-ups, built once per combination."""
+        return cls(parts)
+
+    def values(self, values: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The joined statement's values, from each look-up's."""
+        joined: dict[str, Any] = {}
+        for i, (part, own) in enumerate(zip(self._parts, values, strict=True)):
+            joined.update({f"j{i}_{name}": value for name, value in part.parameters(own).items()})
+        return joined
+
+    @staticmethod
+    def answers(row: tuple | None) -> list[list[tuple]]:
+        """Each look-up's rows, from the joined statement's one row."""
+        return [json.loads(column, object_pairs_hook=_values) if column else [] for column in row or ()]
+
+
+def _values(pairs: list[tuple[str, Any]]) -> tuple:
+    """A JSON object's values in order (its keys may repeat: two unnamed sums are both `sum`)."""
+    return tuple(value for _, value in pairs)
 
 
 class PreparedFamily:
@@ -48,15 +100,40 @@ class PreparedFamily:
         self._engine, self._build, self.chunk = engine, build, chunk
         self._compiled: dict[int, Prepared] = {}
 
-    def rows(self, cursor: Cursor, keys: Sequence[Any]) -> list[tuple]:
-        """Every row the look-up returns for these keys (bound as k0, k1, ...)."""
-        found: list[tuple] = []
+    def calls(self, keys: Sequence[Any]) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The statements (one per chunk) and their values, for `Cursor.batch`."""
+        found = []
         for start in range(0, len(keys), self.chunk):
             part = keys[start : start + self.chunk]
             statement = self._compiled.get(len(part))
             if statement is None:
                 statement = self._compiled[len(part)] = Prepared(self._engine, self._build(len(part)))
-            found += cursor.rows(statement, **{f"k{i}": key for i, key in enumerate(part)})
+            found.append((statement, {f"k{i}": key for i, key in enumerate(part)}))
+        return found
+
+    def rows(self, cursor: Cursor, keys: Sequence[Any]) -> list[tuple]:
+        """Every row the look-up returns for these keys (bound as k0, k1, ...)."""
+        return [row for rows in cursor.batch(self.calls(keys)) for row in rows]
+
+
+class PreparedRows:
+    """One write of a list of rows, compiled once per row count (each row's values bound as
+    `name_i`), and run in chunks of at most `chunk` rows: a batch of bookings is one statement."""
+
+    def __init__(self, engine: Engine, build: Callable[[int], Executable], chunk: int = 64) -> None:
+        self._engine, self._build, self.chunk = engine, build, chunk
+        self._compiled: dict[int, Prepared] = {}
+
+    def rows(self, cursor: Cursor, rows: Sequence[Mapping[str, Any]]) -> list[tuple]:
+        """Every row the statement returns for these rows."""
+        found: list[tuple] = []
+        for start in range(0, len(rows), self.chunk):
+            part = rows[start : start + self.chunk]
+            statement = self._compiled.get(len(part))
+            if statement is None:
+                statement = self._compiled[len(part)] = Prepared(self._engine, self._build(len(part)))
+            values = {f"{name}_{i}": value for i, row in enumerate(part) for name, value in row.items()}
+            found += cursor.rows(statement, **values)
         return found
 
 
@@ -69,8 +146,14 @@ class Cursor:
 
     def execute(self, sql: str, parameters: Any = (), many: bool = False) -> None:
         """Run SQL text; a driver error becomes SQLAlchemy's DBAPIError, with its parameters hidden."""
-        try:
+        with self._wrapped(sql, parameters):
             (self._cursor.executemany if many else self._cursor.execute)(sql, parameters)
+
+    @contextmanager
+    def _wrapped(self, sql: str, parameters: Any) -> Iterator[None]:
+        """A driver error raised in the block becomes SQLAlchemy's DBAPIError, parameters hidden."""
+        try:
+            yield
         except self._engine.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
                 sql,
@@ -90,6 +173,20 @@ class Cursor:
         """The first row, or None."""
         self.execute(statement.sql, statement.parameters(values))
         return self._cursor.fetchone()
+
+    def batch(self, calls: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> list[list[tuple]]:
+        """Each look-up's rows, in order. On PostgreSQL, up to `Joined.most` look-ups go as one
+        statement: one round trip for a score's several look-ups, not one each. (SQLite answers
+        in-process: one after another.)"""
+        if self._engine.dialect.name != "postgresql" or len(calls) < 2:
+            return [self.rows(statement, **values) for statement, values in calls]
+        found: list[list[tuple]] = []
+        for start in range(0, len(calls), Joined.most):
+            part = calls[start : start + Joined.most]
+            joined = Joined.of(tuple(statement for statement, _ in part))
+            row = self.one(joined.statement, **joined.values([values for _, values in part]))
+            found += joined.answers(row)
+        return found
 
     def many(self, statement: Prepared, values: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per set of values."""
@@ -131,11 +228,18 @@ def _closed(connection: Any) -> bool:
 
 
 @contextmanager
-def writing(engine: Engine) -> Iterator[Cursor]:
-    """A write transaction that holds the write lock from its start, committed when the block ends."""
+def writing(engine: Engine, autocommit: bool = False) -> Iterator[Cursor]:
+    """A write transaction that holds the write lock from its start, committed when the block ends.
+
+    `autocommit`: on PostgreSQL, each statement of the block is a transaction of its own, with no
+    BEGIN and COMMIT round trips around it, for a block whose statements need not be atomic together.
+    (SQLite keeps its BEGIN IMMEDIATE: that is how a writer queues for the file's lock.)"""
+    remote = autocommit and engine.dialect.name == "postgresql"
     with process_lock(engine):
         connection = engine.raw_connection()
         try:
+            if remote:
+                connection.driver_connection.autocommit = True  # set on the client: no round trip
             cursor = Cursor(engine, connection.cursor())
             if engine.dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
@@ -145,4 +249,6 @@ def writing(engine: Engine) -> Iterator[Cursor]:
             connection.rollback()
             raise
         finally:
+            if remote and not _closed(connection):
+                connection.driver_connection.autocommit = False
             connection.close()

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Insert, Table
 
 CHUNK = 5000
 
 
-def upsert_statement(dialect: str, table: Table, keys: list[str], names: Iterable[str]) -> Insert:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET each of `names` to the inserted value."""
+def upsert_statement(
+    dialect: str,
+    table: Table,
+    keys: list[str],
+    names: Iterable[str],
+    where: Callable[[Any], Any] | None = None,
+) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET each of `names` to the inserted value; with `where`
+    (given the inserted row, `excluded`), only where that holds for the stored row."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     statement = insert(table)
     return statement.on_conflict_do_update(
-        index_elements=keys, set_={name: statement.excluded[name] for name in names}
+        index_elements=keys,
+        set_={name: statement.excluded[name] for name in names},
+        where=None if where is None else where(statement.excluded),
     )
 
 

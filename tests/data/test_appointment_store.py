@@ -109,3 +109,32 @@ def test_an_older_store_gets_the_covering_index_and_the_clinic_load_reads_only_i
             f"EXPLAIN QUERY PLAN {statement.sql}", statement.parameters({"clinic_id": "C1", "day": 1})
         ).all()
     assert any("COVERING INDEX ix_careops_appointments_clinic_day_booked" in row[-1] for row in plan), plan
+
+
+def test_booking_again_writes_only_what_changed_and_a_batch_keeps_each_ids_last_booking(
+    backend: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    store = _store(backend, tmp_path)
+    seconds = DAY * 86400.0 + 9 * 3600
+
+    def version() -> str:
+        column = "xmin::text" if backend == "postgresql" else "booked_at"  # xmin: the row version's writer
+        with store.engine.connect() as connection:
+            return connection.execute(
+                text(f"SELECT {column} FROM careops_appointments WHERE appointment_id = 'A1'")
+            ).scalar_one()
+
+    store.upsert_bookings([booking_row("A1", "P1", "C1", seconds, seconds - 86400)])
+    first = version()
+    store.upsert_bookings([booking_row("A1", "P1", "C1", seconds, seconds - 86400)])  # as it is
+    assert version() == first
+    store.upsert_bookings(
+        [
+            booking_row("A1", "P1", "C1", seconds, seconds - 7200),
+            booking_row("A1", "P1", "C1", seconds, seconds - 3600),  # the batch's last booking of A1
+        ]
+    )
+    assert version() != first
+    assert store.history(["P1"]).patients["P1"].booked.tolist() == [seconds - 3600]
