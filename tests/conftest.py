@@ -15,10 +15,22 @@ from data.loaders.tables import write_table
 from data.synthetic.appointments import generate_appointments
 from data.synthetic.claims import generate_claims
 from serving.app import create_app
-from tests.helpers import TrainedStore, copy_sqlite, ensure_users, make_settings, require_postgres
+from tests.helpers import (
+    TrainedStore,
+    copy_sqlite,
+    drop_test_databases,
+    ensure_users,
+    make_settings,
+    require_postgres,
+)
 from training.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL databases this test process made (each xdist worker drops its own)."""
+    drop_test_databases()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

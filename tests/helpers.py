@@ -54,8 +54,12 @@ def require_postgres() -> None:
         pytest.skip(reason)
 
 
+_CREATED: list[tuple[str, str]] = []  # (server URL, database) made by this test process
+
+
 def fresh_postgres_database() -> str:
-    """A new, empty database on the test PostgreSQL server; returns its SQLAlchemy URL."""
+    """A new, empty database on the test PostgreSQL server; returns its SQLAlchemy URL. It is
+    dropped when the test session ends (`drop_test_databases`)."""
     from sqlalchemy import create_engine, text
 
     base = os.environ[POSTGRES_ENV].rstrip("/")
@@ -64,7 +68,23 @@ def fresh_postgres_database() -> str:
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
+    _CREATED.append((base, name))
     return f"{base}/{name}"
+
+
+def drop_test_databases() -> None:
+    """Drop the databases this process made, closing what still holds them (a server left running
+    between local runs would otherwise keep every test's database)."""
+    from sqlalchemy import create_engine, text
+
+    while _CREATED:
+        base, name = _CREATED.pop()
+        engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
 
 
 def backend_settings(root: Path, backend: str, **overrides: object) -> Settings:

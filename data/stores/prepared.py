@@ -92,23 +92,30 @@ def _values(pairs: list[tuple[str, Any]]) -> tuple:
     return tuple(value for _, value in pairs)
 
 
-class PreparedFamily:
-    """One look-up by a list of keys, compiled once per list length (`or_` of equalities), and run
-    in chunks of at most `chunk` keys: a request reads forty patients in one statement, not forty."""
+class _CompiledPerCount:
+    """A statement whose text depends on how many keys or rows it takes: compiled once per count."""
 
     def __init__(self, engine: Engine, build: Callable[[int], Executable], chunk: int = 64) -> None:
         self._engine, self._build, self.chunk = engine, build, chunk
         self._compiled: dict[int, Prepared] = {}
+
+    def _for(self, count: int) -> Prepared:
+        statement = self._compiled.get(count)
+        if statement is None:
+            statement = self._compiled[count] = Prepared(self._engine, self._build(count))
+        return statement
+
+
+class PreparedFamily(_CompiledPerCount):
+    """One look-up by a list of keys, compiled once per list length (`or_` of equalities), and run
+    in chunks of at most `chunk` keys: a request reads forty patients in one statement, not forty."""
 
     def calls(self, keys: Sequence[Any]) -> list[tuple[Prepared, dict[str, Any]]]:
         """The statements (one per chunk) and their values, for `Cursor.batch`."""
         found = []
         for start in range(0, len(keys), self.chunk):
             part = keys[start : start + self.chunk]
-            statement = self._compiled.get(len(part))
-            if statement is None:
-                statement = self._compiled[len(part)] = Prepared(self._engine, self._build(len(part)))
-            found.append((statement, {f"k{i}": key for i, key in enumerate(part)}))
+            found.append((self._for(len(part)), {f"k{i}": key for i, key in enumerate(part)}))
         return found
 
     def rows(self, cursor: Cursor, keys: Sequence[Any]) -> list[tuple]:
@@ -116,24 +123,17 @@ class PreparedFamily:
         return [row for rows in cursor.batch(self.calls(keys)) for row in rows]
 
 
-class PreparedRows:
+class PreparedRows(_CompiledPerCount):
     """One write of a list of rows, compiled once per row count (each row's values bound as
     `name_i`), and run in chunks of at most `chunk` rows: a batch of bookings is one statement."""
-
-    def __init__(self, engine: Engine, build: Callable[[int], Executable], chunk: int = 64) -> None:
-        self._engine, self._build, self.chunk = engine, build, chunk
-        self._compiled: dict[int, Prepared] = {}
 
     def rows(self, cursor: Cursor, rows: Sequence[Mapping[str, Any]]) -> list[tuple]:
         """Every row the statement returns for these rows."""
         found: list[tuple] = []
         for start in range(0, len(rows), self.chunk):
             part = rows[start : start + self.chunk]
-            statement = self._compiled.get(len(part))
-            if statement is None:
-                statement = self._compiled[len(part)] = Prepared(self._engine, self._build(len(part)))
             values = {f"{name}_{i}": value for i, row in enumerate(part) for name, value in row.items()}
-            found += cursor.rows(statement, **values)
+            found += cursor.rows(self._for(len(part)), **values)
         return found
 
 

@@ -65,7 +65,7 @@ def test_train_with_an_unreachable_scheduler_fails_clearly(
 
 
 def test_train_denials_on_a_local_cluster(tmp_path: Path, tracking: str) -> None:
-    data = write_table(claims_for_file(generate_claims(12_000, seed=102)), tmp_path / "claims.csv")
+    data = write_table(claims_for_file(generate_claims(8_000, seed=102)), tmp_path / "claims.csv")
     result = CliRunner().invoke(app, ["train", "denial", "--data", str(data), "--dask", "--workers", "2"])
     assert result.exit_code == 0, result.output
     client = MlflowClient(tracking_uri=tracking)
