@@ -18,9 +18,12 @@ from sqlalchemy import (
     Engine,
     and_,
     bindparam,
+    cast,
+    exists,
     func,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -89,25 +92,34 @@ class _Statements:
                 _any_of(c.appointment_id, count), or_(*(c.outcome == k for k in KNOWN))
             ),
         )
-        # A batch of bookings' insert-or-update, in one statement. A stored row is updated only if
-        # the booking changes it (scoring a schedule again writes nothing, and PostgreSQL leaves no
-        # dead row versions behind) and moves no recorded outcome to another clinic or day. The
-        # statement returns the ids it wrote; the caller looks into the others.
+        # A batch of bookings' insert-or-update, in one statement. A booking that would leave its
+        # stored row as it is is left out before the insert (scoring a schedule again writes and
+        # locks nothing, and PostgreSQL leaves no dead row versions behind); a stored row is updated
+        # only if that moves no recorded outcome to another clinic or day. The statement returns
+        # the ids it wrote; the caller looks into the others.
         names = ("appointment_id", *BOOKING)
+        stored = appointments.alias("stored")
 
-        def changes_and_moves_nothing(excluded: Any) -> Any:
-            changes = or_(*(c[name].is_distinct_from(excluded[name]) for name in BOOKING))
+        def moves_nothing(excluded: Any) -> Any:
             same_place = and_(c.clinic_id == excluded.clinic_id, c.start_day == excluded.start_day)
-            moves_nothing = or_(c.outcome.is_(None), and_(*(c.outcome != k for k in KNOWN)), same_place)
-            return and_(changes, moves_nothing)
+            return or_(c.outcome.is_(None), and_(*(c.outcome != k for k in KNOWN)), same_place)
 
         def book(count: int) -> Any:
-            rows = [{name: bindparam(f"{name}_{i}") for name in names} for i in range(count)]
+            given = [
+                select(*(cast(bindparam(f"{name}_{i}"), c[name].type).label(name) for name in names))
+                for i in range(count)
+            ]
+            rows = (union_all(*given) if count > 1 else given[0]).subquery("given")
+            as_stored = exists().where(
+                stored.c.appointment_id == rows.c.appointment_id,
+                *(stored.c[name].is_not_distinct_from(rows.c[name]) for name in BOOKING),
+            )
+            source = (names, select(*(rows.c[name] for name in names)).where(~as_stored))
             keys = ["appointment_id"]
             statement = upsert_statement(
-                engine.dialect.name, appointments, keys, BOOKING, changes_and_moves_nothing
+                engine.dialect.name, appointments, keys, BOOKING, moves_nothing, source
             )
-            return statement.values(rows).returning(c.appointment_id)
+            return statement.returning(c.appointment_id)
 
         self.book = PreparedRows(engine, book)
 

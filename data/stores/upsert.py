@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Connection, Insert, Select, Table
 
 CHUNK = 5000
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """The dialect's INSERT (PostgreSQL's or SQLite's), which can take ON CONFLICT."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
 def upsert_statement(
@@ -16,14 +25,14 @@ def upsert_statement(
     keys: list[str],
     names: Iterable[str],
     where: Callable[[Any], Any] | None = None,
+    source: tuple[Sequence[str], Select] | None = None,
 ) -> Insert:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET each of `names` to the inserted value; with `where`
-    (given the inserted row, `excluded`), only where that holds for the stored row."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+    (given the inserted row, `excluded`), only where that holds for the stored row; with `source`
+    (columns, SELECT), the rows that SELECT gives instead of VALUES."""
+    statement = dialect_insert(dialect, table)
+    if source is not None:
+        statement = statement.from_select(list(source[0]), source[1])
     return statement.on_conflict_do_update(
         index_elements=keys,
         set_={name: statement.excluded[name] for name in names},
@@ -52,11 +61,7 @@ def upsert(
 
 def insert_new(connection: Connection, table: Table, rows: Sequence[dict], keys: list[str]) -> None:
     """Insert those of `rows` whose `keys` are not stored yet; the stored ones are left as they are."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=keys)
+    statement = dialect_insert(connection.dialect.name, table).on_conflict_do_nothing(index_elements=keys)
     rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     for start in range(0, len(rows), CHUNK):
         connection.execute(statement, rows[start : start + CHUNK])
