@@ -21,6 +21,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    null,
     or_,
     select,
     union_all,
@@ -41,7 +42,7 @@ from data.stores.appointment_tables import (
 from data.stores.bookings import BOOKING, OUTCOME, booking_row, booking_rows
 from data.stores.daily_counts import IN_CHUNK
 from data.stores.engine import create_tables, once, store_engine, with_retries, write_transaction
-from data.stores.prepared import Prepared, PreparedFamily, PreparedRows, reading, writing
+from data.stores.prepared import Cursor, Prepared, PreparedFamily, PreparedRows, reading, writing
 from data.stores.records import record_json
 from data.stores.slots import fill_visit_times
 from data.stores.upsert import upsert, upsert_statement
@@ -121,7 +122,32 @@ class _Statements:
             )
             return statement.returning(c.appointment_id)
 
-        self.book = PreparedRows(engine, book)
+        self._book = PreparedRows(engine, book)
+        # On PostgreSQL, the look-up of the recorded outcomes' places rides in the same statement
+        # (the insert as a CTE; the look-up sees the rows as they were before it): one round trip.
+        self._book_and_look = None
+        if engine.dialect.name == "postgresql":
+
+            def book_and_look(count: int) -> Any:
+                written = book(count).cte("written")
+                ids = [c.appointment_id == bindparam(f"appointment_id_{i}") for i in range(count)]
+                known = select(c.appointment_id, c.clinic_id, c.start_day).where(
+                    or_(*ids), or_(*(c.outcome == k for k in KNOWN))
+                )
+                nothing = (cast(null(), c.clinic_id.type), cast(null(), c.start_day.type))
+                return select(written.c.appointment_id, *nothing).union_all(known)
+
+            self._book_and_look = PreparedRows(engine, book_and_look)
+
+    def book(self, cursor: Cursor, rows: Sequence[dict]) -> tuple[set[str], list[tuple]]:
+        """Write bookings (distinct ids, in key order); returns the ids written, and the stored place
+        (id, clinic, day) of each booking's recorded outcome, if it has one."""
+        if self._book_and_look is not None and len(rows) <= self._book_and_look.chunk:
+            found = self._book_and_look.rows(cursor, rows)
+            return {key for key, clinic, _ in found if clinic is None}, [r for r in found if r[1] is not None]
+        written = {key for (key,) in self._book.rows(cursor, rows)}
+        left = [row["appointment_id"] for row in rows if row["appointment_id"] not in written]
+        return written, self.known_places.rows(cursor, left) if left else []
 
 
 class _MovesAnOutcome(Exception):
@@ -214,11 +240,9 @@ class AppointmentStore:
         latest = {row["appointment_id"]: row for row in rows}  # a batch may book one id twice: the last wins
         ordered = [latest[key] for key in sorted(latest)]  # in key order: concurrent writers cannot deadlock
         with writing(self.engine, autocommit=True) as cursor:
-            written = {key for (key,) in statements.book.rows(cursor, ordered)}
-            left = [key for key in latest if key not in written]
-            known = statements.known_places.rows(cursor, left) if left else []
+            written, known = statements.book(cursor, ordered)
         for key, clinic, day in known:
-            if (clinic, day) != (latest[key]["clinic_id"], latest[key]["start_day"]):
+            if key not in written and (clinic, day) != (latest[key]["clinic_id"], latest[key]["start_day"]):
                 raise _MovesAnOutcome
 
     def seed(self, frame: pd.DataFrame, horizon_days: int = 1) -> int:
