@@ -128,13 +128,19 @@ class PreparedRows(_CompiledPerCount):
     `name_i`), and run in chunks of at most `chunk` rows: a batch of bookings is one statement."""
 
     def rows(self, cursor: Cursor, rows: Sequence[Mapping[str, Any]]) -> list[tuple]:
-        """Every row the statement returns for these rows."""
-        found: list[tuple] = []
+        """Every row the statement returns (its RETURNING) for these rows."""
+        return [row for statement, values in self._chunks(rows) for row in cursor.rows(statement, **values)]
+
+    def write(self, cursor: Cursor, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Write these rows (a statement without RETURNING)."""
+        for statement, values in self._chunks(rows):
+            cursor.execute(statement.sql, statement.parameters(values))
+
+    def _chunks(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[tuple[Prepared, dict[str, Any]]]:
         for start in range(0, len(rows), self.chunk):
             part = rows[start : start + self.chunk]
             values = {f"{name}_{i}": value for i, row in enumerate(part) for name, value in row.items()}
-            found += cursor.rows(self._for(len(part)), **values)
-        return found
+            yield self._for(len(part)), values
 
 
 class Cursor:
@@ -144,10 +150,10 @@ class Cursor:
         self._engine = engine
         self._cursor = cursor
 
-    def execute(self, sql: str, parameters: Any = (), many: bool = False) -> None:
+    def execute(self, sql: str, parameters: Any = ()) -> None:
         """Run SQL text; a driver error becomes SQLAlchemy's DBAPIError, with its parameters hidden."""
         with self._wrapped(sql, parameters):
-            (self._cursor.executemany if many else self._cursor.execute)(sql, parameters)
+            self._cursor.execute(sql, parameters)
 
     @contextmanager
     def _wrapped(self, sql: str, parameters: Any) -> Iterator[None]:
@@ -187,11 +193,6 @@ class Cursor:
             row = self.one(joined.statement, **joined.values([values for _, values in part]))
             found += joined.answers(row)
         return found
-
-    def many(self, statement: Prepared, values: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement once per set of values."""
-        if values:
-            self.execute(statement.sql, [statement.parameters(v) for v in values], many=True)
 
 
 @contextmanager

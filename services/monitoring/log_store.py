@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from data.stores.engine import create_tables, store_engine, with_retries, write_transaction
-from data.stores.prepared import Prepared, writing
+from data.stores.prepared import PreparedRows, writing
 
 metadata = MetaData()
 predictions = Table(
@@ -87,20 +87,26 @@ def _add_counts(dialect: str):
     )
 
 
+def _bound_rows(names: Sequence[str], count: int) -> list[dict]:
+    """`count` rows of bind parameters, as `PreparedRows` binds them (`name_i`)."""
+    return [{name: bindparam(f"{name}_{i}") for name in names} for i in range(count)]
+
+
 class PredictionLog:
     """The log's tables in the service store; creating one creates them if missing."""
 
     def __init__(self, url: str | Engine) -> None:
         self.engine = store_engine(url)
         create_tables(self.engine, metadata)
+        # Many rows to a statement: a batch of scores is a few statements, not one per row.
         row_names = [c.name for c in predictions.columns if c.name != "id"]
-        self._insert = Prepared(
-            self.engine, insert(predictions).values({name: bindparam(name) for name in row_names})
+        self._insert = PreparedRows(
+            self.engine, lambda count: insert(predictions).values(_bound_rows(row_names, count))
         )
         bin_names = [c.name for c in feature_bins.columns]
-        self._add = Prepared(
-            self.engine,
-            _add_counts(self.engine.dialect.name).values({name: bindparam(name) for name in bin_names}),
+        dialect = self.engine.dialect.name
+        self._add = PreparedRows(
+            self.engine, lambda count: _add_counts(dialect).values(_bound_rows(bin_names, count))
         )
 
     def write(self, batches: Sequence[LogBatch]) -> None:
@@ -117,8 +123,8 @@ class PredictionLog:
 
         def write() -> None:
             with writing(self.engine) as cursor:  # compiled once; rows go straight to the driver
-                cursor.many(self._insert, rows)
-                cursor.many(self._add, bin_rows)
+                self._insert.write(cursor, rows)
+                self._add.write(cursor, bin_rows)
 
         with_retries(write)
 
