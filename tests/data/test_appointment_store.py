@@ -114,16 +114,22 @@ def test_an_older_store_gets_the_covering_index_and_the_clinic_load_reads_only_i
 def test_booking_again_writes_only_what_changed_and_a_batch_keeps_each_ids_last_booking(
     backend: str, tmp_path: Path
 ) -> None:
+    import sqlite3
+
     from sqlalchemy import text
 
     store = _store(backend, tmp_path)
     seconds = DAY * 86400.0 + 9 * 3600
+    watcher = sqlite3.connect(tmp_path / "s.db") if backend == "sqlite" else None
 
     def version() -> str:
-        column = "xmin::text" if backend == "postgresql" else "booked_at"  # xmin: the row version's writer
+        """PostgreSQL: the transaction that wrote A1's row version (xmin). SQLite: the file's data
+        version as another connection sees it, which moves with any commit that changed the file."""
+        if watcher is not None:
+            return str(watcher.execute("PRAGMA data_version").fetchone()[0])
         with store.engine.connect() as connection:
             return connection.execute(
-                text(f"SELECT {column} FROM careops_appointments WHERE appointment_id = 'A1'")
+                text("SELECT xmin::text FROM careops_appointments WHERE appointment_id = 'A1'")
             ).scalar_one()
 
     store.upsert_bookings([booking_row("A1", "P1", "C1", seconds, seconds - 86400)])
