@@ -53,7 +53,7 @@ class AppointmentStatements:
         # stored row as it is is left out before the insert (scoring a schedule again writes and
         # locks nothing, and PostgreSQL leaves no dead row versions behind); a stored row is updated
         # only if that moves no recorded outcome to another clinic or day. The statement returns
-        # the ids it wrote; the caller looks into the others.
+        # the ids it wrote; `book` also finds where the batch's recorded outcomes are.
         names = ("appointment_id", *BOOKING)
         stored = appointments.alias("stored")
 
