@@ -23,7 +23,8 @@ class LoadResult:
     failures: int
 
 
-def _request(path: str, body: dict, headers: dict[str, str]) -> bytes:
+def request_bytes(path: str, body: dict, headers: dict[str, str]) -> bytes:
+    """An HTTP/1.1 POST of `body` as JSON to `path`, with `headers`, as bytes to write."""
     payload = json.dumps(body).encode()
     head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
     head += [f"{name}: {value}" for name, value in headers.items()]
@@ -72,6 +73,6 @@ def load(
     port: int, path: str, body: dict, headers: dict[str, str], concurrency: int, seconds: float
 ) -> LoadResult:
     """POST `body` to `path` from `concurrency` clients for `seconds`, after a one-second warm-up."""
-    request = _request(path, body, headers)
+    request = request_bytes(path, body, headers)
     asyncio.run(_run(port, request, concurrency, 1.0))
     return asyncio.run(_run(port, request, concurrency, seconds))

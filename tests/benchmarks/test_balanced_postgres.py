@@ -11,7 +11,6 @@ that moment fail.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from data.stores.appointments import AppointmentStore
 from data.stores.claims import ClaimStore
 from models.tasks import caller_records, get_task
 from tests.benchmarks.balanced import nginx, postgres_database
-from tests.benchmarks.load import LoadResult, load
+from tests.benchmarks.load import LoadResult, load, request_bytes
 from tests.benchmarks.servers import BIN, start
 from tests.bodies import free_port
 from tests.helpers import ADMIN
@@ -142,15 +141,13 @@ async def _kill_one_under_load(
             booked = (starts - timedelta(days=3)).isoformat()
             visit = {**template, "appointment_id": visit_id, "patient_id": f"KP-{number}-{count}",
                      "starts_at": starts.isoformat(), "booked_at": booked}  # fmt: skip
-            body = {"appointments": [visit]}
-            payload = json.dumps(body).encode()
-            head = (f"POST /v1/noshow/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    f"X-API-Key: {ADMIN['X-API-Key']}\r\nContent-Length: {len(payload)}\r\n"
-                    "Connection: close\r\n\r\n")  # fmt: skip
+            request = request_bytes(
+                "/v1/noshow/score", {"appointments": [visit]}, {**ADMIN, "Connection": "close"}
+            )
             in_flight[0] += 1
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(head.encode() + payload)
+                writer.write(request)
                 answer = await reader.read()
                 writer.close()
                 if answer[9:12] == b"200":
